@@ -1,0 +1,405 @@
+//! Typed configuration, read once from the environment when an execution environment starts.
+//!
+//! Every knob of a function lives here so that a missing or unsafe setting is caught at
+//! start-up, not on the first request that needs it. `ENVIRONMENT=production` refuses the
+//! insecure combinations listed in [`Config::production_problems`].
+
+use std::fmt;
+use std::path::PathBuf;
+
+/// Where this code runs; decides the defaults and how strict the checks are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Environment {
+    /// A laptop: embedded store, filesystem blobs, generated keys, the dev login provider.
+    Local,
+    /// The shared development stage in AWS.
+    Dev,
+    /// The pre-production stage in AWS.
+    Stage,
+    /// Production: insecure settings are refused at start-up.
+    Production,
+}
+
+impl Environment {
+    /// The name used in `ENVIRONMENT` and in `/healthz`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Environment::Local => "local",
+            Environment::Dev => "dev",
+            Environment::Stage => "stage",
+            Environment::Production => "production",
+        }
+    }
+
+    fn parse(raw: &str) -> Option<Self> {
+        match raw.trim().to_ascii_lowercase().as_str() {
+            "local" => Some(Environment::Local),
+            "dev" => Some(Environment::Dev),
+            "stage" => Some(Environment::Stage),
+            "production" | "prod" => Some(Environment::Production),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Environment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Which adapter backs the table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreBackend {
+    /// The embedded single-file store under the data folder (laptops).
+    Embedded,
+    /// DynamoDB, optionally at an overridden endpoint (DynamoDB Local in tests).
+    DynamoDb {
+        /// `DYNAMODB_ENDPOINT`, for DynamoDB Local.
+        endpoint: Option<String>,
+    },
+}
+
+/// Which adapter backs the files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BlobBackend {
+    /// Files under `<data dir>/blobs`, served and accepted by the local gateway.
+    Filesystem,
+    /// S3, optionally at an overridden endpoint (moto in tests).
+    S3 {
+        /// `S3_ENDPOINT`, for an S3-compatible test server.
+        endpoint: Option<String>,
+    },
+}
+
+/// Where the private key that signs our access tokens comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SigningKeySource {
+    /// A Secrets Manager secret (name or ARN) holding the current and previous keys.
+    SecretsManager(String),
+    /// A key pair generated once and kept under `<data dir>/keys` (laptops only).
+    LocalDirectory(PathBuf),
+}
+
+/// Everything a function needs to know about its surroundings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `ENVIRONMENT`: local | dev | stage | production.
+    pub environment: Environment,
+    /// The release of this build, shown by `/healthz`.
+    pub version: String,
+    /// `PUBLIC_BASE_URL`: the API's public URL; also the `iss` of our tokens.
+    pub public_base_url: String,
+    /// `TOKEN_AUDIENCE`: the `aud` of our access tokens.
+    pub token_audience: String,
+    /// `TABLE_NAME`: the one DynamoDB table.
+    pub table_name: String,
+    /// `STORE` (embedded | dynamodb) and `DYNAMODB_ENDPOINT`.
+    pub store: StoreBackend,
+    /// `BUCKET_NAME`: the files bucket.
+    pub bucket_name: String,
+    /// `BLOBS` (filesystem | s3) and `S3_ENDPOINT`.
+    pub blobs: BlobBackend,
+    /// `CDN_BASE_URL`: public URL prefix of files in the bucket.
+    pub cdn_base_url: String,
+    /// `RUNCREW_DATA_DIR`: where laptops keep the store, blobs and generated keys.
+    pub data_dir: PathBuf,
+    /// `SIGNING_KEY_SECRET_ID`, or generated local keys.
+    pub signing_key: Option<SigningKeySource>,
+    /// `CURSOR_SECRET`: keys the HMAC that makes paging cursors tamper-evident.
+    pub cursor_secret: Option<String>,
+    /// `ALLOWED_ORIGINS`: comma-separated CORS origins.
+    pub allowed_origins: Vec<String>,
+    /// `CORS_ALLOW_CREDENTIALS`: whether browsers may send credentials cross-origin.
+    pub cors_allow_credentials: bool,
+    /// `DEV_LOGIN`: the `dev` login provider (a name is enough to log in).
+    pub dev_login: bool,
+    /// `API_DOCS`: serve the API documentation routes.
+    pub api_docs: bool,
+}
+
+/// One reason the configuration cannot be used, phrased for the operator who must fix it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigProblem(pub String);
+
+impl fmt::Display for ConfigProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Start-up refusal: every problem found, one per line.
+#[derive(Debug, thiserror::Error)]
+#[error("refusing to start with this configuration:\n{}", .0.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
+pub struct ConfigError(pub Vec<ConfigProblem>);
+
+/// The shortest cursor secret accepted outside `local` (bytes).
+pub const MIN_SECRET_LEN: usize = 32;
+
+impl Config {
+    /// Reads the process environment. Call once per execution environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads configuration through `lookup`, so tests can pass a map instead of the process
+    /// environment. Fails with every problem at once rather than the first one.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let mut problems = Vec::new();
+
+        let environment = match get("ENVIRONMENT") {
+            None => Environment::Local,
+            Some(raw) => Environment::parse(&raw).unwrap_or_else(|| {
+                problems.push(ConfigProblem(format!(
+                    "ENVIRONMENT={raw} is not one of local, dev, stage, production"
+                )));
+                Environment::Local
+            }),
+        };
+        let local = environment == Environment::Local;
+        let flag = |name: &str, default: bool, problems: &mut Vec<ConfigProblem>| match get(name) {
+            None => default,
+            Some(v) => match v.to_ascii_lowercase().as_str() {
+                "1" | "true" | "yes" | "on" => true,
+                "0" | "false" | "no" | "off" => false,
+                _ => {
+                    problems.push(ConfigProblem(format!("{name}={v} is not true or false")));
+                    default
+                }
+            },
+        };
+
+        let port = get("PORT").unwrap_or_else(|| "3000".into());
+        let public_base_url = get("PUBLIC_BASE_URL")
+            .unwrap_or_else(|| format!("http://127.0.0.1:{port}"))
+            .trim_end_matches('/')
+            .to_owned();
+        let data_dir = PathBuf::from(get("RUNCREW_DATA_DIR").unwrap_or_else(|| ".runcrew".into()));
+
+        let store = match get("STORE").as_deref() {
+            Some("embedded") => StoreBackend::Embedded,
+            Some("dynamodb") => StoreBackend::DynamoDb { endpoint: get("DYNAMODB_ENDPOINT") },
+            None if local => StoreBackend::Embedded,
+            None => StoreBackend::DynamoDb { endpoint: get("DYNAMODB_ENDPOINT") },
+            Some(other) => {
+                problems.push(ConfigProblem(format!("STORE={other} is not embedded or dynamodb")));
+                StoreBackend::Embedded
+            }
+        };
+        let blobs = match get("BLOBS").as_deref() {
+            Some("filesystem") => BlobBackend::Filesystem,
+            Some("s3") => BlobBackend::S3 { endpoint: get("S3_ENDPOINT") },
+            None if local => BlobBackend::Filesystem,
+            None => BlobBackend::S3 { endpoint: get("S3_ENDPOINT") },
+            Some(other) => {
+                problems.push(ConfigProblem(format!("BLOBS={other} is not filesystem or s3")));
+                BlobBackend::Filesystem
+            }
+        };
+        let cdn_base_url = get("CDN_BASE_URL")
+            .unwrap_or_else(|| format!("{public_base_url}/_cdn"))
+            .trim_end_matches('/')
+            .to_owned();
+
+        let signing_key = match get("SIGNING_KEY_SECRET_ID") {
+            Some(id) => Some(SigningKeySource::SecretsManager(id)),
+            None if local => Some(SigningKeySource::LocalDirectory(data_dir.join("keys"))),
+            None => None,
+        };
+
+        let allowed_origins = get("ALLOWED_ORIGINS")
+            .map(|v| {
+                v.split(',')
+                    .map(|o| o.trim().trim_end_matches('/').to_owned())
+                    .filter(|o| !o.is_empty())
+                    .collect()
+            })
+            .unwrap_or_else(|| {
+                if local {
+                    vec!["http://localhost:5173".into(), "http://127.0.0.1:5173".into()]
+                } else {
+                    Vec::new()
+                }
+            });
+
+        let config = Config {
+            environment,
+            version: get("SERVICE_VERSION").unwrap_or_else(|| env!("CARGO_PKG_VERSION").into()),
+            public_base_url,
+            token_audience: get("TOKEN_AUDIENCE").unwrap_or_else(|| "runcrew-api".into()),
+            table_name: get("TABLE_NAME").unwrap_or_else(|| "runcrew-local".into()),
+            store,
+            bucket_name: get("BUCKET_NAME").unwrap_or_else(|| "runcrew-local".into()),
+            blobs,
+            cdn_base_url,
+            data_dir,
+            signing_key,
+            cursor_secret: get("CURSOR_SECRET"),
+            allowed_origins,
+            cors_allow_credentials: flag("CORS_ALLOW_CREDENTIALS", false, &mut problems),
+            dev_login: flag("DEV_LOGIN", local, &mut problems),
+            api_docs: flag("API_DOCS", false, &mut problems),
+        };
+
+        problems.extend(config.problems());
+        if problems.is_empty() { Ok(config) } else { Err(ConfigError(problems)) }
+    }
+
+    /// Problems in any environment, plus [`Config::production_problems`] in production.
+    fn problems(&self) -> Vec<ConfigProblem> {
+        let mut problems = Vec::new();
+        if self.environment != Environment::Local {
+            if self.dev_login {
+                problems.push(ConfigProblem(
+                    "DEV_LOGIN is enabled: the dev login provider exists only when ENVIRONMENT=local"
+                        .into(),
+                ));
+            }
+            if self.signing_key.is_none() {
+                problems.push(ConfigProblem(
+                    "no signing-key source: set SIGNING_KEY_SECRET_ID to the Secrets Manager secret holding the token keys".into(),
+                ));
+            }
+            match &self.cursor_secret {
+                None => problems.push(ConfigProblem(
+                    "CURSOR_SECRET is missing: paging cursors must be signed outside local".into(),
+                )),
+                Some(s) if s.len() < MIN_SECRET_LEN => problems.push(ConfigProblem(format!(
+                    "CURSOR_SECRET is shorter than {MIN_SECRET_LEN} bytes"
+                ))),
+                Some(_) => {}
+            }
+        }
+        if self.environment == Environment::Production {
+            problems.extend(self.production_problems());
+        }
+        problems
+    }
+
+    /// What production refuses on top of the checks every deployed stage gets.
+    fn production_problems(&self) -> Vec<ConfigProblem> {
+        let mut problems = Vec::new();
+        if self.cors_allow_credentials && self.allowed_origins.iter().any(|o| o == "*") {
+            problems.push(ConfigProblem(
+                "ALLOWED_ORIGINS contains the wildcard * while CORS_ALLOW_CREDENTIALS is on: list the exact origins".into(),
+            ));
+        }
+        if self.api_docs {
+            problems.push(ConfigProblem("API_DOCS is enabled: API docs are off in production".into()));
+        }
+        if !self.public_base_url.starts_with("https://") {
+            problems.push(ConfigProblem(format!(
+                "PUBLIC_BASE_URL={} is not https: token issuers must be https in production",
+                self.public_base_url
+            )));
+        }
+        if self.store == StoreBackend::Embedded {
+            problems.push(ConfigProblem("STORE=embedded: production uses DynamoDB".into()));
+        }
+        if self.blobs == BlobBackend::Filesystem {
+            problems.push(ConfigProblem("BLOBS=filesystem: production uses S3".into()));
+        }
+        if matches!(self.store, StoreBackend::DynamoDb { endpoint: Some(_) })
+            || matches!(self.blobs, BlobBackend::S3 { endpoint: Some(_) })
+        {
+            problems.push(ConfigProblem(
+                "DYNAMODB_ENDPOINT / S3_ENDPOINT override the AWS endpoints: not allowed in production".into(),
+            ));
+        }
+        problems
+    }
+
+    /// The issuer our access tokens carry and the authorizer expects.
+    pub fn issuer(&self) -> &str {
+        &self.public_base_url
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> =
+            pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    const SAFE_PRODUCTION: &[(&str, &str)] = &[
+        ("ENVIRONMENT", "production"),
+        ("PUBLIC_BASE_URL", "https://api.runcrew.app"),
+        ("SIGNING_KEY_SECRET_ID", "runcrew/prod/token-keys"),
+        ("CURSOR_SECRET", "0123456789abcdef0123456789abcdef"),
+        ("ALLOWED_ORIGINS", "https://runcrew.app"),
+        ("CORS_ALLOW_CREDENTIALS", "true"),
+        ("DEV_LOGIN", "false"),
+    ];
+
+    #[test]
+    fn a_laptop_needs_no_configuration_at_all() {
+        let c = config(&[]).expect("local defaults");
+        assert_eq!(c.environment, Environment::Local);
+        assert_eq!(c.store, StoreBackend::Embedded);
+        assert_eq!(c.blobs, BlobBackend::Filesystem);
+        assert!(c.dev_login);
+        assert_eq!(c.public_base_url, "http://127.0.0.1:3000");
+        assert_eq!(c.cdn_base_url, "http://127.0.0.1:3000/_cdn");
+        assert!(matches!(c.signing_key, Some(SigningKeySource::LocalDirectory(_))));
+    }
+
+    #[test]
+    fn a_safe_production_configuration_starts() {
+        let c = config(SAFE_PRODUCTION).expect("safe production config");
+        assert!(!c.dev_login);
+        assert_eq!(c.store, StoreBackend::DynamoDb { endpoint: None });
+    }
+
+    #[test]
+    fn production_refuses_each_insecure_setting_with_its_own_message() {
+        let mut pairs: Vec<(&str, &str)> = SAFE_PRODUCTION
+            .iter()
+            .filter(|(k, _)| !matches!(*k, "SIGNING_KEY_SECRET_ID" | "ALLOWED_ORIGINS" | "DEV_LOGIN"))
+            .copied()
+            .collect();
+        pairs.extend([("ALLOWED_ORIGINS", "*"), ("DEV_LOGIN", "true"), ("API_DOCS", "on")]);
+        let err = config(&pairs).expect_err("must refuse");
+        let text = err.to_string();
+        assert_eq!(err.0.len(), 4, "{text}");
+        assert!(text.contains("wildcard"), "{text}");
+        assert!(text.contains("DEV_LOGIN"), "{text}");
+        assert!(text.contains("signing-key source"), "{text}");
+        assert!(text.contains("API_DOCS"), "{text}");
+    }
+
+    #[test]
+    fn production_refuses_a_short_cursor_secret_and_plain_http_issuer() {
+        let mut pairs: Vec<(&str, &str)> = SAFE_PRODUCTION
+            .iter()
+            .filter(|(k, _)| !matches!(*k, "CURSOR_SECRET" | "PUBLIC_BASE_URL"))
+            .copied()
+            .collect();
+        pairs.extend([("CURSOR_SECRET", "short"), ("PUBLIC_BASE_URL", "http://api.example")]);
+        let text = config(&pairs).expect_err("must refuse").to_string();
+        assert!(text.contains("CURSOR_SECRET is shorter"), "{text}");
+        assert!(text.contains("not https"), "{text}");
+    }
+
+    #[test]
+    fn a_wildcard_origin_without_credentials_is_allowed() {
+        let mut pairs: Vec<(&str, &str)> = SAFE_PRODUCTION
+            .iter()
+            .filter(|(k, _)| !matches!(*k, "ALLOWED_ORIGINS" | "CORS_ALLOW_CREDENTIALS"))
+            .copied()
+            .collect();
+        pairs.push(("ALLOWED_ORIGINS", "*"));
+        assert!(config(&pairs).is_ok());
+    }
+
+    #[test]
+    fn an_unknown_environment_is_named() {
+        let text = config(&[("ENVIRONMENT", "qa")]).expect_err("unknown").to_string();
+        assert!(text.contains("ENVIRONMENT=qa"), "{text}");
+    }
+}

@@ -1,0 +1,82 @@
+//! How a handler becomes a Lambda function, and how the local gateway calls the same one.
+//!
+//! A handler is a plain `async fn(&App, Request) -> Result<Response, ApiError>`. The
+//! [`HttpFunction`] wrapper is the one place that turns errors into the envelope, adds the
+//! security headers and writes the access log line, on AWS and on a laptop alike.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Instant;
+
+use lambda_http::{Body, Request, Response, service_fn};
+
+use crate::app::{App, Needs};
+use crate::error::ApiError;
+use crate::{request, response, telemetry};
+
+/// What a handler returns.
+pub type HandlerFuture<'a> = Pin<Box<dyn Future<Output = Result<Response<Body>, ApiError>> + Send + 'a>>;
+
+/// A handler as a plain function pointer, so a registry can list them.
+pub type HttpHandler = for<'a> fn(&'a App, Request) -> HandlerFuture<'a>;
+
+/// One HTTP-triggered Lambda function: its cargo-lambda binary name, the ports it builds,
+/// and its handler.
+#[derive(Clone, Copy)]
+pub struct HttpFunction {
+    /// The `Binary` build property in template.yaml and the `src/bin/<binary>.rs` name.
+    pub binary: &'static str,
+    /// The ports it builds at init.
+    pub needs: Needs,
+    /// The handler.
+    pub handler: HttpHandler,
+}
+
+impl std::fmt::Debug for HttpFunction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpFunction").field("binary", &self.binary).field("needs", &self.needs).finish()
+    }
+}
+
+impl HttpFunction {
+    /// Runs the handler: never fails, errors become the envelope, every response gets the
+    /// security headers, and one access line is logged.
+    pub async fn call(&self, app: &App, req: Request) -> Response<Body> {
+        let started = Instant::now();
+        let request_id = request::request_id(&req);
+        let route = request::route_key(&req);
+        let method = req.method().to_string();
+        let (mut resp, code) = match (self.handler)(app, req).await {
+            Ok(resp) => (resp, None),
+            Err(err) => {
+                if let ApiError::Internal(detail) = &err {
+                    tracing::error!(request_id = %request_id, detail = %detail, "internal error");
+                }
+                (response::error(&err, &request_id), Some(err.code()))
+            }
+        };
+        response::add_security_headers(resp.headers_mut());
+        let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+        telemetry::access_log(&request_id, &method, &route, resp.status().as_u16(), latency_ms, code);
+        resp
+    }
+}
+
+/// The `main` of an HTTP function: logging, the ports (once), then the Lambda runtime.
+/// A refused configuration stops the start with every problem listed.
+pub async fn run_http(function: &'static HttpFunction) -> Result<(), lambda_http::Error> {
+    telemetry::init();
+    let app = match App::from_env(function.needs).await {
+        Ok(app) => Arc::new(app),
+        Err(err) => {
+            tracing::error!(function = function.binary, error = %err, "start-up refused");
+            return Err(err.into());
+        }
+    };
+    lambda_http::run(service_fn(move |req: Request| {
+        let app = app.clone();
+        async move { Ok::<_, std::convert::Infallible>(function.call(&app, req).await) }
+    }))
+    .await
+}

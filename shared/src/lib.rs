@@ -1,0 +1,23 @@
+//! The common crate of every RunCrew function.
+//!
+//! - [`config`]: typed configuration, refusing insecure production settings at start-up;
+//! - [`error`], [`request`], [`response`]: the JSON error envelope and HTTP glue;
+//! - [`store`], [`blobs`]: the ports of the table and the bucket, with their adapters;
+//! - [`tokens`]: RS256 keys that sign our tokens and feed the JWKS;
+//! - [`app`], [`function`]: the ports of one execution environment and the handler wrapper;
+//! - [`telemetry`]: JSON logs with secrets masked, and CloudWatch EMF metrics.
+
+pub mod app;
+pub mod blobs;
+pub mod config;
+pub mod error;
+pub mod function;
+pub mod request;
+pub mod response;
+pub mod store;
+pub mod telemetry;
+pub mod tokens;
+
+pub use app::{App, Needs};
+pub use error::ApiError;
+pub use function::{HandlerFuture, HttpFunction, HttpHandler, run_http};

@@ -1,0 +1,232 @@
+//! Reading a request: the caller's identity, path and query parameters, and JSON bodies.
+//!
+//! Every helper answers with an [`ApiError`] that names the field at fault, so a handler
+//! never has to phrase a parsing error itself.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt};
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+
+/// The default cap on JSON bodies; routes with larger documents pass their own limit.
+pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
+
+/// Who is calling, as the JWT authorizer established it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    /// Our user id (`sub`).
+    pub user_id: String,
+    /// The login session the token belongs to (`sid`), when our own tokens are used.
+    pub session_id: Option<String>,
+    /// The token id (`jti`), for revocation and audit.
+    pub token_id: Option<String>,
+}
+
+/// The API Gateway request id, or the Lambda one, for logs and the error envelope.
+pub fn request_id(req: &Request) -> String {
+    if let Some(RequestContext::ApiGatewayV2(ctx)) = req.request_context_ref() {
+        if let Some(id) = &ctx.request_id {
+            return id.clone();
+        }
+    }
+    req.lambda_context_ref()
+        .map(|c| c.request_id.clone())
+        .unwrap_or_else(|| "-".to_owned())
+}
+
+/// The route key API Gateway matched (`GET /v1/courses/{courseId}`), for logs and metrics.
+pub fn route_key(req: &Request) -> String {
+    if let Some(RequestContext::ApiGatewayV2(ctx)) = req.request_context_ref() {
+        if let Some(key) = &ctx.route_key {
+            return key.clone();
+        }
+    }
+    format!("{} {}", req.method(), req.uri().path())
+}
+
+/// The claims the authorizer verified; empty on unauthenticated routes.
+pub fn claims(req: &Request) -> Option<&HashMap<String, String>> {
+    match req.request_context_ref()? {
+        RequestContext::ApiGatewayV2(ctx) => Some(&ctx.authorizer.as_ref()?.jwt.as_ref()?.claims),
+        _ => None,
+    }
+}
+
+/// The identity from `requestContext.authorizer.jwt.claims`, or 401.
+///
+/// Handlers trust these claims because API Gateway (or the local gateway) verified the
+/// token before invoking the function; a route without the authorizer has no claims.
+pub fn caller(req: &Request) -> Result<Caller, ApiError> {
+    let claims = claims(req).ok_or_else(|| ApiError::Unauthorized("a bearer token is required".into()))?;
+    let user_id = claims
+        .get("sub")
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| ApiError::Unauthorized("the token has no subject".into()))?;
+    Ok(Caller {
+        user_id: user_id.clone(),
+        session_id: claims.get("sid").cloned(),
+        token_id: claims.get("jti").cloned(),
+    })
+}
+
+/// The identity when a token was presented, `None` on an anonymous call.
+pub fn optional_caller(req: &Request) -> Option<Caller> {
+    caller(req).ok()
+}
+
+/// A path parameter the route template declares, or 400 naming it.
+pub fn path_param<'r>(req: &'r Request, name: &str) -> Result<&'r str, ApiError> {
+    req.path_parameters_ref()
+        .and_then(|p| p.first(name))
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| ApiError::bad_request("missing_parameter", Some(name), format!("path parameter {name} is missing")))
+}
+
+/// A query parameter parsed as `T`, `None` when absent, 400 naming it when unreadable.
+pub fn query_param<T: FromStr>(req: &Request, name: &str) -> Result<Option<T>, ApiError> {
+    let Some(raw) = req.query_string_parameters_ref().and_then(|q| q.first(name)) else {
+        return Ok(None);
+    };
+    raw.parse::<T>().map(Some).map_err(|_| {
+        ApiError::bad_request("invalid_parameter", Some(name), format!("query parameter {name}={raw:?} cannot be read"))
+    })
+}
+
+/// A JSON body of at most [`DEFAULT_BODY_LIMIT`] bytes as `T`; see [`json_body_limited`].
+pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
+    json_body_limited(req, DEFAULT_BODY_LIMIT)
+}
+
+/// A JSON body as `T`.
+///
+/// 413 past `limit` bytes; 415 unless the content type is JSON; 400 when the text is not
+/// JSON; 422 naming the field when it is JSON of the wrong shape (a missing field, a wrong
+/// type, or a field `T` does not know: types read here use `deny_unknown_fields`).
+pub fn json_body_limited<T: DeserializeOwned>(req: &Request, limit: usize) -> Result<T, ApiError> {
+    let bytes: &[u8] = match req.body() {
+        Body::Empty => b"",
+        Body::Text(t) => t.as_bytes(),
+        Body::Binary(b) => b,
+        _ => b"",
+    };
+    if bytes.len() > limit {
+        return Err(ApiError::PayloadTooLarge { limit });
+    }
+    let content_type = req
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    if essence != "application/json" && !essence.ends_with("+json") {
+        return Err(ApiError::UnsupportedMediaType(
+            "send the body as application/json".into(),
+        ));
+    }
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::bad_request("missing_body", Some("body"), "a JSON body is required"));
+    }
+    parse_json(bytes)
+}
+
+/// Parses JSON text as `T`, naming the failing field. Shared with non-HTTP inputs (events).
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|err| {
+        let path = err.path().to_string();
+        let inner = err.into_inner();
+        match inner.classify() {
+            serde_json::error::Category::Syntax | serde_json::error::Category::Eof | serde_json::error::Category::Io => {
+                ApiError::bad_request("malformed_json", Some("body"), format!("the body is not valid JSON (line {}, column {})", inner.line(), inner.column()))
+            }
+            serde_json::error::Category::Data => {
+                let message = strip_position(&inner.to_string());
+                let field = field_name(&path, &message);
+                ApiError::invalid(field, message)
+            }
+        }
+    })?;
+    de.end()
+        .map_err(|_| ApiError::bad_request("malformed_json", Some("body"), "unexpected text after the JSON value"))?;
+    Ok(value)
+}
+
+/// serde_json appends " at line L column C"; the field name already says where.
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(i) => message[..i].to_owned(),
+        None => message.to_owned(),
+    }
+}
+
+/// The dotted path of the field at fault; for an unknown field, the field itself.
+fn field_name(path: &str, message: &str) -> String {
+    let base = if path == "." { String::new() } else { path.to_owned() };
+    let quoted = message.split('`').nth(1).filter(|_| message.starts_with("unknown field") || message.starts_with("missing field"));
+    match (quoted, base.is_empty()) {
+        (Some(name), true) => name.to_owned(),
+        (Some(name), false) if !base.ends_with(name) => format!("{base}.{name}"),
+        _ if base.is_empty() => "body".to_owned(),
+        _ => base,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Profile {
+        display_name: String,
+        home: Home,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Home {
+        lat: f64,
+    }
+
+    fn err_of(body: &str) -> ApiError {
+        parse_json::<Profile>(body.as_bytes()).expect_err("should fail")
+    }
+
+    #[test]
+    fn a_wrong_type_names_the_nested_field() {
+        match err_of(r#"{"display_name":"a","home":{"lat":"north"}}"#) {
+            ApiError::Invalid { field, .. } => assert_eq!(field, "home.lat"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_unknown_field_is_refused_by_name() {
+        match err_of(r#"{"display_name":"a","home":{"lat":1},"admin":true}"#) {
+            ApiError::Invalid { field, message } => {
+                assert_eq!(field, "admin", "{message}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_missing_field_is_named() {
+        match err_of(r#"{"home":{"lat":1}}"#) {
+            ApiError::Invalid { field, .. } => assert_eq!(field, "display_name"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn broken_json_is_a_400() {
+        assert!(matches!(err_of(r#"{"display_name": "#), ApiError::BadRequest { code: "malformed_json", .. }));
+    }
+}

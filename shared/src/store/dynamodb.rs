@@ -1,0 +1,506 @@
+//! The DynamoDB Store (aws-sdk-dynamodb), for AWS and, with an endpoint override, for
+//! DynamoDB Local in tests.
+//!
+//! Round trips: `get` 1 GetItem; `put`/`delete` 1 conditional write; `query` 1 Query per
+//! page (more only when expired items were filtered out of a page); `add` 1 UpdateItem (2
+//! when it restarts an expired counter); `transact` 1 TransactWriteItems.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, Delete, GlobalSecondaryIndex, KeySchemaElement,
+    KeyType, Projection, ProjectionType, Put, ReturnValue, ScalarAttributeType, TimeToLiveSpecification,
+    TransactWriteItem, Update,
+};
+use serde_json::{Map, Value};
+
+use super::cursor::{CursorCodec, Position};
+use super::{
+    Condition, Index, Item, Key, Order, Page, Query, RESERVED_ATTRIBUTES, SortRange, Store, StoreError, Write,
+    now_epoch_seconds, validate_counter_field, validate_transaction,
+};
+
+type AttrMap = HashMap<String, AttributeValue>;
+
+/// The DynamoDB adapter over one table.
+#[derive(Clone, Debug)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+    cursors: CursorCodec,
+}
+
+fn s(v: &str) -> AttributeValue {
+    AttributeValue::S(v.to_owned())
+}
+
+fn n(v: i64) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+/// A condition expression, its values and names, for a write on one item.
+struct ConditionExpr {
+    expression: Option<String>,
+    values: AttrMap,
+}
+
+/// Expired items count as absent, as on every read.
+fn condition_expr(condition: &Condition, now: i64) -> ConditionExpr {
+    let live = "(attribute_not_exists(expires_at) OR expires_at > :now)";
+    let mut values = AttrMap::new();
+    let expression = match condition {
+        Condition::None => None,
+        Condition::NotExists => {
+            values.insert(":now".into(), n(now));
+            Some("(attribute_not_exists(pk) OR expires_at <= :now)".to_owned())
+        }
+        Condition::Exists => {
+            values.insert(":now".into(), n(now));
+            Some(format!("attribute_exists(pk) AND {live}"))
+        }
+        Condition::VersionIs(version) => {
+            values.insert(":now".into(), n(now));
+            values.insert(":version".into(), AttributeValue::N(version.to_string()));
+            Some(format!("version = :version AND {live}"))
+        }
+    };
+    ConditionExpr { expression, values }
+}
+
+fn key_attrs(key: &Key) -> AttrMap {
+    HashMap::from([("pk".to_owned(), s(&key.pk)), ("sk".to_owned(), s(&key.sk))])
+}
+
+fn to_attrs(item: &Item) -> Result<AttrMap, StoreError> {
+    let mut attrs = AttrMap::with_capacity(item.body.len() + 6);
+    for (name, value) in &item.body {
+        let attr: AttributeValue = serde_dynamo::to_attribute_value(value)
+            .map_err(|e| StoreError::Invalid(format!("attribute {name}: {e}")))?;
+        attrs.insert(name.clone(), attr);
+    }
+    attrs.extend(key_attrs(&item.key));
+    for index in Index::ALL {
+        if let Some(ik) = item.index_key(index) {
+            let (p, k) = index.attributes();
+            attrs.insert(p.to_owned(), s(&ik.pk));
+            attrs.insert(k.to_owned(), s(&ik.sk));
+        }
+    }
+    if let Some(t) = item.expires_at {
+        attrs.insert("expires_at".into(), n(t));
+    }
+    attrs.insert("version".into(), AttributeValue::N(item.version.to_string()));
+    Ok(attrs)
+}
+
+fn string_attr(attrs: &AttrMap, name: &str) -> Option<String> {
+    attrs.get(name).and_then(|v| v.as_s().ok()).cloned()
+}
+
+fn number_attr(attrs: &AttrMap, name: &str) -> Option<i64> {
+    attrs.get(name).and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok())
+}
+
+fn from_attrs(mut attrs: AttrMap) -> Result<Item, StoreError> {
+    let bad = |what: &str| StoreError::Invalid(format!("item without {what}"));
+    let key = Key::new(string_attr(&attrs, "pk").ok_or_else(|| bad("pk"))?, string_attr(&attrs, "sk").ok_or_else(|| bad("sk"))?);
+    let mut index_keys: [Option<Key>; 3] = [None, None, None];
+    for index in Index::ALL {
+        let (p, k) = index.attributes();
+        if let (Some(ipk), Some(isk)) = (string_attr(&attrs, p), string_attr(&attrs, k)) {
+            index_keys[index as usize] = Some(Key::new(ipk, isk));
+        }
+    }
+    let expires_at = number_attr(&attrs, "expires_at");
+    let version = number_attr(&attrs, "version").unwrap_or(0).max(0) as u64;
+    for name in RESERVED_ATTRIBUTES {
+        attrs.remove(*name);
+    }
+    let mut body = Map::with_capacity(attrs.len());
+    for (name, attr) in attrs {
+        let value: Value = serde_dynamo::from_attribute_value(attr)
+            .map_err(|e| StoreError::Invalid(format!("attribute {name}: {e}")))?;
+        body.insert(name, value);
+    }
+    Ok(Item { key, index_keys, expires_at, version, body })
+}
+
+/// Maps an SDK failure: a failed condition is the caller's business, anything else is the
+/// table being unavailable (throttling, network, service errors) or a bug (validation).
+fn classify<E, R>(err: SdkError<E, R>) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    let code = err.code().map(str::to_owned);
+    match code.as_deref() {
+        Some("ConditionalCheckFailedException") => StoreError::ConditionFailed,
+        Some("ValidationException") => StoreError::Invalid(DisplayErrorContext(&err).to_string()),
+        _ => StoreError::Unavailable(DisplayErrorContext(&err).to_string()),
+    }
+}
+
+impl DynamoStore {
+    /// An adapter over `table` with an already-built client.
+    pub fn new(client: Client, table: impl Into<String>, cursors: CursorCodec) -> Self {
+        DynamoStore { client, table: table.into(), cursors }
+    }
+
+    /// Builds the client from the shared AWS configuration, at `endpoint` when given.
+    pub fn from_sdk_config(
+        sdk: &aws_config::SdkConfig,
+        endpoint: Option<&str>,
+        table: impl Into<String>,
+        cursors: CursorCodec,
+    ) -> Self {
+        let mut builder = aws_sdk_dynamodb::config::Builder::from(sdk);
+        if let Some(url) = endpoint {
+            builder = builder.endpoint_url(url);
+        }
+        Self::new(Client::from_conf(builder.build()), table, cursors)
+    }
+
+    /// The underlying client (table set-up in tests and local tooling).
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    fn build_put(&self, item: &Item, condition: &Condition, now: i64) -> Result<Put, StoreError> {
+        let cond = condition_expr(condition, now);
+        Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(to_attrs(item)?))
+            .set_condition_expression(cond.expression)
+            .set_expression_attribute_values((!cond.values.is_empty()).then_some(cond.values))
+            .build()
+            .map_err(|e| StoreError::Invalid(e.to_string()))
+    }
+
+    async fn query_page(&self, query: &Query, start: Option<AttrMap>, limit: i32, now: i64) -> Result<(Vec<Item>, Option<AttrMap>), StoreError> {
+        let (pk_name, sk_name) = match query.index {
+            Some(index) => index.attributes(),
+            None => ("pk", "sk"),
+        };
+        let mut values = HashMap::from([(":pk".to_owned(), s(&query.partition)), (":now".to_owned(), n(now))]);
+        let range = match &query.range {
+            SortRange::All => String::new(),
+            SortRange::BeginsWith(p) => {
+                values.insert(":a".into(), s(p));
+                " AND begins_with(#sk, :a)".into()
+            }
+            SortRange::Between(a, b) => {
+                values.insert(":a".into(), s(a));
+                values.insert(":b".into(), s(b));
+                " AND #sk BETWEEN :a AND :b".into()
+            }
+            SortRange::AtLeast(a) => {
+                values.insert(":a".into(), s(a));
+                " AND #sk >= :a".into()
+            }
+            SortRange::AtMost(b) => {
+                values.insert(":b".into(), s(b));
+                " AND #sk <= :b".into()
+            }
+        };
+        let mut names = HashMap::from([("#pk".to_owned(), pk_name.to_owned())]);
+        if !range.is_empty() {
+            names.insert("#sk".to_owned(), sk_name.to_owned());
+        }
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .set_index_name(query.index.map(|i| i.name().to_owned()))
+            .key_condition_expression(format!("#pk = :pk{range}"))
+            .filter_expression("attribute_not_exists(expires_at) OR expires_at > :now")
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values))
+            .scan_index_forward(query.order == Order::Ascending)
+            .set_consistent_read(query.index.is_none().then_some(true))
+            .limit(limit)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(classify)?;
+        let items = out.items.unwrap_or_default().into_iter().map(from_attrs).collect::<Result<Vec<_>, _>>()?;
+        Ok((items, out.last_evaluated_key))
+    }
+
+    /// Creates the table as template.yaml defines it (keys, three GSIs, on-demand, TTL on
+    /// `expires_at`). Used by tests against DynamoDB Local and by local tooling.
+    pub async fn create_table(&self) -> Result<(), StoreError> {
+        let attr = |name: &str| {
+            AttributeDefinition::builder()
+                .attribute_name(name)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .map_err(|e| StoreError::Invalid(e.to_string()))
+        };
+        let key = |name: &str, kind: KeyType| {
+            KeySchemaElement::builder()
+                .attribute_name(name)
+                .key_type(kind)
+                .build()
+                .map_err(|e| StoreError::Invalid(e.to_string()))
+        };
+        let mut definitions = vec![attr("pk")?, attr("sk")?];
+        let mut indexes = Vec::new();
+        for index in Index::ALL {
+            let (p, k) = index.attributes();
+            definitions.push(attr(p)?);
+            definitions.push(attr(k)?);
+            indexes.push(
+                GlobalSecondaryIndex::builder()
+                    .index_name(index.name())
+                    .key_schema(key(p, KeyType::Hash)?)
+                    .key_schema(key(k, KeyType::Range)?)
+                    .projection(Projection::builder().projection_type(ProjectionType::All).build())
+                    .build()
+                    .map_err(|e| StoreError::Invalid(e.to_string()))?,
+            );
+        }
+        self.client
+            .create_table()
+            .table_name(&self.table)
+            .billing_mode(BillingMode::PayPerRequest)
+            .set_attribute_definitions(Some(definitions))
+            .key_schema(key("pk", KeyType::Hash)?)
+            .key_schema(key("sk", KeyType::Range)?)
+            .set_global_secondary_indexes(Some(indexes))
+            .send()
+            .await
+            .map_err(classify)?;
+        self.client
+            .update_time_to_live()
+            .table_name(&self.table)
+            .time_to_live_specification(
+                TimeToLiveSpecification::builder()
+                    .attribute_name("expires_at")
+                    .enabled(true)
+                    .build()
+                    .map_err(|e| StoreError::Invalid(e.to_string()))?,
+            )
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Store for DynamoStore {
+    async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key_attrs(key)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(classify)?;
+        match out.item {
+            None => Ok(None),
+            Some(attrs) => Ok(Some(from_attrs(attrs)?).filter(|item| !item.is_expired(now_epoch_seconds()))),
+        }
+    }
+
+    async fn put(&self, item: Item, condition: Condition) -> Result<(), StoreError> {
+        item.validate()?;
+        let cond = condition_expr(&condition, now_epoch_seconds());
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(to_attrs(&item)?))
+            .set_condition_expression(cond.expression)
+            .set_expression_attribute_values((!cond.values.is_empty()).then_some(cond.values))
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+
+    async fn delete(&self, key: &Key, condition: Condition) -> Result<(), StoreError> {
+        let cond = condition_expr(&condition, now_epoch_seconds());
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key_attrs(key)))
+            .set_condition_expression(cond.expression)
+            .set_expression_attribute_values((!cond.values.is_empty()).then_some(cond.values))
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+
+    async fn query(&self, query: &Query) -> Result<Page, StoreError> {
+        let scope = query.scope();
+        let mut start = match &query.cursor {
+            None => None,
+            Some(cursor) => {
+                let position = self.cursors.decode(&scope, cursor)?;
+                let mut attrs = key_attrs(&position.key);
+                match (query.index, position.index_key) {
+                    (None, None) if position.key.pk == query.partition => {}
+                    (Some(index), Some(ik)) if ik.pk == query.partition => {
+                        let (p, k) = index.attributes();
+                        attrs.insert(p.to_owned(), s(&ik.pk));
+                        attrs.insert(k.to_owned(), s(&ik.sk));
+                    }
+                    _ => return Err(StoreError::BadCursor),
+                }
+                Some(attrs)
+            }
+        };
+        let limit = query.effective_limit();
+        let now = now_epoch_seconds();
+        let mut items: Vec<Item> = Vec::with_capacity(limit.min(64));
+        let mut more = false;
+        loop {
+            // One more than needed tells whether another page exists without an extra call.
+            let want = (limit - items.len() + 1) as i32;
+            let (page, last) = self.query_page(query, start.take(), want, now).await?;
+            for item in page {
+                if items.len() == limit {
+                    more = true;
+                    break;
+                }
+                items.push(item);
+            }
+            if more || last.is_none() {
+                break;
+            }
+            start = last;
+        }
+        let cursor = match (more, items.last()) {
+            (true, Some(last)) => Some(self.cursors.encode(
+                &scope,
+                &Position { key: last.key.clone(), index_key: query.index.and_then(|i| last.index_key(i).cloned()) },
+            )),
+            _ => None,
+        };
+        Ok(Page { items, cursor })
+    }
+
+    async fn add(&self, key: &Key, field: &str, delta: i64, expires_at: Option<i64>) -> Result<i64, StoreError> {
+        validate_counter_field(field)?;
+        let now = now_epoch_seconds();
+        let mut values = HashMap::from([(":d".to_owned(), n(delta)), (":now".to_owned(), n(now))]);
+        let mut update = "ADD #f :d".to_owned();
+        if let Some(t) = expires_at {
+            values.insert(":e".into(), n(t));
+            update.push_str(" SET expires_at = if_not_exists(expires_at, :e)");
+        }
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_attrs(key)))
+            .update_expression(update)
+            .condition_expression("attribute_not_exists(expires_at) OR expires_at > :now")
+            .expression_attribute_names("#f", field)
+            .set_expression_attribute_values(Some(values))
+            .return_values(ReturnValue::UpdatedNew)
+            .send()
+            .await
+            .map_err(classify);
+        match result {
+            Ok(out) => out
+                .attributes
+                .as_ref()
+                .and_then(|a| number_attr(a, field))
+                .ok_or_else(|| StoreError::Invalid(format!("{field} came back without a number"))),
+            // The item is expired but not yet swept by TTL: the counter starts again.
+            Err(StoreError::ConditionFailed) => {
+                let mut body = Map::new();
+                body.insert(field.to_owned(), Value::from(delta));
+                let mut fresh = Item::new(key.clone(), body);
+                fresh.expires_at = expires_at;
+                self.put(fresh, Condition::NotExists).await?;
+                Ok(delta)
+            }
+            Err(other) => Err(other),
+        }
+    }
+
+    async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {
+        validate_transaction(&writes)?;
+        let now = now_epoch_seconds();
+        let mut actions = Vec::with_capacity(writes.len());
+        for write in &writes {
+            let action = match write {
+                Write::Put { item, condition } => TransactWriteItem::builder().put(self.build_put(item, condition, now)?),
+                Write::Delete { key, condition } => {
+                    let cond = condition_expr(condition, now);
+                    TransactWriteItem::builder().delete(
+                        Delete::builder()
+                            .table_name(&self.table)
+                            .set_key(Some(key_attrs(key)))
+                            .set_condition_expression(cond.expression)
+                            .set_expression_attribute_values((!cond.values.is_empty()).then_some(cond.values))
+                            .build()
+                            .map_err(|e| StoreError::Invalid(e.to_string()))?,
+                    )
+                }
+                Write::Add { key, field, delta } => TransactWriteItem::builder().update(
+                    Update::builder()
+                        .table_name(&self.table)
+                        .set_key(Some(key_attrs(key)))
+                        .update_expression("ADD #f :d")
+                        .expression_attribute_names("#f", field)
+                        .expression_attribute_values(":d", n(*delta))
+                        .build()
+                        .map_err(|e| StoreError::Invalid(e.to_string()))?,
+                ),
+                Write::Check { key, condition } => {
+                    let cond = condition_expr(condition, now);
+                    let expression = cond.expression.unwrap_or_else(|| "attribute_exists(pk) OR attribute_not_exists(pk)".into());
+                    TransactWriteItem::builder().condition_check(
+                        ConditionCheck::builder()
+                            .table_name(&self.table)
+                            .set_key(Some(key_attrs(key)))
+                            .condition_expression(expression)
+                            .set_expression_attribute_values((!cond.values.is_empty()).then_some(cond.values))
+                            .build()
+                            .map_err(|e| StoreError::Invalid(e.to_string()))?,
+                    )
+                }
+            };
+            actions.push(action.build());
+        }
+        let result = self.client.transact_write_items().set_transact_items(Some(actions)).send().await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err) => {
+                if let Some(aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(canceled)) = err.as_service_error() {
+                    let reasons = canceled.cancellation_reasons();
+                    let failed: Vec<usize> = reasons
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, r)| r.code() == Some("ConditionalCheckFailed"))
+                        .map(|(i, _)| i)
+                        .collect();
+                    if !failed.is_empty() {
+                        return Err(StoreError::TransactionCanceled { failed });
+                    }
+                }
+                Err(classify(err))
+            }
+        }
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key_attrs(&Key::new("_health", "ping"))))
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+}

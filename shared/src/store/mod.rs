@@ -1,0 +1,419 @@
+//! The Store port: the one table, narrow and typed.
+//!
+//! Every access pattern on a request path is a [`Store::get`] or a [`Store::query`] of one
+//! partition (of the table or of an index): there is no scan. Writes are conditional where
+//! a lost update or a duplicate would matter, and related writes go in one
+//! [`Store::transact`] so a failure leaves nothing half-written.
+//!
+//! Adapters: [`dynamodb::DynamoStore`] (AWS) and [`embedded::EmbeddedStore`] (laptops and
+//! tests). Both pass the same contract suite (`tests/tests/store_contract.rs`).
+
+pub mod cursor;
+pub mod dynamodb;
+pub mod embedded;
+
+use async_trait::async_trait;
+use serde_json::{Map, Value};
+
+/// Attribute names the adapters own; item bodies may not use them.
+pub const RESERVED_ATTRIBUTES: &[&str] =
+    &["pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "gsi3pk", "gsi3sk", "expires_at", "version"];
+
+/// The most writes one transaction may hold (DynamoDB's limit).
+pub const MAX_TRANSACTION_WRITES: usize = 100;
+
+/// The largest page a query returns, whatever limit is asked.
+pub const MAX_PAGE: usize = 1000;
+
+/// The primary key of an item.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+pub struct Key {
+    /// Partition key, e.g. `COURSE#01J...`.
+    pub pk: String,
+    /// Sort key, e.g. `META` or `REVIEW#user`.
+    pub sk: String,
+}
+
+impl Key {
+    /// A key from its two parts.
+    pub fn new(pk: impl Into<String>, sk: impl Into<String>) -> Self {
+        Key { pk: pk.into(), sk: sk.into() }
+    }
+}
+
+/// The table's global secondary indexes. Each has a string partition and sort key named
+/// `gsiNpk` / `gsiNsk`; items that lack them are simply not in that index (sparse).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Index {
+    /// `gsi1`: e.g. a creator's courses, public courses newest first.
+    Gsi1,
+    /// `gsi2`: e.g. courses by geohash cell.
+    Gsi2,
+    /// `gsi3`: e.g. connected Strava athletes (sparse).
+    Gsi3,
+}
+
+impl Index {
+    /// Every index, in table order.
+    pub const ALL: [Index; 3] = [Index::Gsi1, Index::Gsi2, Index::Gsi3];
+
+    /// The index name in the table definition.
+    pub fn name(self) -> &'static str {
+        match self {
+            Index::Gsi1 => "gsi1",
+            Index::Gsi2 => "gsi2",
+            Index::Gsi3 => "gsi3",
+        }
+    }
+
+    /// The attribute names of this index's partition and sort key.
+    pub fn attributes(self) -> (&'static str, &'static str) {
+        match self {
+            Index::Gsi1 => ("gsi1pk", "gsi1sk"),
+            Index::Gsi2 => ("gsi2pk", "gsi2sk"),
+            Index::Gsi3 => ("gsi3pk", "gsi3sk"),
+        }
+    }
+
+    fn position(self) -> usize {
+        self as usize
+    }
+}
+
+/// One item: its key, its index keys, an optional expiry, a version for optimistic
+/// locking, and a JSON body.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Item {
+    /// The primary key.
+    pub key: Key,
+    /// Keys under each index, `None` where the item is not in that index.
+    pub index_keys: [Option<Key>; 3],
+    /// Epoch seconds after which the item is gone for every read (DynamoDB TTL).
+    pub expires_at: Option<i64>,
+    /// Incremented by writers that use [`Condition::VersionIs`].
+    pub version: u64,
+    /// The attributes, as JSON. Numbers must be integers or finite floats.
+    pub body: Map<String, Value>,
+}
+
+impl Item {
+    /// An item with a body and nothing else.
+    pub fn new(key: Key, body: Map<String, Value>) -> Self {
+        Item { key, index_keys: [None, None, None], expires_at: None, version: 0, body }
+    }
+
+    /// Puts the item under `index` with that index's key.
+    pub fn with_index(mut self, index: Index, pk: impl Into<String>, sk: impl Into<String>) -> Self {
+        self.index_keys[index.position()] = Some(Key::new(pk, sk));
+        self
+    }
+
+    /// Lets the item expire at `epoch_seconds`.
+    pub fn expiring_at(mut self, epoch_seconds: i64) -> Self {
+        self.expires_at = Some(epoch_seconds);
+        self
+    }
+
+    /// Sets the version the item will be written with.
+    pub fn with_version(mut self, version: u64) -> Self {
+        self.version = version;
+        self
+    }
+
+    /// The key under `index`, if the item is in it.
+    pub fn index_key(&self, index: Index) -> Option<&Key> {
+        self.index_keys[index.position()].as_ref()
+    }
+
+    /// Whether the item is past its expiry at `now` (epoch seconds).
+    pub fn is_expired(&self, now: i64) -> bool {
+        self.expires_at.is_some_and(|t| t <= now)
+    }
+
+    /// A body attribute as a string.
+    pub fn str(&self, name: &str) -> Option<&str> {
+        self.body.get(name).and_then(Value::as_str)
+    }
+
+    /// A body attribute as an integer.
+    pub fn i64(&self, name: &str) -> Option<i64> {
+        self.body.get(name).and_then(Value::as_i64)
+    }
+
+    fn validate(&self) -> Result<(), StoreError> {
+        if self.key.pk.is_empty() || self.key.sk.is_empty() {
+            return Err(StoreError::Invalid("empty key".into()));
+        }
+        if let Some(name) = self.body.keys().find(|k| RESERVED_ATTRIBUTES.contains(&k.as_str())) {
+            return Err(StoreError::Invalid(format!("body uses the reserved attribute {name}")));
+        }
+        Ok(())
+    }
+}
+
+/// What must hold for a write to happen. An item past its expiry counts as absent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Condition {
+    /// Always write.
+    None,
+    /// Only if no live item has this key (create once).
+    NotExists,
+    /// Only if a live item has this key.
+    Exists,
+    /// Only if the live item has exactly this version (optimistic locking).
+    VersionIs(u64),
+}
+
+/// Which sort keys of a partition a query reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SortRange {
+    /// The whole partition.
+    All,
+    /// Sort keys starting with this prefix.
+    BeginsWith(String),
+    /// Sort keys between both bounds, inclusive.
+    Between(String, String),
+    /// Sort keys at or after this one.
+    AtLeast(String),
+    /// Sort keys at or before this one.
+    AtMost(String),
+}
+
+impl SortRange {
+    /// Whether `sk` falls in the range.
+    pub fn contains(&self, sk: &str) -> bool {
+        match self {
+            SortRange::All => true,
+            SortRange::BeginsWith(p) => sk.starts_with(p.as_str()),
+            SortRange::Between(a, b) => sk >= a.as_str() && sk <= b.as_str(),
+            SortRange::AtLeast(a) => sk >= a.as_str(),
+            SortRange::AtMost(b) => sk <= b.as_str(),
+        }
+    }
+}
+
+/// Ascending or descending sort-key order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Order {
+    /// Smallest sort key first.
+    Ascending,
+    /// Largest sort key first (newest first with time-ordered keys).
+    Descending,
+}
+
+/// A read of one partition of the table or of an index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Query {
+    /// `None` for the table itself.
+    pub index: Option<Index>,
+    /// The partition key value.
+    pub partition: String,
+    /// Which sort keys.
+    pub range: SortRange,
+    /// Which way.
+    pub order: Order,
+    /// At most this many items (capped at [`MAX_PAGE`]).
+    pub limit: usize,
+    /// The opaque cursor of the previous page.
+    pub cursor: Option<String>,
+}
+
+impl Query {
+    /// The whole partition of the table, ascending, 100 at a time.
+    pub fn partition(pk: impl Into<String>) -> Self {
+        Query {
+            index: None,
+            partition: pk.into(),
+            range: SortRange::All,
+            order: Order::Ascending,
+            limit: 100,
+            cursor: None,
+        }
+    }
+
+    /// The whole partition of `index`.
+    pub fn index(index: Index, pk: impl Into<String>) -> Self {
+        Query { index: Some(index), ..Query::partition(pk) }
+    }
+
+    /// Restricts the sort keys.
+    pub fn range(mut self, range: SortRange) -> Self {
+        self.range = range;
+        self
+    }
+
+    /// Largest sort key first.
+    pub fn descending(mut self) -> Self {
+        self.order = Order::Descending;
+        self
+    }
+
+    /// Page size.
+    pub fn limit(mut self, limit: usize) -> Self {
+        self.limit = limit;
+        self
+    }
+
+    /// Continues after a previous page.
+    pub fn after(mut self, cursor: Option<String>) -> Self {
+        self.cursor = cursor;
+        self
+    }
+
+    pub(crate) fn effective_limit(&self) -> usize {
+        self.limit.clamp(1, MAX_PAGE)
+    }
+
+    /// What a cursor is bound to: a cursor of one list cannot page another.
+    pub(crate) fn scope(&self) -> String {
+        let index = self.index.map(Index::name).unwrap_or("table");
+        let order = match self.order {
+            Order::Ascending => "asc",
+            Order::Descending => "desc",
+        };
+        format!("{index}|{order}|{}", self.partition)
+    }
+}
+
+/// One page of a query.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page {
+    /// The items, in the query's order.
+    pub items: Vec<Item>,
+    /// Present when more items may follow; pass it back in [`Query::cursor`].
+    pub cursor: Option<String>,
+}
+
+/// One write of a transaction.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Write {
+    /// Put the item if the condition holds.
+    Put {
+        /// What to write.
+        item: Item,
+        /// What must hold.
+        condition: Condition,
+    },
+    /// Delete the item if the condition holds.
+    Delete {
+        /// What to delete.
+        key: Key,
+        /// What must hold.
+        condition: Condition,
+    },
+    /// Add `delta` to a numeric attribute (creating the item and attribute at 0).
+    Add {
+        /// Which item.
+        key: Key,
+        /// Which attribute.
+        field: String,
+        /// How much (may be negative).
+        delta: i64,
+    },
+    /// Write nothing, but require the condition on another item.
+    Check {
+        /// Which item.
+        key: Key,
+        /// What must hold.
+        condition: Condition,
+    },
+}
+
+impl Write {
+    fn key(&self) -> &Key {
+        match self {
+            Write::Put { item, .. } => &item.key,
+            Write::Delete { key, .. } | Write::Add { key, .. } | Write::Check { key, .. } => key,
+        }
+    }
+}
+
+/// Why a store call failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// A single write's condition did not hold; nothing was written.
+    #[error("condition failed")]
+    ConditionFailed,
+    /// A transaction's conditions did not all hold; nothing was written. Lists the
+    /// positions of the writes whose condition failed.
+    #[error("transaction canceled: conditions failed at {failed:?}")]
+    TransactionCanceled {
+        /// Positions in the transaction.
+        failed: Vec<usize>,
+    },
+    /// The cursor was not issued by us for this list.
+    #[error("invalid cursor")]
+    BadCursor,
+    /// The request is wrong (a bug of ours, not of the client).
+    #[error("invalid store request: {0}")]
+    Invalid(String),
+    /// The table cannot be reached or refuses service; the caller may retry.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// The table.
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// The live item at `key`, if any.
+    async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError>;
+
+    /// Writes `item` if `condition` holds.
+    async fn put(&self, item: Item, condition: Condition) -> Result<(), StoreError>;
+
+    /// Deletes the item at `key` if `condition` holds. Deleting nothing is not an error
+    /// under [`Condition::None`].
+    async fn delete(&self, key: &Key, condition: Condition) -> Result<(), StoreError>;
+
+    /// One page of a partition, with a cursor for the next.
+    async fn query(&self, query: &Query) -> Result<Page, StoreError>;
+
+    /// Adds `delta` to the integer attribute `field` of `key` atomically and returns the
+    /// new value. Creates the item when missing; `expires_at` is set only on creation, so
+    /// a fixed window keeps its original end.
+    async fn add(&self, key: &Key, field: &str, delta: i64, expires_at: Option<i64>) -> Result<i64, StoreError>;
+
+    /// All writes or none: at most [`MAX_TRANSACTION_WRITES`], no two on one item.
+    async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError>;
+
+    /// A cheap round trip that proves the table answers (`/readyz`).
+    async fn ping(&self) -> Result<(), StoreError>;
+}
+
+/// Checks the shape rules both adapters share, before any I/O.
+pub(crate) fn validate_transaction(writes: &[Write]) -> Result<(), StoreError> {
+    if writes.is_empty() {
+        return Err(StoreError::Invalid("empty transaction".into()));
+    }
+    if writes.len() > MAX_TRANSACTION_WRITES {
+        return Err(StoreError::Invalid(format!(
+            "{} writes in one transaction; at most {MAX_TRANSACTION_WRITES}",
+            writes.len()
+        )));
+    }
+    let mut keys: Vec<&Key> = writes.iter().map(Write::key).collect();
+    keys.sort();
+    if keys.windows(2).any(|w| w[0] == w[1]) {
+        return Err(StoreError::Invalid("two writes on one item in a transaction".into()));
+    }
+    for write in writes {
+        match write {
+            Write::Put { item, .. } => item.validate()?,
+            Write::Add { field, .. } => validate_counter_field(field)?,
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn validate_counter_field(field: &str) -> Result<(), StoreError> {
+    if field.is_empty() || RESERVED_ATTRIBUTES.contains(&field) {
+        return Err(StoreError::Invalid(format!("{field:?} cannot be a counter")));
+    }
+    Ok(())
+}
+
+/// Seconds since the epoch now; expiry is judged against the wall clock, as DynamoDB does.
+pub(crate) fn now_epoch_seconds() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}

@@ -1,0 +1,207 @@
+//! Structured JSON logs and CloudWatch Embedded Metric Format lines.
+//!
+//! Each log line is one JSON object: `ts`, `level`, `target`, `message` and the event's
+//! fields at the top level (request_id, method, route, status, latency_ms, code, ...).
+//! Bearer tokens, JWTs and e-mail addresses are masked in every value before it is written,
+//! so a careless `tracing::info!(%header)` cannot leak a credential.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::sync::OnceLock;
+
+use serde_json::{Map, Value};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+use tracing::field::{Field, Visit};
+use tracing::{Event, Subscriber};
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::EnvFilter;
+
+/// Installs the JSON logger once; later calls are no-ops (tests, the local gateway).
+///
+/// The level comes from `RUST_LOG` (default `info`).
+pub fn init() {
+    static ONCE: OnceLock<()> = OnceLock::new();
+    ONCE.get_or_init(|| {
+        let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .event_format(JsonLine)
+            .with_writer(std::io::stdout)
+            .try_init();
+    });
+}
+
+/// Formats one event as one masked JSON line.
+pub struct JsonLine;
+
+impl<S, N> FormatEvent<S, N> for JsonLine
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(&self, _ctx: &FmtContext<'_, S, N>, mut writer: Writer<'_>, event: &Event<'_>) -> std::fmt::Result {
+        let mut fields = Map::new();
+        fields.insert("ts".into(), Value::String(now_rfc3339()));
+        fields.insert("level".into(), Value::String(event.metadata().level().as_str().to_ascii_lowercase()));
+        fields.insert("target".into(), Value::String(event.metadata().target().to_owned()));
+        event.record(&mut JsonVisitor(&mut fields));
+        let line = serde_json::to_string(&Value::Object(fields)).map_err(|_| std::fmt::Error)?;
+        writeln!(writer, "{line}")
+    }
+}
+
+struct JsonVisitor<'a>(&'a mut Map<String, Value>);
+
+impl Visit for JsonVisitor<'_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.0.insert(field.name().to_owned(), Value::String(mask_secrets(value)));
+    }
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.0.insert(field.name().to_owned(), Value::from(value));
+    }
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.0.insert(field.name().to_owned(), Value::from(value));
+    }
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.0.insert(field.name().to_owned(), Value::from(value));
+    }
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.0.insert(field.name().to_owned(), Value::from(value));
+    }
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        let mut text = String::new();
+        let _ = write!(text, "{value:?}");
+        self.0.insert(field.name().to_owned(), Value::String(mask_secrets(&text)));
+    }
+}
+
+fn now_rfc3339() -> String {
+    OffsetDateTime::now_utc().format(&Rfc3339).unwrap_or_default()
+}
+
+/// Replaces bearer tokens, JWTs and e-mail addresses in `text` with placeholders.
+///
+/// An e-mail keeps its domain (`***@example.com`), which is enough to debug delivery
+/// without identifying the person.
+pub fn mask_secrets(text: &str) -> String {
+    static PATTERNS: OnceLock<[(regex_lite::Regex, &'static str); 3]> = OnceLock::new();
+    let patterns = PATTERNS.get_or_init(|| {
+        let compile = |p: &str| regex_lite::Regex::new(p).expect("static pattern compiles");
+        [
+            (compile(r"(?i)\bbearer\s+[A-Za-z0-9\-._~+/]+=*"), "Bearer ***"),
+            (compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*"), "***jwt***"),
+            (compile(r"[A-Za-z0-9._%+\-]+@([A-Za-z0-9\-]+\.)+[A-Za-z]{2,}"), "***@$1"),
+        ]
+    });
+    if !text.contains('@') && !text.contains("eyJ") && !text.to_ascii_lowercase().contains("bearer") {
+        return text.to_owned();
+    }
+    let mut out = text.to_owned();
+    for (pattern, replacement) in patterns.iter() {
+        if *replacement == "***@$1" {
+            out = pattern
+                .replace_all(&out, |caps: &regex_lite::Captures<'_>| {
+                    let whole = &caps[0];
+                    let domain = whole.rsplit('@').next().unwrap_or("");
+                    format!("***@{domain}")
+                })
+                .into_owned();
+        } else {
+            out = pattern.replace_all(&out, *replacement).into_owned();
+        }
+    }
+    out
+}
+
+/// Logs the access line of one request: the fields DESIGN.md asks every request to carry.
+pub fn access_log(request_id: &str, method: &str, route: &str, status: u16, latency_ms: f64, code: Option<&str>) {
+    if status >= 500 {
+        tracing::error!(target: "access", request_id, method, route, status, latency_ms, code, "request");
+    } else {
+        tracing::info!(target: "access", request_id, method, route, status, latency_ms, code, "request");
+    }
+}
+
+/// A CloudWatch metric unit understood by EMF.
+#[derive(Debug, Clone, Copy)]
+pub enum Unit {
+    /// A plain count.
+    Count,
+    /// Milliseconds.
+    Milliseconds,
+    /// Bytes.
+    Bytes,
+}
+
+impl Unit {
+    fn as_str(self) -> &'static str {
+        match self {
+            Unit::Count => "Count",
+            Unit::Milliseconds => "Milliseconds",
+            Unit::Bytes => "Bytes",
+        }
+    }
+}
+
+/// One CloudWatch Embedded Metric Format line: CloudWatch turns it into a metric with no
+/// API call from the function.
+pub fn emf_line(namespace: &str, name: &str, value: f64, unit: Unit, dimensions: &[(&str, &str)], timestamp_ms: i64) -> String {
+    let mut root = Map::new();
+    let dimension_names: Vec<Value> = dimensions.iter().map(|(k, _)| Value::from(*k)).collect();
+    root.insert(
+        "_aws".into(),
+        serde_json::json!({
+            "Timestamp": timestamp_ms,
+            "CloudWatchMetrics": [{
+                "Namespace": namespace,
+                "Dimensions": [dimension_names],
+                "Metrics": [{"Name": name, "Unit": unit.as_str()}],
+            }],
+        }),
+    );
+    for (key, value) in dimensions {
+        root.insert((*key).to_owned(), Value::from(*value));
+    }
+    root.insert(name.to_owned(), Value::from(value));
+    Value::Object(root).to_string()
+}
+
+/// Writes [`emf_line`] to stdout, where the Lambda log stream picks it up.
+pub fn emit_metric(namespace: &str, name: &str, value: f64, unit: Unit, dimensions: &[(&str, &str)]) {
+    let now_ms = (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
+    let line = emf_line(namespace, name, value, unit, dimensions, now_ms);
+    let _ = writeln!(std::io::stdout().lock(), "{line}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bearer_tokens_jwts_and_emails_are_masked() {
+        let line = "authorization: Bearer abc.DEF-123 from jane.doe+run@example.co.kr token eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln";
+        let masked = mask_secrets(line);
+        assert!(!masked.contains("abc.DEF-123"), "{masked}");
+        assert!(!masked.contains("jane.doe"), "{masked}");
+        assert!(masked.contains("***@example.co.kr"), "{masked}");
+        assert!(!masked.contains("eyJzdWIiOiIxIn0"), "{masked}");
+    }
+
+    #[test]
+    fn plain_text_is_left_alone() {
+        assert_eq!(mask_secrets("GET /v1/courses 200"), "GET /v1/courses 200");
+    }
+
+    #[test]
+    fn an_emf_line_declares_its_metric_and_dimensions() {
+        let line = emf_line("RunCrew", "Latency", 12.5, Unit::Milliseconds, &[("Route", "GET /healthz")], 1_700_000_000_000);
+        let v: Value = serde_json::from_str(&line).expect("json");
+        assert_eq!(v["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"], "Latency");
+        assert_eq!(v["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0][0], "Route");
+        assert_eq!(v["Route"], "GET /healthz");
+        assert_eq!(v["Latency"], 12.5);
+    }
+}
