@@ -1,1 +1,137 @@
-//! stub
+//! `runcrew-local`: the whole RunCrew API on a laptop, with no AWS account and no Docker.
+//!
+//! `cargo run -p runcrew-local` reads template.yaml, builds every port on embedded defaults
+//! (the single-file store and filesystem blobs under `.runcrew/`, generated token keys) and
+//! serves every route on http://127.0.0.1:3000 through [`gateway::Gateway`], which stands in
+//! for API Gateway, S3 and CloudFront.
+
+pub mod gateway;
+pub mod template;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use runcrew_shared::app::StartupError;
+use runcrew_shared::config::Config;
+use runcrew_shared::{App, HttpFunction, Needs};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// template.yaml, compiled in so the gateway and its tests serve exactly the file in the
+/// repository (cargo rebuilds when it changes).
+pub const TEMPLATE: &str = include_str!("../../../template.yaml");
+
+/// Every HTTP handler compiled into this workspace, by cargo-lambda binary name. A new
+/// function crate adds its `FUNCTIONS` here; the registry test fails until it does.
+pub fn registry() -> Vec<&'static HttpFunction> {
+    runcrew_health::FUNCTIONS.iter().chain(runcrew_keys::FUNCTIONS).copied().collect()
+}
+
+/// Why the local API did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum LocalError {
+    /// Configuration or ports.
+    #[error(transparent)]
+    Startup(#[from] StartupError),
+    /// template.yaml.
+    #[error(transparent)]
+    Template(#[from] template::TemplateError),
+    /// template.yaml and the handlers disagree.
+    #[error(transparent)]
+    Registry(#[from] gateway::RegistryMismatch),
+    /// The port.
+    #[error("cannot listen on 127.0.0.1:{port}: {source}")]
+    Bind {
+        /// The port asked for.
+        port: u16,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// Template parameters as the local environment sets them.
+pub fn template_overrides(config: &Config, lookup: &dyn Fn(&str) -> Option<String>) -> HashMap<String, String> {
+    let mut overrides = HashMap::from([
+        ("Environment".to_owned(), "dev".to_owned()),
+        ("PublicBaseUrl".to_owned(), config.public_base_url.clone()),
+        ("TokenAudience".to_owned(), config.token_audience.clone()),
+        ("AllowedOrigins".to_owned(), config.allowed_origins.join(",")),
+    ]);
+    for (env, param) in [("THROTTLE_RATE_LIMIT", "ThrottleRateLimit"), ("THROTTLE_BURST_LIMIT", "ThrottleBurstLimit")] {
+        if let Some(value) = lookup(env) {
+            overrides.insert(param.to_owned(), value);
+        }
+    }
+    overrides
+}
+
+/// A running local API.
+#[derive(Debug)]
+pub struct Running {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// The configuration it runs with.
+    pub config: Arc<Config>,
+    /// How many routes it serves.
+    pub routes: usize,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: JoinHandle<()>,
+}
+
+impl Running {
+    /// The base URL, e.g. `http://127.0.0.1:3000`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops serving and waits for in-flight requests.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        let _ = (&mut self.task).await;
+    }
+
+    /// Serves until Ctrl-C.
+    pub async fn until_ctrl_c(self) {
+        let _ = tokio::signal::ctrl_c().await;
+        self.stop().await;
+    }
+}
+
+/// Binds 127.0.0.1:`PORT` (3000; 0 picks a free port), reads the configuration through
+/// `lookup` with `PORT` set to the bound port, builds every port and starts serving.
+pub async fn start(lookup: impl Fn(&str) -> Option<String> + Send + Sync + 'static) -> Result<Running, LocalError> {
+    let port: u16 = lookup("PORT").and_then(|p| p.parse().ok()).unwrap_or(3000);
+    let listener = TcpListener::bind(("127.0.0.1", port)).await.map_err(|source| LocalError::Bind { port, source })?;
+    let addr = listener.local_addr().map_err(|source| LocalError::Bind { port, source })?;
+    let bound = addr.port().to_string();
+    let lookup_with_port = move |name: &str| if name == "PORT" { Some(bound.clone()) } else { lookup(name) };
+    let config = Config::from_lookup(&lookup_with_port).map_err(StartupError::from)?;
+    let spec = template::parse(TEMPLATE, &template_overrides(&config, &lookup_with_port))?;
+    let app = Arc::new(App::build(config, Needs::EVERYTHING).await?);
+    let config = app.config.clone();
+    let routes = spec.routes.len();
+    let gateway = Arc::new(gateway::Gateway::new(app, spec, &registry())?);
+    let service = gateway::with_edge(gateway.clone(), gateway.router());
+    let (tx, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let make_service = axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<SocketAddr>(service);
+        let server = axum::serve(listener, make_service)
+            .with_graceful_shutdown(async move {
+                let _ = rx.await;
+            });
+        if let Err(err) = server.await {
+            tracing::error!(target: "gateway", error = %err, "the local API stopped");
+        }
+    });
+    Ok(Running { addr, config, routes, shutdown: Some(tx), task })
+}
+
+/// The data folder as an absolute path, for the start-up banner.
+pub fn absolute(path: &std::path::Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}

@@ -209,4 +209,8 @@ impl Blobs for FilesystemBlobs {
         }
         Ok(())
     }
+
+    fn as_filesystem(&self) -> Option<&FilesystemBlobs> {
+        Some(self)
+    }
 }

@@ -84,6 +84,11 @@ pub trait Blobs: Send + Sync {
     fn public_url(&self, key: &str) -> String;
     /// A cheap round trip that proves the bucket answers (`/readyz`).
     async fn ping(&self) -> Result<(), BlobError>;
+    /// The filesystem adapter behind this port, whose presigned PUTs the local gateway
+    /// accepts; `None` for real buckets.
+    fn as_filesystem(&self) -> Option<&filesystem::FilesystemBlobs> {
+        None
+    }
 }
 
 /// Keys are relative paths of safe segments: no `..`, no hidden segments, no backslashes.

@@ -1,0 +1,5 @@
+//! Lambda entry of `GET /.well-known/openid-configuration`.
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    runcrew_shared::run_http(&runcrew_keys::OPENID_CONFIGURATION).await
+}

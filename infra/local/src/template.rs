@@ -1,0 +1,456 @@
+//! Reads template.yaml into what the local gateway needs: the HTTP routes and the binary
+//! behind each, which authorizer guards them, the CORS configuration and the throttling.
+//!
+//! Only the intrinsics the template uses in those places are resolved (`Ref` to
+//! parameters, `If`/`Equals` on conditions, `Sub` with parameters, `Join`, `Split`);
+//! anything else there is an error rather than a silent guess.
+
+use std::collections::HashMap;
+
+use serde_norway::Value;
+
+/// Why the template cannot be served.
+#[derive(Debug, thiserror::Error)]
+pub enum TemplateError {
+    /// Not YAML.
+    #[error("template.yaml is not valid YAML: {0}")]
+    Yaml(String),
+    /// YAML, but not a template we can serve.
+    #[error("template.yaml: {0}")]
+    Shape(String),
+}
+
+fn shape(message: impl Into<String>) -> TemplateError {
+    TemplateError::Shape(message.into())
+}
+
+/// One HTTP route: `GET /v1/courses/{courseId}` served by a binary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteSpec {
+    /// Upper-case method, or `ANY`.
+    pub method: String,
+    /// API Gateway path syntax (`{param}`, `{proxy+}`).
+    pub path: String,
+    /// The function's logical id in the template.
+    pub function: String,
+    /// The cargo-lambda `Binary` that serves it.
+    pub binary: String,
+    /// The authorizer's name, `None` for `Authorizer: NONE`.
+    pub authorizer: Option<String>,
+}
+
+impl RouteSpec {
+    /// API Gateway's route key, `METHOD /path`.
+    pub fn route_key(&self) -> String {
+        format!("{} {}", self.method, self.path)
+    }
+}
+
+/// A JWT authorizer as API Gateway configures it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JwtAuthorizerSpec {
+    /// The exact `iss` expected.
+    pub issuer: String,
+    /// Accepted `aud` values.
+    pub audience: Vec<String>,
+    /// The header that carries the token (lower-case).
+    pub header: String,
+}
+
+/// The API's CORS configuration.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CorsSpec {
+    /// Exact origins (or `*`).
+    pub allow_origins: Vec<String>,
+    /// Methods answered in preflight.
+    pub allow_methods: Vec<String>,
+    /// Request headers allowed (lower-case).
+    pub allow_headers: Vec<String>,
+    /// Response headers exposed.
+    pub expose_headers: Vec<String>,
+    /// Whether credentials are allowed.
+    pub allow_credentials: bool,
+    /// Preflight cache seconds.
+    pub max_age: Option<u64>,
+}
+
+/// Route throttling: steady rate and burst.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ThrottleSpec {
+    /// Requests per second.
+    pub rate: f64,
+    /// Bucket size.
+    pub burst: f64,
+}
+
+/// Everything the local gateway serves from template.yaml.
+#[derive(Debug, Clone, Default)]
+pub struct ApiSpec {
+    /// HTTP routes.
+    pub routes: Vec<RouteSpec>,
+    /// Binaries of every function in the template (HTTP or not).
+    pub binaries: Vec<String>,
+    /// CORS, when configured.
+    pub cors: Option<CorsSpec>,
+    /// JWT authorizers by name.
+    pub authorizers: HashMap<String, JwtAuthorizerSpec>,
+    /// Default route throttling.
+    pub default_throttle: Option<ThrottleSpec>,
+    /// Per-route throttling by route key.
+    pub route_throttles: HashMap<String, ThrottleSpec>,
+}
+
+/// A resolved value: text or a list of text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Resolved {
+    Text(String),
+    List(Vec<String>),
+    Bool(bool),
+}
+
+impl Resolved {
+    fn text(self, what: &str) -> Result<String, TemplateError> {
+        match self {
+            Resolved::Text(t) => Ok(t),
+            Resolved::Bool(b) => Ok(b.to_string()),
+            Resolved::List(_) => Err(shape(format!("{what} must be a single value"))),
+        }
+    }
+
+    fn list(self) -> Vec<String> {
+        match self {
+            Resolved::Text(t) => vec![t],
+            Resolved::Bool(b) => vec![b.to_string()],
+            Resolved::List(l) => l,
+        }
+    }
+}
+
+struct Resolver<'a> {
+    params: HashMap<String, Resolved>,
+    conditions: Option<&'a Value>,
+}
+
+impl Resolver<'_> {
+    fn resolve(&self, value: &Value) -> Result<Resolved, TemplateError> {
+        match value {
+            Value::String(s) => Ok(Resolved::Text(s.clone())),
+            Value::Bool(b) => Ok(Resolved::Bool(*b)),
+            Value::Number(n) => Ok(Resolved::Text(n.to_string())),
+            Value::Sequence(items) => {
+                let mut out = Vec::new();
+                for item in items {
+                    out.extend(self.resolve(item)?.list());
+                }
+                Ok(Resolved::List(out))
+            }
+            Value::Tagged(tagged) => {
+                let tag = tagged.tag.to_string();
+                self.intrinsic(tag.trim_start_matches('!'), &tagged.value)
+            }
+            Value::Mapping(map) if map.len() == 1 => {
+                let (k, v) = map.iter().next().expect("one entry");
+                match k.as_str() {
+                    Some("Ref") => self.intrinsic("Ref", v),
+                    Some(name) if name.starts_with("Fn::") => self.intrinsic(&name[4..], v),
+                    _ => Err(shape("a mapping where a value was expected")),
+                }
+            }
+            _ => Err(shape("a value the local gateway cannot resolve")),
+        }
+    }
+
+    fn intrinsic(&self, name: &str, arg: &Value) -> Result<Resolved, TemplateError> {
+        match name {
+            "Ref" => {
+                let param = arg.as_str().ok_or_else(|| shape("!Ref needs a name"))?;
+                self.params
+                    .get(param)
+                    .cloned()
+                    .ok_or_else(|| shape(format!("!Ref {param} is not a parameter the local gateway knows")))
+            }
+            "Sub" => {
+                let text = arg.as_str().ok_or_else(|| shape("!Sub needs a string"))?;
+                let mut out = String::new();
+                let mut rest = text;
+                while let Some(start) = rest.find("${") {
+                    out.push_str(&rest[..start]);
+                    let end = rest[start..].find('}').ok_or_else(|| shape("unclosed ${ in !Sub"))? + start;
+                    let name = &rest[start + 2..end];
+                    let value = self
+                        .params
+                        .get(name)
+                        .cloned()
+                        .ok_or_else(|| shape(format!("!Sub ${{{name}}} is not a parameter the local gateway knows")))?;
+                    out.push_str(&value.text(name)?);
+                    rest = &rest[end + 1..];
+                }
+                out.push_str(rest);
+                Ok(Resolved::Text(out))
+            }
+            "Join" => {
+                let parts = arg.as_sequence().filter(|s| s.len() == 2).ok_or_else(|| shape("!Join needs [sep, list]"))?;
+                let sep = parts[0].as_str().unwrap_or("");
+                Ok(Resolved::Text(self.resolve(&parts[1])?.list().join(sep)))
+            }
+            "Split" => {
+                let parts = arg.as_sequence().filter(|s| s.len() == 2).ok_or_else(|| shape("!Split needs [sep, text]"))?;
+                let sep = parts[0].as_str().unwrap_or(",");
+                let text = self.resolve(&parts[1])?.text("!Split")?;
+                Ok(Resolved::List(text.split(sep).map(str::to_owned).collect()))
+            }
+            "If" => {
+                let parts = arg.as_sequence().filter(|s| s.len() == 3).ok_or_else(|| shape("!If needs [cond, a, b]"))?;
+                let cond = parts[0].as_str().ok_or_else(|| shape("!If needs a condition name"))?;
+                if self.condition(cond)? { self.resolve(&parts[1]) } else { self.resolve(&parts[2]) }
+            }
+            "Equals" => {
+                let parts = arg.as_sequence().filter(|s| s.len() == 2).ok_or_else(|| shape("!Equals needs two values"))?;
+                Ok(Resolved::Bool(self.resolve(&parts[0])? == self.resolve(&parts[1])?))
+            }
+            other => Err(shape(format!("!{other} is not supported by the local gateway here"))),
+        }
+    }
+
+    fn condition(&self, name: &str) -> Result<bool, TemplateError> {
+        let value = self
+            .conditions
+            .and_then(|c| c.get(name))
+            .ok_or_else(|| shape(format!("condition {name} is not defined")))?;
+        match self.resolve(value)? {
+            Resolved::Bool(b) => Ok(b),
+            _ => Err(shape(format!("condition {name} is not a boolean"))),
+        }
+    }
+}
+
+/// Parses `text` with parameter `overrides` (name → value; a list parameter takes a
+/// comma-separated value) over the template's defaults.
+pub fn parse(text: &str, overrides: &HashMap<String, String>) -> Result<ApiSpec, TemplateError> {
+    let doc: Value = serde_norway::from_str(text).map_err(|e| TemplateError::Yaml(e.to_string()))?;
+    let mut params = HashMap::new();
+    if let Some(Value::Mapping(declared)) = doc.get("Parameters") {
+        for (name, decl) in declared {
+            let Some(name) = name.as_str() else { continue };
+            let is_list = decl.get("Type").and_then(Value::as_str).is_some_and(|t| t.contains("List"));
+            let raw = overrides.get(name).cloned().or_else(|| match decl.get("Default") {
+                Some(Value::String(s)) => Some(s.clone()),
+                Some(Value::Number(n)) => Some(n.to_string()),
+                Some(Value::Bool(b)) => Some(b.to_string()),
+                _ => None,
+            });
+            if let Some(raw) = raw {
+                let value = if is_list {
+                    Resolved::List(raw.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect())
+                } else {
+                    Resolved::Text(raw)
+                };
+                params.insert(name.to_owned(), value);
+            }
+        }
+    }
+    for (pseudo, value) in [("AWS::Region", "local"), ("AWS::AccountId", "000000000000"), ("AWS::Partition", "aws"), ("AWS::URLSuffix", "localhost")] {
+        params.entry(pseudo.to_owned()).or_insert_with(|| Resolved::Text(value.to_owned()));
+    }
+    let resolver = Resolver { params, conditions: doc.get("Conditions") };
+    let resources = doc
+        .get("Resources")
+        .and_then(Value::as_mapping)
+        .ok_or_else(|| shape("no Resources"))?;
+
+    let mut spec = ApiSpec::default();
+    let mut default_authorizer = None;
+    for (_, resource) in resources {
+        if resource.get("Type").and_then(Value::as_str) != Some("AWS::Serverless::HttpApi") {
+            continue;
+        }
+        let Some(props) = resource.get("Properties") else { continue };
+        if let Some(cors) = props.get("CorsConfiguration") {
+            let list = |name: &str| -> Result<Vec<String>, TemplateError> {
+                cors.get(name).map(|v| resolver.resolve(v).map(Resolved::list)).transpose().map(Option::unwrap_or_default)
+            };
+            spec.cors = Some(CorsSpec {
+                allow_origins: list("AllowOrigins")?,
+                allow_methods: list("AllowMethods")?.into_iter().map(|m| m.to_ascii_uppercase()).collect(),
+                allow_headers: list("AllowHeaders")?.into_iter().map(|h| h.to_ascii_lowercase()).collect(),
+                expose_headers: list("ExposeHeaders")?,
+                allow_credentials: match cors.get("AllowCredentials") {
+                    None => false,
+                    Some(v) => resolver.resolve(v)?.text("AllowCredentials")? == "true",
+                },
+                max_age: cors
+                    .get("MaxAge")
+                    .map(|v| resolver.resolve(v).and_then(|r| r.text("MaxAge")))
+                    .transpose()?
+                    .and_then(|t| t.parse().ok()),
+            });
+        }
+        if let Some(auth) = props.get("Auth") {
+            default_authorizer = auth.get("DefaultAuthorizer").and_then(Value::as_str).map(str::to_owned);
+            if let Some(Value::Mapping(authorizers)) = auth.get("Authorizers") {
+                for (name, def) in authorizers {
+                    let Some(name) = name.as_str() else { continue };
+                    let Some(jwt) = def.get("JwtConfiguration") else { continue };
+                    let issuer = resolver.resolve(jwt.get("issuer").ok_or_else(|| shape("JWT authorizer without issuer"))?)?.text("issuer")?;
+                    let audience = resolver.resolve(jwt.get("audience").ok_or_else(|| shape("JWT authorizer without audience"))?)?.list();
+                    let source = def.get("IdentitySource").and_then(Value::as_str).unwrap_or("$request.header.Authorization");
+                    let header = source.strip_prefix("$request.header.").unwrap_or("Authorization").to_ascii_lowercase();
+                    spec.authorizers.insert(name.to_owned(), JwtAuthorizerSpec { issuer, audience, header });
+                }
+            }
+        }
+        let throttle = |settings: &Value| -> Result<Option<ThrottleSpec>, TemplateError> {
+            let number = |name: &str| -> Result<Option<f64>, TemplateError> {
+                settings
+                    .get(name)
+                    .map(|v| resolver.resolve(v).and_then(|r| r.text(name)))
+                    .transpose()
+                    .map(|t| t.and_then(|t| t.parse().ok()))
+            };
+            Ok(match (number("ThrottlingRateLimit")?, number("ThrottlingBurstLimit")?) {
+                (Some(rate), Some(burst)) => Some(ThrottleSpec { rate, burst }),
+                (Some(rate), None) => Some(ThrottleSpec { rate, burst: rate }),
+                _ => None,
+            })
+        };
+        if let Some(settings) = props.get("DefaultRouteSettings") {
+            spec.default_throttle = throttle(settings)?;
+        }
+        if let Some(Value::Mapping(routes)) = props.get("RouteSettings") {
+            for (key, settings) in routes {
+                if let (Some(key), Some(t)) = (key.as_str(), throttle(settings)?) {
+                    spec.route_throttles.insert(key.to_owned(), t);
+                }
+            }
+        }
+    }
+
+    for (logical_id, resource) in resources {
+        if resource.get("Type").and_then(Value::as_str) != Some("AWS::Serverless::Function") {
+            continue;
+        }
+        let logical_id = logical_id.as_str().unwrap_or_default().to_owned();
+        let binary = resource
+            .get("Metadata")
+            .and_then(|m| m.get("BuildProperties"))
+            .and_then(|b| b.get("Binary"))
+            .and_then(Value::as_str)
+            .ok_or_else(|| shape(format!("{logical_id} has no Metadata.BuildProperties.Binary")))?
+            .to_owned();
+        spec.binaries.push(binary.clone());
+        let Some(Value::Mapping(events)) = resource.get("Properties").and_then(|p| p.get("Events")) else { continue };
+        for (_, event) in events {
+            if event.get("Type").and_then(Value::as_str) != Some("HttpApi") {
+                continue;
+            }
+            let props = event.get("Properties").ok_or_else(|| shape(format!("{logical_id}: HttpApi event without Properties")))?;
+            let path = props.get("Path").and_then(Value::as_str).ok_or_else(|| shape(format!("{logical_id}: HttpApi event without Path")))?;
+            let method = props.get("Method").and_then(Value::as_str).unwrap_or("ANY").to_ascii_uppercase();
+            let authorizer = match props.get("Auth").and_then(|a| a.get("Authorizer")).and_then(Value::as_str) {
+                Some("NONE") => None,
+                Some(name) => Some(name.to_owned()),
+                None => default_authorizer.clone(),
+            };
+            if let Some(name) = &authorizer {
+                if !spec.authorizers.contains_key(name) {
+                    return Err(shape(format!("{logical_id}: authorizer {name} is not defined on the HttpApi")));
+                }
+            }
+            spec.routes.push(RouteSpec {
+                method: if method == "X-AMAZON-APIGATEWAY-ANY-METHOD" { "ANY".into() } else { method },
+                path: path.to_owned(),
+                function: logical_id.clone(),
+                binary: binary.clone(),
+                authorizer,
+            });
+        }
+    }
+    spec.routes.sort_by(|a, b| a.path.cmp(&b.path).then(a.method.cmp(&b.method)));
+    Ok(spec)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TEMPLATE: &str = r#"
+Parameters:
+  Origins: { Type: CommaDelimitedList, Default: "https://a.example" }
+  Issuer: { Type: String }
+  Rate: { Type: Number, Default: 5 }
+  Stage: { Type: String, Default: dev }
+Conditions:
+  IsProd: !Equals [!Ref Stage, prod]
+Resources:
+  Api:
+    Type: AWS::Serverless::HttpApi
+    Properties:
+      CorsConfiguration:
+        AllowOrigins: !Ref Origins
+        AllowMethods: [get, post]
+        AllowHeaders: [Authorization]
+        AllowCredentials: !If [IsProd, false, true]
+        MaxAge: 60
+      Auth:
+        DefaultAuthorizer: Jwt
+        Authorizers:
+          Jwt:
+            IdentitySource: $request.header.Authorization
+            JwtConfiguration: { issuer: !Sub "${Issuer}", audience: [api] }
+      DefaultRouteSettings: { ThrottlingRateLimit: !Ref Rate, ThrottlingBurstLimit: 10 }
+      RouteSettings:
+        "POST /v1/auth/login": { ThrottlingRateLimit: 1, ThrottlingBurstLimit: 2 }
+  Open:
+    Type: AWS::Serverless::Function
+    Metadata: { BuildProperties: { Binary: open } }
+    Properties:
+      Events:
+        Get: { Type: HttpApi, Properties: { Path: /open, Method: get, Auth: { Authorizer: NONE } } }
+  Closed:
+    Type: AWS::Serverless::Function
+    Metadata: { BuildProperties: { Binary: closed } }
+    Properties:
+      Events:
+        Get: { Type: HttpApi, Properties: { Path: "/things/{id}", Method: GET } }
+  Worker:
+    Type: AWS::Serverless::Function
+    Metadata: { BuildProperties: { Binary: worker } }
+"#;
+
+    #[test]
+    fn routes_authorizers_cors_and_throttles_are_read_with_parameters_resolved() {
+        let overrides = HashMap::from([("Issuer".to_owned(), "http://127.0.0.1:3000".to_owned())]);
+        let spec = parse(TEMPLATE, &overrides).expect("parses");
+        assert_eq!(spec.routes.len(), 2);
+        let closed = spec.routes.iter().find(|r| r.binary == "closed").expect("closed route");
+        assert_eq!(closed.route_key(), "GET /things/{id}");
+        assert_eq!(closed.authorizer.as_deref(), Some("Jwt"), "the default authorizer applies");
+        let open = spec.routes.iter().find(|r| r.binary == "open").expect("open route");
+        assert_eq!(open.authorizer, None);
+        assert_eq!(spec.authorizers["Jwt"].issuer, "http://127.0.0.1:3000");
+        assert_eq!(spec.authorizers["Jwt"].header, "authorization");
+        let cors = spec.cors.expect("cors");
+        assert_eq!(cors.allow_origins, ["https://a.example"]);
+        assert_eq!(cors.allow_methods, ["GET", "POST"]);
+        assert!(cors.allow_credentials, "IsProd is false for dev");
+        assert_eq!(spec.default_throttle, Some(ThrottleSpec { rate: 5.0, burst: 10.0 }));
+        assert_eq!(spec.route_throttles["POST /v1/auth/login"].burst, 2.0);
+        assert_eq!(spec.binaries, ["open", "closed", "worker"]);
+    }
+
+    #[test]
+    fn a_list_parameter_override_is_split_on_commas() {
+        let overrides = HashMap::from([
+            ("Issuer".to_owned(), "i".to_owned()),
+            ("Origins".to_owned(), "https://x.example, https://y.example".to_owned()),
+        ]);
+        let spec = parse(TEMPLATE, &overrides).expect("parses");
+        assert_eq!(spec.cors.expect("cors").allow_origins, ["https://x.example", "https://y.example"]);
+    }
+
+    #[test]
+    fn an_unknown_parameter_is_an_error_not_a_guess() {
+        let err = parse(TEMPLATE, &HashMap::new()).expect_err("Issuer has no default");
+        assert!(err.to_string().contains("Issuer"), "{err}");
+    }
+}
