@@ -34,17 +34,31 @@ pub struct Needs {
 
 impl Needs {
     /// Nothing but the configuration (`/healthz`).
-    pub const NOTHING: Needs = Needs { store: false, blobs: false, keys: false };
+    pub const NOTHING: Needs = Needs {
+        store: false,
+        blobs: false,
+        keys: false,
+    };
     /// Every port (the local gateway, which serves every function).
-    pub const EVERYTHING: Needs = Needs { store: true, blobs: true, keys: true };
+    pub const EVERYTHING: Needs = Needs {
+        store: true,
+        blobs: true,
+        keys: true,
+    };
 
     /// Also the table.
     pub const fn store(self) -> Self {
-        Needs { store: true, ..self }
+        Needs {
+            store: true,
+            ..self
+        }
     }
     /// Also the bucket.
     pub const fn blobs(self) -> Self {
-        Needs { blobs: true, ..self }
+        Needs {
+            blobs: true,
+            ..self
+        }
     }
     /// Also the token keys.
     pub const fn keys(self) -> Self {
@@ -91,7 +105,9 @@ impl std::fmt::Debug for App {
 }
 
 fn not_wired(port: &str) -> ApiError {
-    ApiError::Internal(format!("the {port} port is not built for this function: add it to its Needs"))
+    ApiError::Internal(format!(
+        "the {port} port is not built for this function: add it to its Needs"
+    ))
 }
 
 impl App {
@@ -102,7 +118,12 @@ impl App {
         blobs: Option<Arc<dyn Blobs>>,
         keys: Option<Arc<TokenKeys>>,
     ) -> Self {
-        App { config: Arc::new(config), store, blobs, keys }
+        App {
+            config: Arc::new(config),
+            store,
+            blobs,
+            keys,
+        }
     }
 
     /// Reads the environment and builds what `needs` asks for.
@@ -114,23 +135,45 @@ impl App {
     pub async fn build(config: Config, needs: Needs) -> Result<Self, StartupError> {
         let uses_aws = (needs.store && matches!(config.store, StoreBackend::DynamoDb { .. }))
             || (needs.blobs && matches!(config.blobs, BlobBackend::S3 { .. }))
-            || (needs.keys && matches!(config.signing_key, Some(SigningKeySource::SecretsManager(_))));
-        let sdk = if uses_aws { Some(aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await) } else { None };
-        let secret = if needs.store || needs.blobs { Some(signing_secret(&config)?) } else { None };
-        let derive = |label: &str| secret.as_deref().map(|s| derive_key(s, label)).unwrap_or_default();
+            || (needs.keys
+                && matches!(
+                    config.signing_key,
+                    Some(SigningKeySource::SecretsManager(_))
+                ));
+        let sdk = if uses_aws {
+            Some(aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await)
+        } else {
+            None
+        };
+        let secret = if needs.store || needs.blobs {
+            Some(signing_secret(&config)?)
+        } else {
+            None
+        };
+        let derive = |label: &str| {
+            secret
+                .as_deref()
+                .map(|s| derive_key(s, label))
+                .unwrap_or_default()
+        };
 
         let store: Option<Arc<dyn Store>> = match (needs.store, &config.store, &sdk) {
             (false, ..) => None,
             (true, StoreBackend::Embedded, _) => Some(Arc::new(
-                EmbeddedStore::open(&config.data_dir.join("store.redb"), CursorCodec::new(derive("cursor")))
-                    .map_err(|e| StartupError::Store(e.to_string()))?,
+                EmbeddedStore::open(
+                    &config.data_dir.join("store.redb"),
+                    CursorCodec::new(derive("cursor")),
+                )
+                .map_err(|e| StartupError::Store(e.to_string()))?,
             )),
-            (true, StoreBackend::DynamoDb { endpoint }, Some(sdk)) => Some(Arc::new(DynamoStore::from_sdk_config(
-                sdk,
-                endpoint.as_deref(),
-                config.table_name.clone(),
-                CursorCodec::new(derive("cursor")),
-            ))),
+            (true, StoreBackend::DynamoDb { endpoint }, Some(sdk)) => {
+                Some(Arc::new(DynamoStore::from_sdk_config(
+                    sdk,
+                    endpoint.as_deref(),
+                    config.table_name.clone(),
+                    CursorCodec::new(derive("cursor")),
+                )))
+            }
             (true, StoreBackend::DynamoDb { .. }, None) => None,
         };
         let blobs: Option<Arc<dyn Blobs>> = match (needs.blobs, &config.blobs, &sdk) {
@@ -141,19 +184,21 @@ impl App {
                 &config.public_base_url,
                 derive("upload"),
             ))),
-            (true, BlobBackend::S3 { endpoint }, Some(sdk)) => Some(Arc::new(S3Blobs::from_sdk_config(
-                sdk,
-                endpoint.as_deref(),
-                config.bucket_name.clone(),
-                &config.cdn_base_url,
-            ))),
+            (true, BlobBackend::S3 { endpoint }, Some(sdk)) => {
+                Some(Arc::new(S3Blobs::from_sdk_config(
+                    sdk,
+                    endpoint.as_deref(),
+                    config.bucket_name.clone(),
+                    &config.cdn_base_url,
+                )))
+            }
             (true, BlobBackend::S3 { .. }, None) => None,
         };
         let keys = match (needs.keys, &config.signing_key) {
             (false, _) | (true, None) => None,
-            (true, Some(SigningKeySource::LocalDirectory(dir))) => {
-                Some(Arc::new(TokenKeys::load_or_generate(dir, time::OffsetDateTime::now_utc().date())?))
-            }
+            (true, Some(SigningKeySource::LocalDirectory(dir))) => Some(Arc::new(
+                TokenKeys::load_or_generate(dir, time::OffsetDateTime::now_utc().date())?,
+            )),
             (true, Some(SigningKeySource::SecretsManager(id))) => match &sdk {
                 Some(sdk) => Some(Arc::new(TokenKeys::from_secrets_manager(sdk, id).await?)),
                 None => None,
@@ -196,7 +241,12 @@ fn local_secret(path: &Path) -> Result<Vec<u8>, StartupError> {
     let fail = |e: std::io::Error| StartupError::Secret(format!("{}: {e}", path.display()));
     match std::fs::read(path) {
         Ok(bytes) if bytes.len() >= 32 => return Ok(bytes),
-        Ok(_) => return Err(StartupError::Secret(format!("{} is shorter than 32 bytes", path.display()))),
+        Ok(_) => {
+            return Err(StartupError::Secret(format!(
+                "{} is shorter than 32 bytes",
+                path.display()
+            )));
+        }
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(fail(e)),
         Err(_) => {}
     }
@@ -204,7 +254,10 @@ fn local_secret(path: &Path) -> Result<Vec<u8>, StartupError> {
         std::fs::create_dir_all(dir).map_err(fail)?;
     }
     let secret: [u8; 32] = rand::random();
-    let text = secret.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    let text = secret
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<String>();
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -219,7 +272,9 @@ fn local_secret(path: &Path) -> Result<Vec<u8>, StartupError> {
             Ok(text.into_bytes())
         }
         // Another process made it first: use theirs.
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => std::fs::read(path).map_err(fail),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            std::fs::read(path).map_err(fail)
+        }
         Err(e) => Err(fail(e)),
     }
 }

@@ -145,7 +145,11 @@ impl Config {
     /// Reads configuration through `lookup`, so tests can pass a map instead of the process
     /// environment. Fails with every problem at once rather than the first one.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let get = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let get = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
         let mut problems = Vec::new();
 
         let environment = match get("ENVIRONMENT") {
@@ -179,21 +183,33 @@ impl Config {
 
         let store = match get("STORE").as_deref() {
             Some("embedded") => StoreBackend::Embedded,
-            Some("dynamodb") => StoreBackend::DynamoDb { endpoint: get("DYNAMODB_ENDPOINT") },
+            Some("dynamodb") => StoreBackend::DynamoDb {
+                endpoint: get("DYNAMODB_ENDPOINT"),
+            },
             None if local => StoreBackend::Embedded,
-            None => StoreBackend::DynamoDb { endpoint: get("DYNAMODB_ENDPOINT") },
+            None => StoreBackend::DynamoDb {
+                endpoint: get("DYNAMODB_ENDPOINT"),
+            },
             Some(other) => {
-                problems.push(ConfigProblem(format!("STORE={other} is not embedded or dynamodb")));
+                problems.push(ConfigProblem(format!(
+                    "STORE={other} is not embedded or dynamodb"
+                )));
                 StoreBackend::Embedded
             }
         };
         let blobs = match get("BLOBS").as_deref() {
             Some("filesystem") => BlobBackend::Filesystem,
-            Some("s3") => BlobBackend::S3 { endpoint: get("S3_ENDPOINT") },
+            Some("s3") => BlobBackend::S3 {
+                endpoint: get("S3_ENDPOINT"),
+            },
             None if local => BlobBackend::Filesystem,
-            None => BlobBackend::S3 { endpoint: get("S3_ENDPOINT") },
+            None => BlobBackend::S3 {
+                endpoint: get("S3_ENDPOINT"),
+            },
             Some(other) => {
-                problems.push(ConfigProblem(format!("BLOBS={other} is not filesystem or s3")));
+                problems.push(ConfigProblem(format!(
+                    "BLOBS={other} is not filesystem or s3"
+                )));
                 BlobBackend::Filesystem
             }
         };
@@ -217,7 +233,10 @@ impl Config {
             })
             .unwrap_or_else(|| {
                 if local {
-                    vec!["http://localhost:5173".into(), "http://127.0.0.1:5173".into()]
+                    vec![
+                        "http://localhost:5173".into(),
+                        "http://127.0.0.1:5173".into(),
+                    ]
                 } else {
                     Vec::new()
                 }
@@ -243,7 +262,11 @@ impl Config {
         };
 
         problems.extend(config.problems());
-        if problems.is_empty() { Ok(config) } else { Err(ConfigError(problems)) }
+        if problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(ConfigError(problems))
+        }
     }
 
     /// Problems in any environment, plus [`Config::production_problems`] in production.
@@ -286,7 +309,9 @@ impl Config {
             ));
         }
         if self.api_docs {
-            problems.push(ConfigProblem("API_DOCS is enabled: API docs are off in production".into()));
+            problems.push(ConfigProblem(
+                "API_DOCS is enabled: API docs are off in production".into(),
+            ));
         }
         if !self.public_base_url.starts_with("https://") {
             problems.push(ConfigProblem(format!(
@@ -295,7 +320,9 @@ impl Config {
             )));
         }
         if self.store == StoreBackend::Embedded {
-            problems.push(ConfigProblem("STORE=embedded: production uses DynamoDB".into()));
+            problems.push(ConfigProblem(
+                "STORE=embedded: production uses DynamoDB".into(),
+            ));
         }
         if self.blobs == BlobBackend::Filesystem {
             problems.push(ConfigProblem("BLOBS=filesystem: production uses S3".into()));
@@ -322,8 +349,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let map: HashMap<String, String> =
-            pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
         Config::from_lookup(|k| map.get(k).cloned())
     }
 
@@ -346,7 +375,10 @@ mod tests {
         assert!(c.dev_login);
         assert_eq!(c.public_base_url, "http://127.0.0.1:3000");
         assert_eq!(c.cdn_base_url, "http://127.0.0.1:3000/_cdn");
-        assert!(matches!(c.signing_key, Some(SigningKeySource::LocalDirectory(_))));
+        assert!(matches!(
+            c.signing_key,
+            Some(SigningKeySource::LocalDirectory(_))
+        ));
     }
 
     #[test]
@@ -360,10 +392,19 @@ mod tests {
     fn production_refuses_each_insecure_setting_with_its_own_message() {
         let mut pairs: Vec<(&str, &str)> = SAFE_PRODUCTION
             .iter()
-            .filter(|(k, _)| !matches!(*k, "SIGNING_KEY_SECRET_ID" | "ALLOWED_ORIGINS" | "DEV_LOGIN"))
+            .filter(|(k, _)| {
+                !matches!(
+                    *k,
+                    "SIGNING_KEY_SECRET_ID" | "ALLOWED_ORIGINS" | "DEV_LOGIN"
+                )
+            })
             .copied()
             .collect();
-        pairs.extend([("ALLOWED_ORIGINS", "*"), ("DEV_LOGIN", "true"), ("API_DOCS", "on")]);
+        pairs.extend([
+            ("ALLOWED_ORIGINS", "*"),
+            ("DEV_LOGIN", "true"),
+            ("API_DOCS", "on"),
+        ]);
         let err = config(&pairs).expect_err("must refuse");
         let text = err.to_string();
         assert_eq!(err.0.len(), 4, "{text}");
@@ -380,7 +421,10 @@ mod tests {
             .filter(|(k, _)| !matches!(*k, "CURSOR_SECRET" | "PUBLIC_BASE_URL"))
             .copied()
             .collect();
-        pairs.extend([("CURSOR_SECRET", "short"), ("PUBLIC_BASE_URL", "http://api.example")]);
+        pairs.extend([
+            ("CURSOR_SECRET", "short"),
+            ("PUBLIC_BASE_URL", "http://api.example"),
+        ]);
         let text = config(&pairs).expect_err("must refuse").to_string();
         assert!(text.contains("CURSOR_SECRET is shorter"), "{text}");
         assert!(text.contains("not https"), "{text}");
@@ -399,7 +443,9 @@ mod tests {
 
     #[test]
     fn an_unknown_environment_is_named() {
-        let text = config(&[("ENVIRONMENT", "qa")]).expect_err("unknown").to_string();
+        let text = config(&[("ENVIRONMENT", "qa")])
+            .expect_err("unknown")
+            .to_string();
         assert!(text.contains("ENVIRONMENT=qa"), "{text}");
     }
 }

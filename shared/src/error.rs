@@ -87,17 +87,31 @@ pub enum ApiError {
 impl ApiError {
     /// A 422 naming `field`.
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
-        ApiError::Invalid { field: field.into(), message: message.into() }
+        ApiError::Invalid {
+            field: field.into(),
+            message: message.into(),
+        }
     }
 
     /// A 400 naming `field`.
-    pub fn bad_request(code: &'static str, field: Option<&str>, message: impl Into<String>) -> Self {
-        ApiError::BadRequest { code, message: message.into(), field: field.map(str::to_owned) }
+    pub fn bad_request(
+        code: &'static str,
+        field: Option<&str>,
+        message: impl Into<String>,
+    ) -> Self {
+        ApiError::BadRequest {
+            code,
+            message: message.into(),
+            field: field.map(str::to_owned),
+        }
     }
 
     /// A 404 with its code.
     pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
-        ApiError::NotFound { code, message: message.into() }
+        ApiError::NotFound {
+            code,
+            message: message.into(),
+        }
     }
 
     /// A 503 for `dependency`, with the standard Retry-After.
@@ -145,9 +159,8 @@ impl ApiError {
     /// Seconds for the Retry-After header, where the client may retry.
     pub fn retry_after(&self) -> Option<u64> {
         match self {
-            ApiError::TooManyRequests { retry_after } | ApiError::Unavailable { retry_after, .. } => {
-                Some(*retry_after)
-            }
+            ApiError::TooManyRequests { retry_after }
+            | ApiError::Unavailable { retry_after, .. } => Some(*retry_after),
             _ => None,
         }
     }
@@ -203,18 +216,24 @@ pub struct ErrorBody<'a> {
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
         match err {
-            StoreError::BadCursor => {
-                ApiError::bad_request("invalid_cursor", Some("cursor"), "the cursor is not valid for this list")
-            }
+            StoreError::BadCursor => ApiError::bad_request(
+                "invalid_cursor",
+                Some("cursor"),
+                "the cursor is not valid for this list",
+            ),
             StoreError::Unavailable(detail) => {
                 tracing::warn!(dependency = "table", detail = %detail, "store unavailable");
                 ApiError::unavailable("table")
             }
-            StoreError::ConditionFailed | StoreError::TransactionCanceled { .. } => ApiError::Conflict {
-                code: "conflict",
-                message: "the resource changed or already exists; reload and try again".into(),
-            },
-            StoreError::Invalid(detail) => ApiError::Internal(format!("store rejected the request: {detail}")),
+            StoreError::ConditionFailed | StoreError::TransactionCanceled { .. } => {
+                ApiError::Conflict {
+                    code: "conflict",
+                    message: "the resource changed or already exists; reload and try again".into(),
+                }
+            }
+            StoreError::Invalid(detail) => {
+                ApiError::Internal(format!("store rejected the request: {detail}"))
+            }
         }
     }
 }
@@ -226,7 +245,9 @@ impl From<BlobError> for ApiError {
                 tracing::warn!(dependency = "bucket", detail = %detail, "blobs unavailable");
                 ApiError::unavailable("bucket")
             }
-            BlobError::InvalidKey(key) => ApiError::invalid("key", format!("{key:?} is not a valid file key")),
+            BlobError::InvalidKey(key) => {
+                ApiError::invalid("key", format!("{key:?} is not a valid file key"))
+            }
             BlobError::Signature(why) => ApiError::Forbidden(why),
             BlobError::Io(detail) => ApiError::Internal(format!("blob i/o: {detail}")),
         }
@@ -239,18 +260,26 @@ mod tests {
 
     #[test]
     fn an_invalid_field_is_named_in_the_envelope() {
-        let err = ApiError::invalid("route.coordinates[0]", "latitude must be between -90 and 90");
+        let err = ApiError::invalid(
+            "route.coordinates[0]",
+            "latitude must be between -90 and 90",
+        );
         let json = serde_json::to_value(err.envelope("req-1")).expect("serializes");
         assert_eq!(err.status(), StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(json["error"]["code"], "invalid_field");
         assert_eq!(json["error"]["field"], "route.coordinates[0]");
         assert_eq!(json["error"]["request_id"], "req-1");
-        assert_eq!(json["error"]["message"], "latitude must be between -90 and 90");
+        assert_eq!(
+            json["error"]["message"],
+            "latitude must be between -90 and 90"
+        );
     }
 
     #[test]
     fn a_store_outage_becomes_503_without_internal_detail() {
-        let err: ApiError = StoreError::Unavailable("dispatch failure: connection refused (os error 111)".into()).into();
+        let err: ApiError =
+            StoreError::Unavailable("dispatch failure: connection refused (os error 111)".into())
+                .into();
         let json = serde_json::to_string(&err.envelope("r")).expect("serializes");
         assert_eq!(err.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(err.retry_after(), Some(DEPENDENCY_RETRY_AFTER_SECONDS));

@@ -16,7 +16,8 @@ use crate::error::ApiError;
 use crate::{request, response, telemetry};
 
 /// What a handler returns.
-pub type HandlerFuture<'a> = Pin<Box<dyn Future<Output = Result<Response<Body>, ApiError>> + Send + 'a>>;
+pub type HandlerFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<Response<Body>, ApiError>> + Send + 'a>>;
 
 /// A handler as a plain function pointer, so a registry can list them.
 pub type HttpHandler = for<'a> fn(&'a App, Request) -> HandlerFuture<'a>;
@@ -35,7 +36,10 @@ pub struct HttpFunction {
 
 impl std::fmt::Debug for HttpFunction {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HttpFunction").field("binary", &self.binary).field("needs", &self.needs).finish()
+        f.debug_struct("HttpFunction")
+            .field("binary", &self.binary)
+            .field("needs", &self.needs)
+            .finish()
     }
 }
 
@@ -58,7 +62,14 @@ impl HttpFunction {
         };
         response::add_security_headers(resp.headers_mut());
         let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
-        telemetry::access_log(&request_id, &method, &route, resp.status().as_u16(), latency_ms, code);
+        telemetry::access_log(
+            &request_id,
+            &method,
+            &route,
+            resp.status().as_u16(),
+            latency_ms,
+            code,
+        );
         resp
     }
 }

@@ -61,7 +61,8 @@ pub fn claims(req: &Request) -> Option<&HashMap<String, String>> {
 /// Handlers trust these claims because API Gateway (or the local gateway) verified the
 /// token before invoking the function; a route without the authorizer has no claims.
 pub fn caller(req: &Request) -> Result<Caller, ApiError> {
-    let claims = claims(req).ok_or_else(|| ApiError::Unauthorized("a bearer token is required".into()))?;
+    let claims =
+        claims(req).ok_or_else(|| ApiError::Unauthorized("a bearer token is required".into()))?;
     let user_id = claims
         .get("sub")
         .filter(|s| !s.is_empty())
@@ -83,16 +84,29 @@ pub fn path_param<'r>(req: &'r Request, name: &str) -> Result<&'r str, ApiError>
     req.path_parameters_ref()
         .and_then(|p| p.first(name))
         .filter(|v| !v.is_empty())
-        .ok_or_else(|| ApiError::bad_request("missing_parameter", Some(name), format!("path parameter {name} is missing")))
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "missing_parameter",
+                Some(name),
+                format!("path parameter {name} is missing"),
+            )
+        })
 }
 
 /// A query parameter parsed as `T`, `None` when absent, 400 naming it when unreadable.
 pub fn query_param<T: FromStr>(req: &Request, name: &str) -> Result<Option<T>, ApiError> {
-    let Some(raw) = req.query_string_parameters_ref().and_then(|q| q.first(name)) else {
+    let Some(raw) = req
+        .query_string_parameters_ref()
+        .and_then(|q| q.first(name))
+    else {
         return Ok(None);
     };
     raw.parse::<T>().map(Some).map_err(|_| {
-        ApiError::bad_request("invalid_parameter", Some(name), format!("query parameter {name}={raw:?} cannot be read"))
+        ApiError::bad_request(
+            "invalid_parameter",
+            Some(name),
+            format!("query parameter {name}={raw:?} cannot be read"),
+        )
     })
 }
 
@@ -121,14 +135,23 @@ pub fn json_body_limited<T: DeserializeOwned>(req: &Request, limit: usize) -> Re
         .get(http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     if essence != "application/json" && !essence.ends_with("+json") {
         return Err(ApiError::UnsupportedMediaType(
             "send the body as application/json".into(),
         ));
     }
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::bad_request("missing_body", Some("body"), "a JSON body is required"));
+        return Err(ApiError::bad_request(
+            "missing_body",
+            Some("body"),
+            "a JSON body is required",
+        ));
     }
     parse_json(bytes)
 }
@@ -140,9 +163,17 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         let path = err.path().to_string();
         let inner = err.into_inner();
         match inner.classify() {
-            serde_json::error::Category::Syntax | serde_json::error::Category::Eof | serde_json::error::Category::Io => {
-                ApiError::bad_request("malformed_json", Some("body"), format!("the body is not valid JSON (line {}, column {})", inner.line(), inner.column()))
-            }
+            serde_json::error::Category::Syntax
+            | serde_json::error::Category::Eof
+            | serde_json::error::Category::Io => ApiError::bad_request(
+                "malformed_json",
+                Some("body"),
+                format!(
+                    "the body is not valid JSON (line {}, column {})",
+                    inner.line(),
+                    inner.column()
+                ),
+            ),
             serde_json::error::Category::Data => {
                 let message = strip_position(&inner.to_string());
                 let field = field_name(&path, &message);
@@ -150,8 +181,13 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             }
         }
     })?;
-    de.end()
-        .map_err(|_| ApiError::bad_request("malformed_json", Some("body"), "unexpected text after the JSON value"))?;
+    de.end().map_err(|_| {
+        ApiError::bad_request(
+            "malformed_json",
+            Some("body"),
+            "unexpected text after the JSON value",
+        )
+    })?;
     Ok(value)
 }
 
@@ -165,8 +201,15 @@ fn strip_position(message: &str) -> String {
 
 /// The dotted path of the field at fault; for an unknown field, the field itself.
 fn field_name(path: &str, message: &str) -> String {
-    let base = if path == "." { String::new() } else { path.to_owned() };
-    let quoted = message.split('`').nth(1).filter(|_| message.starts_with("unknown field") || message.starts_with("missing field"));
+    let base = if path == "." {
+        String::new()
+    } else {
+        path.to_owned()
+    };
+    let quoted = message
+        .split('`')
+        .nth(1)
+        .filter(|_| message.starts_with("unknown field") || message.starts_with("missing field"));
     match (quoted, base.is_empty()) {
         (Some(name), true) => name.to_owned(),
         (Some(name), false) if !base.ends_with(name) => format!("{base}.{name}"),
@@ -227,6 +270,12 @@ mod tests {
 
     #[test]
     fn broken_json_is_a_400() {
-        assert!(matches!(err_of(r#"{"display_name": "#), ApiError::BadRequest { code: "malformed_json", .. }));
+        assert!(matches!(
+            err_of(r#"{"display_name": "#),
+            ApiError::BadRequest {
+                code: "malformed_json",
+                ..
+            }
+        ));
     }
 }

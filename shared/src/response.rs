@@ -1,8 +1,8 @@
 //! Building responses: JSON bodies, the security headers every response carries, and the
 //! error envelope.
 
-use http::header::{self, HeaderMap, HeaderValue};
 use http::StatusCode;
+use http::header::{self, HeaderMap, HeaderValue};
 use lambda_http::{Body, Response};
 use serde::Serialize;
 
@@ -10,7 +10,10 @@ use crate::error::ApiError;
 
 /// The headers every response of ours carries, whatever its status.
 pub const SECURITY_HEADERS: &[(&str, &str)] = &[
-    ("strict-transport-security", "max-age=63072000; includeSubDomains"),
+    (
+        "strict-transport-security",
+        "max-age=63072000; includeSubDomains",
+    ),
     ("x-content-type-options", "nosniff"),
     ("x-frame-options", "DENY"),
     ("referrer-policy", "no-referrer"),
@@ -19,13 +22,19 @@ pub const SECURITY_HEADERS: &[(&str, &str)] = &[
 /// Adds [`SECURITY_HEADERS`] where they are not set yet.
 pub fn add_security_headers(headers: &mut HeaderMap) {
     for (name, value) in SECURITY_HEADERS {
-        headers.entry(*name).or_insert_with(|| HeaderValue::from_static(value));
+        headers
+            .entry(*name)
+            .or_insert_with(|| HeaderValue::from_static(value));
     }
 }
 
 /// A JSON response with `status`.
-pub fn json<T: Serialize + ?Sized>(status: StatusCode, body: &T) -> Result<Response<Body>, ApiError> {
-    let text = serde_json::to_string(body).map_err(|e| ApiError::Internal(format!("serializing response: {e}")))?;
+pub fn json<T: Serialize + ?Sized>(
+    status: StatusCode,
+    body: &T,
+) -> Result<Response<Body>, ApiError> {
+    let text = serde_json::to_string(body)
+        .map_err(|e| ApiError::Internal(format!("serializing response: {e}")))?;
     Ok(json_text(status, text))
 }
 
@@ -35,10 +44,17 @@ pub fn ok<T: Serialize + ?Sized>(body: &T) -> Result<Response<Body>, ApiError> {
 }
 
 /// A JSON response that caches must not keep: tokens, anything personal.
-pub fn no_store<T: Serialize + ?Sized>(status: StatusCode, body: &T) -> Result<Response<Body>, ApiError> {
+pub fn no_store<T: Serialize + ?Sized>(
+    status: StatusCode,
+    body: &T,
+) -> Result<Response<Body>, ApiError> {
     let mut response = json(status, body)?;
-    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response.headers_mut().insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+        .headers_mut()
+        .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
     Ok(response)
 }
 
@@ -54,20 +70,24 @@ pub fn no_content() -> Response<Body> {
 pub fn json_text(status: StatusCode, text: String) -> Response<Body> {
     let mut response = Response::new(Body::Text(text));
     *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     add_security_headers(response.headers_mut());
     response
 }
 
 /// The envelope response of `err`, with Retry-After where the client may retry.
 pub fn error(err: &ApiError, request_id: &str) -> Response<Body> {
-    let text = serde_json::to_string(&err.envelope(request_id))
-        .unwrap_or_else(|_| r#"{"error":{"code":"internal_error","message":"internal error"}}"#.to_owned());
+    let text = serde_json::to_string(&err.envelope(request_id)).unwrap_or_else(|_| {
+        r#"{"error":{"code":"internal_error","message":"internal error"}}"#.to_owned()
+    });
     let mut response = json_text(err.status(), text);
     if let Some(seconds) = err.retry_after() {
-        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
     }
     response
 }
@@ -95,7 +115,8 @@ mod tests {
 
     #[test]
     fn a_token_response_is_never_cached() {
-        let response = no_store(StatusCode::OK, &serde_json::json!({"access_token": "x"})).expect("json");
+        let response =
+            no_store(StatusCode::OK, &serde_json::json!({"access_token": "x"})).expect("json");
         assert_eq!(response.headers()["cache-control"], "no-store");
         assert_eq!(response.headers()["x-content-type-options"], "nosniff");
     }

@@ -10,14 +10,14 @@ use std::io::Write as _;
 use std::sync::OnceLock;
 
 use serde_json::{Map, Value};
-use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
+use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::registry::LookupSpan;
-use tracing_subscriber::EnvFilter;
 
 /// Installs the JSON logger once; later calls are no-ops (tests, the local gateway).
 ///
@@ -42,11 +42,22 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
     N: for<'a> FormatFields<'a> + 'static,
 {
-    fn format_event(&self, _ctx: &FmtContext<'_, S, N>, mut writer: Writer<'_>, event: &Event<'_>) -> std::fmt::Result {
+    fn format_event(
+        &self,
+        _ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> std::fmt::Result {
         let mut fields = Map::new();
         fields.insert("ts".into(), Value::String(now_rfc3339()));
-        fields.insert("level".into(), Value::String(event.metadata().level().as_str().to_ascii_lowercase()));
-        fields.insert("target".into(), Value::String(event.metadata().target().to_owned()));
+        fields.insert(
+            "level".into(),
+            Value::String(event.metadata().level().as_str().to_ascii_lowercase()),
+        );
+        fields.insert(
+            "target".into(),
+            Value::String(event.metadata().target().to_owned()),
+        );
         event.record(&mut JsonVisitor(&mut fields));
         let line = serde_json::to_string(&Value::Object(fields)).map_err(|_| std::fmt::Error)?;
         writeln!(writer, "{line}")
@@ -57,7 +68,8 @@ struct JsonVisitor<'a>(&'a mut Map<String, Value>);
 
 impl Visit for JsonVisitor<'_> {
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.0.insert(field.name().to_owned(), Value::String(mask_secrets(value)));
+        self.0
+            .insert(field.name().to_owned(), Value::String(mask_secrets(value)));
     }
     fn record_i64(&mut self, field: &Field, value: i64) {
         self.0.insert(field.name().to_owned(), Value::from(value));
@@ -74,12 +86,15 @@ impl Visit for JsonVisitor<'_> {
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
         let mut text = String::new();
         let _ = write!(text, "{value:?}");
-        self.0.insert(field.name().to_owned(), Value::String(mask_secrets(&text)));
+        self.0
+            .insert(field.name().to_owned(), Value::String(mask_secrets(&text)));
     }
 }
 
 fn now_rfc3339() -> String {
-    OffsetDateTime::now_utc().format(&Rfc3339).unwrap_or_default()
+    OffsetDateTime::now_utc()
+        .format(&Rfc3339)
+        .unwrap_or_default()
 }
 
 /// Replaces bearer tokens, JWTs and e-mail addresses in `text` with placeholders.
@@ -91,12 +106,22 @@ pub fn mask_secrets(text: &str) -> String {
     let patterns = PATTERNS.get_or_init(|| {
         let compile = |p: &str| regex_lite::Regex::new(p).expect("static pattern compiles");
         [
-            (compile(r"(?i)\bbearer\s+[A-Za-z0-9\-._~+/]+=*"), "Bearer ***"),
-            (compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*"), "***jwt***"),
-            (compile(r"[A-Za-z0-9._%+\-]+@([A-Za-z0-9\-]+\.)+[A-Za-z]{2,}"), "***@$1"),
+            (
+                compile(r"(?i)\bbearer\s+[A-Za-z0-9\-._~+/]+=*"),
+                "Bearer ***",
+            ),
+            (
+                compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*"),
+                "***jwt***",
+            ),
+            (
+                compile(r"[A-Za-z0-9._%+\-]+@([A-Za-z0-9\-]+\.)+[A-Za-z]{2,}"),
+                "***@$1",
+            ),
         ]
     });
-    if !text.contains('@') && !text.contains("eyJ") && !text.to_ascii_lowercase().contains("bearer") {
+    if !text.contains('@') && !text.contains("eyJ") && !text.to_ascii_lowercase().contains("bearer")
+    {
         return text.to_owned();
     }
     let mut out = text.to_owned();
@@ -117,7 +142,14 @@ pub fn mask_secrets(text: &str) -> String {
 }
 
 /// Logs the access line of one request: the fields DESIGN.md asks every request to carry.
-pub fn access_log(request_id: &str, method: &str, route: &str, status: u16, latency_ms: f64, code: Option<&str>) {
+pub fn access_log(
+    request_id: &str,
+    method: &str,
+    route: &str,
+    status: u16,
+    latency_ms: f64,
+    code: Option<&str>,
+) {
     if status >= 500 {
         tracing::error!(target: "access", request_id, method, route, status, latency_ms, code, "request");
     } else {
@@ -148,7 +180,14 @@ impl Unit {
 
 /// One CloudWatch Embedded Metric Format line: CloudWatch turns it into a metric with no
 /// API call from the function.
-pub fn emf_line(namespace: &str, name: &str, value: f64, unit: Unit, dimensions: &[(&str, &str)], timestamp_ms: i64) -> String {
+pub fn emf_line(
+    namespace: &str,
+    name: &str,
+    value: f64,
+    unit: Unit,
+    dimensions: &[(&str, &str)],
+    timestamp_ms: i64,
+) -> String {
     let mut root = Map::new();
     let dimension_names: Vec<Value> = dimensions.iter().map(|(k, _)| Value::from(*k)).collect();
     root.insert(
@@ -170,7 +209,13 @@ pub fn emf_line(namespace: &str, name: &str, value: f64, unit: Unit, dimensions:
 }
 
 /// Writes [`emf_line`] to stdout, where the Lambda log stream picks it up.
-pub fn emit_metric(namespace: &str, name: &str, value: f64, unit: Unit, dimensions: &[(&str, &str)]) {
+pub fn emit_metric(
+    namespace: &str,
+    name: &str,
+    value: f64,
+    unit: Unit,
+    dimensions: &[(&str, &str)],
+) {
     let now_ms = (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
     let line = emf_line(namespace, name, value, unit, dimensions, now_ms);
     let _ = writeln!(std::io::stdout().lock(), "{line}");
@@ -197,10 +242,23 @@ mod tests {
 
     #[test]
     fn an_emf_line_declares_its_metric_and_dimensions() {
-        let line = emf_line("RunCrew", "Latency", 12.5, Unit::Milliseconds, &[("Route", "GET /healthz")], 1_700_000_000_000);
+        let line = emf_line(
+            "RunCrew",
+            "Latency",
+            12.5,
+            Unit::Milliseconds,
+            &[("Route", "GET /healthz")],
+            1_700_000_000_000,
+        );
         let v: Value = serde_json::from_str(&line).expect("json");
-        assert_eq!(v["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"], "Latency");
-        assert_eq!(v["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0][0], "Route");
+        assert_eq!(
+            v["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"],
+            "Latency"
+        );
+        assert_eq!(
+            v["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0][0],
+            "Route"
+        );
         assert_eq!(v["Route"], "GET /healthz");
         assert_eq!(v["Latency"], 12.5);
     }

@@ -36,20 +36,30 @@ pub struct SigningKey {
 
 impl std::fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SigningKey").field("kid", &self.kid).finish_non_exhaustive()
+        f.debug_struct("SigningKey")
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
     }
 }
 
 impl SigningKey {
     /// A key from a PKCS#8 or PKCS#1 PEM private key.
     pub fn from_pem(kid: &str, pem: &[u8]) -> Result<Self, TokenError> {
-        let encoding = EncodingKey::from_rsa_pem(pem).map_err(|e| TokenError::Keys(format!("{kid}: {e}")))?;
-        let mut jwk = Jwk::from_encoding_key(&encoding, Algorithm::RS256).map_err(|e| TokenError::Keys(format!("{kid}: {e}")))?;
+        let encoding =
+            EncodingKey::from_rsa_pem(pem).map_err(|e| TokenError::Keys(format!("{kid}: {e}")))?;
+        let mut jwk = Jwk::from_encoding_key(&encoding, Algorithm::RS256)
+            .map_err(|e| TokenError::Keys(format!("{kid}: {e}")))?;
         jwk.common.key_id = Some(kid.to_owned());
         jwk.common.public_key_use = Some(PublicKeyUse::Signature);
         jwk.common.key_algorithm = Some(KeyAlgorithm::RS256);
-        let decoding = DecodingKey::from_jwk(&jwk).map_err(|e| TokenError::Keys(format!("{kid}: {e}")))?;
-        Ok(SigningKey { kid: kid.to_owned(), encoding, decoding, jwk })
+        let decoding =
+            DecodingKey::from_jwk(&jwk).map_err(|e| TokenError::Keys(format!("{kid}: {e}")))?;
+        Ok(SigningKey {
+            kid: kid.to_owned(),
+            encoding,
+            decoding,
+            jwk,
+        })
     }
 
     /// A fresh 2048-bit key pair as a PKCS#8 PEM.
@@ -57,8 +67,13 @@ impl SigningKey {
         use aws_lc_rs::encoding::AsDer;
         let pair = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048)
             .map_err(|_| TokenError::Keys("RSA key generation failed".into()))?;
-        let der = pair.as_der().map_err(|_| TokenError::Keys("PKCS#8 encoding failed".into()))?;
-        Ok(pem::encode(&pem::Pem::new("PRIVATE KEY", der.as_ref().to_vec())))
+        let der = pair
+            .as_der()
+            .map_err(|_| TokenError::Keys("PKCS#8 encoding failed".into()))?;
+        Ok(pem::encode(&pem::Pem::new(
+            "PRIVATE KEY",
+            der.as_ref().to_vec(),
+        )))
     }
 
     /// This key's id.
@@ -99,9 +114,11 @@ impl TokenKeys {
 
     /// Keys from the Secrets Manager secret's JSON text.
     pub fn from_secret_json(text: &str) -> Result<Self, TokenError> {
-        let doc: SecretDocument =
-            serde_json::from_str(text).map_err(|e| TokenError::Keys(format!("the key secret is not the expected JSON: {e}")))?;
-        let current = SigningKey::from_pem(&doc.current.kid, doc.current.private_key_pem.as_bytes())?;
+        let doc: SecretDocument = serde_json::from_str(text).map_err(|e| {
+            TokenError::Keys(format!("the key secret is not the expected JSON: {e}"))
+        })?;
+        let current =
+            SigningKey::from_pem(&doc.current.kid, doc.current.private_key_pem.as_bytes())?;
         let previous = doc
             .previous
             .map(|p| SigningKey::from_pem(&p.kid, p.private_key_pem.as_bytes()))
@@ -110,42 +127,68 @@ impl TokenKeys {
     }
 
     /// Keys from the secret `secret_id` in Secrets Manager.
-    pub async fn from_secrets_manager(sdk: &aws_config::SdkConfig, secret_id: &str) -> Result<Self, TokenError> {
+    pub async fn from_secrets_manager(
+        sdk: &aws_config::SdkConfig,
+        secret_id: &str,
+    ) -> Result<Self, TokenError> {
         let client = aws_sdk_secretsmanager::Client::new(sdk);
         let out = client
             .get_secret_value()
             .secret_id(secret_id)
             .send()
             .await
-            .map_err(|e| TokenError::Keys(format!("reading the key secret: {}", aws_sdk_secretsmanager::error::DisplayErrorContext(&e))))?;
-        let text = out.secret_string().ok_or_else(|| TokenError::Keys("the key secret has no string value".into()))?;
+            .map_err(|e| {
+                TokenError::Keys(format!(
+                    "reading the key secret: {}",
+                    aws_sdk_secretsmanager::error::DisplayErrorContext(&e)
+                ))
+            })?;
+        let text = out
+            .secret_string()
+            .ok_or_else(|| TokenError::Keys("the key secret has no string value".into()))?;
         Self::from_secret_json(text)
     }
 
     /// Keys kept in `dir` as `<kid>.pem`: the newest signs, the one before it verifies.
     /// With none there, a pair is generated for `today` and written with mode 0600.
     pub fn load_or_generate(dir: &Path, today: time::Date) -> Result<Self, TokenError> {
-        let fail = |what: &str, e: std::io::Error| TokenError::Keys(format!("{what} {}: {e}", dir.display()));
+        let fail = |what: &str, e: std::io::Error| {
+            TokenError::Keys(format!("{what} {}: {e}", dir.display()))
+        };
         std::fs::create_dir_all(dir).map_err(|e| fail("creating", e))?;
         let mut kids: Vec<String> = std::fs::read_dir(dir)
             .map_err(|e| fail("reading", e))?
             .filter_map(|entry| entry.ok())
-            .filter_map(|entry| entry.file_name().to_str().and_then(|n| n.strip_suffix(".pem")).map(str::to_owned))
+            .filter_map(|entry| {
+                entry
+                    .file_name()
+                    .to_str()
+                    .and_then(|n| n.strip_suffix(".pem"))
+                    .map(str::to_owned)
+            })
             .filter(|kid| kid.starts_with("rc-"))
             .collect();
         if kids.is_empty() {
             let kid = kid_for(today);
-            write_private(&dir.join(format!("{kid}.pem")), SigningKey::generate_pem()?.as_bytes())
-                .map_err(|e| fail("writing a key into", e))?;
+            write_private(
+                &dir.join(format!("{kid}.pem")),
+                SigningKey::generate_pem()?.as_bytes(),
+            )
+            .map_err(|e| fail("writing a key into", e))?;
             kids.push(kid);
         }
         kids.sort();
         let load = |kid: &str| -> Result<SigningKey, TokenError> {
-            let pem = std::fs::read(dir.join(format!("{kid}.pem"))).map_err(|e| fail("reading a key from", e))?;
+            let pem = std::fs::read(dir.join(format!("{kid}.pem")))
+                .map_err(|e| fail("reading a key from", e))?;
             SigningKey::from_pem(kid, &pem)
         };
         let current = load(&kids[kids.len() - 1])?;
-        let previous = if kids.len() > 1 { Some(load(&kids[kids.len() - 2])?) } else { None };
+        let previous = if kids.len() > 1 {
+            Some(load(&kids[kids.len() - 2])?)
+        } else {
+            None
+        };
         Ok(TokenKeys { current, previous })
     }
 
@@ -158,17 +201,26 @@ impl TokenKeys {
     pub fn sign<C: Serialize>(&self, claims: &C) -> Result<String, TokenError> {
         let mut header = Header::new(Algorithm::RS256);
         header.kid = Some(self.current.kid.clone());
-        jsonwebtoken::encode(&header, claims, &self.current.encoding).map_err(|e| TokenError::Keys(e.to_string()))
+        jsonwebtoken::encode(&header, claims, &self.current.encoding)
+            .map_err(|e| TokenError::Keys(e.to_string()))
     }
 
     /// Verifies a token as API Gateway's JWT authorizer does: RS256 only, `kid` among the
     /// published keys, signature, `iss` exact, `aud` one of ours, `exp` and `nbf`.
-    pub fn verify<C: DeserializeOwned>(&self, token: &str, issuer: &str, audiences: &[&str]) -> Result<C, TokenError> {
-        let header = jsonwebtoken::decode_header(token).map_err(|e| TokenError::Invalid(e.to_string()))?;
+    pub fn verify<C: DeserializeOwned>(
+        &self,
+        token: &str,
+        issuer: &str,
+        audiences: &[&str],
+    ) -> Result<C, TokenError> {
+        let header =
+            jsonwebtoken::decode_header(token).map_err(|e| TokenError::Invalid(e.to_string()))?;
         if header.alg != Algorithm::RS256 {
             return Err(TokenError::Invalid("only RS256 is accepted".into()));
         }
-        let kid = header.kid.ok_or_else(|| TokenError::Invalid("no kid".into()))?;
+        let kid = header
+            .kid
+            .ok_or_else(|| TokenError::Invalid("no kid".into()))?;
         let key = std::iter::once(&self.current)
             .chain(self.previous.as_ref())
             .find(|k| k.kid == kid)
@@ -186,7 +238,12 @@ impl TokenKeys {
 
     /// The published keys: current first, then previous.
     pub fn jwks(&self) -> JwkSet {
-        JwkSet { keys: std::iter::once(&self.current).chain(self.previous.as_ref()).map(|k| k.jwk.clone()).collect() }
+        JwkSet {
+            keys: std::iter::once(&self.current)
+                .chain(self.previous.as_ref())
+                .map(|k| k.jwk.clone())
+                .collect(),
+        }
     }
 }
 
@@ -199,7 +256,14 @@ pub fn stringify_claims(claims: serde_json::Map<String, Value>) -> HashMap<Strin
                 Value::String(s) => s,
                 Value::Array(items) => format!(
                     "[{}]",
-                    items.iter().map(|i| i.as_str().map(str::to_owned).unwrap_or_else(|| i.to_string())).collect::<Vec<_>>().join(" ")
+                    items
+                        .iter()
+                        .map(|i| i
+                            .as_str()
+                            .map(str::to_owned)
+                            .unwrap_or_else(|| i.to_string()))
+                        .collect::<Vec<_>>()
+                        .join(" ")
                 ),
                 other => other.to_string(),
             };
@@ -239,7 +303,9 @@ mod tests {
         let token = keys
             .sign(&json!({"sub": "u1", "iss": "http://i", "aud": "api", "exp": now() + 60}))
             .expect("sign");
-        let claims: Value = again.verify(&token, "http://i", &["api"]).expect("the reloaded key verifies");
+        let claims: Value = again
+            .verify(&token, "http://i", &["api"])
+            .expect("the reloaded key verifies");
         assert_eq!(claims["sub"], "u1");
         assert_eq!(again.jwks().keys.len(), 1);
     }
@@ -247,12 +313,25 @@ mod tests {
     #[test]
     fn the_previous_key_still_verifies_after_a_rotation() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let old = TokenKeys::load_or_generate(dir.path(), time::macros::date!(2026 - 01 - 01)).expect("old");
-        let token = old.sign(&json!({"sub": "u", "iss": "i", "aud": "a", "exp": now() + 60})).expect("sign");
-        std::fs::write(dir.path().join("rc-2026-11-21.pem"), SigningKey::generate_pem().expect("pem")).expect("write");
-        let rotated = TokenKeys::load_or_generate(dir.path(), time::macros::date!(2026 - 11 - 21)).expect("rotated");
+        let old = TokenKeys::load_or_generate(dir.path(), time::macros::date!(2026 - 01 - 01))
+            .expect("old");
+        let token = old
+            .sign(&json!({"sub": "u", "iss": "i", "aud": "a", "exp": now() + 60}))
+            .expect("sign");
+        std::fs::write(
+            dir.path().join("rc-2026-11-21.pem"),
+            SigningKey::generate_pem().expect("pem"),
+        )
+        .expect("write");
+        let rotated = TokenKeys::load_or_generate(dir.path(), time::macros::date!(2026 - 11 - 21))
+            .expect("rotated");
         assert_eq!(rotated.current_kid(), "rc-2026-11-21");
-        let kids: Vec<_> = rotated.jwks().keys.iter().filter_map(|k| k.common.key_id.clone()).collect();
+        let kids: Vec<_> = rotated
+            .jwks()
+            .keys
+            .iter()
+            .filter_map(|k| k.common.key_id.clone())
+            .collect();
         assert_eq!(kids, ["rc-2026-11-21", "rc-2026-01-01"]);
         assert!(rotated.verify::<Value>(&token, "i", &["a"]).is_ok());
     }
@@ -260,21 +339,43 @@ mod tests {
     #[test]
     fn wrong_issuer_audience_expiry_or_kid_is_refused() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let keys = TokenKeys::load_or_generate(dir.path(), time::macros::date!(2026 - 11 - 21)).expect("keys");
+        let keys = TokenKeys::load_or_generate(dir.path(), time::macros::date!(2026 - 11 - 21))
+            .expect("keys");
         let sign = |claims: Value| keys.sign(&claims).expect("sign");
         let good = json!({"sub": "u", "iss": "i", "aud": "a", "exp": now() + 60});
-        assert!(keys.verify::<Value>(&sign(good.clone()), "other", &["a"]).is_err());
+        assert!(
+            keys.verify::<Value>(&sign(good.clone()), "other", &["a"])
+                .is_err()
+        );
         assert!(keys.verify::<Value>(&sign(good), "i", &["b"]).is_err());
-        assert!(keys.verify::<Value>(&sign(json!({"sub": "u", "iss": "i", "aud": "a", "exp": now() - 5})), "i", &["a"]).is_err());
+        assert!(
+            keys.verify::<Value>(
+                &sign(json!({"sub": "u", "iss": "i", "aud": "a", "exp": now() - 5})),
+                "i",
+                &["a"]
+            )
+            .is_err()
+        );
         assert!(keys.verify::<Value>(&sign(json!({"sub": "u", "iss": "i", "aud": "a", "exp": now() + 60, "nbf": now() + 30})), "i", &["a"]).is_err());
-        let stranger = TokenKeys::load_or_generate(tempfile::tempdir().expect("t").path(), time::macros::date!(2026 - 11 - 20)).expect("k");
-        let foreign = stranger.sign(&json!({"sub": "u", "iss": "i", "aud": "a", "exp": now() + 60})).expect("sign");
+        let stranger = TokenKeys::load_or_generate(
+            tempfile::tempdir().expect("t").path(),
+            time::macros::date!(2026 - 11 - 20),
+        )
+        .expect("k");
+        let foreign = stranger
+            .sign(&json!({"sub": "u", "iss": "i", "aud": "a", "exp": now() + 60}))
+            .expect("sign");
         assert!(keys.verify::<Value>(&foreign, "i", &["a"]).is_err());
     }
 
     #[test]
     fn claims_reach_functions_as_strings_like_api_gateway_sends_them() {
-        let claims = stringify_claims(json!({"sub": "u1", "exp": 17, "aud": ["a", "b"]}).as_object().cloned().expect("object"));
+        let claims = stringify_claims(
+            json!({"sub": "u1", "exp": 17, "aud": ["a", "b"]})
+                .as_object()
+                .cloned()
+                .expect("object"),
+        );
         assert_eq!(claims["exp"], "17");
         assert_eq!(claims["aud"], "[a b]");
     }

@@ -1,1 +1,150 @@
-//! stub
+//! Test support shared by the workspace-level tests: configurations on temporary folders,
+//! adapters pointed at the local test servers, a local gateway on a free port, and tokens.
+//!
+//! DynamoDB Local and moto's S3 server are started by `infra/scripts/test`, which exports
+//! `RUNCREW_TEST_DYNAMODB_ENDPOINT` and `RUNCREW_TEST_S3_ENDPOINT`. A test that needs one
+//! and finds no endpoint fails and says how to run it: nothing is skipped silently.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::Credentials;
+use aws_credential_types::provider::SharedCredentialsProvider;
+use runcrew_shared::blobs::s3::S3Blobs;
+use runcrew_shared::config::Config;
+use runcrew_shared::store::cursor::CursorCodec;
+use runcrew_shared::store::dynamodb::DynamoStore;
+use runcrew_shared::{App, Needs};
+use serde_json::{Value, json};
+
+/// The cursor secret every test adapter uses.
+pub const TEST_CURSOR_SECRET: &str = "test-cursor-secret-of-at-least-32-bytes!";
+
+/// A cursor codec for adapters built in tests.
+pub fn codec() -> CursorCodec {
+    CursorCodec::new(TEST_CURSOR_SECRET)
+}
+
+fn endpoint(var: &str, what: &str) -> String {
+    std::env::var(var).unwrap_or_else(|_| {
+        panic!(
+            "{var} is not set: {what} is started by the test command. Run `infra/scripts/test` \
+             (README.md), or start {what} yourself and export {var}."
+        )
+    })
+}
+
+/// The DynamoDB Local endpoint.
+pub fn dynamodb_endpoint() -> String {
+    endpoint("RUNCREW_TEST_DYNAMODB_ENDPOINT", "DynamoDB Local")
+}
+
+/// The S3-compatible (moto) endpoint.
+pub fn s3_endpoint() -> String {
+    endpoint("RUNCREW_TEST_S3_ENDPOINT", "the S3 test server (moto)")
+}
+
+/// AWS configuration with dummy credentials; nothing here reaches AWS.
+pub fn sdk_config() -> SdkConfig {
+    SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+            "test", "test", None, None, "tests",
+        )))
+        .build()
+}
+
+fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
+}
+
+/// A fresh table in DynamoDB Local, created as template.yaml defines it.
+pub async fn dynamodb_store() -> DynamoStore {
+    let store = DynamoStore::from_sdk_config(
+        &sdk_config(),
+        Some(&dynamodb_endpoint()),
+        unique("runcrew-test"),
+        codec(),
+    );
+    store
+        .create_table()
+        .await
+        .expect("create the test table in DynamoDB Local");
+    store
+}
+
+/// A fresh bucket on the S3 test server.
+pub async fn s3_blobs() -> S3Blobs {
+    let bucket = unique("runcrew-test");
+    let blobs = S3Blobs::from_sdk_config(
+        &sdk_config(),
+        Some(&s3_endpoint()),
+        bucket.clone(),
+        "https://cdn.test",
+    );
+    blobs
+        .client()
+        .create_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .expect("create the test bucket");
+    blobs
+}
+
+/// A configuration over `data_dir`, local by default, with `pairs` on top.
+pub fn config(data_dir: &std::path::Path, pairs: &[(&str, &str)]) -> Config {
+    let mut map: HashMap<String, String> = pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    map.entry("RUNCREW_DATA_DIR".into())
+        .or_insert_with(|| data_dir.display().to_string());
+    Config::from_lookup(|k| map.get(k).cloned()).expect("test configuration")
+}
+
+/// An app with every port on embedded defaults under `data_dir`.
+pub async fn local_app(data_dir: &std::path::Path) -> Arc<App> {
+    Arc::new(
+        App::build(config(data_dir, &[]), Needs::EVERYTHING)
+            .await
+            .expect("local app"),
+    )
+}
+
+/// Seconds since the epoch.
+pub fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// Access-token claims as our login will issue them, valid for a minute.
+pub fn claims_for(app: &App, user_id: &str) -> Value {
+    json!({
+        "sub": user_id,
+        "iss": app.config.issuer(),
+        "aud": app.config.token_audience,
+        "iat": now(),
+        "exp": now() + 60,
+        "jti": uuid::Uuid::new_v4().to_string(),
+        "sid": "session-1",
+    })
+}
+
+/// A valid access token for `user_id`.
+pub fn token_for(app: &App, user_id: &str) -> String {
+    app.keys()
+        .expect("keys")
+        .sign(&claims_for(app, user_id))
+        .expect("sign")
+}
+
+/// An HTTP client for the local gateway (no proxies, short timeouts).
+pub fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .timeout(std::time::Duration::from_secs(20))
+        .build()
+        .expect("http client")
+}

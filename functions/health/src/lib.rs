@@ -6,11 +6,18 @@ use runcrew_shared::{ApiError, App, HandlerFuture, HttpFunction, Needs, response
 use serde::Serialize;
 
 /// `GET /healthz`: builds nothing, so it answers even when every dependency is down.
-pub static HEALTHZ: HttpFunction = HttpFunction { binary: "healthz", needs: Needs::NOTHING, handler: healthz_handler };
+pub static HEALTHZ: HttpFunction = HttpFunction {
+    binary: "healthz",
+    needs: Needs::NOTHING,
+    handler: healthz_handler,
+};
 
 /// `GET /readyz`: one round trip each to the table and the bucket.
-pub static READYZ: HttpFunction =
-    HttpFunction { binary: "readyz", needs: Needs::NOTHING.store().blobs(), handler: readyz_handler };
+pub static READYZ: HttpFunction = HttpFunction {
+    binary: "readyz",
+    needs: Needs::NOTHING.store().blobs(),
+    handler: readyz_handler,
+};
 
 /// Every function of this crate, for the local gateway's registry.
 pub static FUNCTIONS: &[&HttpFunction] = &[&HEALTHZ, &READYZ];
@@ -37,7 +44,10 @@ pub async fn healthz(app: &App, _req: Request) -> Result<Response<Body>, ApiErro
         version: &app.config.version,
         environment: app.config.environment.as_str(),
     })?;
-    resp.headers_mut().insert(http::header::CACHE_CONTROL, http::HeaderValue::from_static("no-store"));
+    resp.headers_mut().insert(
+        http::header::CACHE_CONTROL,
+        http::HeaderValue::from_static("no-store"),
+    );
     Ok(resp)
 }
 
@@ -63,7 +73,17 @@ struct Checks {
 }
 
 fn check(ok: bool) -> Check {
-    if ok { Check { status: "ok", error: None } } else { Check { status: "unavailable", error: Some("unreachable") } }
+    if ok {
+        Check {
+            status: "ok",
+            error: None,
+        }
+    } else {
+        Check {
+            status: "unavailable",
+            error: Some("unreachable"),
+        }
+    }
 }
 
 /// Readiness: 200 when the table and the bucket both answer; otherwise 503 with
@@ -83,12 +103,18 @@ pub async fn readyz(app: &App, _req: Request) -> Result<Response<Body>, ApiError
         status: if ready { "ready" } else { "unavailable" },
         version: &app.config.version,
         environment: app.config.environment.as_str(),
-        checks: Checks { table: check(table.is_ok()), bucket: check(bucket.is_ok()) },
+        checks: Checks {
+            table: check(table.is_ok()),
+            bucket: check(bucket.is_ok()),
+        },
     };
     if ready {
         return response::ok(&body);
     }
     let mut resp = response::json(http::StatusCode::SERVICE_UNAVAILABLE, &body)?;
-    resp.headers_mut().insert(http::header::RETRY_AFTER, http::HeaderValue::from(DEPENDENCY_RETRY_AFTER_SECONDS));
+    resp.headers_mut().insert(
+        http::header::RETRY_AFTER,
+        http::HeaderValue::from(DEPENDENCY_RETRY_AFTER_SECONDS),
+    );
     Ok(resp)
 }

@@ -6,11 +6,18 @@ use runcrew_shared::{ApiError, App, HandlerFuture, HttpFunction, Needs, response
 use serde::Serialize;
 
 /// `GET /.well-known/jwks.json`.
-pub static JWKS: HttpFunction = HttpFunction { binary: "jwks", needs: Needs::NOTHING.keys(), handler: jwks_handler };
+pub static JWKS: HttpFunction = HttpFunction {
+    binary: "jwks",
+    needs: Needs::NOTHING.keys(),
+    handler: jwks_handler,
+};
 
 /// `GET /.well-known/openid-configuration`.
-pub static OPENID_CONFIGURATION: HttpFunction =
-    HttpFunction { binary: "openid-configuration", needs: Needs::NOTHING, handler: openid_configuration_handler };
+pub static OPENID_CONFIGURATION: HttpFunction = HttpFunction {
+    binary: "openid-configuration",
+    needs: Needs::NOTHING,
+    handler: openid_configuration_handler,
+};
 
 /// Every function of this crate, for the local gateway's registry.
 pub static FUNCTIONS: &[&HttpFunction] = &[&JWKS, &OPENID_CONFIGURATION];
@@ -29,7 +36,10 @@ fn openid_configuration_handler(app: &App, req: Request) -> HandlerFuture<'_> {
 
 /// The public keys, current first.
 pub async fn jwks(app: &App, _req: Request) -> Result<Response<Body>, ApiError> {
-    Ok(response::cache_public(response::ok(&app.keys()?.jwks())?, JWKS_MAX_AGE_SECONDS))
+    Ok(response::cache_public(
+        response::ok(&app.keys()?.jwks())?,
+        JWKS_MAX_AGE_SECONDS,
+    ))
 }
 
 #[derive(Serialize)]

@@ -41,7 +41,10 @@ pub const MAX_PAYLOAD_BYTES: usize = 10 * 1024 * 1024;
 pub struct RegistryMismatch(pub Vec<String>);
 
 /// Compares the template's binaries with the registry, in both directions.
-pub fn check_registry(spec: &ApiSpec, registry: &[&'static HttpFunction]) -> Result<(), RegistryMismatch> {
+pub fn check_registry(
+    spec: &ApiSpec,
+    registry: &[&'static HttpFunction],
+) -> Result<(), RegistryMismatch> {
     let mut problems = Vec::new();
     for route in &spec.routes {
         if !registry.iter().any(|f| f.binary == route.binary) {
@@ -55,10 +58,17 @@ pub fn check_registry(spec: &ApiSpec, registry: &[&'static HttpFunction]) -> Res
     }
     for function in registry {
         if !spec.binaries.iter().any(|b| b == function.binary) {
-            problems.push(format!("  - handler {:?} is registered but template.yaml has no function with that Binary", function.binary));
+            problems.push(format!(
+                "  - handler {:?} is registered but template.yaml has no function with that Binary",
+                function.binary
+            ));
         }
     }
-    if problems.is_empty() { Ok(()) } else { Err(RegistryMismatch(problems)) }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(RegistryMismatch(problems))
+    }
 }
 
 struct Bucket {
@@ -76,14 +86,22 @@ pub struct Gateway {
 
 impl std::fmt::Debug for Gateway {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Gateway").field("routes", &self.spec.routes.len()).finish_non_exhaustive()
+        f.debug_struct("Gateway")
+            .field("routes", &self.spec.routes.len())
+            .finish_non_exhaustive()
     }
 }
 
 fn gateway_error(status: StatusCode, message: &str) -> Response {
-    let mut resp = (status, [(header::CONTENT_TYPE, "application/json")], json!({ "message": message }).to_string()).into_response();
+    let mut resp = (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        json!({ "message": message }).to_string(),
+    )
+        .into_response();
     if status == StatusCode::UNAUTHORIZED {
-        resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        resp.headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
     }
     resp
 }
@@ -101,7 +119,10 @@ fn is_textual(content_type: &str) -> bool {
 /// API Gateway request ids look like this; any unique text would do.
 fn new_request_id() -> String {
     let id = uuid::Uuid::new_v4();
-    format!("{}=", base64::engine::general_purpose::STANDARD_NO_PAD.encode(&id.as_bytes()[..12]))
+    format!(
+        "{}=",
+        base64::engine::general_purpose::STANDARD_NO_PAD.encode(&id.as_bytes()[..12])
+    )
 }
 
 /// The request id the edge middleware assigned.
@@ -110,7 +131,11 @@ struct RequestId(String);
 
 impl Gateway {
     /// A gateway over `app`, serving `spec` with the handlers of `registry`.
-    pub fn new(app: Arc<App>, spec: ApiSpec, registry: &[&'static HttpFunction]) -> Result<Self, RegistryMismatch> {
+    pub fn new(
+        app: Arc<App>,
+        spec: ApiSpec,
+        registry: &[&'static HttpFunction],
+    ) -> Result<Self, RegistryMismatch> {
         check_registry(&spec, registry)?;
         Ok(Gateway {
             app,
@@ -132,10 +157,12 @@ impl Gateway {
             let axum_path = route
                 .path
                 .split('/')
-                .map(|seg| match seg.strip_prefix('{').and_then(|s| s.strip_suffix("+}")) {
-                    Some(name) => format!("{{*{name}}}"),
-                    None => seg.to_owned(),
-                })
+                .map(
+                    |seg| match seg.strip_prefix('{').and_then(|s| s.strip_suffix("+}")) {
+                        Some(name) => format!("{{*{name}}}"),
+                        None => seg.to_owned(),
+                    },
+                )
                 .collect::<Vec<_>>()
                 .join("/");
             let gateway = self.clone();
@@ -145,7 +172,11 @@ impl Gateway {
                                 req: AxumRequest| {
                 let gateway = gateway.clone();
                 let spec = spec.clone();
-                async move { gateway.dispatch(&spec, addr, params.map(|p| p.0).unwrap_or_default(), req).await }
+                async move {
+                    gateway
+                        .dispatch(&spec, addr, params.map(|p| p.0).unwrap_or_default(), req)
+                        .await
+                }
             };
             let method_router = if route.method == "ANY" {
                 any(handler)
@@ -164,21 +195,39 @@ impl Gateway {
         }
         let mut router = Router::new();
         for (path, method_router) in by_path {
-            router = router.route(&path, method_router.fallback(|| async { gateway_error(StatusCode::NOT_FOUND, "Not Found") }));
+            router = router.route(
+                &path,
+                method_router
+                    .fallback(|| async { gateway_error(StatusCode::NOT_FOUND, "Not Found") }),
+            );
         }
         let blobs_state = self.clone();
         router
-            .route("/_cdn/{*key}", get(serve_blob).with_state(blobs_state.clone()))
-            .route(&format!("{UPLOAD_PATH}/{{*key}}"), put(accept_upload).with_state(blobs_state))
+            .route(
+                "/_cdn/{*key}",
+                get(serve_blob).with_state(blobs_state.clone()),
+            )
+            .route(
+                &format!("{UPLOAD_PATH}/{{*key}}"),
+                put(accept_upload).with_state(blobs_state),
+            )
             .fallback(|| async { gateway_error(StatusCode::NOT_FOUND, "Not Found") })
     }
 
     fn throttle(&self, route_key: &str) -> bool {
-        let limit: Option<ThrottleSpec> = self.spec.route_throttles.get(route_key).copied().or(self.spec.default_throttle);
+        let limit: Option<ThrottleSpec> = self
+            .spec
+            .route_throttles
+            .get(route_key)
+            .copied()
+            .or(self.spec.default_throttle);
         let Some(limit) = limit else { return true };
         let now = Instant::now();
         let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
-        let bucket = buckets.entry(route_key.to_owned()).or_insert(Bucket { tokens: limit.burst, updated: now });
+        let bucket = buckets.entry(route_key.to_owned()).or_insert(Bucket {
+            tokens: limit.burst,
+            updated: now,
+        });
         let elapsed = now.duration_since(bucket.updated).as_secs_f64();
         bucket.tokens = (bucket.tokens + elapsed * limit.rate).min(limit.burst);
         bucket.updated = now;
@@ -194,7 +243,11 @@ impl Gateway {
     fn authorize(&self, authorizer: &str, headers: &HeaderMap) -> Option<HashMap<String, String>> {
         let spec = self.spec.authorizers.get(authorizer)?;
         let raw = headers.get(spec.header.as_str())?.to_str().ok()?.trim();
-        let token = raw.strip_prefix("Bearer ").or_else(|| raw.strip_prefix("bearer ")).unwrap_or(raw).trim();
+        let token = raw
+            .strip_prefix("Bearer ")
+            .or_else(|| raw.strip_prefix("bearer "))
+            .unwrap_or(raw)
+            .trim();
         let keys = self.app.keys().ok()?;
         let audiences: Vec<&str> = spec.audience.iter().map(String::as_str).collect();
         match keys.verify::<Map<String, Value>>(token, &spec.issuer, &audiences) {
@@ -206,11 +259,28 @@ impl Gateway {
         }
     }
 
-    async fn dispatch(&self, route: &RouteSpec, addr: SocketAddr, path_params: HashMap<String, String>, req: AxumRequest) -> Response {
+    async fn dispatch(
+        &self,
+        route: &RouteSpec,
+        addr: SocketAddr,
+        path_params: HashMap<String, String>,
+        req: AxumRequest,
+    ) -> Response {
         let route_key = route.route_key();
-        let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone()).unwrap_or_else(new_request_id);
+        let request_id = req
+            .extensions()
+            .get::<RequestId>()
+            .map(|r| r.0.clone())
+            .unwrap_or_else(new_request_id);
         if !self.throttle(&route_key) {
-            telemetry::access_log(&request_id, route.method.as_str(), &route_key, 429, 0.0, Some("throttled"));
+            telemetry::access_log(
+                &request_id,
+                route.method.as_str(),
+                &route_key,
+                429,
+                0.0,
+                Some("throttled"),
+            );
             return gateway_error(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests");
         }
         let claims = match &route.authorizer {
@@ -218,7 +288,14 @@ impl Gateway {
             Some(name) => match self.authorize(name, req.headers()) {
                 Some(claims) => Some(claims),
                 None => {
-                    telemetry::access_log(&request_id, req.method().as_str(), &route_key, 401, 0.0, Some("unauthorized"));
+                    telemetry::access_log(
+                        &request_id,
+                        req.method().as_str(),
+                        &route_key,
+                        401,
+                        0.0,
+                        Some("unauthorized"),
+                    );
                     return gateway_error(StatusCode::UNAUTHORIZED, "Unauthorized");
                 }
             },
@@ -230,9 +307,22 @@ impl Gateway {
         let Ok(body) = to_bytes(body, MAX_PAYLOAD_BYTES).await else {
             return gateway_error(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large");
         };
-        let event = api_gateway_event(&parts, &body, addr, &route_key, &request_id, path_params, claims);
-        let request = match serde_json::from_value::<lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequest>(event) {
-            Ok(ev) => lambda_http::http::Request::from(lambda_http::request::LambdaRequest::ApiGatewayV2(ev)),
+        let event = api_gateway_event(
+            &parts,
+            &body,
+            addr,
+            &route_key,
+            &request_id,
+            path_params,
+            claims,
+        );
+        let request = match serde_json::from_value::<
+            lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequest,
+        >(event)
+        {
+            Ok(ev) => lambda_http::http::Request::from(
+                lambda_http::request::LambdaRequest::ApiGatewayV2(ev),
+            ),
             Err(err) => {
                 tracing::error!(target: "gateway", error = %err, "could not build the API Gateway event");
                 return gateway_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error");
@@ -262,7 +352,12 @@ fn api_gateway_event(
     for (name, value) in &parts.headers {
         let Ok(value) = value.to_str() else { continue };
         if name == header::COOKIE {
-            cookies.extend(value.split(';').map(|c| c.trim().to_owned()).filter(|c| !c.is_empty()));
+            cookies.extend(
+                value
+                    .split(';')
+                    .map(|c| c.trim().to_owned())
+                    .filter(|c| !c.is_empty()),
+            );
             continue;
         }
         headers
@@ -288,9 +383,15 @@ fn api_gateway_event(
     let (body_value, is_base64) = if body.is_empty() {
         (Value::Null, false)
     } else if is_textual(&content_type) && std::str::from_utf8(body).is_ok() {
-        (Value::String(String::from_utf8_lossy(body).into_owned()), false)
+        (
+            Value::String(String::from_utf8_lossy(body).into_owned()),
+            false,
+        )
     } else {
-        (Value::String(base64::engine::general_purpose::STANDARD.encode(body)), true)
+        (
+            Value::String(base64::engine::general_purpose::STANDARD.encode(body)),
+            true,
+        )
     };
     let now = time::OffsetDateTime::now_utc();
     let mut context = json!({
@@ -350,14 +451,25 @@ fn into_axum(response: lambda_http::Response<lambda_http::Body>) -> Response {
 }
 
 /// Wraps `router` so that [`edge`] sees every request before routing.
-pub fn with_edge(gateway: Arc<Gateway>, router: Router) -> axum::middleware::FromFn<
-    fn(State<Arc<Gateway>>, AxumRequest, Next) -> std::pin::Pin<Box<dyn std::future::Future<Output = Response> + Send>>,
+pub fn with_edge(
+    gateway: Arc<Gateway>,
+    router: Router,
+) -> axum::middleware::FromFn<
+    fn(
+        State<Arc<Gateway>>,
+        AxumRequest,
+        Next,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Response> + Send>>,
     Arc<Gateway>,
     Router,
     (State<Arc<Gateway>>, AxumRequest),
 > {
     use tower_layer::Layer;
-    let edge_fn: fn(State<Arc<Gateway>>, AxumRequest, Next) -> std::pin::Pin<Box<dyn std::future::Future<Output = Response> + Send>> =
+    let edge_fn: fn(
+        State<Arc<Gateway>>,
+        AxumRequest,
+        Next,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Response> + Send>> =
         |state, req, next| Box::pin(edge(state, req, next));
     middleware::from_fn_with_state(gateway, edge_fn).layer(router)
 }
@@ -366,26 +478,53 @@ pub fn with_edge(gateway: Arc<Gateway>, router: Router) -> axum::middleware::Fro
 async fn edge(State(gateway): State<Arc<Gateway>>, mut req: AxumRequest, next: Next) -> Response {
     let request_id = new_request_id();
     req.extensions_mut().insert(RequestId(request_id.clone()));
-    let origin = req.headers().get(header::ORIGIN).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let origin = req
+        .headers()
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     let cors = gateway.cors();
     let allowed_origin = match (cors, &origin) {
-        (Some(cors), Some(origin)) if cors.allow_origins.iter().any(|o| o == "*" || o == origin) => Some(origin.clone()),
+        (Some(cors), Some(origin))
+            if cors.allow_origins.iter().any(|o| o == "*" || o == origin) =>
+        {
+            Some(origin.clone())
+        }
         _ => None,
     };
-    let preflight = req.method() == Method::OPTIONS && req.headers().contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
+    let preflight = req.method() == Method::OPTIONS
+        && req
+            .headers()
+            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
     let mut response = if preflight && cors.is_some() {
-        preflight_response(cors.expect("checked"), allowed_origin.as_deref(), req.headers())
+        preflight_response(
+            cors.expect("checked"),
+            allowed_origin.as_deref(),
+            req.headers(),
+        )
     } else {
         let mut response = next.run(req).await;
         if let (Some(cors), Some(origin)) = (cors, &allowed_origin) {
             let headers = response.headers_mut();
             // Functions do not set CORS headers: with a CorsConfiguration the gateway owns them.
-            insert(headers, header::ACCESS_CONTROL_ALLOW_ORIGIN, origin_value(cors, origin));
+            insert(
+                headers,
+                header::ACCESS_CONTROL_ALLOW_ORIGIN,
+                origin_value(cors, origin),
+            );
             if cors.allow_credentials {
-                insert(headers, header::ACCESS_CONTROL_ALLOW_CREDENTIALS, "true".into());
+                insert(
+                    headers,
+                    header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+                    "true".into(),
+                );
             }
             if !cors.expose_headers.is_empty() {
-                insert(headers, header::ACCESS_CONTROL_EXPOSE_HEADERS, cors.expose_headers.join(","));
+                insert(
+                    headers,
+                    header::ACCESS_CONTROL_EXPOSE_HEADERS,
+                    cors.expose_headers.join(","),
+                );
             }
             headers.append(header::VARY, HeaderValue::from_static("origin"));
         }
@@ -399,7 +538,11 @@ async fn edge(State(gateway): State<Arc<Gateway>>, mut req: AxumRequest, next: N
 }
 
 fn origin_value(cors: &CorsSpec, origin: &str) -> String {
-    if cors.allow_origins.iter().any(|o| o == "*") && !cors.allow_credentials { "*".into() } else { origin.to_owned() }
+    if cors.allow_origins.iter().any(|o| o == "*") && !cors.allow_credentials {
+        "*".into()
+    } else {
+        origin.to_owned()
+    }
 }
 
 fn insert(headers: &mut HeaderMap, name: header::HeaderName, value: String) {
@@ -410,7 +553,11 @@ fn insert(headers: &mut HeaderMap, name: header::HeaderName, value: String) {
 
 /// API Gateway answers preflight itself: 204, with the CORS headers only for an allowed
 /// origin and an allowed method.
-fn preflight_response(cors: &CorsSpec, allowed_origin: Option<&str>, headers: &HeaderMap) -> Response {
+fn preflight_response(
+    cors: &CorsSpec,
+    allowed_origin: Option<&str>,
+    headers: &HeaderMap,
+) -> Response {
     let mut response = StatusCode::NO_CONTENT.into_response();
     let method = headers
         .get(header::ACCESS_CONTROL_REQUEST_METHOD)
@@ -418,12 +565,26 @@ fn preflight_response(cors: &CorsSpec, allowed_origin: Option<&str>, headers: &H
         .unwrap_or("")
         .to_ascii_uppercase();
     let method_ok = cors.allow_methods.iter().any(|m| m == "*" || *m == method);
-    let Some(origin) = allowed_origin.filter(|_| method_ok) else { return response };
+    let Some(origin) = allowed_origin.filter(|_| method_ok) else {
+        return response;
+    };
     let out = response.headers_mut();
-    insert(out, header::ACCESS_CONTROL_ALLOW_ORIGIN, origin_value(cors, origin));
-    insert(out, header::ACCESS_CONTROL_ALLOW_METHODS, cors.allow_methods.join(","));
+    insert(
+        out,
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        origin_value(cors, origin),
+    );
+    insert(
+        out,
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        cors.allow_methods.join(","),
+    );
     if !cors.allow_headers.is_empty() {
-        insert(out, header::ACCESS_CONTROL_ALLOW_HEADERS, cors.allow_headers.join(","));
+        insert(
+            out,
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            cors.allow_headers.join(","),
+        );
     }
     if cors.allow_credentials {
         insert(out, header::ACCESS_CONTROL_ALLOW_CREDENTIALS, "true".into());
@@ -437,15 +598,27 @@ fn preflight_response(cors: &CorsSpec, allowed_origin: Option<&str>, headers: &H
 
 /// `GET /_cdn/<key>`: what CloudFront would serve from the bucket.
 async fn serve_blob(State(gateway): State<Arc<Gateway>>, Path(key): Path<String>) -> Response {
-    let Ok(blobs) = gateway.app.blobs() else { return gateway_error(StatusCode::NOT_FOUND, "Not Found") };
+    let Ok(blobs) = gateway.app.blobs() else {
+        return gateway_error(StatusCode::NOT_FOUND, "Not Found");
+    };
     match blobs.get(&key).await {
         Ok(Some(blob)) => {
             let mut response = (StatusCode::OK, blob.bytes).into_response();
-            insert(response.headers_mut(), header::CONTENT_TYPE, blob.meta.content_type);
-            insert(response.headers_mut(), header::CACHE_CONTROL, "public, max-age=60".into());
+            insert(
+                response.headers_mut(),
+                header::CONTENT_TYPE,
+                blob.meta.content_type,
+            );
+            insert(
+                response.headers_mut(),
+                header::CACHE_CONTROL,
+                "public, max-age=60".into(),
+            );
             response
         }
-        Ok(None) | Err(runcrew_shared::blobs::BlobError::InvalidKey(_)) => gateway_error(StatusCode::NOT_FOUND, "Not Found"),
+        Ok(None) | Err(runcrew_shared::blobs::BlobError::InvalidKey(_)) => {
+            gateway_error(StatusCode::NOT_FOUND, "Not Found")
+        }
         Err(err) => {
             tracing::warn!(target: "gateway", error = %err, "serving a file failed");
             gateway_error(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable")
@@ -454,37 +627,81 @@ async fn serve_blob(State(gateway): State<Arc<Gateway>>, Path(key): Path<String>
 }
 
 /// `PUT /_local/uploads/<key>?...`: what S3 does with a presigned PUT.
-async fn accept_upload(State(gateway): State<Arc<Gateway>>, Path(key): Path<String>, req: AxumRequest) -> Response {
-    let Ok(blobs) = gateway.app.blobs() else { return gateway_error(StatusCode::NOT_FOUND, "Not Found") };
-    let Some(local) = blobs.as_filesystem() else { return gateway_error(StatusCode::NOT_FOUND, "Not Found") };
+async fn accept_upload(
+    State(gateway): State<Arc<Gateway>>,
+    Path(key): Path<String>,
+    req: AxumRequest,
+) -> Response {
+    let Ok(blobs) = gateway.app.blobs() else {
+        return gateway_error(StatusCode::NOT_FOUND, "Not Found");
+    };
+    let Some(local) = blobs.as_filesystem() else {
+        return gateway_error(StatusCode::NOT_FOUND, "Not Found");
+    };
     let query: PresignedQuery = match serde_urlencoded_query(req.uri().query().unwrap_or("")) {
         Some(q) => q,
-        None => return s3_error(StatusCode::FORBIDDEN, "AccessDenied", "Query-string authentication requires the signed parameters"),
+        None => {
+            return s3_error(
+                StatusCode::FORBIDDEN,
+                "AccessDenied",
+                "Query-string authentication requires the signed parameters",
+            );
+        }
     };
-    let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let declared_len = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
-    let limit = usize::try_from(query.content_length).unwrap_or(usize::MAX).min(MAX_PAYLOAD_BYTES * 10);
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let declared_len = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let limit = usize::try_from(query.content_length)
+        .unwrap_or(usize::MAX)
+        .min(MAX_PAYLOAD_BYTES * 10);
     let Ok(body) = to_bytes(req.into_body(), limit).await else {
-        return s3_error(StatusCode::FORBIDDEN, "SignatureDoesNotMatch", "Content-Length differs from the signed one");
+        return s3_error(
+            StatusCode::FORBIDDEN,
+            "SignatureDoesNotMatch",
+            "Content-Length differs from the signed one",
+        );
     };
     if declared_len.is_some_and(|l| l != body.len() as u64) {
-        return s3_error(StatusCode::BAD_REQUEST, "IncompleteBody", "The body is shorter than Content-Length");
+        return s3_error(
+            StatusCode::BAD_REQUEST,
+            "IncompleteBody",
+            "The body is shorter than Content-Length",
+        );
     }
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    if let Err(err) = local.accept_presigned_put(&key, &query, content_type.as_deref(), body.len() as u64, now) {
+    if let Err(err) = local.accept_presigned_put(
+        &key,
+        &query,
+        content_type.as_deref(),
+        body.len() as u64,
+        now,
+    ) {
         return s3_error(StatusCode::FORBIDDEN, "AccessDenied", &err.to_string());
     }
     match blobs.put(&key, body.to_vec(), &query.content_type).await {
         Ok(()) => StatusCode::OK.into_response(),
         Err(err) => {
             tracing::warn!(target: "gateway", error = %err, "storing an upload failed");
-            s3_error(StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailable", "try again")
+            s3_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "ServiceUnavailable",
+                "try again",
+            )
         }
     }
 }
 
 fn serde_urlencoded_query(raw: &str) -> Option<PresignedQuery> {
-    let pairs: HashMap<String, String> = url::form_urlencoded::parse(raw.as_bytes()).into_owned().collect();
+    let pairs: HashMap<String, String> = url::form_urlencoded::parse(raw.as_bytes())
+        .into_owned()
+        .collect();
     Some(PresignedQuery {
         content_type: pairs.get("content_type")?.clone(),
         content_length: pairs.get("content_length")?.parse().ok()?,
@@ -495,6 +712,8 @@ fn serde_urlencoded_query(raw: &str) -> Option<PresignedQuery> {
 
 /// S3 answers errors in XML; so does its stand-in.
 fn s3_error(status: StatusCode, code: &str, message: &str) -> Response {
-    let body = format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{code}</Code><Message>{message}</Message></Error>");
+    let body = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{code}</Code><Message>{message}</Message></Error>"
+    );
     (status, [(header::CONTENT_TYPE, "application/xml")], body).into_response()
 }

@@ -27,7 +27,11 @@ pub const TEMPLATE: &str = include_str!("../../../template.yaml");
 /// Every HTTP handler compiled into this workspace, by cargo-lambda binary name. A new
 /// function crate adds its `FUNCTIONS` here; the registry test fails until it does.
 pub fn registry() -> Vec<&'static HttpFunction> {
-    runcrew_health::FUNCTIONS.iter().chain(runcrew_keys::FUNCTIONS).copied().collect()
+    runcrew_health::FUNCTIONS
+        .iter()
+        .chain(runcrew_keys::FUNCTIONS)
+        .copied()
+        .collect()
 }
 
 /// Why the local API did not start.
@@ -53,14 +57,23 @@ pub enum LocalError {
 }
 
 /// Template parameters as the local environment sets them.
-pub fn template_overrides(config: &Config, lookup: &dyn Fn(&str) -> Option<String>) -> HashMap<String, String> {
+pub fn template_overrides(
+    config: &Config,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> HashMap<String, String> {
     let mut overrides = HashMap::from([
         ("Environment".to_owned(), "dev".to_owned()),
         ("PublicBaseUrl".to_owned(), config.public_base_url.clone()),
         ("TokenAudience".to_owned(), config.token_audience.clone()),
-        ("AllowedOrigins".to_owned(), config.allowed_origins.join(",")),
+        (
+            "AllowedOrigins".to_owned(),
+            config.allowed_origins.join(","),
+        ),
     ]);
-    for (env, param) in [("THROTTLE_RATE_LIMIT", "ThrottleRateLimit"), ("THROTTLE_BURST_LIMIT", "ThrottleBurstLimit")] {
+    for (env, param) in [
+        ("THROTTLE_RATE_LIMIT", "ThrottleRateLimit"),
+        ("THROTTLE_BURST_LIMIT", "ThrottleBurstLimit"),
+    ] {
         if let Some(value) = lookup(env) {
             overrides.insert(param.to_owned(), value);
         }
@@ -75,6 +88,8 @@ pub struct Running {
     pub addr: SocketAddr,
     /// The configuration it runs with.
     pub config: Arc<Config>,
+    /// The ports it serves with (tests reach the store and blobs through it).
+    pub app: Arc<App>,
     /// How many routes it serves.
     pub routes: usize,
     shutdown: Option<oneshot::Sender<()>>,
@@ -104,31 +119,72 @@ impl Running {
 
 /// Binds 127.0.0.1:`PORT` (3000; 0 picks a free port), reads the configuration through
 /// `lookup` with `PORT` set to the bound port, builds every port and starts serving.
-pub async fn start(lookup: impl Fn(&str) -> Option<String> + Send + Sync + 'static) -> Result<Running, LocalError> {
+pub async fn start(
+    lookup: impl Fn(&str) -> Option<String> + Send + Sync + 'static,
+) -> Result<Running, LocalError> {
     let port: u16 = lookup("PORT").and_then(|p| p.parse().ok()).unwrap_or(3000);
-    let listener = TcpListener::bind(("127.0.0.1", port)).await.map_err(|source| LocalError::Bind { port, source })?;
-    let addr = listener.local_addr().map_err(|source| LocalError::Bind { port, source })?;
-    let bound = addr.port().to_string();
-    let lookup_with_port = move |name: &str| if name == "PORT" { Some(bound.clone()) } else { lookup(name) };
+    let listener = bind(port).await?;
+    let bound = listener
+        .local_addr()
+        .map_err(|source| LocalError::Bind { port, source })?
+        .port()
+        .to_string();
+    let lookup_with_port = move |name: &str| {
+        if name == "PORT" {
+            Some(bound.clone())
+        } else {
+            lookup(name)
+        }
+    };
     let config = Config::from_lookup(&lookup_with_port).map_err(StartupError::from)?;
     let spec = template::parse(TEMPLATE, &template_overrides(&config, &lookup_with_port))?;
     let app = Arc::new(App::build(config, Needs::EVERYTHING).await?);
+    serve(listener, app, spec, &registry())
+}
+
+/// Listens on 127.0.0.1:`port` only: the local API is never reachable from the network.
+pub async fn bind(port: u16) -> Result<TcpListener, LocalError> {
+    TcpListener::bind(("127.0.0.1", port))
+        .await
+        .map_err(|source| LocalError::Bind { port, source })
+}
+
+/// Serves `spec` with the handlers of `registry` over `app` on `listener` (tests pass
+/// their own app, template and fixture handlers here).
+pub fn serve(
+    listener: TcpListener,
+    app: Arc<App>,
+    spec: template::ApiSpec,
+    registry: &[&'static HttpFunction],
+) -> Result<Running, LocalError> {
+    let addr = listener
+        .local_addr()
+        .map_err(|source| LocalError::Bind { port: 0, source })?;
     let config = app.config.clone();
     let routes = spec.routes.len();
-    let gateway = Arc::new(gateway::Gateway::new(app, spec, &registry())?);
+    let gateway = Arc::new(gateway::Gateway::new(app.clone(), spec, registry)?);
     let service = gateway::with_edge(gateway.clone(), gateway.router());
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
-        let make_service = axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<SocketAddr>(service);
-        let server = axum::serve(listener, make_service)
-            .with_graceful_shutdown(async move {
-                let _ = rx.await;
-            });
+        let make_service =
+            axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<
+                SocketAddr,
+            >(service);
+        let server = axum::serve(listener, make_service).with_graceful_shutdown(async move {
+            let _ = rx.await;
+        });
         if let Err(err) = server.await {
             tracing::error!(target: "gateway", error = %err, "the local API stopped");
         }
     });
-    Ok(Running { addr, config, routes, shutdown: Some(tx), task })
+    Ok(Running {
+        addr,
+        config,
+        app,
+        routes,
+        shutdown: Some(tx),
+        task,
+    })
 }
 
 /// The data folder as an absolute path, for the start-up banner.

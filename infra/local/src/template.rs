@@ -164,10 +164,11 @@ impl Resolver<'_> {
         match name {
             "Ref" => {
                 let param = arg.as_str().ok_or_else(|| shape("!Ref needs a name"))?;
-                self.params
-                    .get(param)
-                    .cloned()
-                    .ok_or_else(|| shape(format!("!Ref {param} is not a parameter the local gateway knows")))
+                self.params.get(param).cloned().ok_or_else(|| {
+                    shape(format!(
+                        "!Ref {param} is not a parameter the local gateway knows"
+                    ))
+                })
             }
             "Sub" => {
                 let text = arg.as_str().ok_or_else(|| shape("!Sub needs a string"))?;
@@ -175,13 +176,16 @@ impl Resolver<'_> {
                 let mut rest = text;
                 while let Some(start) = rest.find("${") {
                     out.push_str(&rest[..start]);
-                    let end = rest[start..].find('}').ok_or_else(|| shape("unclosed ${ in !Sub"))? + start;
+                    let end = rest[start..]
+                        .find('}')
+                        .ok_or_else(|| shape("unclosed ${ in !Sub"))?
+                        + start;
                     let name = &rest[start + 2..end];
-                    let value = self
-                        .params
-                        .get(name)
-                        .cloned()
-                        .ok_or_else(|| shape(format!("!Sub ${{{name}}} is not a parameter the local gateway knows")))?;
+                    let value = self.params.get(name).cloned().ok_or_else(|| {
+                        shape(format!(
+                            "!Sub ${{{name}}} is not a parameter the local gateway knows"
+                        ))
+                    })?;
                     out.push_str(&value.text(name)?);
                     rest = &rest[end + 1..];
                 }
@@ -189,26 +193,48 @@ impl Resolver<'_> {
                 Ok(Resolved::Text(out))
             }
             "Join" => {
-                let parts = arg.as_sequence().filter(|s| s.len() == 2).ok_or_else(|| shape("!Join needs [sep, list]"))?;
+                let parts = arg
+                    .as_sequence()
+                    .filter(|s| s.len() == 2)
+                    .ok_or_else(|| shape("!Join needs [sep, list]"))?;
                 let sep = parts[0].as_str().unwrap_or("");
                 Ok(Resolved::Text(self.resolve(&parts[1])?.list().join(sep)))
             }
             "Split" => {
-                let parts = arg.as_sequence().filter(|s| s.len() == 2).ok_or_else(|| shape("!Split needs [sep, text]"))?;
+                let parts = arg
+                    .as_sequence()
+                    .filter(|s| s.len() == 2)
+                    .ok_or_else(|| shape("!Split needs [sep, text]"))?;
                 let sep = parts[0].as_str().unwrap_or(",");
                 let text = self.resolve(&parts[1])?.text("!Split")?;
                 Ok(Resolved::List(text.split(sep).map(str::to_owned).collect()))
             }
             "If" => {
-                let parts = arg.as_sequence().filter(|s| s.len() == 3).ok_or_else(|| shape("!If needs [cond, a, b]"))?;
-                let cond = parts[0].as_str().ok_or_else(|| shape("!If needs a condition name"))?;
-                if self.condition(cond)? { self.resolve(&parts[1]) } else { self.resolve(&parts[2]) }
+                let parts = arg
+                    .as_sequence()
+                    .filter(|s| s.len() == 3)
+                    .ok_or_else(|| shape("!If needs [cond, a, b]"))?;
+                let cond = parts[0]
+                    .as_str()
+                    .ok_or_else(|| shape("!If needs a condition name"))?;
+                if self.condition(cond)? {
+                    self.resolve(&parts[1])
+                } else {
+                    self.resolve(&parts[2])
+                }
             }
             "Equals" => {
-                let parts = arg.as_sequence().filter(|s| s.len() == 2).ok_or_else(|| shape("!Equals needs two values"))?;
-                Ok(Resolved::Bool(self.resolve(&parts[0])? == self.resolve(&parts[1])?))
+                let parts = arg
+                    .as_sequence()
+                    .filter(|s| s.len() == 2)
+                    .ok_or_else(|| shape("!Equals needs two values"))?;
+                Ok(Resolved::Bool(
+                    self.resolve(&parts[0])? == self.resolve(&parts[1])?,
+                ))
             }
-            other => Err(shape(format!("!{other} is not supported by the local gateway here"))),
+            other => Err(shape(format!(
+                "!{other} is not supported by the local gateway here"
+            ))),
         }
     }
 
@@ -227,21 +253,33 @@ impl Resolver<'_> {
 /// Parses `text` with parameter `overrides` (name → value; a list parameter takes a
 /// comma-separated value) over the template's defaults.
 pub fn parse(text: &str, overrides: &HashMap<String, String>) -> Result<ApiSpec, TemplateError> {
-    let doc: Value = serde_norway::from_str(text).map_err(|e| TemplateError::Yaml(e.to_string()))?;
+    let doc: Value =
+        serde_norway::from_str(text).map_err(|e| TemplateError::Yaml(e.to_string()))?;
     let mut params = HashMap::new();
     if let Some(Value::Mapping(declared)) = doc.get("Parameters") {
         for (name, decl) in declared {
             let Some(name) = name.as_str() else { continue };
-            let is_list = decl.get("Type").and_then(Value::as_str).is_some_and(|t| t.contains("List"));
-            let raw = overrides.get(name).cloned().or_else(|| match decl.get("Default") {
-                Some(Value::String(s)) => Some(s.clone()),
-                Some(Value::Number(n)) => Some(n.to_string()),
-                Some(Value::Bool(b)) => Some(b.to_string()),
-                _ => None,
-            });
+            let is_list = decl
+                .get("Type")
+                .and_then(Value::as_str)
+                .is_some_and(|t| t.contains("List"));
+            let raw = overrides
+                .get(name)
+                .cloned()
+                .or_else(|| match decl.get("Default") {
+                    Some(Value::String(s)) => Some(s.clone()),
+                    Some(Value::Number(n)) => Some(n.to_string()),
+                    Some(Value::Bool(b)) => Some(b.to_string()),
+                    _ => None,
+                });
             if let Some(raw) = raw {
                 let value = if is_list {
-                    Resolved::List(raw.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect())
+                    Resolved::List(
+                        raw.split(',')
+                            .map(|s| s.trim().to_owned())
+                            .filter(|s| !s.is_empty())
+                            .collect(),
+                    )
                 } else {
                     Resolved::Text(raw)
                 };
@@ -249,10 +287,20 @@ pub fn parse(text: &str, overrides: &HashMap<String, String>) -> Result<ApiSpec,
             }
         }
     }
-    for (pseudo, value) in [("AWS::Region", "local"), ("AWS::AccountId", "000000000000"), ("AWS::Partition", "aws"), ("AWS::URLSuffix", "localhost")] {
-        params.entry(pseudo.to_owned()).or_insert_with(|| Resolved::Text(value.to_owned()));
+    for (pseudo, value) in [
+        ("AWS::Region", "local"),
+        ("AWS::AccountId", "000000000000"),
+        ("AWS::Partition", "aws"),
+        ("AWS::URLSuffix", "localhost"),
+    ] {
+        params
+            .entry(pseudo.to_owned())
+            .or_insert_with(|| Resolved::Text(value.to_owned()));
     }
-    let resolver = Resolver { params, conditions: doc.get("Conditions") };
+    let resolver = Resolver {
+        params,
+        conditions: doc.get("Conditions"),
+    };
     let resources = doc
         .get("Resources")
         .and_then(Value::as_mapping)
@@ -264,15 +312,26 @@ pub fn parse(text: &str, overrides: &HashMap<String, String>) -> Result<ApiSpec,
         if resource.get("Type").and_then(Value::as_str) != Some("AWS::Serverless::HttpApi") {
             continue;
         }
-        let Some(props) = resource.get("Properties") else { continue };
+        let Some(props) = resource.get("Properties") else {
+            continue;
+        };
         if let Some(cors) = props.get("CorsConfiguration") {
             let list = |name: &str| -> Result<Vec<String>, TemplateError> {
-                cors.get(name).map(|v| resolver.resolve(v).map(Resolved::list)).transpose().map(Option::unwrap_or_default)
+                cors.get(name)
+                    .map(|v| resolver.resolve(v).map(Resolved::list))
+                    .transpose()
+                    .map(Option::unwrap_or_default)
             };
             spec.cors = Some(CorsSpec {
                 allow_origins: list("AllowOrigins")?,
-                allow_methods: list("AllowMethods")?.into_iter().map(|m| m.to_ascii_uppercase()).collect(),
-                allow_headers: list("AllowHeaders")?.into_iter().map(|h| h.to_ascii_lowercase()).collect(),
+                allow_methods: list("AllowMethods")?
+                    .into_iter()
+                    .map(|m| m.to_ascii_uppercase())
+                    .collect(),
+                allow_headers: list("AllowHeaders")?
+                    .into_iter()
+                    .map(|h| h.to_ascii_lowercase())
+                    .collect(),
                 expose_headers: list("ExposeHeaders")?,
                 allow_credentials: match cors.get("AllowCredentials") {
                     None => false,
@@ -286,16 +345,44 @@ pub fn parse(text: &str, overrides: &HashMap<String, String>) -> Result<ApiSpec,
             });
         }
         if let Some(auth) = props.get("Auth") {
-            default_authorizer = auth.get("DefaultAuthorizer").and_then(Value::as_str).map(str::to_owned);
+            default_authorizer = auth
+                .get("DefaultAuthorizer")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
             if let Some(Value::Mapping(authorizers)) = auth.get("Authorizers") {
                 for (name, def) in authorizers {
                     let Some(name) = name.as_str() else { continue };
-                    let Some(jwt) = def.get("JwtConfiguration") else { continue };
-                    let issuer = resolver.resolve(jwt.get("issuer").ok_or_else(|| shape("JWT authorizer without issuer"))?)?.text("issuer")?;
-                    let audience = resolver.resolve(jwt.get("audience").ok_or_else(|| shape("JWT authorizer without audience"))?)?.list();
-                    let source = def.get("IdentitySource").and_then(Value::as_str).unwrap_or("$request.header.Authorization");
-                    let header = source.strip_prefix("$request.header.").unwrap_or("Authorization").to_ascii_lowercase();
-                    spec.authorizers.insert(name.to_owned(), JwtAuthorizerSpec { issuer, audience, header });
+                    let Some(jwt) = def.get("JwtConfiguration") else {
+                        continue;
+                    };
+                    let issuer = resolver
+                        .resolve(
+                            jwt.get("issuer")
+                                .ok_or_else(|| shape("JWT authorizer without issuer"))?,
+                        )?
+                        .text("issuer")?;
+                    let audience = resolver
+                        .resolve(
+                            jwt.get("audience")
+                                .ok_or_else(|| shape("JWT authorizer without audience"))?,
+                        )?
+                        .list();
+                    let source = def
+                        .get("IdentitySource")
+                        .and_then(Value::as_str)
+                        .unwrap_or("$request.header.Authorization");
+                    let header = source
+                        .strip_prefix("$request.header.")
+                        .unwrap_or("Authorization")
+                        .to_ascii_lowercase();
+                    spec.authorizers.insert(
+                        name.to_owned(),
+                        JwtAuthorizerSpec {
+                            issuer,
+                            audience,
+                            header,
+                        },
+                    );
                 }
             }
         }
@@ -307,11 +394,16 @@ pub fn parse(text: &str, overrides: &HashMap<String, String>) -> Result<ApiSpec,
                     .transpose()
                     .map(|t| t.and_then(|t| t.parse().ok()))
             };
-            Ok(match (number("ThrottlingRateLimit")?, number("ThrottlingBurstLimit")?) {
-                (Some(rate), Some(burst)) => Some(ThrottleSpec { rate, burst }),
-                (Some(rate), None) => Some(ThrottleSpec { rate, burst: rate }),
-                _ => None,
-            })
+            Ok(
+                match (
+                    number("ThrottlingRateLimit")?,
+                    number("ThrottlingBurstLimit")?,
+                ) {
+                    (Some(rate), Some(burst)) => Some(ThrottleSpec { rate, burst }),
+                    (Some(rate), None) => Some(ThrottleSpec { rate, burst: rate }),
+                    _ => None,
+                },
+            )
         };
         if let Some(settings) = props.get("DefaultRouteSettings") {
             spec.default_throttle = throttle(settings)?;
@@ -335,29 +427,55 @@ pub fn parse(text: &str, overrides: &HashMap<String, String>) -> Result<ApiSpec,
             .and_then(|m| m.get("BuildProperties"))
             .and_then(|b| b.get("Binary"))
             .and_then(Value::as_str)
-            .ok_or_else(|| shape(format!("{logical_id} has no Metadata.BuildProperties.Binary")))?
+            .ok_or_else(|| {
+                shape(format!(
+                    "{logical_id} has no Metadata.BuildProperties.Binary"
+                ))
+            })?
             .to_owned();
         spec.binaries.push(binary.clone());
-        let Some(Value::Mapping(events)) = resource.get("Properties").and_then(|p| p.get("Events")) else { continue };
+        let Some(Value::Mapping(events)) = resource.get("Properties").and_then(|p| p.get("Events"))
+        else {
+            continue;
+        };
         for (_, event) in events {
             if event.get("Type").and_then(Value::as_str) != Some("HttpApi") {
                 continue;
             }
-            let props = event.get("Properties").ok_or_else(|| shape(format!("{logical_id}: HttpApi event without Properties")))?;
-            let path = props.get("Path").and_then(Value::as_str).ok_or_else(|| shape(format!("{logical_id}: HttpApi event without Path")))?;
-            let method = props.get("Method").and_then(Value::as_str).unwrap_or("ANY").to_ascii_uppercase();
-            let authorizer = match props.get("Auth").and_then(|a| a.get("Authorizer")).and_then(Value::as_str) {
+            let props = event
+                .get("Properties")
+                .ok_or_else(|| shape(format!("{logical_id}: HttpApi event without Properties")))?;
+            let path = props
+                .get("Path")
+                .and_then(Value::as_str)
+                .ok_or_else(|| shape(format!("{logical_id}: HttpApi event without Path")))?;
+            let method = props
+                .get("Method")
+                .and_then(Value::as_str)
+                .unwrap_or("ANY")
+                .to_ascii_uppercase();
+            let authorizer = match props
+                .get("Auth")
+                .and_then(|a| a.get("Authorizer"))
+                .and_then(Value::as_str)
+            {
                 Some("NONE") => None,
                 Some(name) => Some(name.to_owned()),
                 None => default_authorizer.clone(),
             };
             if let Some(name) = &authorizer {
                 if !spec.authorizers.contains_key(name) {
-                    return Err(shape(format!("{logical_id}: authorizer {name} is not defined on the HttpApi")));
+                    return Err(shape(format!(
+                        "{logical_id}: authorizer {name} is not defined on the HttpApi"
+                    )));
                 }
             }
             spec.routes.push(RouteSpec {
-                method: if method == "X-AMAZON-APIGATEWAY-ANY-METHOD" { "ANY".into() } else { method },
+                method: if method == "X-AMAZON-APIGATEWAY-ANY-METHOD" {
+                    "ANY".into()
+                } else {
+                    method
+                },
                 path: path.to_owned(),
                 function: logical_id.clone(),
                 binary: binary.clone(),
@@ -365,7 +483,8 @@ pub fn parse(text: &str, overrides: &HashMap<String, String>) -> Result<ApiSpec,
             });
         }
     }
-    spec.routes.sort_by(|a, b| a.path.cmp(&b.path).then(a.method.cmp(&b.method)));
+    spec.routes
+        .sort_by(|a, b| a.path.cmp(&b.path).then(a.method.cmp(&b.method)));
     Ok(spec)
 }
 
@@ -422,10 +541,22 @@ Resources:
         let overrides = HashMap::from([("Issuer".to_owned(), "http://127.0.0.1:3000".to_owned())]);
         let spec = parse(TEMPLATE, &overrides).expect("parses");
         assert_eq!(spec.routes.len(), 2);
-        let closed = spec.routes.iter().find(|r| r.binary == "closed").expect("closed route");
+        let closed = spec
+            .routes
+            .iter()
+            .find(|r| r.binary == "closed")
+            .expect("closed route");
         assert_eq!(closed.route_key(), "GET /things/{id}");
-        assert_eq!(closed.authorizer.as_deref(), Some("Jwt"), "the default authorizer applies");
-        let open = spec.routes.iter().find(|r| r.binary == "open").expect("open route");
+        assert_eq!(
+            closed.authorizer.as_deref(),
+            Some("Jwt"),
+            "the default authorizer applies"
+        );
+        let open = spec
+            .routes
+            .iter()
+            .find(|r| r.binary == "open")
+            .expect("open route");
         assert_eq!(open.authorizer, None);
         assert_eq!(spec.authorizers["Jwt"].issuer, "http://127.0.0.1:3000");
         assert_eq!(spec.authorizers["Jwt"].header, "authorization");
@@ -433,7 +564,13 @@ Resources:
         assert_eq!(cors.allow_origins, ["https://a.example"]);
         assert_eq!(cors.allow_methods, ["GET", "POST"]);
         assert!(cors.allow_credentials, "IsProd is false for dev");
-        assert_eq!(spec.default_throttle, Some(ThrottleSpec { rate: 5.0, burst: 10.0 }));
+        assert_eq!(
+            spec.default_throttle,
+            Some(ThrottleSpec {
+                rate: 5.0,
+                burst: 10.0
+            })
+        );
         assert_eq!(spec.route_throttles["POST /v1/auth/login"].burst, 2.0);
         assert_eq!(spec.binaries, ["open", "closed", "worker"]);
     }
@@ -442,10 +579,16 @@ Resources:
     fn a_list_parameter_override_is_split_on_commas() {
         let overrides = HashMap::from([
             ("Issuer".to_owned(), "i".to_owned()),
-            ("Origins".to_owned(), "https://x.example, https://y.example".to_owned()),
+            (
+                "Origins".to_owned(),
+                "https://x.example, https://y.example".to_owned(),
+            ),
         ]);
         let spec = parse(TEMPLATE, &overrides).expect("parses");
-        assert_eq!(spec.cors.expect("cors").allow_origins, ["https://x.example", "https://y.example"]);
+        assert_eq!(
+            spec.cors.expect("cors").allow_origins,
+            ["https://x.example", "https://y.example"]
+        );
     }
 
     #[test]

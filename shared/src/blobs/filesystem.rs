@@ -30,7 +30,9 @@ pub struct FilesystemBlobs {
 
 impl std::fmt::Debug for FilesystemBlobs {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FilesystemBlobs").field("root", &self.root).finish_non_exhaustive()
+        f.debug_struct("FilesystemBlobs")
+            .field("root", &self.root)
+            .finish_non_exhaustive()
     }
 }
 
@@ -59,7 +61,12 @@ pub struct PresignedQuery {
 impl FilesystemBlobs {
     /// Files under `root`; public URLs under `cdn_base_url`; presigned PUTs to
     /// `upload_base_url` + [`UPLOAD_PATH`], signed with `signing_key`.
-    pub fn new(root: impl Into<PathBuf>, cdn_base_url: &str, upload_base_url: &str, signing_key: impl AsRef<[u8]>) -> Self {
+    pub fn new(
+        root: impl Into<PathBuf>,
+        cdn_base_url: &str,
+        upload_base_url: &str,
+        signing_key: impl AsRef<[u8]>,
+    ) -> Self {
         FilesystemBlobs {
             root: root.into(),
             cdn_base_url: cdn_base_url.trim_end_matches('/').to_owned(),
@@ -77,8 +84,15 @@ impl FilesystemBlobs {
         self.root.join(".meta").join(format!("{key}.json"))
     }
 
-    fn signature(&self, key: &str, content_type: &str, content_length: u64, expires: i64) -> String {
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.signing_key).expect("HMAC takes any key length");
+    fn signature(
+        &self,
+        key: &str,
+        content_type: &str,
+        content_length: u64,
+        expires: i64,
+    ) -> String {
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(&self.signing_key).expect("HMAC takes any key length");
         mac.update(format!("PUT\n{key}\n{content_type}\n{content_length}\n{expires}").as_bytes());
         URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
     }
@@ -94,19 +108,30 @@ impl FilesystemBlobs {
         now: i64,
     ) -> Result<(), BlobError> {
         validate_key(key)?;
-        let expected = self.signature(key, &query.content_type, query.content_length, query.expires);
+        let expected = self.signature(
+            key,
+            &query.content_type,
+            query.content_length,
+            query.expires,
+        );
         let given = query.signature.as_bytes();
-        if expected.len() != given.len() || !bool::from(subtle::ConstantTimeEq::ct_eq(expected.as_bytes(), given)) {
+        if expected.len() != given.len()
+            || !bool::from(subtle::ConstantTimeEq::ct_eq(expected.as_bytes(), given))
+        {
             return Err(BlobError::Signature("the signature does not match".into()));
         }
         if now > query.expires {
             return Err(BlobError::Signature("the upload URL has expired".into()));
         }
         if content_type != Some(query.content_type.as_str()) {
-            return Err(BlobError::Signature("Content-Type differs from the signed one".into()));
+            return Err(BlobError::Signature(
+                "Content-Type differs from the signed one".into(),
+            ));
         }
         if body_len != query.content_length {
-            return Err(BlobError::Signature("Content-Length differs from the signed one".into()));
+            return Err(BlobError::Signature(
+                "Content-Length differs from the signed one".into(),
+            ));
         }
         Ok(())
     }
@@ -125,8 +150,10 @@ impl FilesystemBlobs {
 impl Blobs for FilesystemBlobs {
     async fn put(&self, key: &str, bytes: Vec<u8>, content_type: &str) -> Result<(), BlobError> {
         let path = self.path_of(key)?;
-        let sidecar = serde_json::to_vec(&Sidecar { content_type: content_type.to_owned() })
-            .map_err(|e| BlobError::Io(e.to_string()))?;
+        let sidecar = serde_json::to_vec(&Sidecar {
+            content_type: content_type.to_owned(),
+        })
+        .map_err(|e| BlobError::Io(e.to_string()))?;
         Self::write_atomically(&self.sidecar_of(key), &sidecar).await?;
         Self::write_atomically(&path, &bytes).await
     }
@@ -138,7 +165,9 @@ impl Blobs for FilesystemBlobs {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(io(e)),
         };
-        let Some(meta) = self.head(key).await? else { return Ok(None) };
+        let Some(meta) = self.head(key).await? else {
+            return Ok(None);
+        };
         Ok(Some(Blob { bytes, meta }))
     }
 
@@ -162,10 +191,16 @@ impl Blobs for FilesystemBlobs {
             Err(e) => return Err(io(e)),
         };
         let content_type = match tokio::fs::read(self.sidecar_of(key)).await {
-            Ok(raw) => serde_json::from_slice::<Sidecar>(&raw).map(|s| s.content_type).unwrap_or_default(),
+            Ok(raw) => serde_json::from_slice::<Sidecar>(&raw)
+                .map(|s| s.content_type)
+                .unwrap_or_default(),
             Err(_) => String::new(),
         };
-        let content_type = if content_type.is_empty() { "application/octet-stream".to_owned() } else { content_type };
+        let content_type = if content_type.is_empty() {
+            "application/octet-stream".to_owned()
+        } else {
+            content_type
+        };
         Ok(Some(BlobMeta { content_type, size }))
     }
 
@@ -177,7 +212,8 @@ impl Blobs for FilesystemBlobs {
         expires_in: Duration,
     ) -> Result<PresignedPut, BlobError> {
         validate_key(key)?;
-        let expires = time::OffsetDateTime::now_utc().unix_timestamp() + expires_in.as_secs() as i64;
+        let expires =
+            time::OffsetDateTime::now_utc().unix_timestamp() + expires_in.as_secs() as i64;
         let signature = self.signature(key, content_type, content_length, expires);
         let query = url::form_urlencoded::Serializer::new(String::new())
             .append_pair("content_type", content_type)
@@ -185,7 +221,10 @@ impl Blobs for FilesystemBlobs {
             .append_pair("expires", &expires.to_string())
             .append_pair("signature", &signature)
             .finish();
-        let url = format!("{}?{query}", join_url(&format!("{}{UPLOAD_PATH}", self.upload_base_url), key));
+        let url = format!(
+            "{}?{query}",
+            join_url(&format!("{}{UPLOAD_PATH}", self.upload_base_url), key)
+        );
         Ok(PresignedPut {
             url,
             method: "PUT",
@@ -202,10 +241,16 @@ impl Blobs for FilesystemBlobs {
     }
 
     async fn ping(&self) -> Result<(), BlobError> {
-        tokio::fs::create_dir_all(&self.root).await.map_err(|e| BlobError::Unavailable(e.to_string()))?;
-        let meta = tokio::fs::metadata(&self.root).await.map_err(|e| BlobError::Unavailable(e.to_string()))?;
+        tokio::fs::create_dir_all(&self.root)
+            .await
+            .map_err(|e| BlobError::Unavailable(e.to_string()))?;
+        let meta = tokio::fs::metadata(&self.root)
+            .await
+            .map_err(|e| BlobError::Unavailable(e.to_string()))?;
         if meta.permissions().readonly() {
-            return Err(BlobError::Unavailable("the blob folder is read-only".into()));
+            return Err(BlobError::Unavailable(
+                "the blob folder is read-only".into(),
+            ));
         }
         Ok(())
     }

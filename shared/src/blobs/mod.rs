@@ -101,18 +101,28 @@ pub fn validate_key(key: &str) -> Result<(), BlobError> {
         if segment.is_empty() || segment.starts_with('.') {
             return Err(bad());
         }
-        if !segment.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '=' | '+' | '@')) {
+        if !segment
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '=' | '+' | '@'))
+        {
             return Err(bad());
         }
     }
     Ok(())
 }
 
-const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
 
 /// `base/key` with each segment of the key percent-encoded.
 pub fn join_url(base: &str, key: &str) -> String {
-    let encoded: Vec<String> = key.split('/').map(|s| utf8_percent_encode(s, PATH_SEGMENT).to_string()).collect();
+    let encoded: Vec<String> = key
+        .split('/')
+        .map(|s| utf8_percent_encode(s, PATH_SEGMENT).to_string())
+        .collect();
     format!("{}/{}", base.trim_end_matches('/'), encoded.join("/"))
 }
 
@@ -122,16 +132,33 @@ mod tests {
 
     #[test]
     fn keys_cannot_climb_out_of_the_bucket() {
-        for key in ["../etc/passwd", "a/../b", "/abs", "a//b", ".meta/x", "a/.hidden", "a\\b", "", "dir/"] {
+        for key in [
+            "../etc/passwd",
+            "a/../b",
+            "/abs",
+            "a//b",
+            ".meta/x",
+            "a/.hidden",
+            "a\\b",
+            "",
+            "dir/",
+        ] {
             assert!(validate_key(key).is_err(), "{key}");
         }
-        for key in ["uploads/u1/3f2c.png", "routes/01J.geojson", "thumbnails/courses/c1.png"] {
+        for key in [
+            "uploads/u1/3f2c.png",
+            "routes/01J.geojson",
+            "thumbnails/courses/c1.png",
+        ] {
             assert!(validate_key(key).is_ok(), "{key}");
         }
     }
 
     #[test]
     fn public_urls_encode_each_segment() {
-        assert_eq!(join_url("https://cdn.example/", "uploads/u 1/a+b.png"), "https://cdn.example/uploads/u%201/a%2Bb.png");
+        assert_eq!(
+            join_url("https://cdn.example/", "uploads/u 1/a+b.png"),
+            "https://cdn.example/uploads/u%201/a%2Bb.png"
+        );
     }
 }

@@ -29,20 +29,33 @@ where
     BlobError::Unavailable(DisplayErrorContext(&err).to_string())
 }
 
-fn is_not_found<E: ProvideErrorMetadata>(err: &SdkError<E, aws_sdk_s3::config::http::HttpResponse>) -> bool {
+fn is_not_found<E: ProvideErrorMetadata>(
+    err: &SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
+) -> bool {
     matches!(err.code(), Some("NoSuchKey" | "NotFound"))
-        || err.raw_response().is_some_and(|r| r.status().as_u16() == 404)
+        || err
+            .raw_response()
+            .is_some_and(|r| r.status().as_u16() == 404)
 }
 
 impl S3Blobs {
     /// An adapter with an already-built client.
     pub fn new(client: Client, bucket: impl Into<String>, cdn_base_url: &str) -> Self {
-        S3Blobs { client, bucket: bucket.into(), cdn_base_url: cdn_base_url.trim_end_matches('/').to_owned() }
+        S3Blobs {
+            client,
+            bucket: bucket.into(),
+            cdn_base_url: cdn_base_url.trim_end_matches('/').to_owned(),
+        }
     }
 
     /// Builds the client from the shared AWS configuration; with an endpoint override it
     /// uses path-style addressing, which S3-compatible test servers need.
-    pub fn from_sdk_config(sdk: &aws_config::SdkConfig, endpoint: Option<&str>, bucket: impl Into<String>, cdn_base_url: &str) -> Self {
+    pub fn from_sdk_config(
+        sdk: &aws_config::SdkConfig,
+        endpoint: Option<&str>,
+        bucket: impl Into<String>,
+        cdn_base_url: &str,
+    ) -> Self {
         let mut builder = aws_sdk_s3::config::Builder::from(sdk);
         if let Some(url) = endpoint {
             builder = builder.endpoint_url(url).force_path_style(true);
@@ -74,12 +87,22 @@ impl Blobs for S3Blobs {
 
     async fn get(&self, key: &str) -> Result<Option<Blob>, BlobError> {
         validate_key(key)?;
-        let out = match self.client.get_object().bucket(&self.bucket).key(key).send().await {
+        let out = match self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
             Ok(out) => out,
             Err(err) if is_not_found(&err) => return Ok(None),
             Err(err) => return Err(unavailable(err)),
         };
-        let content_type = out.content_type().unwrap_or("application/octet-stream").to_owned();
+        let content_type = out
+            .content_type()
+            .unwrap_or("application/octet-stream")
+            .to_owned();
         let bytes = out
             .body
             .collect()
@@ -88,20 +111,39 @@ impl Blobs for S3Blobs {
             .into_bytes()
             .to_vec();
         let size = bytes.len() as u64;
-        Ok(Some(Blob { bytes, meta: BlobMeta { content_type, size } }))
+        Ok(Some(Blob {
+            bytes,
+            meta: BlobMeta { content_type, size },
+        }))
     }
 
     async fn delete(&self, key: &str) -> Result<(), BlobError> {
         validate_key(key)?;
-        self.client.delete_object().bucket(&self.bucket).key(key).send().await.map_err(unavailable)?;
+        self.client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(unavailable)?;
         Ok(())
     }
 
     async fn head(&self, key: &str) -> Result<Option<BlobMeta>, BlobError> {
         validate_key(key)?;
-        match self.client.head_object().bucket(&self.bucket).key(key).send().await {
+        match self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
             Ok(out) => Ok(Some(BlobMeta {
-                content_type: out.content_type().unwrap_or("application/octet-stream").to_owned(),
+                content_type: out
+                    .content_type()
+                    .unwrap_or("application/octet-stream")
+                    .to_owned(),
                 size: out.content_length().unwrap_or(0).max(0) as u64,
             })),
             Err(err) if is_not_found(&err) => Ok(None),
@@ -117,8 +159,10 @@ impl Blobs for S3Blobs {
         expires_in: Duration,
     ) -> Result<PresignedPut, BlobError> {
         validate_key(key)?;
-        let length = i64::try_from(content_length).map_err(|_| BlobError::InvalidKey(key.to_owned()))?;
-        let config = PresigningConfig::expires_in(expires_in).map_err(|e| BlobError::Io(e.to_string()))?;
+        let length =
+            i64::try_from(content_length).map_err(|_| BlobError::InvalidKey(key.to_owned()))?;
+        let config =
+            PresigningConfig::expires_in(expires_in).map_err(|e| BlobError::Io(e.to_string()))?;
         let request = self
             .client
             .put_object()
@@ -129,12 +173,16 @@ impl Blobs for S3Blobs {
             .presigned(config)
             .await
             .map_err(unavailable)?;
-        let headers = request.headers().map(|(k, v)| (k.to_ascii_lowercase(), v.to_owned())).collect();
+        let headers = request
+            .headers()
+            .map(|(k, v)| (k.to_ascii_lowercase(), v.to_owned()))
+            .collect();
         Ok(PresignedPut {
             url: request.uri().to_owned(),
             method: "PUT",
             headers,
-            expires_at: time::OffsetDateTime::now_utc().unix_timestamp() + expires_in.as_secs() as i64,
+            expires_at: time::OffsetDateTime::now_utc().unix_timestamp()
+                + expires_in.as_secs() as i64,
         })
     }
 
@@ -143,7 +191,12 @@ impl Blobs for S3Blobs {
     }
 
     async fn ping(&self) -> Result<(), BlobError> {
-        self.client.head_bucket().bucket(&self.bucket).send().await.map_err(unavailable)?;
+        self.client
+            .head_bucket()
+            .bucket(&self.bucket)
+            .send()
+            .await
+            .map_err(unavailable)?;
         Ok(())
     }
 }

@@ -39,7 +39,9 @@ impl std::fmt::Debug for CursorCodec {
 impl CursorCodec {
     /// A codec keyed by `secret` (at least 32 bytes outside local use).
     pub fn new(secret: impl AsRef<[u8]>) -> Self {
-        CursorCodec { secret: secret.as_ref().to_vec() }
+        CursorCodec {
+            secret: secret.as_ref().to_vec(),
+        }
     }
 
     fn mac(&self, scope: &str, payload: &[u8]) -> HmacSha256 {
@@ -54,15 +56,25 @@ impl CursorCodec {
     pub fn encode(&self, scope: &str, position: &Position) -> String {
         let payload = serde_json::to_vec(position).expect("keys serialize");
         let tag = self.mac(scope, &payload).finalize().into_bytes();
-        format!("{}.{}", URL_SAFE_NO_PAD.encode(&payload), URL_SAFE_NO_PAD.encode(tag))
+        format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(&payload),
+            URL_SAFE_NO_PAD.encode(tag)
+        )
     }
 
     /// The position a cursor stands for, if we issued it for this `scope`.
     pub fn decode(&self, scope: &str, cursor: &str) -> Result<Position, StoreError> {
         let (payload, tag) = cursor.split_once('.').ok_or(StoreError::BadCursor)?;
-        let payload = URL_SAFE_NO_PAD.decode(payload).map_err(|_| StoreError::BadCursor)?;
-        let tag = URL_SAFE_NO_PAD.decode(tag).map_err(|_| StoreError::BadCursor)?;
-        self.mac(scope, &payload).verify_slice(&tag).map_err(|_| StoreError::BadCursor)?;
+        let payload = URL_SAFE_NO_PAD
+            .decode(payload)
+            .map_err(|_| StoreError::BadCursor)?;
+        let tag = URL_SAFE_NO_PAD
+            .decode(tag)
+            .map_err(|_| StoreError::BadCursor)?;
+        self.mac(scope, &payload)
+            .verify_slice(&tag)
+            .map_err(|_| StoreError::BadCursor)?;
         serde_json::from_slice(&payload).map_err(|_| StoreError::BadCursor)
     }
 }
@@ -74,17 +86,35 @@ mod tests {
     #[test]
     fn a_cursor_round_trips_and_rejects_edits_and_other_lists() {
         let codec = CursorCodec::new("k".repeat(32));
-        let position = Position { key: Key::new("COURSE#1", "REVIEW#b"), index_key: None };
+        let position = Position {
+            key: Key::new("COURSE#1", "REVIEW#b"),
+            index_key: None,
+        };
         let cursor = codec.encode("table|asc|COURSE#1", &position);
-        assert_eq!(codec.decode("table|asc|COURSE#1", &cursor).expect("valid"), position);
-        assert_eq!(codec.decode("table|asc|COURSE#2", &cursor), Err(StoreError::BadCursor));
-        let forged = Position { key: Key::new("COURSE#1", "REVIEW#z"), index_key: None };
+        assert_eq!(
+            codec.decode("table|asc|COURSE#1", &cursor).expect("valid"),
+            position
+        );
+        assert_eq!(
+            codec.decode("table|asc|COURSE#2", &cursor),
+            Err(StoreError::BadCursor)
+        );
+        let forged = Position {
+            key: Key::new("COURSE#1", "REVIEW#z"),
+            index_key: None,
+        };
         let forged = format!(
             "{}.{}",
             URL_SAFE_NO_PAD.encode(serde_json::to_vec(&forged).expect("json")),
             cursor.split_once('.').expect("dot").1
         );
-        assert_eq!(codec.decode("table|asc|COURSE#1", &forged), Err(StoreError::BadCursor));
-        assert_eq!(codec.decode("table|asc|COURSE#1", "garbage"), Err(StoreError::BadCursor));
+        assert_eq!(
+            codec.decode("table|asc|COURSE#1", &forged),
+            Err(StoreError::BadCursor)
+        );
+        assert_eq!(
+            codec.decode("table|asc|COURSE#1", "garbage"),
+            Err(StoreError::BadCursor)
+        );
     }
 }

@@ -11,16 +11,16 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, Delete, GlobalSecondaryIndex, KeySchemaElement,
-    KeyType, Projection, ProjectionType, Put, ReturnValue, ScalarAttributeType, TimeToLiveSpecification,
-    TransactWriteItem, Update,
+    AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, Delete, GlobalSecondaryIndex,
+    KeySchemaElement, KeyType, Projection, ProjectionType, Put, ReturnValue, ScalarAttributeType,
+    TimeToLiveSpecification, TransactWriteItem, Update,
 };
 use serde_json::{Map, Value};
 
 use super::cursor::{CursorCodec, Position};
 use super::{
-    Condition, Index, Item, Key, Order, Page, Query, RESERVED_ATTRIBUTES, SortRange, Store, StoreError, Write,
-    now_epoch_seconds, validate_counter_field, validate_transaction,
+    Condition, Index, Item, Key, Order, Page, Query, RESERVED_ATTRIBUTES, SortRange, Store,
+    StoreError, Write, now_epoch_seconds, validate_counter_field, validate_transaction,
 };
 
 type AttrMap = HashMap<String, AttributeValue>;
@@ -92,7 +92,10 @@ fn to_attrs(item: &Item) -> Result<AttrMap, StoreError> {
     if let Some(t) = item.expires_at {
         attrs.insert("expires_at".into(), n(t));
     }
-    attrs.insert("version".into(), AttributeValue::N(item.version.to_string()));
+    attrs.insert(
+        "version".into(),
+        AttributeValue::N(item.version.to_string()),
+    );
     Ok(attrs)
 }
 
@@ -101,12 +104,18 @@ fn string_attr(attrs: &AttrMap, name: &str) -> Option<String> {
 }
 
 fn number_attr(attrs: &AttrMap, name: &str) -> Option<i64> {
-    attrs.get(name).and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok())
+    attrs
+        .get(name)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|v| v.parse().ok())
 }
 
 fn from_attrs(mut attrs: AttrMap) -> Result<Item, StoreError> {
     let bad = |what: &str| StoreError::Invalid(format!("item without {what}"));
-    let key = Key::new(string_attr(&attrs, "pk").ok_or_else(|| bad("pk"))?, string_attr(&attrs, "sk").ok_or_else(|| bad("sk"))?);
+    let key = Key::new(
+        string_attr(&attrs, "pk").ok_or_else(|| bad("pk"))?,
+        string_attr(&attrs, "sk").ok_or_else(|| bad("sk"))?,
+    );
     let mut index_keys: [Option<Key>; 3] = [None, None, None];
     for index in Index::ALL {
         let (p, k) = index.attributes();
@@ -125,7 +134,13 @@ fn from_attrs(mut attrs: AttrMap) -> Result<Item, StoreError> {
             .map_err(|e| StoreError::Invalid(format!("attribute {name}: {e}")))?;
         body.insert(name, value);
     }
-    Ok(Item { key, index_keys, expires_at, version, body })
+    Ok(Item {
+        key,
+        index_keys,
+        expires_at,
+        version,
+        body,
+    })
 }
 
 /// Maps an SDK failure: a failed condition is the caller's business, anything else is the
@@ -146,7 +161,11 @@ where
 impl DynamoStore {
     /// An adapter over `table` with an already-built client.
     pub fn new(client: Client, table: impl Into<String>, cursors: CursorCodec) -> Self {
-        DynamoStore { client, table: table.into(), cursors }
+        DynamoStore {
+            client,
+            table: table.into(),
+            cursors,
+        }
     }
 
     /// Builds the client from the shared AWS configuration, at `endpoint` when given.
@@ -179,12 +198,21 @@ impl DynamoStore {
             .map_err(|e| StoreError::Invalid(e.to_string()))
     }
 
-    async fn query_page(&self, query: &Query, start: Option<AttrMap>, limit: i32, now: i64) -> Result<(Vec<Item>, Option<AttrMap>), StoreError> {
+    async fn query_page(
+        &self,
+        query: &Query,
+        start: Option<AttrMap>,
+        limit: i32,
+        now: i64,
+    ) -> Result<(Vec<Item>, Option<AttrMap>), StoreError> {
         let (pk_name, sk_name) = match query.index {
             Some(index) => index.attributes(),
             None => ("pk", "sk"),
         };
-        let mut values = HashMap::from([(":pk".to_owned(), s(&query.partition)), (":now".to_owned(), n(now))]);
+        let mut values = HashMap::from([
+            (":pk".to_owned(), s(&query.partition)),
+            (":now".to_owned(), n(now)),
+        ]);
         let range = match &query.range {
             SortRange::All => String::new(),
             SortRange::BeginsWith(p) => {
@@ -225,7 +253,12 @@ impl DynamoStore {
             .send()
             .await
             .map_err(classify)?;
-        let items = out.items.unwrap_or_default().into_iter().map(from_attrs).collect::<Result<Vec<_>, _>>()?;
+        let items = out
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(from_attrs)
+            .collect::<Result<Vec<_>, _>>()?;
         Ok((items, out.last_evaluated_key))
     }
 
@@ -257,7 +290,11 @@ impl DynamoStore {
                     .index_name(index.name())
                     .key_schema(key(p, KeyType::Hash)?)
                     .key_schema(key(k, KeyType::Range)?)
-                    .projection(Projection::builder().projection_type(ProjectionType::All).build())
+                    .projection(
+                        Projection::builder()
+                            .projection_type(ProjectionType::All)
+                            .build(),
+                    )
                     .build()
                     .map_err(|e| StoreError::Invalid(e.to_string()))?,
             );
@@ -304,7 +341,9 @@ impl Store for DynamoStore {
             .map_err(classify)?;
         match out.item {
             None => Ok(None),
-            Some(attrs) => Ok(Some(from_attrs(attrs)?).filter(|item| !item.is_expired(now_epoch_seconds()))),
+            Some(attrs) => {
+                Ok(Some(from_attrs(attrs)?).filter(|item| !item.is_expired(now_epoch_seconds())))
+            }
         }
     }
 
@@ -379,14 +418,23 @@ impl Store for DynamoStore {
         let cursor = match (more, items.last()) {
             (true, Some(last)) => Some(self.cursors.encode(
                 &scope,
-                &Position { key: last.key.clone(), index_key: query.index.and_then(|i| last.index_key(i).cloned()) },
+                &Position {
+                    key: last.key.clone(),
+                    index_key: query.index.and_then(|i| last.index_key(i).cloned()),
+                },
             )),
             _ => None,
         };
         Ok(Page { items, cursor })
     }
 
-    async fn add(&self, key: &Key, field: &str, delta: i64, expires_at: Option<i64>) -> Result<i64, StoreError> {
+    async fn add(
+        &self,
+        key: &Key,
+        field: &str,
+        delta: i64,
+        expires_at: Option<i64>,
+    ) -> Result<i64, StoreError> {
         validate_counter_field(field)?;
         let now = now_epoch_seconds();
         let mut values = HashMap::from([(":d".to_owned(), n(delta)), (":now".to_owned(), n(now))]);
@@ -433,7 +481,9 @@ impl Store for DynamoStore {
         let mut actions = Vec::with_capacity(writes.len());
         for write in &writes {
             let action = match write {
-                Write::Put { item, condition } => TransactWriteItem::builder().put(self.build_put(item, condition, now)?),
+                Write::Put { item, condition } => {
+                    TransactWriteItem::builder().put(self.build_put(item, condition, now)?)
+                }
                 Write::Delete { key, condition } => {
                     let cond = condition_expr(condition, now);
                     TransactWriteItem::builder().delete(
@@ -441,7 +491,9 @@ impl Store for DynamoStore {
                             .table_name(&self.table)
                             .set_key(Some(key_attrs(key)))
                             .set_condition_expression(cond.expression)
-                            .set_expression_attribute_values((!cond.values.is_empty()).then_some(cond.values))
+                            .set_expression_attribute_values(
+                                (!cond.values.is_empty()).then_some(cond.values),
+                            )
                             .build()
                             .map_err(|e| StoreError::Invalid(e.to_string()))?,
                     )
@@ -458,13 +510,17 @@ impl Store for DynamoStore {
                 ),
                 Write::Check { key, condition } => {
                     let cond = condition_expr(condition, now);
-                    let expression = cond.expression.unwrap_or_else(|| "attribute_exists(pk) OR attribute_not_exists(pk)".into());
+                    let expression = cond.expression.unwrap_or_else(|| {
+                        "attribute_exists(pk) OR attribute_not_exists(pk)".into()
+                    });
                     TransactWriteItem::builder().condition_check(
                         ConditionCheck::builder()
                             .table_name(&self.table)
                             .set_key(Some(key_attrs(key)))
                             .condition_expression(expression)
-                            .set_expression_attribute_values((!cond.values.is_empty()).then_some(cond.values))
+                            .set_expression_attribute_values(
+                                (!cond.values.is_empty()).then_some(cond.values),
+                            )
                             .build()
                             .map_err(|e| StoreError::Invalid(e.to_string()))?,
                     )
@@ -472,7 +528,12 @@ impl Store for DynamoStore {
             };
             actions.push(action.build());
         }
-        let result = self.client.transact_write_items().set_transact_items(Some(actions)).send().await;
+        let result = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(actions))
+            .send()
+            .await;
         match result {
             Ok(_) => Ok(()),
             Err(err) => {

@@ -16,8 +16,8 @@ use serde_json::{Map, Value};
 
 use super::cursor::{CursorCodec, Position};
 use super::{
-    Condition, Index, Item, Key, Order, Page, Query, SortRange, Store, StoreError, Write, now_epoch_seconds,
-    validate_counter_field, validate_transaction,
+    Condition, Index, Item, Key, Order, Page, Query, SortRange, Store, StoreError, Write,
+    now_epoch_seconds, validate_counter_field, validate_transaction,
 };
 
 const ITEMS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("items");
@@ -41,7 +41,13 @@ struct Stored {
 
 impl Stored {
     fn into_item(self, key: Key) -> Item {
-        Item { key, index_keys: self.index_keys, expires_at: self.expires_at, version: self.version, body: self.body }
+        Item {
+            key,
+            index_keys: self.index_keys,
+            expires_at: self.expires_at,
+            version: self.version,
+            body: self.body,
+        }
     }
 }
 
@@ -89,7 +95,10 @@ impl EmbeddedStore {
             }
         }
         txn.commit().map_err(unavailable)?;
-        Ok(EmbeddedStore { db: Arc::new(db), cursors })
+        Ok(EmbeddedStore {
+            db: Arc::new(db),
+            cursors,
+        })
     }
 
     async fn blocking<T: Send + 'static>(
@@ -104,19 +113,25 @@ impl EmbeddedStore {
     }
 
     /// Runs `writes` in one redb transaction, committing only if every condition holds.
-    fn write_all(db: &Database, writes: Vec<Write>, single: bool) -> Result<Option<i64>, StoreError> {
+    fn write_all(
+        db: &Database,
+        writes: Vec<Write>,
+        single: bool,
+    ) -> Result<Option<i64>, StoreError> {
         let now = now_epoch_seconds();
         let txn = db.begin_write().map_err(unavailable)?;
         let mut failed = Vec::new();
         for (position, write) in writes.iter().enumerate() {
             let key = match write {
                 Write::Put { item, .. } => &item.key,
-                Write::Delete { key, .. } | Write::Check { key, .. } | Write::Add { key, .. } => key,
+                Write::Delete { key, .. } | Write::Check { key, .. } | Write::Add { key, .. } => {
+                    key
+                }
             };
             let condition = match write {
-                Write::Put { condition, .. } | Write::Delete { condition, .. } | Write::Check { condition, .. } => {
-                    condition
-                }
+                Write::Put { condition, .. }
+                | Write::Delete { condition, .. }
+                | Write::Check { condition, .. } => condition,
                 Write::Add { .. } => &Condition::None,
             };
             let current = read_live(&txn, key, now)?;
@@ -126,7 +141,11 @@ impl EmbeddedStore {
         }
         if !failed.is_empty() {
             txn.abort().map_err(unavailable)?;
-            return Err(if single { StoreError::ConditionFailed } else { StoreError::TransactionCanceled { failed } });
+            return Err(if single {
+                StoreError::ConditionFailed
+            } else {
+                StoreError::TransactionCanceled { failed }
+            });
         }
         let mut last_counter = None;
         for write in writes {
@@ -158,7 +177,9 @@ fn holds(condition: &Condition, current: Option<&Item>) -> bool {
 
 fn read_raw(txn: &WriteTransaction, key: &Key) -> Result<Option<Item>, StoreError> {
     let table = txn.open_table(ITEMS).map_err(unavailable)?;
-    let found = table.get((key.pk.as_str(), key.sk.as_str())).map_err(unavailable)?;
+    let found = table
+        .get((key.pk.as_str(), key.sk.as_str()))
+        .map_err(unavailable)?;
     match found {
         None => Ok(None),
         Some(bytes) => {
@@ -173,14 +194,25 @@ fn read_live(txn: &WriteTransaction, key: &Key, now: i64) -> Result<Option<Item>
 }
 
 fn remove(txn: &WriteTransaction, key: &Key) -> Result<(), StoreError> {
-    let Some(old) = read_raw(txn, key)? else { return Ok(()) };
+    let Some(old) = read_raw(txn, key)? else {
+        return Ok(());
+    };
     let mut items = txn.open_table(ITEMS).map_err(unavailable)?;
-    items.remove((key.pk.as_str(), key.sk.as_str())).map_err(unavailable)?;
+    items
+        .remove((key.pk.as_str(), key.sk.as_str()))
+        .map_err(unavailable)?;
     for index in Index::ALL {
         if let Some(ik) = old.index_key(index) {
-            let mut table = txn.open_table(INDEX_TABLES[index as usize]).map_err(unavailable)?;
+            let mut table = txn
+                .open_table(INDEX_TABLES[index as usize])
+                .map_err(unavailable)?;
             table
-                .remove((ik.pk.as_str(), ik.sk.as_str(), key.pk.as_str(), key.sk.as_str()))
+                .remove((
+                    ik.pk.as_str(),
+                    ik.sk.as_str(),
+                    key.pk.as_str(),
+                    key.sk.as_str(),
+                ))
                 .map_err(unavailable)?;
         }
     }
@@ -196,12 +228,27 @@ fn insert(txn: &WriteTransaction, item: &Item) -> Result<(), StoreError> {
     };
     let bytes = serde_json::to_vec(&stored).map_err(|e| StoreError::Invalid(e.to_string()))?;
     let mut items = txn.open_table(ITEMS).map_err(unavailable)?;
-    items.insert((item.key.pk.as_str(), item.key.sk.as_str()), bytes.as_slice()).map_err(unavailable)?;
+    items
+        .insert(
+            (item.key.pk.as_str(), item.key.sk.as_str()),
+            bytes.as_slice(),
+        )
+        .map_err(unavailable)?;
     for index in Index::ALL {
         if let Some(ik) = item.index_key(index) {
-            let mut table = txn.open_table(INDEX_TABLES[index as usize]).map_err(unavailable)?;
+            let mut table = txn
+                .open_table(INDEX_TABLES[index as usize])
+                .map_err(unavailable)?;
             table
-                .insert((ik.pk.as_str(), ik.sk.as_str(), item.key.pk.as_str(), item.key.sk.as_str()), ())
+                .insert(
+                    (
+                        ik.pk.as_str(),
+                        ik.sk.as_str(),
+                        item.key.pk.as_str(),
+                        item.key.sk.as_str(),
+                    ),
+                    (),
+                )
                 .map_err(unavailable)?;
         }
     }
@@ -226,7 +273,9 @@ fn add_in(
     };
     let current = match item.body.get(field) {
         None => 0,
-        Some(v) => v.as_i64().ok_or_else(|| StoreError::Invalid(format!("{field} is not an integer")))?,
+        Some(v) => v
+            .as_i64()
+            .ok_or_else(|| StoreError::Invalid(format!("{field} is not an integer")))?,
     };
     let next = current
         .checked_add(delta)
@@ -275,7 +324,9 @@ fn index_bounds<'a>(
 ) -> (IndexBound<'a>, IndexBound<'a>) {
     let mut lo = match range {
         SortRange::BeginsWith(p) => Bound::Included((pk, p.as_str(), "", "")),
-        SortRange::Between(a, _) | SortRange::AtLeast(a) => Bound::Included((pk, a.as_str(), "", "")),
+        SortRange::Between(a, _) | SortRange::AtLeast(a) => {
+            Bound::Included((pk, a.as_str(), "", ""))
+        }
         SortRange::All | SortRange::AtMost(_) => Bound::Included((pk, "", "", "")),
     };
     // Index sort keys repeat across table keys, so the upper bound is the partition end
@@ -318,10 +369,21 @@ fn query_in(db: &Database, cursors: &CursorCodec, query: &Query) -> Result<Page,
                 return Err(StoreError::BadCursor);
             }
             let after_sk = after.as_ref().map(|p| p.key.sk.as_str());
-            let bounds = table_bounds(&query.partition, &pk_end, &query.range, after_sk, query.order);
-            let range = items_table.range::<(&str, &str)>(bounds).map_err(unavailable)?;
-            let iter: Box<dyn Iterator<Item = _>> =
-                if query.order == Order::Descending { Box::new(range.rev()) } else { Box::new(range) };
+            let bounds = table_bounds(
+                &query.partition,
+                &pk_end,
+                &query.range,
+                after_sk,
+                query.order,
+            );
+            let range = items_table
+                .range::<(&str, &str)>(bounds)
+                .map_err(unavailable)?;
+            let iter: Box<dyn Iterator<Item = _>> = if query.order == Order::Descending {
+                Box::new(range.rev())
+            } else {
+                Box::new(range)
+            };
             for entry in iter {
                 let (k, v) = entry.map_err(unavailable)?;
                 let (pk, sk) = k.value();
@@ -341,18 +403,34 @@ fn query_in(db: &Database, cursors: &CursorCodec, query: &Query) -> Result<Page,
             }
         }
         Some(index) => {
-            let table = txn.open_table(INDEX_TABLES[index as usize]).map_err(unavailable)?;
+            let table = txn
+                .open_table(INDEX_TABLES[index as usize])
+                .map_err(unavailable)?;
             let after_key = match &after {
-                Some(Position { key, index_key: Some(ik) }) if ik.pk == query.partition => {
+                Some(Position {
+                    key,
+                    index_key: Some(ik),
+                }) if ik.pk == query.partition => {
                     Some((ik.sk.as_str(), key.pk.as_str(), key.sk.as_str()))
                 }
                 Some(_) => return Err(StoreError::BadCursor),
                 None => None,
             };
-            let bounds = index_bounds(&query.partition, &pk_end, &query.range, after_key, query.order);
-            let range = table.range::<(&str, &str, &str, &str)>(bounds).map_err(unavailable)?;
-            let iter: Box<dyn Iterator<Item = _>> =
-                if query.order == Order::Descending { Box::new(range.rev()) } else { Box::new(range) };
+            let bounds = index_bounds(
+                &query.partition,
+                &pk_end,
+                &query.range,
+                after_key,
+                query.order,
+            );
+            let range = table
+                .range::<(&str, &str, &str, &str)>(bounds)
+                .map_err(unavailable)?;
+            let iter: Box<dyn Iterator<Item = _>> = if query.order == Order::Descending {
+                Box::new(range.rev())
+            } else {
+                Box::new(range)
+            };
             for entry in iter {
                 let (k, _) = entry.map_err(unavailable)?;
                 let (_, isk, pk, sk) = k.value();
@@ -374,7 +452,10 @@ fn query_in(db: &Database, cursors: &CursorCodec, query: &Query) -> Result<Page,
     let cursor = match (more, items.last()) {
         (true, Some(last)) => Some(cursors.encode(
             &scope,
-            &Position { key: last.key.clone(), index_key: query.index.and_then(|i| last.index_key(i).cloned()) },
+            &Position {
+                key: last.key.clone(),
+                index_key: query.index.and_then(|i| last.index_key(i).cloned()),
+            },
         )),
         _ => None,
     };
@@ -388,33 +469,48 @@ impl Store for EmbeddedStore {
         self.blocking(move |db, _| {
             let txn = db.begin_read().map_err(unavailable)?;
             let table = txn.open_table(ITEMS).map_err(unavailable)?;
-            let Some(bytes) = table.get((key.pk.as_str(), key.sk.as_str())).map_err(unavailable)? else {
+            let Some(bytes) = table
+                .get((key.pk.as_str(), key.sk.as_str()))
+                .map_err(unavailable)?
+            else {
                 return Ok(None);
             };
             let stored: Stored = serde_json::from_slice(bytes.value()).map_err(unavailable)?;
-            Ok(Some(stored.into_item(key.clone())).filter(|item| !item.is_expired(now_epoch_seconds())))
+            Ok(Some(stored.into_item(key.clone()))
+                .filter(|item| !item.is_expired(now_epoch_seconds())))
         })
         .await
     }
 
     async fn put(&self, item: Item, condition: Condition) -> Result<(), StoreError> {
         item.validate()?;
-        self.blocking(move |db, _| Self::write_all(db, vec![Write::Put { item, condition }], true).map(|_| ()))
-            .await
+        self.blocking(move |db, _| {
+            Self::write_all(db, vec![Write::Put { item, condition }], true).map(|_| ())
+        })
+        .await
     }
 
     async fn delete(&self, key: &Key, condition: Condition) -> Result<(), StoreError> {
         let key = key.clone();
-        self.blocking(move |db, _| Self::write_all(db, vec![Write::Delete { key, condition }], true).map(|_| ()))
-            .await
+        self.blocking(move |db, _| {
+            Self::write_all(db, vec![Write::Delete { key, condition }], true).map(|_| ())
+        })
+        .await
     }
 
     async fn query(&self, query: &Query) -> Result<Page, StoreError> {
         let query = query.clone();
-        self.blocking(move |db, cursors| query_in(db, cursors, &query)).await
+        self.blocking(move |db, cursors| query_in(db, cursors, &query))
+            .await
     }
 
-    async fn add(&self, key: &Key, field: &str, delta: i64, expires_at: Option<i64>) -> Result<i64, StoreError> {
+    async fn add(
+        &self,
+        key: &Key,
+        field: &str,
+        delta: i64,
+        expires_at: Option<i64>,
+    ) -> Result<i64, StoreError> {
         validate_counter_field(field)?;
         let (key, field) = (key.clone(), field.to_owned());
         self.blocking(move |db, _| {
@@ -428,7 +524,8 @@ impl Store for EmbeddedStore {
 
     async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {
         validate_transaction(&writes)?;
-        self.blocking(move |db, _| Self::write_all(db, writes, false).map(|_| ())).await
+        self.blocking(move |db, _| Self::write_all(db, writes, false).map(|_| ()))
+            .await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

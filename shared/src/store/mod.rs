@@ -16,8 +16,18 @@ use async_trait::async_trait;
 use serde_json::{Map, Value};
 
 /// Attribute names the adapters own; item bodies may not use them.
-pub const RESERVED_ATTRIBUTES: &[&str] =
-    &["pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "gsi3pk", "gsi3sk", "expires_at", "version"];
+pub const RESERVED_ATTRIBUTES: &[&str] = &[
+    "pk",
+    "sk",
+    "gsi1pk",
+    "gsi1sk",
+    "gsi2pk",
+    "gsi2sk",
+    "gsi3pk",
+    "gsi3sk",
+    "expires_at",
+    "version",
+];
 
 /// The most writes one transaction may hold (DynamoDB's limit).
 pub const MAX_TRANSACTION_WRITES: usize = 100;
@@ -26,7 +36,9 @@ pub const MAX_TRANSACTION_WRITES: usize = 100;
 pub const MAX_PAGE: usize = 1000;
 
 /// The primary key of an item.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub struct Key {
     /// Partition key, e.g. `COURSE#01J...`.
     pub pk: String,
@@ -37,7 +49,10 @@ pub struct Key {
 impl Key {
     /// A key from its two parts.
     pub fn new(pk: impl Into<String>, sk: impl Into<String>) -> Self {
-        Key { pk: pk.into(), sk: sk.into() }
+        Key {
+            pk: pk.into(),
+            sk: sk.into(),
+        }
     }
 }
 
@@ -99,11 +114,22 @@ pub struct Item {
 impl Item {
     /// An item with a body and nothing else.
     pub fn new(key: Key, body: Map<String, Value>) -> Self {
-        Item { key, index_keys: [None, None, None], expires_at: None, version: 0, body }
+        Item {
+            key,
+            index_keys: [None, None, None],
+            expires_at: None,
+            version: 0,
+            body,
+        }
     }
 
     /// Puts the item under `index` with that index's key.
-    pub fn with_index(mut self, index: Index, pk: impl Into<String>, sk: impl Into<String>) -> Self {
+    pub fn with_index(
+        mut self,
+        index: Index,
+        pk: impl Into<String>,
+        sk: impl Into<String>,
+    ) -> Self {
         self.index_keys[index.position()] = Some(Key::new(pk, sk));
         self
     }
@@ -144,8 +170,14 @@ impl Item {
         if self.key.pk.is_empty() || self.key.sk.is_empty() {
             return Err(StoreError::Invalid("empty key".into()));
         }
-        if let Some(name) = self.body.keys().find(|k| RESERVED_ATTRIBUTES.contains(&k.as_str())) {
-            return Err(StoreError::Invalid(format!("body uses the reserved attribute {name}")));
+        if let Some(name) = self
+            .body
+            .keys()
+            .find(|k| RESERVED_ATTRIBUTES.contains(&k.as_str()))
+        {
+            return Err(StoreError::Invalid(format!(
+                "body uses the reserved attribute {name}"
+            )));
         }
         Ok(())
     }
@@ -233,7 +265,10 @@ impl Query {
 
     /// The whole partition of `index`.
     pub fn index(index: Index, pk: impl Into<String>) -> Self {
-        Query { index: Some(index), ..Query::partition(pk) }
+        Query {
+            index: Some(index),
+            ..Query::partition(pk)
+        }
     }
 
     /// Restricts the sort keys.
@@ -371,7 +406,13 @@ pub trait Store: Send + Sync {
     /// Adds `delta` to the integer attribute `field` of `key` atomically and returns the
     /// new value. Creates the item when missing; `expires_at` is set only on creation, so
     /// a fixed window keeps its original end.
-    async fn add(&self, key: &Key, field: &str, delta: i64, expires_at: Option<i64>) -> Result<i64, StoreError>;
+    async fn add(
+        &self,
+        key: &Key,
+        field: &str,
+        delta: i64,
+        expires_at: Option<i64>,
+    ) -> Result<i64, StoreError>;
 
     /// All writes or none: at most [`MAX_TRANSACTION_WRITES`], no two on one item.
     async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError>;
@@ -394,7 +435,9 @@ pub(crate) fn validate_transaction(writes: &[Write]) -> Result<(), StoreError> {
     let mut keys: Vec<&Key> = writes.iter().map(Write::key).collect();
     keys.sort();
     if keys.windows(2).any(|w| w[0] == w[1]) {
-        return Err(StoreError::Invalid("two writes on one item in a transaction".into()));
+        return Err(StoreError::Invalid(
+            "two writes on one item in a transaction".into(),
+        ));
     }
     for write in writes {
         match write {
@@ -408,7 +451,9 @@ pub(crate) fn validate_transaction(writes: &[Write]) -> Result<(), StoreError> {
 
 pub(crate) fn validate_counter_field(field: &str) -> Result<(), StoreError> {
     if field.is_empty() || RESERVED_ATTRIBUTES.contains(&field) {
-        return Err(StoreError::Invalid(format!("{field:?} cannot be a counter")));
+        return Err(StoreError::Invalid(format!(
+            "{field:?} cannot be a counter"
+        )));
     }
     Ok(())
 }
