@@ -1,0 +1,73 @@
+//! Every sample under events/ is a real input of its function: each file `events/<binary>.json`
+//! is fed to the handler registered under that binary and must succeed, so the samples that
+//! `sam local invoke -e` and `cargo lambda invoke --data-file` use never rot.
+
+use std::path::{Path, PathBuf};
+
+fn events_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../events")
+}
+
+fn samples() -> Vec<(String, String)> {
+    let mut samples: Vec<(String, String)> = std::fs::read_dir(events_dir())
+        .expect("events/ exists")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .map(|p| {
+            let binary = p
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .expect("utf-8 name")
+                .to_owned();
+            (binary, std::fs::read_to_string(&p).expect("readable"))
+        })
+        .collect();
+    samples.sort();
+    samples
+}
+
+#[test]
+fn every_function_has_a_sample_event_and_every_sample_a_function() {
+    let registry = runcrew_local::registry();
+    let names: Vec<String> = samples().into_iter().map(|(b, _)| b).collect();
+    for function in &registry {
+        assert!(
+            names.iter().any(|n| n == function.binary),
+            "events/{}.json is missing",
+            function.binary
+        );
+    }
+    for name in &names {
+        assert!(
+            registry.iter().any(|f| f.binary == name),
+            "events/{name}.json names no registered function"
+        );
+    }
+}
+
+#[tokio::test]
+async fn every_sample_event_succeeds_against_its_handler() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let app = runcrew_tests::local_app(dir.path()).await;
+    let registry = runcrew_local::registry();
+    for (binary, text) in samples() {
+        let function = registry
+            .iter()
+            .find(|f| f.binary == binary)
+            .expect("registered");
+        let request = lambda_http::request::from_str(&text)
+            .unwrap_or_else(|e| panic!("events/{binary}.json: {e}"));
+        let response = function.call(&app, request).await;
+        assert!(
+            response.status().is_success(),
+            "events/{binary}.json answered {}",
+            response.status()
+        );
+        assert_eq!(
+            response.headers()["x-content-type-options"],
+            "nosniff",
+            "{binary}"
+        );
+    }
+}
