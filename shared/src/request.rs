@@ -28,10 +28,10 @@ pub struct Caller {
 
 /// The API Gateway request id, or the Lambda one, for logs and the error envelope.
 pub fn request_id(req: &Request) -> String {
-    if let Some(RequestContext::ApiGatewayV2(ctx)) = req.request_context_ref() {
-        if let Some(id) = &ctx.request_id {
-            return id.clone();
-        }
+    if let Some(RequestContext::ApiGatewayV2(ctx)) = req.request_context_ref()
+        && let Some(id) = &ctx.request_id
+    {
+        return id.clone();
     }
     req.lambda_context_ref()
         .map(|c| c.request_id.clone())
@@ -40,10 +40,10 @@ pub fn request_id(req: &Request) -> String {
 
 /// The route key API Gateway matched (`GET /v1/courses/{courseId}`), for logs and metrics.
 pub fn route_key(req: &Request) -> String {
-    if let Some(RequestContext::ApiGatewayV2(ctx)) = req.request_context_ref() {
-        if let Some(key) = &ctx.route_key {
-            return key.clone();
-        }
+    if let Some(RequestContext::ApiGatewayV2(ctx)) = req.request_context_ref()
+        && let Some(key) = &ctx.route_key
+    {
+        return key.clone();
     }
     format!("{} {}", req.method(), req.uri().path())
 }

@@ -450,28 +450,12 @@ fn into_axum(response: lambda_http::Response<lambda_http::Body>) -> Response {
     Response::from_parts(parts, AxumBody::from(bytes))
 }
 
-/// Wraps `router` so that [`edge`] sees every request before routing.
-pub fn with_edge(
-    gateway: Arc<Gateway>,
-    router: Router,
-) -> axum::middleware::FromFn<
-    fn(
-        State<Arc<Gateway>>,
-        AxumRequest,
-        Next,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Response> + Send>>,
-    Arc<Gateway>,
-    Router,
-    (State<Arc<Gateway>>, AxumRequest),
-> {
-    use tower_layer::Layer;
-    let edge_fn: fn(
-        State<Arc<Gateway>>,
-        AxumRequest,
-        Next,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Response> + Send>> =
-        |state, req, next| Box::pin(edge(state, req, next));
-    middleware::from_fn_with_state(gateway, edge_fn).layer(router)
+/// Wraps `router` so that [`edge`] sees every request before routing: the outer router
+/// has nothing but the inner one as its fallback, so its layer runs first.
+pub fn with_edge(gateway: Arc<Gateway>, router: Router) -> Router {
+    Router::new()
+        .fallback_service(router)
+        .layer(middleware::from_fn_with_state(gateway, edge))
 }
 
 /// CORS preflight and headers, security headers and the request id on every response.
@@ -496,12 +480,9 @@ async fn edge(State(gateway): State<Arc<Gateway>>, mut req: AxumRequest, next: N
         && req
             .headers()
             .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
-    let mut response = if preflight && cors.is_some() {
-        preflight_response(
-            cors.expect("checked"),
-            allowed_origin.as_deref(),
-            req.headers(),
-        )
+    let preflight_cors = cors.filter(|_| preflight);
+    let mut response = if let Some(cors) = preflight_cors {
+        preflight_response(cors, allowed_origin.as_deref(), req.headers())
     } else {
         let mut response = next.run(req).await;
         if let (Some(cors), Some(origin)) = (cors, &allowed_origin) {

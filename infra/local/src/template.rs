@@ -463,12 +463,12 @@ pub fn parse(text: &str, overrides: &HashMap<String, String>) -> Result<ApiSpec,
                 Some(name) => Some(name.to_owned()),
                 None => default_authorizer.clone(),
             };
-            if let Some(name) = &authorizer {
-                if !spec.authorizers.contains_key(name) {
-                    return Err(shape(format!(
-                        "{logical_id}: authorizer {name} is not defined on the HttpApi"
-                    )));
-                }
+            if let Some(name) = &authorizer
+                && !spec.authorizers.contains_key(name)
+            {
+                return Err(shape(format!(
+                    "{logical_id}: authorizer {name} is not defined on the HttpApi"
+                )));
             }
             spec.routes.push(RouteSpec {
                 method: if method == "X-AMAZON-APIGATEWAY-ANY-METHOD" {

@@ -20,8 +20,12 @@ use super::{
     now_epoch_seconds, validate_counter_field, validate_transaction,
 };
 
+/// `(pk, sk)` → the stored item.
 const ITEMS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("items");
-const INDEX_TABLES: [TableDefinition<(&str, &str, &str, &str), ()>; 3] = [
+/// `(index pk, index sk, pk, sk)`: one entry per item in the index.
+type IndexEntry<'a> = (&'a str, &'a str, &'a str, &'a str);
+type TableBound<'a> = Bound<(&'a str, &'a str)>;
+const INDEX_TABLES: [TableDefinition<IndexEntry<'static>, ()>; 3] = [
     TableDefinition::new("gsi1"),
     TableDefinition::new("gsi2"),
     TableDefinition::new("gsi3"),
@@ -294,7 +298,7 @@ fn table_bounds<'a>(
     range: &'a SortRange,
     after: Option<&'a str>,
     order: Order,
-) -> (Bound<(&'a str, &'a str)>, Bound<(&'a str, &'a str)>) {
+) -> (TableBound<'a>, TableBound<'a>) {
     let mut lo = match range {
         SortRange::BeginsWith(p) => Bound::Included((pk, p.as_str())),
         SortRange::Between(a, _) | SortRange::AtLeast(a) => Bound::Included((pk, a.as_str())),
@@ -313,7 +317,7 @@ fn table_bounds<'a>(
     (lo, hi)
 }
 
-type IndexBound<'a> = Bound<(&'a str, &'a str, &'a str, &'a str)>;
+type IndexBound<'a> = Bound<IndexEntry<'a>>;
 
 fn index_bounds<'a>(
     pk: &'a str,
