@@ -4,7 +4,9 @@
 //! requests never touch the table pays nothing at init for a DynamoDB client. Asking for a
 //! port that was not built is a wiring bug and answers 500 with a clear log line.
 
+use std::future::Future;
 use std::path::Path;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use hmac::{Hmac, Mac};
@@ -21,49 +23,156 @@ use crate::store::dynamodb::DynamoStore;
 use crate::store::embedded::EmbeddedStore;
 use crate::tokens::{TokenError, TokenKeys};
 
-/// Which ports a function builds at init.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// Builds one port at init; `None` in [`Needs`] means the port is not built at all.
+pub type PortBuilder<T> = for<'a> fn(&'a Init<'a>) -> PortFuture<'a, T>;
+
+/// What a [`PortBuilder`] returns.
+pub type PortFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StartupError>> + Send + 'a>>;
+
+/// Which ports a function builds at init, as builders. Holding the builders (rather than
+/// flags) means a binary references only the adapters it declares, so the linker drops the
+/// rest: `healthz` carries no AWS SDK client at all.
+#[derive(Clone, Copy, Default)]
 pub struct Needs {
-    /// The table.
-    pub store: bool,
-    /// The bucket.
-    pub blobs: bool,
-    /// The token keys (signing or publishing).
-    pub keys: bool,
+    /// Builds the table.
+    pub store: Option<PortBuilder<Arc<dyn Store>>>,
+    /// Builds the bucket.
+    pub blobs: Option<PortBuilder<Arc<dyn Blobs>>>,
+    /// Loads the token keys.
+    pub keys: Option<PortBuilder<Arc<TokenKeys>>>,
+}
+
+impl std::fmt::Debug for Needs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Needs")
+            .field("store", &self.store.is_some())
+            .field("blobs", &self.blobs.is_some())
+            .field("keys", &self.keys.is_some())
+            .finish()
+    }
 }
 
 impl Needs {
     /// Nothing but the configuration (`/healthz`).
     pub const NOTHING: Needs = Needs {
-        store: false,
-        blobs: false,
-        keys: false,
+        store: None,
+        blobs: None,
+        keys: None,
     };
     /// Every port (the local gateway, which serves every function).
-    pub const EVERYTHING: Needs = Needs {
-        store: true,
-        blobs: true,
-        keys: true,
-    };
+    pub const EVERYTHING: Needs = Needs::NOTHING.store().blobs().keys();
 
-    /// Also the table.
+    /// Also the table, from `STORE`.
     pub const fn store(self) -> Self {
         Needs {
-            store: true,
+            store: Some(build_store),
             ..self
         }
     }
-    /// Also the bucket.
+    /// Also the bucket, from `BLOBS`.
     pub const fn blobs(self) -> Self {
         Needs {
-            blobs: true,
+            blobs: Some(build_blobs),
             ..self
         }
     }
-    /// Also the token keys.
+    /// Also the token keys, from `SIGNING_KEY_SECRET_ID` or the local key folder.
     pub const fn keys(self) -> Self {
-        Needs { keys: true, ..self }
+        Needs {
+            keys: Some(build_keys),
+            ..self
+        }
     }
+}
+
+/// What port builders share during one start-up: the configuration, the AWS configuration
+/// (loaded once, and only if a builder asks for it) and the local signing secret.
+pub struct Init<'a> {
+    /// The configuration.
+    pub config: &'a Config,
+    sdk: tokio::sync::OnceCell<aws_config::SdkConfig>,
+}
+
+impl<'a> Init<'a> {
+    /// Start-up state over `config`.
+    pub fn new(config: &'a Config) -> Self {
+        Init {
+            config,
+            sdk: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    /// The AWS configuration from the environment (region, credentials), loaded on first use.
+    pub async fn sdk(&self) -> &aws_config::SdkConfig {
+        self.sdk
+            .get_or_init(|| aws_config::load_defaults(aws_config::BehaviorVersion::latest()))
+            .await
+    }
+
+    /// A key for `label` derived from the signing secret (cursors, local uploads).
+    pub fn derived_key(&self, label: &str) -> Result<Vec<u8>, StartupError> {
+        Ok(derive_key(&signing_secret(self.config)?, label))
+    }
+}
+
+fn build_store<'a>(init: &'a Init<'a>) -> PortFuture<'a, Arc<dyn Store>> {
+    Box::pin(async move {
+        let config = init.config;
+        let cursors = CursorCodec::new(init.derived_key("cursor")?);
+        let store: Arc<dyn Store> = match &config.store {
+            StoreBackend::Embedded => Arc::new(
+                EmbeddedStore::open(&config.data_dir.join("store.redb"), cursors)
+                    .map_err(|e| StartupError::Store(e.to_string()))?,
+            ),
+            StoreBackend::DynamoDb { endpoint } => Arc::new(DynamoStore::from_sdk_config(
+                init.sdk().await,
+                endpoint.as_deref(),
+                config.table_name.clone(),
+                cursors,
+            )),
+        };
+        Ok(store)
+    })
+}
+
+fn build_blobs<'a>(init: &'a Init<'a>) -> PortFuture<'a, Arc<dyn Blobs>> {
+    Box::pin(async move {
+        let config = init.config;
+        let blobs: Arc<dyn Blobs> = match &config.blobs {
+            BlobBackend::Filesystem => Arc::new(FilesystemBlobs::new(
+                config.data_dir.join("blobs"),
+                &config.cdn_base_url,
+                &config.public_base_url,
+                init.derived_key("upload")?,
+            )),
+            BlobBackend::S3 { endpoint } => Arc::new(S3Blobs::from_sdk_config(
+                init.sdk().await,
+                endpoint.as_deref(),
+                config.bucket_name.clone(),
+                &config.cdn_base_url,
+            )),
+        };
+        Ok(blobs)
+    })
+}
+
+fn build_keys<'a>(init: &'a Init<'a>) -> PortFuture<'a, Arc<TokenKeys>> {
+    Box::pin(async move {
+        let keys = match &init.config.signing_key {
+            None => {
+                return Err(StartupError::Keys(TokenError::Keys(
+                    "no signing-key source is configured".into(),
+                )));
+            }
+            Some(SigningKeySource::LocalDirectory(dir)) => {
+                TokenKeys::load_or_generate(dir, time::OffsetDateTime::now_utc().date())?
+            }
+            Some(SigningKeySource::SecretsManager(id)) => {
+                TokenKeys::from_secrets_manager(init.sdk().await, id).await?
+            }
+        };
+        Ok(Arc::new(keys))
+    })
 }
 
 /// A failure to build the ports at start-up.
@@ -133,77 +242,20 @@ impl App {
 
     /// Builds the ports `needs` asks for from `config`.
     pub async fn build(config: Config, needs: Needs) -> Result<Self, StartupError> {
-        let uses_aws = (needs.store && matches!(config.store, StoreBackend::DynamoDb { .. }))
-            || (needs.blobs && matches!(config.blobs, BlobBackend::S3 { .. }))
-            || (needs.keys
-                && matches!(
-                    config.signing_key,
-                    Some(SigningKeySource::SecretsManager(_))
-                ));
-        let sdk = if uses_aws {
-            Some(aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await)
-        } else {
-            None
+        let init = Init::new(&config);
+        let store = match needs.store {
+            Some(build) => Some(build(&init).await?),
+            None => None,
         };
-        let secret = if needs.store || needs.blobs {
-            Some(signing_secret(&config)?)
-        } else {
-            None
+        let blobs = match needs.blobs {
+            Some(build) => Some(build(&init).await?),
+            None => None,
         };
-        let derive = |label: &str| {
-            secret
-                .as_deref()
-                .map(|s| derive_key(s, label))
-                .unwrap_or_default()
+        let keys = match needs.keys {
+            Some(build) => Some(build(&init).await?),
+            None => None,
         };
-
-        let store: Option<Arc<dyn Store>> = match (needs.store, &config.store, &sdk) {
-            (false, ..) => None,
-            (true, StoreBackend::Embedded, _) => Some(Arc::new(
-                EmbeddedStore::open(
-                    &config.data_dir.join("store.redb"),
-                    CursorCodec::new(derive("cursor")),
-                )
-                .map_err(|e| StartupError::Store(e.to_string()))?,
-            )),
-            (true, StoreBackend::DynamoDb { endpoint }, Some(sdk)) => {
-                Some(Arc::new(DynamoStore::from_sdk_config(
-                    sdk,
-                    endpoint.as_deref(),
-                    config.table_name.clone(),
-                    CursorCodec::new(derive("cursor")),
-                )))
-            }
-            (true, StoreBackend::DynamoDb { .. }, None) => None,
-        };
-        let blobs: Option<Arc<dyn Blobs>> = match (needs.blobs, &config.blobs, &sdk) {
-            (false, ..) => None,
-            (true, BlobBackend::Filesystem, _) => Some(Arc::new(FilesystemBlobs::new(
-                config.data_dir.join("blobs"),
-                &config.cdn_base_url,
-                &config.public_base_url,
-                derive("upload"),
-            ))),
-            (true, BlobBackend::S3 { endpoint }, Some(sdk)) => {
-                Some(Arc::new(S3Blobs::from_sdk_config(
-                    sdk,
-                    endpoint.as_deref(),
-                    config.bucket_name.clone(),
-                    &config.cdn_base_url,
-                )))
-            }
-            (true, BlobBackend::S3 { .. }, None) => None,
-        };
-        let keys = match (needs.keys, &config.signing_key) {
-            (false, _) | (true, None) => None,
-            (true, Some(SigningKeySource::LocalDirectory(dir))) => Some(Arc::new(
-                TokenKeys::load_or_generate(dir, time::OffsetDateTime::now_utc().date())?,
-            )),
-            (true, Some(SigningKeySource::SecretsManager(id))) => match &sdk {
-                Some(sdk) => Some(Arc::new(TokenKeys::from_secrets_manager(sdk, id).await?)),
-                None => None,
-            },
-        };
+        drop(init);
         Ok(App::from_parts(config, store, blobs, keys))
     }
 
