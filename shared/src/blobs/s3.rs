@@ -159,8 +159,8 @@ impl Blobs for S3Blobs {
         expires_in: Duration,
     ) -> Result<PresignedPut, BlobError> {
         validate_key(key)?;
-        let length =
-            i64::try_from(content_length).map_err(|_| BlobError::InvalidKey(key.to_owned()))?;
+        let length = i64::try_from(content_length)
+            .map_err(|_| BlobError::Io(format!("content length {content_length} is too large")))?;
         let config =
             PresigningConfig::expires_in(expires_in).map_err(|e| BlobError::Io(e.to_string()))?;
         let request = self

@@ -17,7 +17,7 @@ use aws_sdk_dynamodb::types::{
 };
 use serde_json::{Map, Value};
 
-use super::cursor::{CursorCodec, Position};
+use super::cursor::CursorCodec;
 use super::{
     Condition, Index, Item, Key, Order, Page, Query, RESERVED_ATTRIBUTES, SortRange, Store,
     StoreError, Write, now_epoch_seconds, validate_counter_field, validate_transaction,
@@ -415,17 +415,7 @@ impl Store for DynamoStore {
             }
             start = last;
         }
-        let cursor = match (more, items.last()) {
-            (true, Some(last)) => Some(self.cursors.encode(
-                &scope,
-                &Position {
-                    key: last.key.clone(),
-                    index_key: query.index.and_then(|i| last.index_key(i).cloned()),
-                },
-            )),
-            _ => None,
-        };
-        Ok(Page { items, cursor })
+        Ok(Page::new(query, items, more, &self.cursors))
     }
 
     async fn add(

@@ -345,6 +345,27 @@ fn index_bounds<'a>(
     (lo, hi)
 }
 
+/// Fills `items` with up to `limit` live candidates (`None` is a candidate out of range);
+/// true when another live one follows, so the page gets a cursor.
+fn take_page(
+    candidates: impl Iterator<Item = Result<Option<Item>, StoreError>>,
+    limit: usize,
+    now: i64,
+    items: &mut Vec<Item>,
+) -> Result<bool, StoreError> {
+    for candidate in candidates {
+        let Some(item) = candidate? else { continue };
+        if item.is_expired(now) {
+            continue;
+        }
+        if items.len() == limit {
+            return Ok(true);
+        }
+        items.push(item);
+    }
+    Ok(false)
+}
+
 fn query_in(db: &Database, cursors: &CursorCodec, query: &Query) -> Result<Page, StoreError> {
     let scope = query.scope();
     let after = match &query.cursor {
@@ -366,8 +387,7 @@ fn query_in(db: &Database, cursors: &CursorCodec, query: &Query) -> Result<Page,
     };
     let pk_end = format!("{}\0", query.partition);
     let mut items = Vec::with_capacity(limit.min(64));
-    let mut more = false;
-    match query.index {
+    let more = match query.index {
         None => {
             if after.as_ref().is_some_and(|p| p.key.pk != query.partition) {
                 return Err(StoreError::BadCursor);
@@ -388,23 +408,16 @@ fn query_in(db: &Database, cursors: &CursorCodec, query: &Query) -> Result<Page,
             } else {
                 Box::new(range)
             };
-            for entry in iter {
+            let candidates = iter.map(|entry| {
                 let (k, v) = entry.map_err(unavailable)?;
                 let (pk, sk) = k.value();
                 if !query.range.contains(sk) {
-                    continue;
+                    return Ok(None);
                 }
                 let stored: Stored = serde_json::from_slice(v.value()).map_err(unavailable)?;
-                let item = stored.into_item(Key::new(pk, sk));
-                if item.is_expired(now) {
-                    continue;
-                }
-                if items.len() == limit {
-                    more = true;
-                    break;
-                }
-                items.push(item);
-            }
+                Ok(Some(stored.into_item(Key::new(pk, sk))))
+            });
+            take_page(candidates, limit, now, &mut items)?
         }
         Some(index) => {
             let table = txn
@@ -435,35 +448,18 @@ fn query_in(db: &Database, cursors: &CursorCodec, query: &Query) -> Result<Page,
             } else {
                 Box::new(range)
             };
-            for entry in iter {
+            let candidates = iter.map(|entry| {
                 let (k, _) = entry.map_err(unavailable)?;
                 let (_, isk, pk, sk) = k.value();
                 if !query.range.contains(isk) {
-                    continue;
+                    return Ok(None);
                 }
-                let Some(item) = load(pk, sk)? else { continue };
-                if item.is_expired(now) {
-                    continue;
-                }
-                if items.len() == limit {
-                    more = true;
-                    break;
-                }
-                items.push(item);
-            }
+                load(pk, sk)
+            });
+            take_page(candidates, limit, now, &mut items)?
         }
-    }
-    let cursor = match (more, items.last()) {
-        (true, Some(last)) => Some(cursors.encode(
-            &scope,
-            &Position {
-                key: last.key.clone(),
-                index_key: query.index.and_then(|i| last.index_key(i).cloned()),
-            },
-        )),
-        _ => None,
     };
-    Ok(Page { items, cursor })
+    Ok(Page::new(query, items, more, cursors))
 }
 
 #[async_trait]

@@ -319,6 +319,29 @@ pub struct Page {
     pub cursor: Option<String>,
 }
 
+impl Page {
+    /// The page of `query` holding `items`; when `more` follow, its cursor points after the
+    /// last item (with its index key for index queries), signed for this query's scope.
+    pub(crate) fn new(
+        query: &Query,
+        items: Vec<Item>,
+        more: bool,
+        cursors: &cursor::CursorCodec,
+    ) -> Self {
+        let cursor = match (more, items.last()) {
+            (true, Some(last)) => Some(cursors.encode(
+                &query.scope(),
+                &cursor::Position {
+                    key: last.key.clone(),
+                    index_key: query.index.and_then(|i| last.index_key(i).cloned()),
+                },
+            )),
+            _ => None,
+        };
+        Page { items, cursor }
+    }
+}
+
 /// One write of a transaction.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Write {
