@@ -1,0 +1,94 @@
+//! The real `healthz` and `readyz` binaries, run as Lambda runs them: started against a
+//! loopback Lambda Runtime API, fed their sample events, answering in API Gateway's
+//! response format. And a production start with an insecure configuration is refused.
+
+use std::path::Path;
+use std::time::Duration;
+
+use runcrew_lambda_fake::{FakeRuntimeApi, Outcome, lambda_env, spawn_function};
+use serde_json::Value;
+
+fn sample(binary: &str) -> String {
+    std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../../events/{binary}.json")),
+    )
+    .expect("sample event")
+}
+
+async fn invoke(binary: &str, path: &str, extra_env: &[(&str, &str)]) -> Value {
+    let runtime = FakeRuntimeApi::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    runtime.queue("req-1", &sample(binary));
+    let mut env = lambda_env(&runtime, dir.path());
+    env.extend(
+        extra_env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+    );
+    let _process = spawn_function(Path::new(path), &env);
+    match runtime.outcome("req-1", Duration::from_secs(30)).await {
+        Some(Outcome::Response(response)) => response,
+        other => panic!("{binary} answered {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn the_healthz_binary_answers_its_sample_event_through_the_runtime_api() {
+    let response = invoke(
+        "healthz",
+        env!("CARGO_BIN_EXE_healthz"),
+        &[("ENVIRONMENT", "local")],
+    )
+    .await;
+    assert_eq!(response["statusCode"], 200, "{response}");
+    let body: Value =
+        serde_json::from_str(response["body"].as_str().expect("text body")).expect("json body");
+    assert_eq!(body["status"], "ok");
+    assert_eq!(body["environment"], "local");
+    assert_eq!(response["headers"]["x-frame-options"], "DENY", "{response}");
+}
+
+#[tokio::test]
+async fn the_readyz_binary_checks_its_table_and_bucket() {
+    let response = invoke("readyz", env!("CARGO_BIN_EXE_readyz"), &[]).await;
+    assert_eq!(response["statusCode"], 200, "{response}");
+    let body: Value =
+        serde_json::from_str(response["body"].as_str().expect("text body")).expect("json body");
+    assert_eq!(body["checks"]["table"]["status"], "ok");
+}
+
+#[tokio::test]
+async fn production_refuses_to_start_with_an_insecure_configuration() {
+    // given a production start with the dev login on and no signing-key source
+    let runtime = FakeRuntimeApi::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    runtime.queue("req-1", &sample("healthz"));
+    let mut env = lambda_env(&runtime, dir.path());
+    env.extend(
+        [
+            ("ENVIRONMENT", "production"),
+            ("DEV_LOGIN", "true"),
+            ("PUBLIC_BASE_URL", "https://api.runcrew.app"),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned())),
+    );
+    let process = spawn_function(Path::new(env!("CARGO_BIN_EXE_healthz")), &env);
+    // when it starts, then it exits with an error naming each problem, and serves nothing
+    let output = tokio::time::timeout(Duration::from_secs(30), process.wait_with_output())
+        .await
+        .expect("the process ends by itself")
+        .expect("output");
+    assert!(!output.status.success());
+    let logs = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(logs.contains("DEV_LOGIN"), "{logs}");
+    assert!(logs.contains("signing-key source"), "{logs}");
+    assert!(logs.contains("CURSOR_SECRET"), "{logs}");
+    assert_eq!(
+        runtime.outcome("req-1", Duration::from_millis(100)).await,
+        None
+    );
+}

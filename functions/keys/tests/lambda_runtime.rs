@@ -1,0 +1,56 @@
+//! The real `jwks` and `openid-configuration` binaries, run as Lambda runs them against a
+//! loopback Lambda Runtime API with their sample events.
+
+use std::path::Path;
+use std::time::Duration;
+
+use runcrew_lambda_fake::{FakeRuntimeApi, Outcome, lambda_env, spawn_function};
+use serde_json::Value;
+
+async fn invoke(binary: &str, path: &str, data_dir: &Path) -> Value {
+    let sample = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../../events/{binary}.json")),
+    )
+    .expect("sample");
+    let runtime = FakeRuntimeApi::start().await;
+    runtime.queue("req-1", &sample);
+    let env = lambda_env(&runtime, data_dir);
+    let _process = spawn_function(Path::new(path), &env);
+    match runtime.outcome("req-1", Duration::from_secs(30)).await {
+        Some(Outcome::Response(response)) => {
+            assert_eq!(response["statusCode"], 200, "{response}");
+            serde_json::from_str(response["body"].as_str().expect("text body")).expect("json body")
+        }
+        other => panic!("{binary} answered {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn the_jwks_binary_publishes_the_key_kept_in_the_data_folder() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let jwks = invoke("jwks", env!("CARGO_BIN_EXE_jwks"), dir.path()).await;
+    let kid = jwks["keys"][0]["kid"].as_str().expect("kid").to_owned();
+    assert!(
+        dir.path().join("keys").join(format!("{kid}.pem")).exists(),
+        "{kid} is the generated key"
+    );
+    // a second cold start publishes the same key, not a new one
+    let again = invoke("jwks", env!("CARGO_BIN_EXE_jwks"), dir.path()).await;
+    assert_eq!(again["keys"][0]["kid"], kid.as_str());
+}
+
+#[tokio::test]
+async fn the_openid_configuration_binary_names_issuer_and_jwks_uri() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let doc = invoke(
+        "openid-configuration",
+        env!("CARGO_BIN_EXE_openid-configuration"),
+        dir.path(),
+    )
+    .await;
+    assert_eq!(doc["issuer"], "http://127.0.0.1:3000");
+    assert_eq!(
+        doc["jwks_uri"],
+        "http://127.0.0.1:3000/.well-known/jwks.json"
+    );
+}

@@ -1,0 +1,230 @@
+//! A loopback stand-in for the Lambda Runtime API, so a function's real binary can be run
+//! as Lambda runs it: the binary polls `GET /2018-06-01/runtime/invocation/next`, gets the
+//! queued event, and posts its answer to `.../invocation/{id}/response` (or `.../error`).
+//!
+//! The fake hands out each queued event once, records every answer, and then keeps the next
+//! poll waiting (as Lambda freezes an idle environment) until the test stops the process.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Path as UrlPath, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::Value;
+use tokio::sync::Notify;
+
+/// What the binary posted back for one invocation.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// `POST .../response`: the function's answer.
+    Response(Value),
+    /// `POST .../error`: the function failed the invocation.
+    Error(Value),
+}
+
+#[derive(Default)]
+struct Shared {
+    queue: Mutex<VecDeque<(String, String)>>,
+    outcomes: Mutex<Vec<(String, Outcome)>>,
+    init_errors: Mutex<Vec<Value>>,
+    posted: Notify,
+}
+
+/// The fake Runtime API, listening on 127.0.0.1.
+pub struct FakeRuntimeApi {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+async fn next(State(shared): State<Arc<Shared>>) -> Response {
+    let event = shared
+        .queue
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .pop_front();
+    let Some((id, body)) = event else {
+        // Nothing queued: hold the poll, as an idle Lambda environment would be frozen.
+        std::future::pending::<()>().await;
+        return StatusCode::NO_CONTENT.into_response();
+    };
+    let mut headers = HeaderMap::new();
+    let deadline = (time::OffsetDateTime::now_utc().unix_timestamp() + 30) * 1000;
+    for (name, value) in [
+        ("lambda-runtime-aws-request-id", id.clone()),
+        ("lambda-runtime-deadline-ms", deadline.to_string()),
+        (
+            "lambda-runtime-invoked-function-arn",
+            "arn:aws:lambda:us-east-1:000000000000:function:test".into(),
+        ),
+        (
+            "lambda-runtime-trace-id",
+            "Root=1-00000000-000000000000000000000000;Sampled=0".into(),
+        ),
+        ("content-type", "application/json".into()),
+    ] {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            headers.insert(name, v);
+        }
+    }
+    (StatusCode::OK, headers, body).into_response()
+}
+
+fn record(shared: &Shared, id: String, outcome: Outcome) -> StatusCode {
+    shared
+        .outcomes
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .push((id, outcome));
+    shared.posted.notify_waiters();
+    StatusCode::ACCEPTED
+}
+
+async fn response(
+    State(shared): State<Arc<Shared>>,
+    UrlPath(id): UrlPath<String>,
+    body: String,
+) -> StatusCode {
+    record(
+        &shared,
+        id,
+        Outcome::Response(serde_json::from_str(&body).unwrap_or(Value::String(body))),
+    )
+}
+
+async fn error(
+    State(shared): State<Arc<Shared>>,
+    UrlPath(id): UrlPath<String>,
+    body: String,
+) -> StatusCode {
+    record(
+        &shared,
+        id,
+        Outcome::Error(serde_json::from_str(&body).unwrap_or(Value::String(body))),
+    )
+}
+
+async fn init_error(State(shared): State<Arc<Shared>>, body: String) -> StatusCode {
+    shared
+        .init_errors
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .push(serde_json::from_str(&body).unwrap_or(Value::String(body)));
+    shared.posted.notify_waiters();
+    StatusCode::ACCEPTED
+}
+
+impl FakeRuntimeApi {
+    /// Starts the fake on a free port of 127.0.0.1.
+    pub async fn start() -> Self {
+        let shared = Arc::new(Shared::default());
+        let router = Router::new()
+            .route("/2018-06-01/runtime/invocation/next", get(next))
+            .route(
+                "/2018-06-01/runtime/invocation/{id}/response",
+                post(response),
+            )
+            .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
+            .route("/2018-06-01/runtime/init/error", post(init_error))
+            .with_state(shared.clone());
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .expect("bind the fake runtime API");
+        let addr = listener.local_addr().expect("address");
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, router).await;
+        });
+        FakeRuntimeApi { addr, shared, task }
+    }
+
+    /// `AWS_LAMBDA_RUNTIME_API` for the binary: `127.0.0.1:<port>`.
+    pub fn address(&self) -> String {
+        self.addr.to_string()
+    }
+
+    /// Queues one invocation with `event` as its payload.
+    pub fn queue(&self, request_id: &str, event: &str) {
+        self.shared
+            .queue
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push_back((request_id.to_owned(), event.to_owned()));
+    }
+
+    /// Waits up to `timeout` for the answer to `request_id`.
+    pub async fn outcome(&self, request_id: &str, timeout: Duration) -> Option<Outcome> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let notified = self.shared.posted.notified();
+            if let Some((_, outcome)) = self
+                .shared
+                .outcomes
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .iter()
+                .find(|(id, _)| id == request_id)
+            {
+                return Some(outcome.clone());
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return None;
+            }
+        }
+    }
+
+    /// What the binary reported as init errors.
+    pub fn init_errors(&self) -> Vec<Value> {
+        self.shared
+            .init_errors
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+}
+
+impl Drop for FakeRuntimeApi {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// The environment Lambda gives a function process, pointed at `runtime`.
+pub fn lambda_env(runtime: &FakeRuntimeApi, data_dir: &Path) -> Vec<(String, String)> {
+    [
+        ("AWS_LAMBDA_RUNTIME_API", runtime.address()),
+        ("AWS_LAMBDA_FUNCTION_NAME", "test-function".into()),
+        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256".into()),
+        ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".into()),
+        ("AWS_LAMBDA_LOG_STREAM_NAME", "test".into()),
+        ("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/test".into()),
+        ("RUNCREW_DATA_DIR", data_dir.display().to_string()),
+        ("RUST_LOG", "info".into()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect()
+}
+
+/// Starts the function binary at `binary` with `env` (on top of a clean environment but for
+/// PATH), its output captured; killed when dropped.
+pub fn spawn_function(binary: &Path, env: &[(String, String)]) -> tokio::process::Child {
+    let mut command = tokio::process::Command::new(binary);
+    command.env_clear();
+    if let Ok(path) = std::env::var("PATH") {
+        command.env("PATH", path);
+    }
+    command.envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    command.spawn().expect("start the function binary")
+}
