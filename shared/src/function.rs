@@ -15,6 +15,18 @@ use crate::app::{App, Needs};
 use crate::error::ApiError;
 use crate::{request, response, telemetry};
 
+/// The CloudWatch namespace of the functions' own metrics.
+pub const METRICS_NAMESPACE: &str = "RunCrew";
+
+fn status_class(status: u16) -> &'static str {
+    match status {
+        200..=299 => "2xx",
+        300..=399 => "3xx",
+        400..=499 => "4xx",
+        _ => "5xx",
+    }
+}
+
 /// What a handler returns.
 pub type HandlerFuture<'a> =
     Pin<Box<dyn Future<Output = Result<Response<Body>, ApiError>> + Send + 'a>>;
@@ -47,6 +59,11 @@ impl HttpFunction {
     /// Runs the handler: never fails, errors become the envelope, every response gets the
     /// security headers, and one access line is logged.
     pub async fn call(&self, app: &App, req: Request) -> Response<Body> {
+        self.call_timed(app, req).await.0
+    }
+
+    /// [`HttpFunction::call`], also returning the handler's latency in milliseconds.
+    async fn call_timed(&self, app: &App, req: Request) -> (Response<Body>, f64) {
         let started = Instant::now();
         let request_id = request::request_id(&req);
         let route = request::route_key(&req);
@@ -70,7 +87,7 @@ impl HttpFunction {
             latency_ms,
             code,
         );
-        resp
+        (resp, latency_ms)
     }
 }
 
@@ -87,7 +104,21 @@ pub async fn run_http(function: &'static HttpFunction) -> Result<(), lambda_http
     };
     lambda_http::run(service_fn(move |req: Request| {
         let app = app.clone();
-        async move { Ok::<_, std::convert::Infallible>(function.call(&app, req).await) }
+        async move {
+            let (response, latency_ms) = function.call_timed(&app, req).await;
+            // On Lambda, CloudWatch turns these lines into per-function latency and error
+            // metrics with no API call; alarms on 5xx and p99 latency read them.
+            let class = status_class(response.status().as_u16());
+            let dimensions = [("Function", function.binary), ("StatusClass", class)];
+            telemetry::emit_metric(
+                METRICS_NAMESPACE,
+                "Latency",
+                latency_ms,
+                telemetry::Unit::Milliseconds,
+                &dimensions,
+            );
+            Ok::<_, std::convert::Infallible>(response)
+        }
     }))
     .await
 }

@@ -268,6 +268,87 @@ mod tests {
         }
     }
 
+    fn post(body: &str, content_type: &str, query: &str) -> Request {
+        let event = serde_json::json!({
+            "version": "2.0",
+            "routeKey": "POST /v1/things",
+            "rawPath": "/v1/things",
+            "rawQueryString": query,
+            "headers": {"content-type": content_type},
+            "requestContext": {"http": {"method": "POST", "path": "/v1/things"}, "requestId": "r-1"},
+            "body": body,
+            "isBase64Encoded": false
+        });
+        lambda_http::request::from_str(&event.to_string()).expect("event")
+    }
+
+    #[test]
+    fn a_body_over_the_limit_is_413_before_it_is_parsed() {
+        let req = post(
+            &format!(r#"{{"display_name":"{}"}}"#, "a".repeat(200)),
+            "application/json",
+            "",
+        );
+        assert!(matches!(
+            json_body_limited::<Profile>(&req, 100),
+            Err(ApiError::PayloadTooLarge { limit: 100 })
+        ));
+    }
+
+    #[test]
+    fn a_body_in_another_media_type_is_415_and_an_empty_one_400() {
+        assert!(matches!(
+            json_body::<Profile>(&post("{}", "text/plain", "")),
+            Err(ApiError::UnsupportedMediaType(_))
+        ));
+        assert!(matches!(
+            json_body::<Profile>(&post("", "application/json; charset=utf-8", "")),
+            Err(ApiError::BadRequest {
+                code: "missing_body",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn query_parameters_parse_or_name_themselves() {
+        let req = post("", "application/json", "limit=20&radius_km=north");
+        assert_eq!(query_param::<u32>(&req, "limit").expect("reads"), Some(20));
+        assert_eq!(query_param::<u32>(&req, "cursor").expect("absent"), None);
+        match query_param::<f64>(&req, "radius_km") {
+            Err(ApiError::BadRequest { field, .. }) => {
+                assert_eq!(field.as_deref(), Some("radius_km"))
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_caller_comes_from_the_authorizer_claims_or_is_401() {
+        assert!(matches!(
+            caller(&post("", "application/json", "")),
+            Err(ApiError::Unauthorized(_))
+        ));
+        let event = serde_json::json!({
+            "version": "2.0", "routeKey": "GET /v1/users/me", "rawPath": "/v1/users/me", "rawQueryString": "",
+            "headers": {},
+            "requestContext": {"http": {"method": "GET", "path": "/v1/users/me"}, "requestId": "r-2",
+                "authorizer": {"jwt": {"claims": {"sub": "user-7", "sid": "s-1", "jti": "t-1"}, "scopes": null}}},
+            "isBase64Encoded": false
+        });
+        let req = lambda_http::request::from_str(&event.to_string()).expect("event");
+        assert_eq!(
+            caller(&req).expect("caller"),
+            Caller {
+                user_id: "user-7".into(),
+                session_id: Some("s-1".into()),
+                token_id: Some("t-1".into())
+            }
+        );
+        assert_eq!(request_id(&req), "r-2");
+        assert_eq!(route_key(&req), "GET /v1/users/me");
+    }
+
     #[test]
     fn broken_json_is_a_400() {
         assert!(matches!(

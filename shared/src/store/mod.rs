@@ -344,6 +344,10 @@ impl Page {
 
 /// One write of a transaction.
 #[derive(Debug, Clone, PartialEq)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "a transaction holds at most 100 writes, built once; boxing items would only add allocations"
+)]
 pub enum Write {
     /// Put the item if the condition holds.
     Put {
