@@ -77,6 +77,11 @@ async fn next(State(shared): State<Arc<Shared>>) -> Response {
     (StatusCode::OK, headers, body).into_response()
 }
 
+/// A posted body as JSON, or as a string when it is not JSON.
+fn json_or_text(body: String) -> Value {
+    serde_json::from_str(&body).unwrap_or(Value::String(body))
+}
+
 fn record(shared: &Shared, id: String, outcome: Outcome) -> StatusCode {
     shared
         .outcomes
@@ -92,11 +97,7 @@ async fn response(
     UrlPath(id): UrlPath<String>,
     body: String,
 ) -> StatusCode {
-    record(
-        &shared,
-        id,
-        Outcome::Response(serde_json::from_str(&body).unwrap_or(Value::String(body))),
-    )
+    record(&shared, id, Outcome::Response(json_or_text(body)))
 }
 
 async fn error(
@@ -104,11 +105,7 @@ async fn error(
     UrlPath(id): UrlPath<String>,
     body: String,
 ) -> StatusCode {
-    record(
-        &shared,
-        id,
-        Outcome::Error(serde_json::from_str(&body).unwrap_or(Value::String(body))),
-    )
+    record(&shared, id, Outcome::Error(json_or_text(body)))
 }
 
 async fn init_error(State(shared): State<Arc<Shared>>, body: String) -> StatusCode {
