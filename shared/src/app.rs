@@ -91,6 +91,7 @@ pub struct Init<'a> {
     /// The configuration.
     pub config: &'a Config,
     sdk: tokio::sync::OnceCell<aws_config::SdkConfig>,
+    secret: std::sync::OnceLock<Vec<u8>>,
 }
 
 impl<'a> Init<'a> {
@@ -99,6 +100,7 @@ impl<'a> Init<'a> {
         Init {
             config,
             sdk: tokio::sync::OnceCell::new(),
+            secret: std::sync::OnceLock::new(),
         }
     }
 
@@ -111,7 +113,14 @@ impl<'a> Init<'a> {
 
     /// A key for `label` derived from the signing secret (cursors, local uploads).
     pub fn derived_key(&self, label: &str) -> Result<Vec<u8>, StartupError> {
-        Ok(derive_key(&signing_secret(self.config)?, label))
+        let secret = match self.secret.get() {
+            Some(secret) => secret,
+            None => {
+                let loaded = signing_secret(self.config)?;
+                self.secret.get_or_init(|| loaded)
+            }
+        };
+        Ok(derive_key(secret, label))
     }
 }
 

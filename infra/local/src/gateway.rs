@@ -619,7 +619,7 @@ async fn accept_upload(
     let Some(local) = blobs.as_filesystem() else {
         return gateway_error(StatusCode::NOT_FOUND, "Not Found");
     };
-    let query: PresignedQuery = match serde_urlencoded_query(req.uri().query().unwrap_or("")) {
+    let query: PresignedQuery = match presigned_query(req.uri().query().unwrap_or("")) {
         Some(q) => q,
         None => {
             return s3_error(
@@ -679,7 +679,7 @@ async fn accept_upload(
     }
 }
 
-fn serde_urlencoded_query(raw: &str) -> Option<PresignedQuery> {
+fn presigned_query(raw: &str) -> Option<PresignedQuery> {
     let pairs: HashMap<String, String> = url::form_urlencoded::parse(raw.as_bytes())
         .into_owned()
         .collect();
