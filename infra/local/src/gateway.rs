@@ -275,7 +275,7 @@ impl Gateway {
         if !self.throttle(&route_key) {
             telemetry::access_log(
                 &request_id,
-                route.method.as_str(),
+                req.method().as_str(),
                 &route_key,
                 429,
                 0.0,

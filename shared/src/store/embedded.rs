@@ -117,28 +117,18 @@ impl EmbeddedStore {
     }
 
     /// Runs `writes` in one redb transaction, committing only if every condition holds.
-    fn write_all(
-        db: &Database,
-        writes: Vec<Write>,
-        single: bool,
-    ) -> Result<Option<i64>, StoreError> {
+    fn write_all(db: &Database, writes: Vec<Write>, single: bool) -> Result<(), StoreError> {
         let now = now_epoch_seconds();
         let txn = db.begin_write().map_err(unavailable)?;
         let mut failed = Vec::new();
         for (position, write) in writes.iter().enumerate() {
-            let key = match write {
-                Write::Put { item, .. } => &item.key,
-                Write::Delete { key, .. } | Write::Check { key, .. } | Write::Add { key, .. } => {
-                    key
-                }
-            };
             let condition = match write {
                 Write::Put { condition, .. }
                 | Write::Delete { condition, .. }
                 | Write::Check { condition, .. } => condition,
                 Write::Add { .. } => &Condition::None,
             };
-            let current = read_live(&txn, key, now)?;
+            let current = read_live(&txn, write.key(), now)?;
             if !holds(condition, current.as_ref()) {
                 failed.push(position);
             }
@@ -151,7 +141,6 @@ impl EmbeddedStore {
                 StoreError::TransactionCanceled { failed }
             });
         }
-        let mut last_counter = None;
         for write in writes {
             match write {
                 Write::Put { item, .. } => {
@@ -161,12 +150,11 @@ impl EmbeddedStore {
                 Write::Delete { key, .. } => remove(&txn, &key)?,
                 Write::Check { .. } => {}
                 Write::Add { key, field, delta } => {
-                    last_counter = Some(add_in(&txn, &key, &field, delta, None, now)?);
+                    add_in(&txn, &key, &field, delta, None, now)?;
                 }
             }
         }
-        txn.commit().map_err(unavailable)?;
-        Ok(last_counter)
+        txn.commit().map_err(unavailable)
     }
 }
 
@@ -345,6 +333,17 @@ fn index_bounds<'a>(
     (lo, hi)
 }
 
+/// A key range in the query's order.
+fn in_order<'r, T: 'r>(
+    range: impl DoubleEndedIterator<Item = T> + 'r,
+    order: Order,
+) -> Box<dyn Iterator<Item = T> + 'r> {
+    match order {
+        Order::Ascending => Box::new(range),
+        Order::Descending => Box::new(range.rev()),
+    }
+}
+
 /// Fills `items` with up to `limit` live candidates (`None` is a candidate out of range);
 /// true when another live one follows, so the page gets a cursor.
 fn take_page(
@@ -403,11 +402,7 @@ fn query_in(db: &Database, cursors: &CursorCodec, query: &Query) -> Result<Page,
             let range = items_table
                 .range::<(&str, &str)>(bounds)
                 .map_err(unavailable)?;
-            let iter: Box<dyn Iterator<Item = _>> = if query.order == Order::Descending {
-                Box::new(range.rev())
-            } else {
-                Box::new(range)
-            };
+            let iter = in_order(range, query.order);
             let candidates = iter.map(|entry| {
                 let (k, v) = entry.map_err(unavailable)?;
                 let (pk, sk) = k.value();
@@ -443,11 +438,7 @@ fn query_in(db: &Database, cursors: &CursorCodec, query: &Query) -> Result<Page,
             let range = table
                 .range::<(&str, &str, &str, &str)>(bounds)
                 .map_err(unavailable)?;
-            let iter: Box<dyn Iterator<Item = _>> = if query.order == Order::Descending {
-                Box::new(range.rev())
-            } else {
-                Box::new(range)
-            };
+            let iter = in_order(range, query.order);
             let candidates = iter.map(|entry| {
                 let (k, _) = entry.map_err(unavailable)?;
                 let (_, isk, pk, sk) = k.value();
@@ -484,16 +475,14 @@ impl Store for EmbeddedStore {
 
     async fn put(&self, item: Item, condition: Condition) -> Result<(), StoreError> {
         item.validate()?;
-        self.blocking(move |db, _| {
-            Self::write_all(db, vec![Write::Put { item, condition }], true).map(|_| ())
-        })
-        .await
+        self.blocking(move |db, _| Self::write_all(db, vec![Write::Put { item, condition }], true))
+            .await
     }
 
     async fn delete(&self, key: &Key, condition: Condition) -> Result<(), StoreError> {
         let key = key.clone();
         self.blocking(move |db, _| {
-            Self::write_all(db, vec![Write::Delete { key, condition }], true).map(|_| ())
+            Self::write_all(db, vec![Write::Delete { key, condition }], true)
         })
         .await
     }
@@ -524,7 +513,7 @@ impl Store for EmbeddedStore {
 
     async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {
         validate_transaction(&writes)?;
-        self.blocking(move |db, _| Self::write_all(db, writes, false).map(|_| ()))
+        self.blocking(move |db, _| Self::write_all(db, writes, false))
             .await
     }
 

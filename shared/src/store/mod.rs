@@ -382,7 +382,8 @@ pub enum Write {
 }
 
 impl Write {
-    fn key(&self) -> &Key {
+    /// The item this write touches.
+    pub(crate) fn key(&self) -> &Key {
         match self {
             Write::Put { item, .. } => &item.key,
             Write::Delete { key, .. } | Write::Add { key, .. } | Write::Check { key, .. } => key,
