@@ -17,6 +17,8 @@ use crate::blobs::filesystem::FilesystemBlobs;
 use crate::blobs::s3::S3Blobs;
 use crate::config::{BlobBackend, Config, ConfigError, SigningKeySource, StoreBackend};
 use crate::error::ApiError;
+use crate::identity::IdentityProviders;
+use crate::request::{self, Caller};
 use crate::store::Store;
 use crate::store::cursor::CursorCodec;
 use crate::store::dynamodb::DynamoStore;
@@ -40,6 +42,8 @@ pub struct Needs {
     pub blobs: Option<PortBuilder<Arc<dyn Blobs>>>,
     /// Loads the token keys.
     pub keys: Option<PortBuilder<Arc<TokenKeys>>>,
+    /// Builds the social-login verifiers.
+    pub identity: Option<PortBuilder<Arc<IdentityProviders>>>,
 }
 
 impl std::fmt::Debug for Needs {
@@ -48,6 +52,7 @@ impl std::fmt::Debug for Needs {
             .field("store", &self.store.is_some())
             .field("blobs", &self.blobs.is_some())
             .field("keys", &self.keys.is_some())
+            .field("identity", &self.identity.is_some())
             .finish()
     }
 }
@@ -58,9 +63,10 @@ impl Needs {
         store: None,
         blobs: None,
         keys: None,
+        identity: None,
     };
     /// Every port (the local gateway, which serves every function).
-    pub const EVERYTHING: Needs = Needs::NOTHING.store().blobs().keys();
+    pub const EVERYTHING: Needs = Needs::NOTHING.store().blobs().keys().identity();
 
     /// Also the table, from `STORE`.
     pub const fn store(self) -> Self {
@@ -80,6 +86,13 @@ impl Needs {
     pub const fn keys(self) -> Self {
         Needs {
             keys: Some(build_keys),
+            ..self
+        }
+    }
+    /// Also the social-login verifiers the configuration enables (`POST /v1/auth/login`).
+    pub const fn identity(self) -> Self {
+        Needs {
+            identity: Some(build_identity),
             ..self
         }
     }
@@ -184,6 +197,10 @@ fn build_keys<'a>(init: &'a Init<'a>) -> PortFuture<'a, Arc<TokenKeys>> {
     })
 }
 
+fn build_identity<'a>(init: &'a Init<'a>) -> PortFuture<'a, Arc<IdentityProviders>> {
+    Box::pin(async move { Ok(Arc::new(IdentityProviders::from_config(init.config))) })
+}
+
 /// A failure to build the ports at start-up.
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -209,6 +226,7 @@ pub struct App {
     store: Option<Arc<dyn Store>>,
     blobs: Option<Arc<dyn Blobs>>,
     keys: Option<Arc<TokenKeys>>,
+    identity: Option<Arc<IdentityProviders>>,
 }
 
 impl std::fmt::Debug for App {
@@ -218,6 +236,7 @@ impl std::fmt::Debug for App {
             .field("store", &self.store.is_some())
             .field("blobs", &self.blobs.is_some())
             .field("keys", &self.keys.is_some())
+            .field("identity", &self.identity)
             .finish()
     }
 }
@@ -241,7 +260,14 @@ impl App {
             store,
             blobs,
             keys,
+            identity: None,
         }
+    }
+
+    /// The same app with these social-login verifiers (tests point them at fakes).
+    pub fn with_identity(mut self, identity: Arc<IdentityProviders>) -> Self {
+        self.identity = Some(identity);
+        self
     }
 
     /// Reads the environment and builds what `needs` asks for.
@@ -264,8 +290,16 @@ impl App {
             Some(build) => Some(build(&init).await?),
             None => None,
         };
+        let identity = match needs.identity {
+            Some(build) => Some(build(&init).await?),
+            None => None,
+        };
         drop(init);
-        Ok(App::from_parts(config, store, blobs, keys))
+        let app = App::from_parts(config, store, blobs, keys);
+        Ok(match identity {
+            Some(identity) => app.with_identity(identity),
+            None => app,
+        })
     }
 
     /// The table.
@@ -283,10 +317,48 @@ impl App {
         self.keys.as_deref().ok_or_else(|| not_wired("keys"))
     }
 
+    /// The social-login verifiers.
+    pub fn identity(&self) -> Result<&IdentityProviders, ApiError> {
+        self.identity
+            .as_deref()
+            .ok_or_else(|| not_wired("identity"))
+    }
+
+    /// The caller as our user: the `sub` of our own tokens, or in external OIDC mode a user
+    /// id derived from the external issuer and its `sub` (so any `sub` shape maps to one of
+    /// our ids, with no lookup per request). Every handler identifies the caller here.
+    pub fn caller(&self, req: &lambda_http::Request) -> Result<Caller, ApiError> {
+        let caller = request::caller(req)?;
+        match &self.config.auth.external_oidc {
+            None => Ok(caller),
+            Some(oidc) => Ok(Caller {
+                user_id: external_user_id(&oidc.issuer, &caller.user_id),
+                session_id: None,
+                ..caller
+            }),
+        }
+    }
+
+    /// [`App::caller`] when a token was presented, `None` on an anonymous call.
+    pub fn optional_caller(&self, req: &lambda_http::Request) -> Option<Caller> {
+        self.caller(req).ok()
+    }
+
     /// The bucket as its shared handle (the local gateway serves files through it).
     pub fn blobs_handle(&self) -> Option<Arc<dyn Blobs>> {
         self.blobs.clone()
     }
+}
+
+/// Our user id for an external issuer's subject: 32 hex digits, like our own ids.
+pub fn external_user_id(issuer: &str, subject: &str) -> String {
+    use sha2::Digest;
+    let digest = Sha256::new()
+        .chain_update(issuer.as_bytes())
+        .chain_update(b"\n")
+        .chain_update(subject.as_bytes())
+        .finalize();
+    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The secret behind cursor and local upload signatures: `CURSOR_SECRET`, or on a laptop a

@@ -4,19 +4,26 @@
 //! - [`error`], [`request`], [`response`]: the JSON error envelope and HTTP glue;
 //! - [`store`], [`blobs`]: the ports of the table and the bucket, with their adapters;
 //! - [`tokens`]: RS256 keys that sign our tokens and feed the JWKS;
+//! - [`identity`]: social-login verification (Kakao, Naver, Google, Apple, dev);
 //! - [`app`], [`function`]: the ports of one execution environment and the handler wrapper;
+//! - [`users`], [`audit`], [`rate_limit`]: accounts and their links, the audit trail and
+//!   per-client limits kept in the table;
 //! - [`telemetry`]: JSON logs with secrets masked, and CloudWatch EMF metrics.
 
 pub mod app;
+pub mod audit;
 pub mod blobs;
 pub mod config;
 pub mod error;
 pub mod function;
+pub mod identity;
+pub mod rate_limit;
 pub mod request;
 pub mod response;
 pub mod store;
 pub mod telemetry;
 pub mod tokens;
+pub mod users;
 
 pub use app::{App, Needs};
 pub use error::ApiError;

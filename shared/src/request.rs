@@ -10,6 +10,7 @@ use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt};
 use serde::de::DeserializeOwned;
 
+use crate::config::ClientIpSource;
 use crate::error::ApiError;
 
 /// The default cap on JSON bodies; routes with larger documents pass their own limit.
@@ -154,6 +155,53 @@ pub fn json_body_limited<T: DeserializeOwned>(req: &Request, limit: usize) -> Re
         ));
     }
     parse_json(bytes)
+}
+
+/// A JSON body that may be left out: `None` for an empty body, else as [`json_body`].
+pub fn optional_json_body<T: DeserializeOwned>(req: &Request) -> Result<Option<T>, ApiError> {
+    let empty = match req.body() {
+        Body::Empty => true,
+        Body::Text(t) => t.trim().is_empty(),
+        Body::Binary(b) => b.iter().all(u8::is_ascii_whitespace),
+        _ => true,
+    };
+    if empty {
+        Ok(None)
+    } else {
+        json_body(req).map(Some)
+    }
+}
+
+/// A request header as text.
+pub fn header<'r>(req: &'r Request, name: &str) -> Option<&'r str> {
+    req.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+/// The client's address for per-client limits and the audit trail.
+///
+/// API Gateway's `sourceIp` is whoever connected to it; behind CloudFront (or another
+/// trusted proxy) that is the proxy, and the viewer's address is in the header the proxy
+/// sets, which [`ClientIpSource`] names. Headers are trusted only in that configuration,
+/// since a client can send any header it likes to an API without a proxy.
+pub fn client_ip(req: &Request, source: ClientIpSource) -> String {
+    let forwarded = match source {
+        ClientIpSource::SourceIp => None,
+        ClientIpSource::CloudFront => header(req, "cloudfront-viewer-address").and_then(|v| {
+            // `198.51.100.10:46532` or `2001:db8::1:46532`: the port follows the last colon.
+            let (ip, _port) = v.trim().rsplit_once(':')?;
+            Some(ip.trim_matches(['[', ']']).to_owned())
+        }),
+        ClientIpSource::ForwardedFor => header(req, "x-forwarded-for")
+            .and_then(|v| v.rsplit(',').next())
+            .map(|ip| ip.trim().to_owned()),
+    };
+    forwarded
+        .filter(|ip| ip.parse::<std::net::IpAddr>().is_ok())
+        .or_else(|| match req.request_context_ref() {
+            Some(RequestContext::ApiGatewayV2(ctx)) => ctx.http.source_ip.clone(),
+            _ => None,
+        })
+        .unwrap_or_else(|| "unknown".to_owned())
 }
 
 /// Parses JSON text as `T`, naming the failing field. Shared with non-HTTP inputs (events).

@@ -5,6 +5,8 @@
 //! `RUNCREW_TEST_DYNAMODB_ENDPOINT` and `RUNCREW_TEST_S3_ENDPOINT`. A test that needs one
 //! and finds no endpoint fails and says how to run it: nothing is skipped silently.
 
+pub mod fakes;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -147,4 +149,34 @@ pub fn http() -> reqwest::Client {
         .timeout(std::time::Duration::from_secs(20))
         .build()
         .expect("http client")
+}
+
+/// The local API on a free port over a fresh data folder, with `pairs` as its environment.
+pub async fn start_local(pairs: &[(&str, String)]) -> (runcrew_local::Running, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut env: HashMap<String, String> = pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), v.clone()))
+        .collect();
+    env.entry("PORT".into()).or_insert_with(|| "0".into());
+    env.entry("RUNCREW_DATA_DIR".into())
+        .or_insert_with(|| dir.path().display().to_string());
+    let running = runcrew_local::start(move |k| env.get(k).cloned())
+        .await
+        .expect("the local API starts");
+    (running, dir)
+}
+
+/// The local API serving the real template and handlers over an app built by the test (a
+/// store in DynamoDB Local, fakes of providers), on a free port.
+pub async fn serve_app(app: App) -> runcrew_local::Running {
+    let listener = runcrew_local::bind(0).await.expect("bind");
+    let no_env = |_: &str| None;
+    let spec = runcrew_local::template::parse(
+        runcrew_local::TEMPLATE,
+        &runcrew_local::template_overrides(&app.config, &no_env),
+    )
+    .expect("template.yaml");
+    runcrew_local::serve(listener, Arc::new(app), spec, &runcrew_local::registry())
+        .expect("the local API serves")
 }

@@ -24,6 +24,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, MethodRouter, any, get, on, put};
 use base64::Engine as _;
 use runcrew_shared::blobs::filesystem::{PresignedQuery, UPLOAD_PATH};
+use runcrew_shared::identity::http_client;
+use runcrew_shared::identity::jwks::JwksCache;
 use runcrew_shared::response::add_security_headers;
 use runcrew_shared::telemetry;
 use runcrew_shared::tokens::stringify_claims;
@@ -82,6 +84,8 @@ pub struct Gateway {
     spec: ApiSpec,
     registry: HashMap<&'static str, &'static HttpFunction>,
     buckets: Mutex<HashMap<String, Bucket>>,
+    /// External OIDC mode: the issuer's keys, found through its discovery document.
+    external_keys: Option<(String, JwksCache)>,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -137,11 +141,20 @@ impl Gateway {
         registry: &[&'static HttpFunction],
     ) -> Result<Self, RegistryMismatch> {
         check_registry(&spec, registry)?;
+        let external_keys = app.config.auth.external_oidc.as_ref().map(|oidc| {
+            let ttl =
+                std::time::Duration::from_secs(app.config.auth.providers.jwks_cache_ttl_seconds);
+            (
+                oidc.issuer.clone(),
+                JwksCache::discover(http_client(), &oidc.issuer, ttl),
+            )
+        });
         Ok(Gateway {
             app,
             spec,
             registry: registry.iter().map(|f| (f.binary, *f)).collect(),
             buckets: Mutex::new(HashMap::new()),
+            external_keys,
         })
     }
 
@@ -239,8 +252,13 @@ impl Gateway {
         }
     }
 
-    /// The claims of a valid token, as API Gateway's JWT authorizer checks it.
-    fn authorize(&self, authorizer: &str, headers: &HeaderMap) -> Option<HashMap<String, String>> {
+    /// The claims of a valid token, as API Gateway's JWT authorizer checks it: our own
+    /// keys for our issuer, the external issuer's published keys in external OIDC mode.
+    async fn authorize(
+        &self,
+        authorizer: &str,
+        headers: &HeaderMap,
+    ) -> Option<HashMap<String, String>> {
         let spec = self.spec.authorizers.get(authorizer)?;
         let raw = headers.get(spec.header.as_str())?.to_str().ok()?.trim();
         let token = raw
@@ -248,9 +266,19 @@ impl Gateway {
             .or_else(|| raw.strip_prefix("bearer "))
             .unwrap_or(raw)
             .trim();
-        let keys = self.app.keys().ok()?;
         let audiences: Vec<&str> = spec.audience.iter().map(String::as_str).collect();
-        match keys.verify::<Map<String, Value>>(token, &spec.issuer, &audiences) {
+        let verified = match &self.external_keys {
+            Some((issuer, jwks)) if *issuer == spec.issuer => {
+                jwks.verify_claims(token, &spec.issuer, &audiences).await
+            }
+            _ => self
+                .app
+                .keys()
+                .ok()?
+                .verify::<Map<String, Value>>(token, &spec.issuer, &audiences)
+                .map_err(|e| e.to_string()),
+        };
+        match verified {
             Ok(claims) => Some(stringify_claims(claims)),
             Err(err) => {
                 tracing::info!(target: "gateway", authorizer, reason = %err, "token refused");
@@ -285,7 +313,7 @@ impl Gateway {
         }
         let claims = match &route.authorizer {
             None => None,
-            Some(name) => match self.authorize(name, req.headers()) {
+            Some(name) => match self.authorize(name, req.headers()).await {
                 Some(claims) => Some(claims),
                 None => {
                     telemetry::access_log(

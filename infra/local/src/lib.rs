@@ -30,6 +30,8 @@ pub fn registry() -> Vec<&'static HttpFunction> {
     runcrew_health::FUNCTIONS
         .iter()
         .chain(runcrew_keys::FUNCTIONS)
+        .chain(runcrew_auth::FUNCTIONS)
+        .chain(runcrew_users::FUNCTIONS)
         .copied()
         .collect()
 }
@@ -70,9 +72,15 @@ pub fn template_overrides(
             config.allowed_origins.join(","),
         ),
     ]);
+    if let Some(oidc) = &config.auth.external_oidc {
+        overrides.insert("OidcIssuerUrl".to_owned(), oidc.issuer.clone());
+        overrides.insert("OidcAudience".to_owned(), oidc.audience.clone());
+    }
     for (env, param) in [
         ("THROTTLE_RATE_LIMIT", "ThrottleRateLimit"),
         ("THROTTLE_BURST_LIMIT", "ThrottleBurstLimit"),
+        ("AUTH_THROTTLE_RATE_LIMIT", "AuthThrottleRateLimit"),
+        ("AUTH_THROTTLE_BURST_LIMIT", "AuthThrottleBurstLimit"),
     ] {
         if let Some(value) = lookup(env) {
             overrides.insert(param.to_owned(), value);

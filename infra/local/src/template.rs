@@ -232,6 +232,16 @@ impl Resolver<'_> {
                     self.resolve(&parts[0])? == self.resolve(&parts[1])?,
                 ))
             }
+            "Not" => {
+                let inner = arg
+                    .as_sequence()
+                    .filter(|s| s.len() == 1)
+                    .ok_or_else(|| shape("!Not needs [condition]"))?;
+                match self.resolve(&inner[0])? {
+                    Resolved::Bool(b) => Ok(Resolved::Bool(!b)),
+                    _ => Err(shape("!Not needs a boolean")),
+                }
+            }
             other => Err(shape(format!(
                 "!{other} is not supported by the local gateway here"
             ))),

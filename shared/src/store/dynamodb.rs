@@ -182,6 +182,11 @@ impl DynamoStore {
         Self::new(Client::from_conf(builder.build()), table, cursors)
     }
 
+    /// The table's name.
+    pub fn table_name(&self) -> &str {
+        &self.table
+    }
+
     /// The underlying client (table set-up in tests and local tooling).
     pub fn client(&self) -> &Client {
         &self.client

@@ -4,8 +4,12 @@
 //! start-up, not on the first request that needs it. `ENVIRONMENT=production` refuses the
 //! insecure combinations listed in [`Config::production_problems`].
 
+mod auth;
+
 use std::fmt;
 use std::path::PathBuf;
+
+pub use auth::{AuthConfig, ClientIpSource, ExternalOidc, ProviderConfig};
 
 /// Where this code runs; decides the defaults and how strict the checks are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,6 +120,8 @@ pub struct Config {
     pub dev_login: bool,
     /// `API_DOCS`: serve the API documentation routes.
     pub api_docs: bool,
+    /// Login, tokens, sessions, rate limits and audit.
+    pub auth: AuthConfig,
 }
 
 /// One reason the configuration cannot be used, phrased for the operator who must fix it.
@@ -259,6 +265,7 @@ impl Config {
             cors_allow_credentials: flag("CORS_ALLOW_CREDENTIALS", false, &mut problems),
             dev_login: flag("DEV_LOGIN", local, &mut problems),
             api_docs: flag("API_DOCS", false, &mut problems),
+            auth: AuthConfig::read(&get, &mut problems),
         };
 
         problems.extend(config.problems());
@@ -294,6 +301,7 @@ impl Config {
                 Some(_) => {}
             }
         }
+        problems.extend(self.auth.problems(self.environment));
         if self.environment == Environment::Production {
             problems.extend(self.production_problems());
         }
@@ -340,6 +348,14 @@ impl Config {
     /// The issuer our access tokens carry and the authorizer expects.
     pub fn issuer(&self) -> &str {
         &self.public_base_url
+    }
+
+    /// The issuer the authorizer trusts: the external one in external OIDC mode, else ours.
+    pub fn trusted_issuer(&self) -> &str {
+        self.auth
+            .external_oidc
+            .as_ref()
+            .map_or(self.issuer(), |o| o.issuer.as_str())
     }
 }
 

@@ -1,0 +1,355 @@
+//! Login, refresh and logout: social-login tokens in, our own tokens out.
+//!
+//! - `POST /v1/auth/login` `{provider, token, nonce?}`: the provider vouches for the person
+//!   ([`runcrew_shared::identity`]), the first login creates the user, a session opens, and
+//!   the answer carries an RS256 access token and an opaque refresh token.
+//! - `POST /v1/auth/refresh` `{refresh_token}`: rotates the refresh token; a replaced one
+//!   presented again ends the session ([`sessions`]).
+//! - `POST /v1/auth/logout` `{all?}`: ends this session, or every session.
+//!
+//! Login and refresh are limited per client address and per account in the table
+//! ([`runcrew_shared::rate_limit`]), and every outcome that matters is audited.
+
+pub mod sessions;
+
+use lambda_http::{Body, Request, Response};
+use runcrew_shared::app::external_user_id;
+use runcrew_shared::audit::{self, AuditEvent};
+use runcrew_shared::identity::{Identity, IdentityError, Provider};
+use runcrew_shared::rate_limit::FixedWindow;
+use runcrew_shared::users::{self, new_user_id};
+use runcrew_shared::{ApiError, App, HandlerFuture, HttpFunction, Needs, request, response};
+use serde::Deserialize;
+
+use crate::sessions::{Presented, RefreshToken};
+
+/// `POST /v1/auth/login`.
+pub static LOGIN: HttpFunction = HttpFunction {
+    binary: "auth-login",
+    needs: Needs::NOTHING.store().keys().identity(),
+    handler: login_handler,
+};
+
+/// `POST /v1/auth/refresh`.
+pub static REFRESH: HttpFunction = HttpFunction {
+    binary: "auth-refresh",
+    needs: Needs::NOTHING.store().keys(),
+    handler: refresh_handler,
+};
+
+/// `POST /v1/auth/logout`.
+pub static LOGOUT: HttpFunction = HttpFunction {
+    binary: "auth-logout",
+    needs: Needs::NOTHING.store(),
+    handler: logout_handler,
+};
+
+/// Every function of this crate, for the local gateway's registry.
+pub static FUNCTIONS: &[&HttpFunction] = &[&LOGIN, &REFRESH, &LOGOUT];
+
+fn login_handler(app: &App, req: Request) -> HandlerFuture<'_> {
+    Box::pin(login(app, req))
+}
+
+fn refresh_handler(app: &App, req: Request) -> HandlerFuture<'_> {
+    Box::pin(refresh(app, req))
+}
+
+fn logout_handler(app: &App, req: Request) -> HandlerFuture<'_> {
+    Box::pin(logout(app, req))
+}
+
+/// The longest provider token read (Apple and Google id_tokens are about 1 KB).
+pub const MAX_PROVIDER_TOKEN_BYTES: usize = 8 * 1024;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LoginRequest {
+    provider: String,
+    token: String,
+    #[serde(default)]
+    nonce: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RefreshRequest {
+    refresh_token: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct LogoutRequest {
+    #[serde(default)]
+    all: bool,
+}
+
+fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// The two limits every login and refresh passes: per client address, then per account.
+struct Limits {
+    per_ip: FixedWindow,
+    per_account: FixedWindow,
+}
+
+impl Limits {
+    fn of(app: &App) -> Self {
+        let auth = &app.config.auth;
+        Limits {
+            per_ip: FixedWindow {
+                scope: "auth-ip",
+                limit: auth.rate_limit_per_ip,
+                window_seconds: auth.rate_limit_window_seconds,
+            },
+            per_account: FixedWindow {
+                scope: "auth-account",
+                limit: auth.rate_limit_per_account,
+                window_seconds: auth.rate_limit_window_seconds,
+            },
+        }
+    }
+}
+
+fn external_mode(app: &App) -> Result<(), ApiError> {
+    match &app.config.auth.external_oidc {
+        None => Ok(()),
+        Some(oidc) => Err(ApiError::Conflict {
+            code: "external_identity_provider",
+            message: format!(
+                "this API accepts tokens of {} and issues none itself: sign in there",
+                oidc.issuer
+            ),
+        }),
+    }
+}
+
+/// Our user id for a new account: random, except the `dev` provider's, which is derived
+/// from the name so `alice` is the same user on every laptop and in every sample event.
+fn user_id_for(identity: &Identity) -> String {
+    match identity.provider {
+        Provider::Dev => external_user_id("runcrew-dev", &identity.subject),
+        _ => new_user_id(),
+    }
+}
+
+fn failure_reason(err: &IdentityError) -> &'static str {
+    match err {
+        IdentityError::Rejected(_) => "token rejected",
+        IdentityError::Invalid { .. } => "invalid request",
+        IdentityError::NotConfigured(_) => "provider not enabled",
+        IdentityError::Unavailable { .. } => "provider unavailable",
+    }
+}
+
+/// `POST /v1/auth/login`.
+pub async fn login(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
+    let store = app.store()?;
+    let request_id = request::request_id(&req);
+    let ip = request::client_ip(&req, app.config.auth.client_ip);
+    let limits = Limits::of(app);
+    limits.per_ip.hit(store, &ip, now()).await?;
+    external_mode(app)?;
+
+    let body: LoginRequest = request::json_body(&req)?;
+    let provider = Provider::parse_login(&body.provider).ok_or_else(|| {
+        ApiError::invalid(
+            "provider",
+            "must be one of kakao, naver, google, apple, dev",
+        )
+    })?;
+    if body.token.trim().is_empty() {
+        return Err(ApiError::invalid("token", "must not be empty"));
+    }
+    if body.token.len() > MAX_PROVIDER_TOKEN_BYTES {
+        return Err(ApiError::invalid(
+            "token",
+            format!("must be at most {MAX_PROVIDER_TOKEN_BYTES} bytes"),
+        ));
+    }
+
+    let verified = app
+        .identity()?
+        .verify(provider, body.token.trim(), body.nonce.as_deref())
+        .await;
+    let identity = match verified {
+        Ok(identity) => identity,
+        Err(err) => {
+            tracing::info!(provider = provider.as_str(), reason = %err, "login refused");
+            audit::record(
+                store,
+                app.config.auth.audit_retention_days,
+                &AuditEvent {
+                    action: "login",
+                    failed: true,
+                    provider: Some(provider.as_str()),
+                    client_ip: Some(&ip),
+                    reason: Some(failure_reason(&err)),
+                    request_id: &request_id,
+                    ..AuditEvent::default()
+                },
+            )
+            .await;
+            return Err(err.into());
+        }
+    };
+    limits
+        .per_account
+        .hit(
+            store,
+            &format!("{}:{}", provider.as_str(), identity.subject),
+            now(),
+        )
+        .await?;
+
+    let account = users::find_or_create(store, &identity, || user_id_for(&identity)).await?;
+    let now = now();
+    let (session, refresh) = sessions::open(app, &account.user_id, provider, now).await?;
+    evict_beyond_cap(app, &account.user_id, &request_id).await?;
+    audit::record(
+        store,
+        app.config.auth.audit_retention_days,
+        &AuditEvent {
+            action: "login",
+            user_id: Some(&account.user_id),
+            provider: Some(provider.as_str()),
+            session_id: Some(&session.session_id),
+            client_ip: Some(&ip),
+            reason: account.created.then_some("new user"),
+            request_id: &request_id,
+            ..AuditEvent::default()
+        },
+    )
+    .await;
+    let mut body = sessions::token_response(app, &session, &refresh, now)?;
+    body["new_user"] = serde_json::Value::Bool(account.created);
+    let status = if account.created {
+        http::StatusCode::CREATED
+    } else {
+        http::StatusCode::OK
+    };
+    response::no_store(status, &body)
+}
+
+/// Ends the oldest sessions beyond `MAX_SESSIONS`.
+async fn evict_beyond_cap(app: &App, user_id: &str, request_id: &str) -> Result<(), ApiError> {
+    let store = app.store()?;
+    let open = sessions::list(store, user_id).await?;
+    let excess = open.len().saturating_sub(app.config.auth.max_sessions);
+    if excess == 0 {
+        return Ok(());
+    }
+    let oldest: Vec<String> = open[..excess]
+        .iter()
+        .map(|s| s.session_id.clone())
+        .collect();
+    sessions::end(store, user_id, &oldest).await?;
+    for session_id in &oldest {
+        audit::record(
+            store,
+            app.config.auth.audit_retention_days,
+            &AuditEvent {
+                action: "session_evicted",
+                user_id: Some(user_id),
+                session_id: Some(session_id),
+                reason: Some("session cap reached"),
+                request_id,
+                ..AuditEvent::default()
+            },
+        )
+        .await;
+    }
+    Ok(())
+}
+
+fn invalid_refresh() -> ApiError {
+    ApiError::Unauthorized("the refresh token is not valid; log in again".into())
+}
+
+/// `POST /v1/auth/refresh`.
+pub async fn refresh(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
+    let store = app.store()?;
+    let request_id = request::request_id(&req);
+    let ip = request::client_ip(&req, app.config.auth.client_ip);
+    let limits = Limits::of(app);
+    limits.per_ip.hit(store, &ip, now()).await?;
+    external_mode(app)?;
+
+    let body: RefreshRequest = request::json_body(&req)?;
+    let token = RefreshToken::parse(&body.refresh_token).ok_or_else(invalid_refresh)?;
+    limits
+        .per_account
+        .hit(store, &format!("user:{}", token.user_id), now())
+        .await?;
+
+    match sessions::present(store, &token).await? {
+        Presented::Current(session, version) => {
+            let now = now();
+            let (session, refresh) = sessions::rotate(app, session, version, now)
+                .await?
+                .ok_or_else(invalid_refresh)?;
+            response::no_store(
+                http::StatusCode::OK,
+                &sessions::token_response(app, &session, &refresh, now)?,
+            )
+        }
+        Presented::Reused(session) => {
+            sessions::end(
+                store,
+                &session.user_id,
+                std::slice::from_ref(&session.session_id),
+            )
+            .await?;
+            tracing::warn!(session_id = %session.session_id, "a replaced refresh token was presented again; session ended");
+            audit::record(
+                store,
+                app.config.auth.audit_retention_days,
+                &AuditEvent {
+                    action: "refresh_reuse",
+                    failed: true,
+                    user_id: Some(&session.user_id),
+                    session_id: Some(&session.session_id),
+                    client_ip: Some(&ip),
+                    reason: Some("replaced refresh token presented again; session ended"),
+                    request_id: &request_id,
+                    ..AuditEvent::default()
+                },
+            )
+            .await;
+            Err(invalid_refresh())
+        }
+        Presented::Unknown => Err(invalid_refresh()),
+    }
+}
+
+/// `POST /v1/auth/logout`: 204 whether or not the session was still open.
+pub async fn logout(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
+    let caller = app.caller(&req)?;
+    let body: LogoutRequest = request::optional_json_body(&req)?.unwrap_or_default();
+    let store = app.store()?;
+    let ended: Vec<String> = if body.all {
+        sessions::list(store, &caller.user_id)
+            .await?
+            .into_iter()
+            .map(|s| s.session_id)
+            .collect()
+    } else {
+        caller.session_id.iter().cloned().collect()
+    };
+    sessions::end(store, &caller.user_id, &ended).await?;
+    audit::record(
+        store,
+        app.config.auth.audit_retention_days,
+        &AuditEvent {
+            action: "logout",
+            user_id: Some(&caller.user_id),
+            session_id: caller.session_id.as_deref(),
+            reason: body.all.then_some("all sessions"),
+            request_id: &request::request_id(&req),
+            ..AuditEvent::default()
+        },
+    )
+    .await;
+    Ok(response::no_content())
+}

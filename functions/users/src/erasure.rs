@@ -1,0 +1,73 @@
+//! Erasing an account: every item that carries the user's id, gone.
+//!
+//! What a user owns, by key pattern (each later feature that stores user-owned items adds
+//! its pattern here and its step in [`erase`], and the erasure test proves the table holds
+//! nothing with the id afterwards):
+//!
+//! | pattern | what |
+//! |---|---|
+//! | `IDENTITY#<provider>#<subject>` / `IDENTITY` | the provider links, found through the profile |
+//! | `USER#<userId>` / `PROFILE` | the profile |
+//! | `USER#<userId>` / `SESSION#<sessionId>` | sessions and their refresh-token hashes |
+//!
+//! Not erased, because they carry no user id: audit items (a pseudonym), rate-limit windows
+//! (a digest, gone within minutes by TTL).
+//!
+//! The links go first: a retry after a failure part-way still finds them through the
+//! profile, which goes with the rest of the partition, 100 items per transaction.
+
+use runcrew_shared::ApiError;
+use runcrew_shared::store::{Condition, MAX_TRANSACTION_WRITES, Query, Store, Write};
+use runcrew_shared::users::{identity_key, load_profile, user_partition};
+
+/// The key patterns [`erase`] removes, for the erasure test and the README.
+pub const ERASED_KEY_PATTERNS: &[&str] = &[
+    "IDENTITY#<provider>#<subject> / IDENTITY",
+    "USER#<userId> / PROFILE",
+    "USER#<userId> / SESSION#<sessionId>",
+];
+
+/// How much an erasure removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Erased {
+    /// Items deleted.
+    pub items: usize,
+}
+
+/// Deletes everything `user_id` owns. Safe to repeat: a second run finds nothing.
+pub async fn erase(store: &dyn Store, user_id: &str) -> Result<Erased, ApiError> {
+    let mut erased = Erased::default();
+    if let Some((profile, _)) = load_profile(store, user_id).await? {
+        let links: Vec<Write> = profile
+            .identities
+            .iter()
+            .map(|i| Write::Delete {
+                key: identity_key(i.provider, &i.subject),
+                condition: Condition::None,
+            })
+            .collect();
+        if !links.is_empty() {
+            erased.items += links.len();
+            store.transact(links).await?;
+        }
+    }
+    loop {
+        // Always the first page: what the last round deleted is gone from it.
+        let page = store
+            .query(&Query::partition(user_partition(user_id)).limit(MAX_TRANSACTION_WRITES))
+            .await?;
+        if page.items.is_empty() {
+            return Ok(erased);
+        }
+        erased.items += page.items.len();
+        let writes = page
+            .items
+            .into_iter()
+            .map(|item| Write::Delete {
+                key: item.key,
+                condition: Condition::None,
+            })
+            .collect();
+        store.transact(writes).await?;
+    }
+}

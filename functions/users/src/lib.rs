@@ -1,0 +1,299 @@
+//! Profiles: my own (`/v1/users/me`: read, change, export, erase) and anyone's public one
+//! (`/v1/users/{userId}`).
+//!
+//! The public view never shows an e-mail address, provider ids or settings. In external
+//! OIDC mode the user is created on first use of `/v1/users/me` from the token's claims.
+
+pub mod erasure;
+
+use lambda_http::{Body, Request, Response};
+use runcrew_shared::audit::{self, AuditEvent};
+use runcrew_shared::identity::{Identity, Provider};
+use runcrew_shared::request::Caller;
+use runcrew_shared::store::{Condition, StoreError};
+use runcrew_shared::users::{self, Profile, Units, is_user_id, load_profile, now_rfc3339};
+use runcrew_shared::{ApiError, App, HandlerFuture, HttpFunction, Needs, request, response};
+use serde::{Deserialize, Deserializer};
+
+/// `GET /v1/users/me`.
+pub static ME_GET: HttpFunction = HttpFunction {
+    binary: "users-me-get",
+    needs: Needs::NOTHING.store(),
+    handler: |app, req| Box::pin(get_me(app, req)),
+};
+
+/// `PATCH /v1/users/me`.
+pub static ME_UPDATE: HttpFunction = HttpFunction {
+    binary: "users-me-update",
+    needs: Needs::NOTHING.store(),
+    handler: |app, req| Box::pin(update_me(app, req)),
+};
+
+/// `DELETE /v1/users/me`.
+pub static ME_DELETE: HttpFunction = HttpFunction {
+    binary: "users-me-delete",
+    needs: Needs::NOTHING.store(),
+    handler: |app, req| Box::pin(delete_me(app, req)),
+};
+
+/// `GET /v1/users/me/export`.
+pub static ME_EXPORT: HttpFunction = HttpFunction {
+    binary: "users-me-export",
+    needs: Needs::NOTHING.store(),
+    handler: |app, req| Box::pin(export_me(app, req)),
+};
+
+/// `GET /v1/users/{userId}`.
+pub static GET_USER: HttpFunction = HttpFunction {
+    binary: "users-get",
+    needs: Needs::NOTHING.store(),
+    handler: get_user_handler,
+};
+
+fn get_user_handler(app: &App, req: Request) -> HandlerFuture<'_> {
+    Box::pin(get_user(app, req))
+}
+
+/// Every function of this crate, for the local gateway's registry.
+pub static FUNCTIONS: &[&HttpFunction] = &[&ME_GET, &ME_UPDATE, &ME_DELETE, &ME_EXPORT, &GET_USER];
+
+/// The longest display name, in characters.
+pub const MAX_DISPLAY_NAME: usize = 40;
+/// The longest bio, in characters.
+pub const MAX_BIO: usize = 280;
+/// The longest avatar URL, in bytes.
+pub const MAX_AVATAR_URL: usize = 2048;
+
+fn user_not_found() -> ApiError {
+    ApiError::not_found("user_not_found", "no such user")
+}
+
+/// The caller's profile and version; created from the token's claims in external OIDC mode.
+async fn my_profile(app: &App, req: &Request, caller: &Caller) -> Result<(Profile, u64), ApiError> {
+    let store = app.store()?;
+    if app.config.auth.external_oidc.is_none() {
+        return load_profile(store, &caller.user_id)
+            .await?
+            .ok_or_else(user_not_found);
+    }
+    let claims = request::claims(req);
+    let claim = |name: &str| claims.and_then(|c| c.get(name)).cloned();
+    let identity = Identity {
+        provider: Provider::Oidc,
+        subject: claim("sub").unwrap_or_default(),
+        email: claim("email").filter(|_| claim("email_verified").as_deref() == Some("true")),
+        display_name: claim("name").map(|n| n.chars().take(MAX_DISPLAY_NAME).collect()),
+    };
+    users::ensure_profile(store, &caller.user_id, &identity).await
+}
+
+/// `GET /v1/users/me`: the private view.
+pub async fn get_me(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
+    let caller = app.caller(&req)?;
+    let (profile, _) = my_profile(app, &req, &caller).await?;
+    response::no_store(http::StatusCode::OK, &profile.private_view())
+}
+
+/// Reads `null` as `Some(None)` (clear the field) and absence as `None` (keep it).
+fn nullable<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
+/// A partial change of my profile; absent fields stay as they are.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProfileChange {
+    #[serde(default)]
+    display_name: Option<String>,
+    #[serde(default)]
+    bio: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    avatar_url: Option<Option<String>>,
+    #[serde(default)]
+    time_zone: Option<String>,
+    #[serde(default)]
+    units: Option<Units>,
+}
+
+fn has_control_chars(text: &str, allow_newlines: bool) -> bool {
+    text.chars()
+        .any(|c| c.is_control() && !(allow_newlines && c == '\n'))
+}
+
+impl ProfileChange {
+    /// Checks every field, naming the first that is wrong.
+    fn validate(&self, app: &App) -> Result<(), ApiError> {
+        if let Some(name) = &self.display_name {
+            let count = name.trim().chars().count();
+            if count == 0 || count > MAX_DISPLAY_NAME {
+                return Err(ApiError::invalid(
+                    "display_name",
+                    format!("must be 1 to {MAX_DISPLAY_NAME} characters"),
+                ));
+            }
+            if has_control_chars(name, false) {
+                return Err(ApiError::invalid(
+                    "display_name",
+                    "must not contain control characters",
+                ));
+            }
+        }
+        if let Some(bio) = &self.bio {
+            if bio.chars().count() > MAX_BIO {
+                return Err(ApiError::invalid(
+                    "bio",
+                    format!("must be at most {MAX_BIO} characters"),
+                ));
+            }
+            if has_control_chars(bio, true) {
+                return Err(ApiError::invalid(
+                    "bio",
+                    "must not contain control characters other than newlines",
+                ));
+            }
+        }
+        if let Some(Some(url)) = &self.avatar_url {
+            let prefix = format!("{}/", app.config.cdn_base_url);
+            let on_our_cdn = url.starts_with(&prefix)
+                && url.len() > prefix.len()
+                && url.len() <= MAX_AVATAR_URL
+                && !url.contains("..")
+                && !url.contains(char::is_whitespace);
+            if !on_our_cdn {
+                return Err(ApiError::invalid(
+                    "avatar_url",
+                    format!(
+                        "must be a file on our CDN ({prefix}...); upload it through POST /v1/uploads"
+                    ),
+                ));
+            }
+        }
+        if let Some(zone) = &self.time_zone
+            && jiff::tz::db().get(zone).is_err()
+        {
+            return Err(ApiError::invalid(
+                "time_zone",
+                "must be an IANA time zone such as Asia/Seoul or Europe/Berlin",
+            ));
+        }
+        Ok(())
+    }
+
+    fn apply(&self, profile: &mut Profile) {
+        if let Some(name) = &self.display_name {
+            profile.display_name = name.trim().to_owned();
+        }
+        if let Some(bio) = &self.bio {
+            profile.bio = bio.clone();
+        }
+        if let Some(url) = &self.avatar_url {
+            profile.avatar_url = url.clone();
+        }
+        if let Some(zone) = &self.time_zone {
+            profile.time_zone = zone.clone();
+        }
+        if let Some(units) = self.units {
+            profile.units = units;
+        }
+        profile.updated_at = now_rfc3339();
+    }
+}
+
+/// Attempts at a read-modify-write before giving up on a busy profile.
+const UPDATE_ATTEMPTS: usize = 3;
+
+/// `PATCH /v1/users/me`: changes only the fields sent; concurrent changes never overwrite
+/// each other silently (version condition, re-read on conflict).
+pub async fn update_me(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
+    let caller = app.caller(&req)?;
+    let change: ProfileChange = request::json_body(&req)?;
+    change.validate(app)?;
+    let store = app.store()?;
+    for _ in 0..UPDATE_ATTEMPTS {
+        let (mut profile, version) = my_profile(app, &req, &caller).await?;
+        change.apply(&mut profile);
+        match store
+            .put(profile.to_item(version + 1)?, Condition::VersionIs(version))
+            .await
+        {
+            Ok(()) => return response::no_store(http::StatusCode::OK, &profile.private_view()),
+            Err(StoreError::ConditionFailed) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(ApiError::Conflict {
+        code: "profile_busy",
+        message: "the profile changed while it was being updated; try again".into(),
+    })
+}
+
+/// `DELETE /v1/users/me`: erases the account and everything it owns ([`erasure`]).
+pub async fn delete_me(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
+    let caller = app.caller(&req)?;
+    let store = app.store()?;
+    let erased = erasure::erase(store, &caller.user_id).await?;
+    tracing::info!(items = erased.items, "account erased");
+    audit::record(
+        store,
+        app.config.auth.audit_retention_days,
+        &AuditEvent {
+            action: "erase",
+            user_id: Some(&caller.user_id),
+            request_id: &request::request_id(&req),
+            ..AuditEvent::default()
+        },
+    )
+    .await;
+    Ok(response::no_content())
+}
+
+/// `GET /v1/users/me/export`: everything the account owns, as JSON.
+pub async fn export_me(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
+    let caller = app.caller(&req)?;
+    let store = app.store()?;
+    let (profile, _) = my_profile(app, &req, &caller).await?;
+    let sessions: Vec<serde_json::Value> = runcrew_auth::sessions::list(store, &caller.user_id)
+        .await?
+        .iter()
+        .map(runcrew_auth::sessions::Session::summary)
+        .collect();
+    audit::record(
+        store,
+        app.config.auth.audit_retention_days,
+        &AuditEvent {
+            action: "export",
+            user_id: Some(&caller.user_id),
+            request_id: &request::request_id(&req),
+            ..AuditEvent::default()
+        },
+    )
+    .await;
+    let export = serde_json::json!({
+        "exported_at": now_rfc3339(),
+        "profile": profile.private_view(),
+        "identities": profile.identities,
+        "sessions": sessions,
+    });
+    let mut resp = response::no_store(http::StatusCode::OK, &export)?;
+    resp.headers_mut().insert(
+        http::header::CONTENT_DISPOSITION,
+        http::HeaderValue::from_static("attachment; filename=\"runcrew-export.json\""),
+    );
+    Ok(resp)
+}
+
+/// `GET /v1/users/{userId}`: the public view; 404 for an unknown or malformed id.
+pub async fn get_user(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
+    let user_id = request::path_param(&req, "userId")?;
+    if !is_user_id(user_id) {
+        return Err(user_not_found());
+    }
+    let (profile, _) = load_profile(app.store()?, user_id)
+        .await?
+        .ok_or_else(user_not_found)?;
+    response::ok(&profile.public_view())
+}

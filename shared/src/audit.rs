@@ -1,0 +1,124 @@
+//! The audit trail of security-relevant actions: logins (success and failure), refresh-token
+//! reuse, logouts, session evictions, exports and erasures.
+//!
+//! Each event becomes one item `AUDIT#<day>` / `<epoch ms>#<uuid>` that expires after
+//! `AUDIT_RETENTION_DAYS` (TTL), and one `audit` log line. The person is recorded as a
+//! pseudonym (a digest of the user id), never the id itself, so the trail outlives an
+//! erasure without keeping the erased id, yet anyone holding an id can still find its
+//! events. If the audit write fails the action still completes: the log line then carries
+//! `audit_fallback=true` and is the record.
+
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+use crate::store::{Condition, Item, Key, Store};
+
+/// How an audited action ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    /// It happened.
+    Success,
+    /// It was refused.
+    Failure,
+}
+
+impl Outcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Success => "success",
+            Outcome::Failure => "failure",
+        }
+    }
+}
+
+/// One audited action.
+#[derive(Debug, Clone, Default)]
+pub struct AuditEvent<'a> {
+    /// `login`, `refresh_reuse`, `logout`, `session_evicted`, `export`, `erase`.
+    pub action: &'static str,
+    /// Refused actions are audited too.
+    pub failed: bool,
+    /// Whose account, when known.
+    pub user_id: Option<&'a str>,
+    /// The login provider, when one is involved.
+    pub provider: Option<&'a str>,
+    /// The session concerned.
+    pub session_id: Option<&'a str>,
+    /// The client address.
+    pub client_ip: Option<&'a str>,
+    /// Why it was refused, in a few words (never a token or an e-mail).
+    pub reason: Option<&'a str>,
+    /// The request that did it.
+    pub request_id: &'a str,
+}
+
+/// The pseudonym of a user in the audit trail.
+pub fn actor_pseudonym(user_id: &str) -> String {
+    Sha256::new()
+        .chain_update(b"runcrew-audit\n")
+        .chain_update(user_id.as_bytes())
+        .finalize()[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Writes the audit item and the log line; never fails the action.
+pub async fn record(store: &dyn Store, retention_days: i64, event: &AuditEvent<'_>) {
+    let now = time::OffsetDateTime::now_utc();
+    let outcome = if event.failed {
+        Outcome::Failure
+    } else {
+        Outcome::Success
+    };
+    let actor = event.user_id.map(actor_pseudonym);
+    let mut body = Map::new();
+    let mut set = |name: &str, value: Option<&str>| {
+        if let Some(v) = value {
+            body.insert(name.into(), Value::String(v.to_owned()));
+        }
+    };
+    set("action", Some(event.action));
+    set("outcome", Some(outcome.as_str()));
+    set("actor", actor.as_deref());
+    set("provider", event.provider);
+    set("session_id", event.session_id);
+    set("client_ip", event.client_ip);
+    set("reason", event.reason);
+    set("request_id", Some(event.request_id));
+    body.insert(
+        "at_ms".into(),
+        Value::from(i64::try_from(now.unix_timestamp_nanos() / 1_000_000).unwrap_or(0)),
+    );
+    let day = now.date();
+    let key = Key::new(
+        format!("AUDIT#{day}"),
+        format!(
+            "{:013}#{}",
+            now.unix_timestamp_nanos() / 1_000_000,
+            uuid::Uuid::new_v4().simple()
+        ),
+    );
+    let item =
+        Item::new(key, body).expiring_at(now.unix_timestamp() + retention_days.max(1) * 86_400);
+    let fallback = match store.put(item, Condition::NotExists).await {
+        Ok(()) => false,
+        Err(err) => {
+            tracing::error!(target: "audit", error = %err, "audit write failed");
+            true
+        }
+    };
+    tracing::info!(
+        target: "audit",
+        action = event.action,
+        outcome = outcome.as_str(),
+        actor = actor.as_deref().unwrap_or("-"),
+        provider = event.provider.unwrap_or("-"),
+        session_id = event.session_id.unwrap_or("-"),
+        client_ip = event.client_ip.unwrap_or("-"),
+        reason = event.reason.unwrap_or("-"),
+        request_id = event.request_id,
+        audit_fallback = fallback,
+        "audit"
+    );
+}

@@ -1,0 +1,324 @@
+//! Users and their provider links: the items every area that knows a person reads.
+//!
+//! - `USER#<userId>` / `PROFILE`: the profile (private fields included; views filter).
+//! - `IDENTITY#<provider>#<subject>` / `IDENTITY`: the unique link from a provider account to
+//!   its user, so "user by (provider, provider user id)" is one GetItem and two parallel
+//!   first logins cannot make two users: the link and the profile are written in one
+//!   transaction, both on condition that they do not exist yet.
+//!
+//! Everything else a user owns lives in the `USER#<userId>` partition where it can (sessions
+//! today), so erasure is one partition plus the items the profile points to.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::error::ApiError;
+use crate::identity::{Identity, Provider};
+use crate::store::{Condition, Item, Key, Store, StoreError, Write};
+
+/// The sort key of the profile in the user's partition.
+pub const PROFILE_SK: &str = "PROFILE";
+
+/// The partition of everything a user owns.
+pub fn user_partition(user_id: &str) -> String {
+    format!("USER#{user_id}")
+}
+
+/// The key of a user's profile.
+pub fn profile_key(user_id: &str) -> Key {
+    Key::new(user_partition(user_id), PROFILE_SK)
+}
+
+/// The key of the link from a provider account to its user.
+pub fn identity_key(provider: Provider, subject: &str) -> Key {
+    Key::new(
+        format!("IDENTITY#{}#{subject}", provider.as_str()),
+        "IDENTITY",
+    )
+}
+
+/// Whether `id` has the shape of our user ids (32 lowercase hex digits), so a path
+/// parameter of any other shape is a 404 without a read.
+pub fn is_user_id(id: &str) -> bool {
+    id.len() == 32
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// A new random user id.
+pub fn new_user_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+/// Metric or imperial display units.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Units {
+    /// Kilometres (the default).
+    #[default]
+    Metric,
+    /// Miles.
+    Imperial,
+}
+
+/// A provider account linked to a user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkedIdentity {
+    /// Which provider.
+    pub provider: Provider,
+    /// The provider's id of the person (private: never in a public view).
+    pub subject: String,
+    /// When it was linked (RFC 3339).
+    pub linked_at: String,
+}
+
+fn utc() -> String {
+    "UTC".into()
+}
+
+/// A user's profile as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Profile {
+    /// Our id of the user.
+    pub user_id: String,
+    /// 1–40 characters.
+    pub display_name: String,
+    /// Up to 280 characters.
+    #[serde(default)]
+    pub bio: String,
+    /// A picture on our CDN.
+    #[serde(default)]
+    pub avatar_url: Option<String>,
+    /// IANA time zone, for local-time statistics.
+    #[serde(default = "utc")]
+    pub time_zone: String,
+    /// Display units.
+    #[serde(default)]
+    pub units: Units,
+    /// Private; from the provider when it shared a verified one.
+    #[serde(default)]
+    pub email: Option<String>,
+    /// The provider accounts that log in as this user.
+    #[serde(default)]
+    pub identities: Vec<LinkedIdentity>,
+    /// RFC 3339.
+    pub created_at: String,
+    /// RFC 3339.
+    pub updated_at: String,
+}
+
+/// Now as RFC 3339 UTC with milliseconds.
+pub fn now_rfc3339() -> String {
+    let now = time::OffsetDateTime::now_utc();
+    let now = now
+        .replace_nanosecond(now.millisecond() as u32 * 1_000_000)
+        .unwrap_or(now);
+    now.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| now.unix_timestamp().to_string())
+}
+
+/// A JSON object from a serializable value, for item bodies.
+pub fn to_body<T: Serialize>(value: &T) -> Result<Map<String, Value>, ApiError> {
+    match serde_json::to_value(value) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(ApiError::Internal("item body is not an object".into())),
+        Err(e) => Err(ApiError::Internal(format!("item body: {e}"))),
+    }
+}
+
+/// A value from an item body.
+pub fn from_body<T: serde::de::DeserializeOwned>(item: &Item) -> Result<T, ApiError> {
+    serde_json::from_value(Value::Object(item.body.clone()))
+        .map_err(|e| ApiError::Internal(format!("unreadable item {}: {e}", item.key.pk)))
+}
+
+impl Profile {
+    /// A new profile for `identity`; a provider without a name gives "Runner xxxx".
+    pub fn new(user_id: &str, identity: &Identity) -> Self {
+        let now = now_rfc3339();
+        Profile {
+            user_id: user_id.to_owned(),
+            display_name: identity
+                .display_name
+                .clone()
+                .unwrap_or_else(|| format!("Runner {}", &user_id[..4.min(user_id.len())])),
+            bio: String::new(),
+            avatar_url: None,
+            time_zone: utc(),
+            units: Units::Metric,
+            email: identity.email.clone(),
+            identities: vec![LinkedIdentity {
+                provider: identity.provider,
+                subject: identity.subject.clone(),
+                linked_at: now.clone(),
+            }],
+            created_at: now.clone(),
+            updated_at: now,
+        }
+    }
+
+    /// The profile as an item.
+    pub fn to_item(&self, version: u64) -> Result<Item, ApiError> {
+        Ok(Item::new(profile_key(&self.user_id), to_body(self)?).with_version(version))
+    }
+
+    /// What anyone may see: no e-mail, no provider ids, no settings.
+    pub fn public_view(&self) -> Value {
+        serde_json::json!({
+            "user_id": self.user_id,
+            "display_name": self.display_name,
+            "bio": self.bio,
+            "avatar_url": self.avatar_url,
+            "created_at": self.created_at,
+        })
+    }
+
+    /// What the user sees of themselves.
+    pub fn private_view(&self) -> Value {
+        let providers: Vec<&str> = self
+            .identities
+            .iter()
+            .map(|i| i.provider.as_str())
+            .collect();
+        serde_json::json!({
+            "user_id": self.user_id,
+            "display_name": self.display_name,
+            "bio": self.bio,
+            "avatar_url": self.avatar_url,
+            "time_zone": self.time_zone,
+            "units": self.units,
+            "email": self.email,
+            "providers": providers,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+        })
+    }
+}
+
+/// The stored profile and its version, if the user exists.
+pub async fn load_profile(
+    store: &dyn Store,
+    user_id: &str,
+) -> Result<Option<(Profile, u64)>, ApiError> {
+    match store.get(&profile_key(user_id)).await? {
+        None => Ok(None),
+        Some(item) => Ok(Some((from_body(&item)?, item.version))),
+    }
+}
+
+/// Who logged in: the user id and whether this login created the user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    /// Our user id.
+    pub user_id: String,
+    /// True on the first login of this provider account.
+    pub created: bool,
+}
+
+/// The user linked to `identity`, created with its link on the first login.
+///
+/// One GetItem for a returning user. A first login writes the link and the profile in one
+/// transaction, each only if absent; when a parallel first login of the same account wins
+/// that race, the loser reads the winner's link, so exactly one user exists.
+pub async fn find_or_create(
+    store: &dyn Store,
+    identity: &Identity,
+    new_id: impl FnOnce() -> String,
+) -> Result<Account, ApiError> {
+    let link = identity_key(identity.provider, &identity.subject);
+    if let Some(user_id) = linked_user(store, &link).await? {
+        return Ok(Account {
+            user_id,
+            created: false,
+        });
+    }
+    let user_id = new_id();
+    let profile = Profile::new(&user_id, identity);
+    let mut link_body = Map::new();
+    link_body.insert("user_id".into(), Value::String(user_id.clone()));
+    link_body.insert(
+        "provider".into(),
+        Value::String(identity.provider.as_str().into()),
+    );
+    let writes = vec![
+        Write::Put {
+            item: Item::new(link.clone(), link_body),
+            condition: Condition::NotExists,
+        },
+        Write::Put {
+            item: profile.to_item(1)?,
+            condition: Condition::NotExists,
+        },
+    ];
+    match store.transact(writes).await {
+        Ok(()) => Ok(Account {
+            user_id,
+            created: true,
+        }),
+        Err(StoreError::TransactionCanceled { .. }) => {
+            let user_id = linked_user(store, &link).await?.ok_or_else(|| {
+                ApiError::Internal("first login lost a race but found no link".into())
+            })?;
+            Ok(Account {
+                user_id,
+                created: false,
+            })
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn linked_user(store: &dyn Store, link: &Key) -> Result<Option<String>, ApiError> {
+    Ok(store
+        .get(link)
+        .await?
+        .and_then(|item| item.str("user_id").map(str::to_owned)))
+}
+
+/// The profile of a user known only by an external issuer's token (external OIDC mode),
+/// created on first use.
+pub async fn ensure_profile(
+    store: &dyn Store,
+    user_id: &str,
+    identity: &Identity,
+) -> Result<(Profile, u64), ApiError> {
+    if let Some(found) = load_profile(store, user_id).await? {
+        return Ok(found);
+    }
+    let profile = Profile::new(user_id, identity);
+    match store.put(profile.to_item(1)?, Condition::NotExists).await {
+        Ok(()) => Ok((profile, 1)),
+        Err(StoreError::ConditionFailed) => load_profile(store, user_id)
+            .await?
+            .ok_or_else(|| ApiError::Internal("profile vanished after a create race".into())),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_ids_have_one_shape() {
+        assert!(is_user_id(&new_user_id()));
+        assert!(!is_user_id("alice"));
+        assert!(!is_user_id("0123456789ABCDEF0123456789ABCDEF"));
+    }
+
+    #[test]
+    fn the_public_view_hides_email_and_provider_ids() {
+        let identity = Identity {
+            provider: Provider::Kakao,
+            subject: "4242".into(),
+            email: Some("runner@example.com".into()),
+            display_name: Some("Runner".into()),
+        };
+        let profile = Profile::new(&new_user_id(), &identity);
+        let text = profile.public_view().to_string();
+        assert!(!text.contains("runner@example.com"), "{text}");
+        assert!(!text.contains("4242"), "{text}");
+        assert!(!text.contains("kakao"), "{text}");
+    }
+}
