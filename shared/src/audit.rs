@@ -96,7 +96,8 @@ pub async fn record(store: &dyn Store, retention_days: i64, event: &AuditEvent<'
         format!(
             "{:013}#{}",
             now.unix_timestamp_nanos() / 1_000_000,
-            uuid::Uuid::new_v4().simple()
+            // v7 ids rise within a millisecond too, so events keep their order
+            uuid::Uuid::now_v7().simple()
         ),
     );
     let item =

@@ -52,6 +52,7 @@ pub struct JwksCache {
     client: reqwest::Client,
     source: Source,
     default_ttl: Duration,
+    refetch_interval: Duration,
     held: Mutex<Held>,
 }
 
@@ -80,6 +81,7 @@ impl JwksCache {
             client,
             source: Source::Url(url.to_owned()),
             default_ttl,
+            refetch_interval: UNKNOWN_KID_REFETCH_INTERVAL,
             held: Mutex::new(Held::default()),
         }
     }
@@ -91,8 +93,15 @@ impl JwksCache {
             client,
             source: Source::Discovery(issuer.trim_end_matches('/').to_owned()),
             default_ttl,
+            refetch_interval: UNKNOWN_KID_REFETCH_INTERVAL,
             held: Mutex::new(Held::default()),
         }
+    }
+
+    /// Sets the shortest time between refetches for unknown kids (tests shorten the minute).
+    pub fn with_refetch_interval(mut self, interval: Duration) -> Self {
+        self.refetch_interval = interval;
+        self
     }
 
     /// The key that verifies tokens with `kid`.
@@ -103,7 +112,7 @@ impl JwksCache {
         let known = held.keys.as_ref().and_then(|k| k.find(kid)).is_some();
         let may_refetch = held
             .fetched_at
-            .is_none_or(|t| now.duration_since(t) >= UNKNOWN_KID_REFETCH_INTERVAL);
+            .is_none_or(|t| now.duration_since(t) >= self.refetch_interval);
         if !fresh || (!known && may_refetch) {
             match self.fetch(&mut held).await {
                 Ok(()) => {}

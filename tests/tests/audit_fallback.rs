@@ -1,0 +1,131 @@
+//! An audit outage never blocks the action: the log line becomes the record. (Its own test
+//! binary, because it captures the log output of the process.)
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use runcrew_shared::App;
+use runcrew_shared::identity::IdentityProviders;
+use runcrew_shared::store::embedded::EmbeddedStore;
+use runcrew_shared::store::{
+    Condition, Item, Key, Page, Query, Store, StoreError, Write as StoreWrite,
+};
+use runcrew_shared::telemetry::JsonLine;
+use runcrew_shared::tokens::TokenKeys;
+use serde_json::Value;
+
+/// A table whose audit partition is down; everything else works.
+struct AuditOutage(EmbeddedStore);
+
+#[async_trait]
+impl Store for AuditOutage {
+    async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
+        self.0.get(key).await
+    }
+    async fn put(&self, item: Item, condition: Condition) -> Result<(), StoreError> {
+        if item.key.pk.starts_with("AUDIT#") {
+            return Err(StoreError::Unavailable("throttled".into()));
+        }
+        self.0.put(item, condition).await
+    }
+    async fn delete(&self, key: &Key, condition: Condition) -> Result<(), StoreError> {
+        self.0.delete(key, condition).await
+    }
+    async fn query(&self, query: &Query) -> Result<Page, StoreError> {
+        self.0.query(query).await
+    }
+    async fn add(
+        &self,
+        key: &Key,
+        field: &str,
+        delta: i64,
+        expires_at: Option<i64>,
+    ) -> Result<i64, StoreError> {
+        self.0.add(key, field, delta, expires_at).await
+    }
+    async fn transact(&self, writes: Vec<StoreWrite>) -> Result<(), StoreError> {
+        self.0.transact(writes).await
+    }
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.0.ping().await
+    }
+}
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("lock").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    fn lines(&self) -> Vec<Value> {
+        let bytes = self.0.lock().expect("lock").clone();
+        String::from_utf8(bytes)
+            .expect("utf-8")
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+}
+
+fn app(store: Arc<dyn Store>, dir: &std::path::Path) -> App {
+    let config = runcrew_tests::config(dir, &[]);
+    let identity = Arc::new(IdentityProviders::from_config(&config));
+    let keys =
+        TokenKeys::load_or_generate(dir, time::OffsetDateTime::now_utc().date()).expect("keys");
+    App::from_parts(config, Some(store), None, Some(Arc::new(keys))).with_identity(identity)
+}
+
+fn sample(binary: &str) -> lambda_http::Request {
+    let text = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../events/{binary}.json")),
+    )
+    .expect("sample");
+    lambda_http::request::from_str(&text).expect("event")
+}
+
+#[tokio::test]
+async fn a_login_completes_when_the_audit_write_fails_and_the_log_line_is_the_record() {
+    // given a table whose audit writes fail, and logs captured
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .event_format(JsonLine)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let app = app(
+        Arc::new(AuditOutage(
+            EmbeddedStore::in_memory(runcrew_tests::codec()),
+        )),
+        dir.path(),
+    );
+
+    // when alice logs in
+    let response = runcrew_auth::LOGIN.call(&app, sample("auth-login")).await;
+
+    // then she is in, and the audit line says it is the fallback record
+    assert_eq!(response.status(), 201);
+    let audit: Vec<Value> = captured
+        .lines()
+        .into_iter()
+        .filter(|l| l["target"] == "audit" && l["message"] == "audit")
+        .collect();
+    assert_eq!(audit.len(), 1, "{:?}", captured.lines());
+    assert_eq!(audit[0]["action"], "login");
+    assert_eq!(audit[0]["outcome"], "success");
+    assert_eq!(audit[0]["audit_fallback"], true);
+    assert_eq!(audit[0]["provider"], "dev");
+    // the log names a pseudonym, not the user id
+    let text = audit[0].to_string();
+    assert!(!text.contains("9abf35084b4364dbea7b4b9994a2165a"), "{text}");
+}

@@ -1,0 +1,272 @@
+//! Each provider's verifier against a loopback fake that answers as the provider does:
+//! what is accepted, what is refused (401), and what means the provider is down (503).
+
+use std::time::Duration;
+
+use runcrew_shared::identity::id_token::IdTokenVerifier;
+use runcrew_shared::identity::jwks::JwksCache;
+use runcrew_shared::identity::kakao::Kakao;
+use runcrew_shared::identity::naver::Naver;
+use runcrew_shared::identity::{IdentityError, IdentityVerifier, Provider, http_client};
+use runcrew_tests::fakes::{KakaoFake, NaverFake, OidcFake, down};
+use runcrew_tests::now;
+use serde_json::{Value, json};
+
+const GOOGLE_CLIENT: &str = "1234-ios.apps.googleusercontent.com";
+const APPLE_CLIENT: &str = "app.runcrew.ios";
+
+fn google(fake: &OidcFake) -> IdTokenVerifier {
+    IdTokenVerifier::google(
+        JwksCache::new(http_client(), &fake.jwks_url(), Duration::from_secs(3600)),
+        vec![
+            GOOGLE_CLIENT.into(),
+            "1234-web.apps.googleusercontent.com".into(),
+        ],
+    )
+}
+
+fn apple(fake: &OidcFake) -> IdTokenVerifier {
+    IdTokenVerifier::apple(
+        JwksCache::new(http_client(), &fake.jwks_url(), Duration::from_secs(3600)),
+        vec![APPLE_CLIENT.into()],
+    )
+}
+
+fn google_claims() -> Value {
+    json!({
+        "iss": "https://accounts.google.com",
+        "aud": GOOGLE_CLIENT,
+        "sub": "110169484474386276334",
+        "email": "runner@gmail.example",
+        "email_verified": true,
+        "name": "Min Runner",
+        "iat": now(),
+        "exp": now() + 3600,
+    })
+}
+
+fn with(mut claims: Value, name: &str, value: Value) -> Value {
+    claims[name] = value;
+    claims
+}
+
+fn is_rejected(result: &Result<runcrew_shared::identity::Identity, IdentityError>) -> bool {
+    matches!(result, Err(IdentityError::Rejected(_)))
+}
+
+#[tokio::test]
+async fn kakao_accepts_a_token_of_our_app_and_refuses_another_apps() {
+    let kakao = KakaoFake::start().await;
+    kakao.user("ours", 4242, 1111, "달리는곰").await;
+    kakao.user("theirs", 5151, 9999, "someone").await;
+    let verifier = Kakao::new(http_client(), &kakao.url(), "1111");
+
+    let identity = verifier
+        .verify("ours", None)
+        .await
+        .expect("our app's token");
+    assert_eq!(identity.provider, Provider::Kakao);
+    assert_eq!(identity.subject, "4242");
+    assert_eq!(identity.display_name.as_deref(), Some("달리는곰"));
+    assert_eq!(identity.email.as_deref(), Some("kakao4242@example.com"));
+
+    assert!(is_rejected(&verifier.verify("theirs", None).await));
+    assert!(is_rejected(&verifier.verify("unknown", None).await));
+}
+
+#[tokio::test]
+async fn kakao_down_is_unavailable_not_rejected() {
+    let server = down().await;
+    let verifier = Kakao::new(http_client(), &server.uri(), "1111");
+    assert!(matches!(
+        verifier.verify("any", None).await,
+        Err(IdentityError::Unavailable {
+            provider: Provider::Kakao,
+            ..
+        })
+    ));
+    // and nothing listening at all is the same
+    let closed = Kakao::new(http_client(), "http://127.0.0.1:9", "1111");
+    assert!(matches!(
+        closed.verify("any", None).await,
+        Err(IdentityError::Unavailable { .. })
+    ));
+}
+
+#[tokio::test]
+async fn naver_accepts_resultcode_00_only() {
+    let naver = NaverFake::start().await;
+    naver.reply("good", "00", "32742776").await;
+    naver.reply("odd", "028", "").await;
+    let verifier = Naver::new(http_client(), &naver.url());
+
+    let identity = verifier.verify("good", None).await.expect("resultcode 00");
+    assert_eq!(identity.subject, "32742776");
+    assert!(is_rejected(&verifier.verify("odd", None).await));
+    assert!(is_rejected(&verifier.verify("unknown", None).await));
+
+    let server = down().await;
+    assert!(matches!(
+        Naver::new(http_client(), &server.uri())
+            .verify("good", None)
+            .await,
+        Err(IdentityError::Unavailable { .. })
+    ));
+}
+
+#[tokio::test]
+async fn google_accepts_both_issuer_forms_and_keys_the_account_on_sub() {
+    let fake = OidcFake::start("/oauth2/v3/certs", "google-1", 21600).await;
+    let verifier = google(&fake);
+    for iss in ["https://accounts.google.com", "accounts.google.com"] {
+        let token = fake.sign(&with(google_claims(), "iss", json!(iss)));
+        let identity = verifier.verify(&token, None).await.expect(iss);
+        assert_eq!(identity.subject, "110169484474386276334");
+        assert_eq!(identity.email.as_deref(), Some("runner@gmail.example"));
+    }
+    // the key set was fetched once and then served from the cache
+    assert_eq!(fake.jwks_fetches().await, 1);
+}
+
+#[tokio::test]
+async fn google_refuses_wrong_audience_expiry_issuer_and_signature() {
+    let fake = OidcFake::start("/oauth2/v3/certs", "google-1", 3600).await;
+    let verifier = google(&fake);
+    let cases = [
+        (
+            "wrong audience",
+            fake.sign(&with(google_claims(), "aud", json!("someone-else"))),
+        ),
+        (
+            "expired",
+            fake.sign(&with(google_claims(), "exp", json!(now() - 3600))),
+        ),
+        (
+            "wrong issuer",
+            fake.sign(&with(google_claims(), "iss", json!("https://evil.example"))),
+        ),
+        ("bad signature", fake.forge(&google_claims())),
+        ("not a jwt", "abc.def".to_owned()),
+    ];
+    for (case, token) in cases {
+        assert!(is_rejected(&verifier.verify(&token, None).await), "{case}");
+    }
+}
+
+#[tokio::test]
+async fn an_unknown_kid_fetches_the_keys_again_but_at_most_once_a_minute() {
+    // given keys fetched once, and a refetch interval shortened from a minute to a second
+    let mut fake = OidcFake::start("/oauth2/v3/certs", "google-1", 3600).await;
+    let interval = Duration::from_secs(1);
+    let verifier = IdTokenVerifier::google(
+        JwksCache::new(http_client(), &fake.jwks_url(), Duration::from_secs(3600))
+            .with_refetch_interval(interval),
+        vec![GOOGLE_CLIENT.into()],
+    );
+    verifier
+        .verify(&fake.sign(&google_claims()), None)
+        .await
+        .expect("first key");
+
+    // a rotation within the interval is not looked for yet
+    fake.rotate("google-2").await;
+    let new_kid = fake.sign(&google_claims());
+    assert!(is_rejected(&verifier.verify(&new_kid, None).await));
+    assert_eq!(fake.jwks_fetches().await, 0);
+
+    // when the interval has passed, a token with the new kid is accepted after one refetch
+    tokio::time::sleep(interval).await;
+    let identity = verifier
+        .verify(&new_kid, None)
+        .await
+        .expect("the new key is fetched");
+    assert_eq!(identity.subject, "110169484474386276334");
+    assert_eq!(
+        fake.jwks_fetches().await,
+        1,
+        "one refetch since the rotation"
+    );
+
+    // and a stream of unknown kids right after does not fetch again
+    fake.rotate("google-3").await;
+    let unknown = fake.sign(&google_claims());
+    assert!(is_rejected(&verifier.verify(&unknown, None).await));
+    assert!(is_rejected(&verifier.verify(&unknown, None).await));
+    assert_eq!(fake.jwks_fetches().await, 0, "no fetch within the interval");
+}
+
+#[tokio::test]
+async fn google_keys_unavailable_is_503_material() {
+    let server = down().await;
+    let verifier = IdTokenVerifier::google(
+        JwksCache::new(
+            http_client(),
+            &format!("{}/oauth2/v3/certs", server.uri()),
+            Duration::from_secs(3600),
+        ),
+        vec![GOOGLE_CLIENT.into()],
+    );
+    let fake = OidcFake::start("/oauth2/v3/certs", "google-1", 3600).await;
+    let token = fake.sign(&google_claims());
+    assert!(matches!(
+        verifier.verify(&token, None).await,
+        Err(IdentityError::Unavailable {
+            provider: Provider::Google,
+            ..
+        })
+    ));
+}
+
+#[tokio::test]
+async fn apple_checks_issuer_audience_and_the_nonce() {
+    let fake = OidcFake::start("/auth/keys", "apple-1", 3600).await;
+    let verifier = apple(&fake);
+    let raw_nonce = "3f1c0a7e-1b2d-4c5e-8f90-a1b2c3d4e5f6";
+    let hashed: String = {
+        use sha2::Digest;
+        sha2::Sha256::digest(raw_nonce.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    };
+    let claims = json!({
+        "iss": "https://appleid.apple.com",
+        "aud": APPLE_CLIENT,
+        "sub": "001234.abcdef0123456789.0123",
+        "email": "x7k2@privaterelay.appleid.com",
+        "email_verified": "true",
+        "nonce": hashed,
+        "nonce_supported": true,
+        "iat": now(),
+        "exp": now() + 600,
+    });
+    let token = fake.sign(&claims);
+
+    let identity = verifier
+        .verify(&token, Some(raw_nonce))
+        .await
+        .expect("right nonce");
+    assert_eq!(identity.subject, "001234.abcdef0123456789.0123");
+    assert_eq!(
+        identity.email.as_deref(),
+        Some("x7k2@privaterelay.appleid.com")
+    );
+
+    assert!(is_rejected(&verifier.verify(&token, Some("other")).await));
+    assert!(matches!(
+        verifier.verify(&token, None).await,
+        Err(IdentityError::Invalid { field: "nonce", .. })
+    ));
+    let google_issued = fake.sign(&with(
+        claims.clone(),
+        "iss",
+        json!("https://accounts.google.com"),
+    ));
+    assert!(is_rejected(
+        &verifier.verify(&google_issued, Some(raw_nonce)).await
+    ));
+    let for_another_app = fake.sign(&with(claims, "aud", json!("com.other.app")));
+    assert!(is_rejected(
+        &verifier.verify(&for_another_app, Some(raw_nonce)).await
+    ));
+}

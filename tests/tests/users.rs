@@ -1,0 +1,473 @@
+//! Profiles, export, erasure and external OIDC mode, through the local gateway; erasure and
+//! first-login races also against DynamoDB Local.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use runcrew_local::Running;
+use runcrew_shared::App;
+use runcrew_shared::identity::{Identity, IdentityProviders, Provider};
+use runcrew_shared::store::Store;
+use runcrew_shared::store::embedded::EmbeddedStore;
+use runcrew_shared::tokens::TokenKeys;
+use runcrew_shared::users::find_or_create;
+use runcrew_tests::fakes::OidcFake;
+use serde_json::{Value, json};
+
+async fn call(request: reqwest::RequestBuilder) -> (u16, Value) {
+    let response = request.send().await.expect("request");
+    let status = response.status().as_u16();
+    let text = response.text().await.expect("body");
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+fn url(api: &Running, path: &str) -> String {
+    format!("{}{path}", api.url())
+}
+
+/// Logs `name` in with the dev provider; returns the login answer.
+async fn dev_login(api: &Running, name: &str) -> Value {
+    let (status, body) = call(
+        runcrew_tests::http()
+            .post(url(api, "/v1/auth/login"))
+            .json(&json!({"provider": "dev", "token": name})),
+    )
+    .await;
+    assert!(status == 200 || status == 201, "{status}: {body}");
+    body
+}
+
+fn bearer(login: &Value) -> String {
+    login["access_token"].as_str().expect("access").to_owned()
+}
+
+async fn patch_me(api: &Running, login: &Value, change: Value) -> (u16, Value) {
+    call(
+        runcrew_tests::http()
+            .patch(url(api, "/v1/users/me"))
+            .bearer_auth(bearer(login))
+            .json(&change),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_profile_change_is_saved_and_each_bad_field_is_named() {
+    let (api, _dir) = runcrew_tests::start_local(&[]).await;
+    let alice = dev_login(&api, "alice").await;
+
+    let (status, me) = patch_me(
+        &api,
+        &alice,
+        json!({
+            "display_name": "Alice Kim",
+            "bio": "Han river 10k\nevery Sunday",
+            "time_zone": "Asia/Seoul",
+            "units": "imperial",
+            "avatar_url": format!("{}/_cdn/uploads/a/avatar.png", api.url())
+        }),
+    )
+    .await;
+    assert_eq!(status, 200, "{me}");
+    assert_eq!(me["display_name"], "Alice Kim");
+    assert_eq!(me["time_zone"], "Asia/Seoul");
+    assert_eq!(me["units"], "imperial");
+
+    // null clears the avatar; absent fields stay
+    let (status, me) = patch_me(&api, &alice, json!({"avatar_url": null})).await;
+    assert_eq!(status, 200);
+    assert_eq!(me["avatar_url"], Value::Null);
+    assert_eq!(me["display_name"], "Alice Kim");
+
+    for (change, field) in [
+        (json!({"display_name": ""}), "display_name"),
+        (json!({"display_name": "x".repeat(41)}), "display_name"),
+        (json!({"bio": "b".repeat(281)}), "bio"),
+        (
+            json!({"avatar_url": "https://evil.example/a.png"}),
+            "avatar_url",
+        ),
+        (json!({"time_zone": "Mars/Olympus_Mons"}), "time_zone"),
+        (json!({"units": "furlongs"}), "units"),
+        (json!({"email": "me@example.com"}), "email"),
+    ] {
+        let (status, body) = patch_me(&api, &alice, change.clone()).await;
+        assert_eq!(status, 422, "{change}: {body}");
+        assert_eq!(body["error"]["field"], field, "{change}: {body}");
+    }
+    // and nothing of the refused changes was written
+    let (_, me) = call(
+        runcrew_tests::http()
+            .get(url(&api, "/v1/users/me"))
+            .bearer_auth(bearer(&alice)),
+    )
+    .await;
+    assert_eq!(me["display_name"], "Alice Kim");
+    assert_eq!(me["time_zone"], "Asia/Seoul");
+    api.stop().await;
+}
+
+#[tokio::test]
+async fn the_public_profile_shows_no_email_provider_or_settings() {
+    let (api, _dir) = runcrew_tests::start_local(&[]).await;
+    let alice = dev_login(&api, "alice").await;
+    patch_me(
+        &api,
+        &alice,
+        json!({"bio": "hi", "time_zone": "Europe/Berlin"}),
+    )
+    .await;
+    let user_id = alice["user_id"].as_str().expect("id");
+
+    // anyone, without a token
+    let (status, public) =
+        call(runcrew_tests::http().get(url(&api, &format!("/v1/users/{user_id}")))).await;
+    assert_eq!(status, 200, "{public}");
+    assert_eq!(public["display_name"], "alice");
+    assert_eq!(public["bio"], "hi");
+    let keys: BTreeSet<&str> = public
+        .as_object()
+        .expect("object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        keys,
+        BTreeSet::from(["avatar_url", "bio", "created_at", "display_name", "user_id"])
+    );
+
+    for missing in ["0123456789abcdef0123456789abcdef", "not-an-id"] {
+        let (status, body) =
+            call(runcrew_tests::http().get(url(&api, &format!("/v1/users/{missing}")))).await;
+        assert_eq!(status, 404, "{body}");
+        assert_eq!(body["error"]["code"], "user_not_found");
+    }
+    api.stop().await;
+}
+
+#[tokio::test]
+async fn the_export_holds_profile_identities_and_sessions_but_no_secrets() {
+    let (api, _dir) = runcrew_tests::start_local(&[]).await;
+    let first = dev_login(&api, "alice").await;
+    let second = dev_login(&api, "alice").await;
+    let response = runcrew_tests::http()
+        .get(url(&api, "/v1/users/me/export"))
+        .bearer_auth(bearer(&second))
+        .send()
+        .await
+        .expect("export");
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    let text = response.text().await.expect("body");
+    let export: Value = serde_json::from_str(&text).expect("json");
+    assert_eq!(export["profile"]["user_id"], first["user_id"]);
+    assert_eq!(export["identities"][0]["provider"], "dev");
+    assert_eq!(export["identities"][0]["subject"], "alice");
+    let sessions: Vec<&Value> = export["sessions"]
+        .as_array()
+        .expect("sessions")
+        .iter()
+        .collect();
+    assert_eq!(sessions.len(), 2);
+    for login in [&first, &second] {
+        let refresh = login["refresh_token"].as_str().expect("refresh");
+        let secret = refresh.rsplit('.').next().expect("secret");
+        assert!(!text.contains(secret), "the export leaks a refresh token");
+    }
+    assert!(!text.contains("refresh_hash"), "{text}");
+    api.stop().await;
+}
+
+/// An app over DynamoDB Local, served by the local gateway, with the dev provider.
+async fn api_over_dynamodb() -> (Running, aws_sdk_dynamodb::Client, String, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = runcrew_tests::dynamodb_store().await;
+    let client = store.client().clone();
+    let table = store.table_name().to_owned();
+    let config = runcrew_tests::config(dir.path(), &[]);
+    let keys = TokenKeys::load_or_generate(
+        &dir.path().join("keys"),
+        time::OffsetDateTime::now_utc().date(),
+    )
+    .expect("keys");
+    let identity = Arc::new(IdentityProviders::from_config(&config));
+    let app = App::from_parts(config, Some(Arc::new(store)), None, Some(Arc::new(keys)))
+        .with_identity(identity);
+    (runcrew_tests::serve_app(app).await, client, table, dir)
+}
+
+/// Every item in the table, as text with its key, by a Scan (tests only: no request path
+/// scans).
+async fn every_item(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+) -> Vec<(String, String, String)> {
+    let mut items = Vec::new();
+    let mut start = None;
+    loop {
+        let page = client
+            .scan()
+            .table_name(table)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .expect("scan");
+        for item in page.items() {
+            let text = |name: &str| {
+                item.get(name)
+                    .and_then(|v| v.as_s().ok())
+                    .cloned()
+                    .unwrap_or_default()
+            };
+            items.push((text("pk"), text("sk"), format!("{item:?}")));
+        }
+        match page.last_evaluated_key() {
+            Some(key) => start = Some(key.clone()),
+            None => return items,
+        }
+    }
+}
+
+/// A key with the ids taken out: `USER#<userId> / SESSION#<sessionId>`.
+fn key_pattern(pk: &str, sk: &str, user_id: &str) -> String {
+    let pk = pk.replace(user_id, "<userId>");
+    let pk = match pk.split('#').collect::<Vec<_>>().as_slice() {
+        ["IDENTITY", _, _] => "IDENTITY#<provider>#<subject>".to_owned(),
+        _ => pk,
+    };
+    let sk = match sk.split_once('#') {
+        Some(("SESSION", _)) => "SESSION#<sessionId>".to_owned(),
+        _ => sk.to_owned(),
+    };
+    format!("{pk} / {sk}")
+}
+
+#[tokio::test]
+async fn erasing_an_account_leaves_no_item_with_its_id() {
+    // given alice with two sessions, a changed profile and an export, and bob beside her
+    let (api, client, table, _dir) = api_over_dynamodb().await;
+    let alice = dev_login(&api, "alice").await;
+    dev_login(&api, "alice").await;
+    let bob = dev_login(&api, "bob").await;
+    let (status, _) = patch_me(&api, &alice, json!({"bio": "erase me"})).await;
+    assert_eq!(status, 200);
+    let alice_id = alice["user_id"].as_str().expect("id").to_owned();
+    let bob_id = bob["user_id"].as_str().expect("id").to_owned();
+
+    let before = every_item(&client, &table).await;
+    let hers: BTreeSet<String> = before
+        .iter()
+        .filter(|(_, _, text)| text.contains(&alice_id))
+        .map(|(pk, sk, _)| key_pattern(pk, sk, &alice_id))
+        .collect();
+    assert!(hers.len() >= 3, "alice owns items before: {hers:?}");
+    // every kind of item she owns is one the erasure knows about
+    for pattern in &hers {
+        assert!(
+            runcrew_users::erasure::ERASED_KEY_PATTERNS.contains(&pattern.as_str()),
+            "{pattern} carries the user id but erasure does not list it"
+        );
+    }
+
+    // when she erases her account
+    let (status, _) = call(
+        runcrew_tests::http()
+            .delete(url(&api, "/v1/users/me"))
+            .bearer_auth(bearer(&alice)),
+    )
+    .await;
+    assert_eq!(status, 204);
+
+    // then no item anywhere carries her id, and bob's are untouched
+    let after = every_item(&client, &table).await;
+    let left: Vec<&(String, String, String)> = after
+        .iter()
+        .filter(|(_, _, text)| text.contains(&alice_id) || text.contains("erase me"))
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+    assert!(after.iter().any(|(_, _, text)| text.contains(&bob_id)));
+    // the audit trail kept the erasure, under a pseudonym
+    assert!(
+        after
+            .iter()
+            .any(|(pk, _, text)| pk.starts_with("AUDIT#") && text.contains("erase"))
+    );
+
+    // and her tokens find nothing: the profile is gone and the session cannot refresh
+    let (status, _) = call(
+        runcrew_tests::http()
+            .get(url(&api, "/v1/users/me"))
+            .bearer_auth(bearer(&alice)),
+    )
+    .await;
+    assert_eq!(status, 404);
+    let (status, _) = call(
+        runcrew_tests::http()
+            .post(url(&api, "/v1/auth/refresh"))
+            .json(&json!({"refresh_token": alice["refresh_token"]})),
+    )
+    .await;
+    assert_eq!(status, 401);
+    api.stop().await;
+}
+
+async fn race_first_logins(store: Arc<dyn Store>) {
+    let identity = Identity {
+        provider: Provider::Kakao,
+        subject: "race-4242".into(),
+        email: None,
+        display_name: Some("racer".into()),
+    };
+    let attempts = (0..8).map(|_| {
+        let store = store.clone();
+        let identity = identity.clone();
+        tokio::spawn(async move {
+            find_or_create(
+                store.as_ref(),
+                &identity,
+                runcrew_shared::users::new_user_id,
+            )
+            .await
+            .expect("login")
+        })
+    });
+    let accounts: Vec<_> = futures::future::join_all(attempts)
+        .await
+        .into_iter()
+        .map(|r| r.expect("task"))
+        .collect();
+    let ids: BTreeSet<&str> = accounts.iter().map(|a| a.user_id.as_str()).collect();
+    assert_eq!(ids.len(), 1, "one user for one account: {ids:?}");
+    assert_eq!(accounts.iter().filter(|a| a.created).count(), 1);
+}
+
+#[tokio::test]
+async fn parallel_first_logins_of_one_account_create_one_user_in_dynamodb() {
+    race_first_logins(Arc::new(runcrew_tests::dynamodb_store().await)).await;
+}
+
+#[tokio::test]
+async fn parallel_first_logins_of_one_account_create_one_user_embedded() {
+    race_first_logins(Arc::new(EmbeddedStore::in_memory(runcrew_tests::codec()))).await;
+}
+
+#[tokio::test]
+async fn external_oidc_mode_accepts_that_issuers_tokens_and_creates_the_user_on_first_use() {
+    // given an external issuer (Cognito, Auth0, ...) and the API configured to trust it
+    let issuer = OidcFake::start("/.well-known/jwks.json", "ext-1", 3600).await;
+    let (api, _dir) = runcrew_tests::start_local(&[
+        ("OIDC_ISSUER_URL", issuer.url()),
+        ("OIDC_AUDIENCE", "runcrew-mobile".into()),
+    ])
+    .await;
+    let now = runcrew_tests::now();
+    let claims = json!({
+        "iss": issuer.url(), "aud": "runcrew-mobile", "sub": "auth0|5f7c8ec7c33c6c004bbafe82",
+        "name": "External Runner", "email": "ext@example.com", "email_verified": true,
+        "iat": now, "exp": now + 600,
+    });
+    let token = issuer.sign(&claims);
+
+    // when the user calls /v1/users/me for the first time, the user is created
+    let (status, me) = call(
+        runcrew_tests::http()
+            .get(url(&api, "/v1/users/me"))
+            .bearer_auth(&token),
+    )
+    .await;
+    assert_eq!(status, 200, "{me}");
+    assert_eq!(me["display_name"], "External Runner");
+    assert_eq!(me["providers"], json!(["oidc"]));
+    let (_, again) = call(
+        runcrew_tests::http()
+            .get(url(&api, "/v1/users/me"))
+            .bearer_auth(&token),
+    )
+    .await;
+    assert_eq!(again["user_id"], me["user_id"]);
+
+    // then our own tokens and other audiences are refused, and login is not ours to do
+    let ours = runcrew_tests::token_for(&api.app, "0123456789abcdef0123456789abcdef");
+    let (status, _) = call(
+        runcrew_tests::http()
+            .get(url(&api, "/v1/users/me"))
+            .bearer_auth(ours),
+    )
+    .await;
+    assert_eq!(status, 401);
+    let other_audience = issuer.sign(&json!({
+        "iss": issuer.url(), "aud": "someone-else", "sub": "x", "iat": now, "exp": now + 600,
+    }));
+    let (status, _) = call(
+        runcrew_tests::http()
+            .get(url(&api, "/v1/users/me"))
+            .bearer_auth(other_audience),
+    )
+    .await;
+    assert_eq!(status, 401);
+    let (status, body) = call(
+        runcrew_tests::http()
+            .post(url(&api, "/v1/auth/login"))
+            .json(&json!({"provider": "dev", "token": "alice"})),
+    )
+    .await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["error"]["code"], "external_identity_provider");
+    api.stop().await;
+}
+
+#[tokio::test]
+async fn the_dev_provider_is_refused_outside_local_and_production_will_not_enable_it() {
+    // production refuses to start with DEV_LOGIN on
+    let refused = runcrew_shared::config::Config::from_lookup(|k| {
+        match k {
+            "ENVIRONMENT" => Some("production"),
+            "PUBLIC_BASE_URL" => Some("https://api.runcrew.app"),
+            "SIGNING_KEY_SECRET_ID" => Some("runcrew/prod/token-keys"),
+            "CURSOR_SECRET" => Some("0123456789abcdef0123456789abcdef"),
+            "DEV_LOGIN" => Some("true"),
+            _ => None,
+        }
+        .map(str::to_owned)
+    })
+    .expect_err("refused");
+    assert!(refused.to_string().contains("DEV_LOGIN"), "{refused}");
+
+    // and on a deployed stage without it, a dev login is a 422 naming the provider
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = runcrew_tests::config(
+        dir.path(),
+        &[
+            ("ENVIRONMENT", "production"),
+            ("PUBLIC_BASE_URL", "https://api.runcrew.app"),
+            ("SIGNING_KEY_SECRET_ID", "runcrew/prod/token-keys"),
+            ("CURSOR_SECRET", "0123456789abcdef0123456789abcdef"),
+        ],
+    );
+    let identity = Arc::new(IdentityProviders::from_config(&config));
+    let keys = TokenKeys::load_or_generate(dir.path(), time::OffsetDateTime::now_utc().date())
+        .expect("keys");
+    let app = App::from_parts(
+        config,
+        Some(Arc::new(EmbeddedStore::in_memory(runcrew_tests::codec()))),
+        None,
+        Some(Arc::new(keys)),
+    )
+    .with_identity(identity);
+    let sample = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../events/auth-login.json"),
+    )
+    .expect("sample");
+    let response = runcrew_auth::LOGIN
+        .call(
+            &app,
+            lambda_http::request::from_str(&sample).expect("event"),
+        )
+        .await;
+    assert_eq!(response.status(), 422);
+    let body: Value = match response.body() {
+        lambda_http::Body::Text(t) => serde_json::from_str(t).expect("json"),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(body["error"]["field"], "provider");
+}
