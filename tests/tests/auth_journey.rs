@@ -350,3 +350,27 @@ async fn dev_login_works_on_the_local_api_and_gives_one_user_per_name() {
     assert_eq!(me.body["display_name"], "alice");
     api.stop().await;
 }
+
+#[tokio::test]
+async fn guessed_refresh_tokens_for_a_public_user_id_do_not_lock_the_owner_out() {
+    // given a user whose id is public (profile URLs) and whose session id leaked
+    let kakao = KakaoFake::start().await;
+    kakao.user("kakao-victim", 999, APP_ID, "victim").await;
+    let (api, _dir) = api_with_kakao(&kakao, &[("AUTH_RATE_LIMIT_PER_IP", "100")]).await;
+    at_start_of_a_window().await;
+    let victim = kakao_login(&api, "kakao-victim").await.body;
+    let token = victim["refresh_token"].as_str().expect("refresh");
+    let (prefix, _secret) = token.rsplit_once('.').expect("three parts");
+
+    // when someone sends many refreshes with made-up secrets for that session
+    for last in ['A', 'E', 'I', 'M', 'Q', 'U', 'Y', 'c'] {
+        // 43 base64url characters that decode to 32 bytes: well-formed, wrong secret
+        let guess = format!("{prefix}.{}{last}", "B".repeat(42));
+        assert_eq!(refresh(&api, &json!(guess)).await.status, 401);
+    }
+
+    // then the owner still refreshes: guesses count against the address, not the account
+    let owner = refresh(&api, &victim["refresh_token"]).await;
+    assert_eq!(owner.status, 200, "{}", owner.body);
+    api.stop().await;
+}

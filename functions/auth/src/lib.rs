@@ -278,13 +278,15 @@ pub async fn refresh(app: &App, req: Request) -> Result<Response<Body>, ApiError
 
     let body: RefreshRequest = request::json_body(&req)?;
     let token = RefreshToken::parse(&body.refresh_token).ok_or_else(invalid_refresh)?;
-    limits
-        .per_account
-        .hit(store, &format!("user:{}", token.user_id), now())
-        .await?;
 
     match sessions::present(store, &token).await? {
         Presented::Current(session, version) => {
+            // Counted only for a proven token: user ids are public, so counting guesses
+            // per account would let anyone lock a user out of refreshing.
+            limits
+                .per_account
+                .hit(store, &format!("user:{}", token.user_id), now())
+                .await?;
             let now = now();
             let (session, refresh) = sessions::rotate(app, session, version, now)
                 .await?
