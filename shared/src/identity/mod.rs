@@ -12,13 +12,13 @@ pub mod jwks;
 pub mod kakao;
 pub mod naver;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use crate::config::{Config, Environment};
+use crate::config::{Config, Environment, ProviderConfig};
 use crate::error::ApiError;
 
 /// A login provider the API knows.
@@ -136,9 +136,8 @@ pub trait IdentityVerifier: Send + Sync {
     async fn verify(&self, token: &str, nonce: Option<&str>) -> Result<Identity, IdentityError>;
 }
 
-/// The verifiers this server has settings for, by provider.
 #[derive(Clone, Default)]
-pub struct IdentityProviders {
+struct Slots {
     kakao: Option<Arc<dyn IdentityVerifier>>,
     naver: Option<Arc<dyn IdentityVerifier>>,
     google: Option<Arc<dyn IdentityVerifier>>,
@@ -146,15 +145,46 @@ pub struct IdentityProviders {
     dev: Option<Arc<dyn IdentityVerifier>>,
 }
 
+impl Slots {
+    fn get(&self, provider: Provider) -> Option<&Arc<dyn IdentityVerifier>> {
+        match provider {
+            Provider::Kakao => self.kakao.as_ref(),
+            Provider::Naver => self.naver.as_ref(),
+            Provider::Google => self.google.as_ref(),
+            Provider::Apple => self.apple.as_ref(),
+            Provider::Dev => self.dev.as_ref(),
+            Provider::Oidc => None,
+        }
+    }
+
+    fn get_mut(&mut self, provider: Provider) -> Option<&mut Option<Arc<dyn IdentityVerifier>>> {
+        match provider {
+            Provider::Kakao => Some(&mut self.kakao),
+            Provider::Naver => Some(&mut self.naver),
+            Provider::Google => Some(&mut self.google),
+            Provider::Apple => Some(&mut self.apple),
+            Provider::Dev => Some(&mut self.dev),
+            Provider::Oidc => None,
+        }
+    }
+}
+
+/// The verifiers this server has settings for, by provider.
+///
+/// Built on the first login, not at init: the HTTP client loads TLS roots, which a function
+/// should not pay for before a request needs it (and a `dev` login never does).
+#[derive(Default)]
+pub struct IdentityProviders {
+    settings: Option<(ProviderConfig, bool)>,
+    built: OnceLock<Slots>,
+    overrides: Slots,
+}
+
 impl std::fmt::Debug for IdentityProviders {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let enabled: Vec<&str> = Provider::LOGIN
-            .into_iter()
-            .filter(|p| self.slot(*p).is_some())
-            .map(Provider::as_str)
-            .collect();
         f.debug_struct("IdentityProviders")
-            .field("enabled", &enabled)
+            .field("configured", &self.settings.is_some())
+            .field("built", &self.built.get().is_some())
             .finish()
     }
 }
@@ -178,71 +208,30 @@ pub fn http_client() -> reqwest::Client {
 
 impl IdentityProviders {
     /// The verifiers `config` enables: each social provider with its id set, and `dev`
-    /// when `ENVIRONMENT=local` and `DEV_LOGIN` is on.
+    /// when `ENVIRONMENT=local` and `DEV_LOGIN` is on. Nothing is built until a login.
     pub fn from_config(config: &Config) -> Self {
-        let client = http_client();
-        let p = &config.auth.providers;
-        let ttl = Duration::from_secs(p.jwks_cache_ttl_seconds);
-        let mut providers = IdentityProviders::default();
-        if let Some(app_id) = &p.kakao_app_id {
-            providers.kakao = Some(Arc::new(kakao::Kakao::new(
-                client.clone(),
-                &p.kakao_api_url,
-                app_id,
-            )));
+        IdentityProviders {
+            settings: Some((
+                config.auth.providers.clone(),
+                config.dev_login && config.environment == Environment::Local,
+            )),
+            ..IdentityProviders::default()
         }
-        if p.naver_client_id.is_some() {
-            providers.naver = Some(Arc::new(naver::Naver::new(
-                client.clone(),
-                &p.naver_api_url,
-            )));
-        }
-        if !p.google_client_ids.is_empty() {
-            providers.google = Some(Arc::new(id_token::IdTokenVerifier::google(
-                jwks::JwksCache::new(client.clone(), &p.google_jwks_url, ttl),
-                p.google_client_ids.clone(),
-            )));
-        }
-        if !p.apple_client_ids.is_empty() {
-            providers.apple = Some(Arc::new(id_token::IdTokenVerifier::apple(
-                jwks::JwksCache::new(client, &p.apple_jwks_url, ttl),
-                p.apple_client_ids.clone(),
-            )));
-        }
-        if config.dev_login && config.environment == Environment::Local {
-            providers.dev = Some(Arc::new(dev::DevLogin));
-        }
-        providers
     }
 
     /// Replaces one provider's verifier (tests).
     pub fn with(mut self, provider: Provider, verifier: Arc<dyn IdentityVerifier>) -> Self {
-        if let Some(slot) = self.slot_mut(provider) {
+        if let Some(slot) = self.overrides.get_mut(provider) {
             *slot = Some(verifier);
         }
         self
     }
 
-    fn slot(&self, provider: Provider) -> Option<&Arc<dyn IdentityVerifier>> {
-        match provider {
-            Provider::Kakao => self.kakao.as_ref(),
-            Provider::Naver => self.naver.as_ref(),
-            Provider::Google => self.google.as_ref(),
-            Provider::Apple => self.apple.as_ref(),
-            Provider::Dev => self.dev.as_ref(),
-            Provider::Oidc => None,
-        }
-    }
-
-    fn slot_mut(&mut self, provider: Provider) -> Option<&mut Option<Arc<dyn IdentityVerifier>>> {
-        match provider {
-            Provider::Kakao => Some(&mut self.kakao),
-            Provider::Naver => Some(&mut self.naver),
-            Provider::Google => Some(&mut self.google),
-            Provider::Apple => Some(&mut self.apple),
-            Provider::Dev => Some(&mut self.dev),
-            Provider::Oidc => None,
-        }
+    fn built(&self) -> &Slots {
+        self.built.get_or_init(|| match &self.settings {
+            Some((providers, dev)) => build(providers, *dev),
+            None => Slots::default(),
+        })
     }
 
     /// Verifies `token` with `provider`, or says the provider is not enabled here.
@@ -253,10 +242,47 @@ impl IdentityProviders {
         nonce: Option<&str>,
     ) -> Result<Identity, IdentityError> {
         let verifier = self
-            .slot(provider)
+            .overrides
+            .get(provider)
+            .or_else(|| self.built().get(provider))
             .ok_or(IdentityError::NotConfigured(provider))?;
         verifier.verify(token, nonce).await
     }
+}
+
+fn build(p: &ProviderConfig, dev: bool) -> Slots {
+    let client = http_client();
+    let ttl = Duration::from_secs(p.jwks_cache_ttl_seconds);
+    let mut slots = Slots::default();
+    if let Some(app_id) = &p.kakao_app_id {
+        slots.kakao = Some(Arc::new(kakao::Kakao::new(
+            client.clone(),
+            &p.kakao_api_url,
+            app_id,
+        )));
+    }
+    if p.naver_client_id.is_some() {
+        slots.naver = Some(Arc::new(naver::Naver::new(
+            client.clone(),
+            &p.naver_api_url,
+        )));
+    }
+    if !p.google_client_ids.is_empty() {
+        slots.google = Some(Arc::new(id_token::IdTokenVerifier::google(
+            jwks::JwksCache::new(client.clone(), &p.google_jwks_url, ttl),
+            p.google_client_ids.clone(),
+        )));
+    }
+    if !p.apple_client_ids.is_empty() {
+        slots.apple = Some(Arc::new(id_token::IdTokenVerifier::apple(
+            jwks::JwksCache::new(client, &p.apple_jwks_url, ttl),
+            p.apple_client_ids.clone(),
+        )));
+    }
+    if dev {
+        slots.dev = Some(Arc::new(dev::DevLogin));
+    }
+    slots
 }
 
 /// Reads a provider's JSON reply: 2xx is parsed, 401/403 (and a 400 about the token) reject

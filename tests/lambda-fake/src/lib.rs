@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{Path as UrlPath, State};
@@ -32,7 +32,8 @@ pub enum Outcome {
 #[derive(Default)]
 struct Shared {
     queue: Mutex<VecDeque<(String, String)>>,
-    outcomes: Mutex<Vec<(String, Outcome)>>,
+    outcomes: Mutex<Vec<(String, Outcome, Instant)>>,
+    first_poll: Mutex<Option<Instant>>,
     init_errors: Mutex<Vec<Value>>,
     posted: Notify,
 }
@@ -45,6 +46,11 @@ pub struct FakeRuntimeApi {
 }
 
 async fn next(State(shared): State<Arc<Shared>>) -> Response {
+    shared
+        .first_poll
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get_or_insert_with(Instant::now);
     let event = shared
         .queue
         .lock()
@@ -87,7 +93,7 @@ fn record(shared: &Shared, id: String, outcome: Outcome) -> StatusCode {
         .outcomes
         .lock()
         .unwrap_or_else(|p| p.into_inner())
-        .push((id, outcome));
+        .push((id, outcome, Instant::now()));
     shared.posted.notify_waiters();
     StatusCode::ACCEPTED
 }
@@ -157,18 +163,39 @@ impl FakeRuntimeApi {
 
     /// Waits up to `timeout` for the answer to `request_id`.
     pub async fn outcome(&self, request_id: &str, timeout: Duration) -> Option<Outcome> {
+        self.outcome_at(request_id, timeout)
+            .await
+            .map(|(outcome, _)| outcome)
+    }
+
+    /// When the binary first asked for an invocation: the end of its init (cold-start
+    /// benchmarks).
+    pub fn first_poll_at(&self) -> Option<Instant> {
+        *self
+            .shared
+            .first_poll
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// [`FakeRuntimeApi::outcome`] with the moment the answer arrived.
+    pub async fn outcome_at(
+        &self,
+        request_id: &str,
+        timeout: Duration,
+    ) -> Option<(Outcome, Instant)> {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             let notified = self.shared.posted.notified();
-            if let Some((_, outcome)) = self
+            if let Some((_, outcome, at)) = self
                 .shared
                 .outcomes
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .iter()
-                .find(|(id, _)| id == request_id)
+                .find(|(id, _, _)| id == request_id)
             {
-                return Some(outcome.clone());
+                return Some((outcome.clone(), *at));
             }
             if tokio::time::timeout_at(deadline, notified).await.is_err() {
                 return None;

@@ -1,0 +1,104 @@
+//! Micro-benchmarks of the work every request does besides waiting on DynamoDB: verifying an
+//! access token (the local gateway's authorizer), reading a JSON body, and writing the JSON
+//! answer or the error envelope; plus paging cursors. (Route geometry, polylines and
+//! geohashes join when the courses code exists.)
+
+#![allow(
+    missing_docs,
+    reason = "criterion's macros generate undocumented items"
+)]
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use runcrew_shared::error::ApiError;
+use runcrew_shared::store::Key;
+use runcrew_shared::store::cursor::{CursorCodec, Position};
+use runcrew_shared::tokens::{SigningKey, TokenKeys};
+use runcrew_shared::{request, response};
+use serde_json::{Value, json};
+use std::hint::black_box;
+
+fn keys() -> TokenKeys {
+    let pem = SigningKey::generate_pem().expect("key");
+    TokenKeys::new(
+        SigningKey::from_pem("rc-2026-11-21", pem.as_bytes()).expect("key"),
+        None,
+    )
+}
+
+fn tokens(c: &mut Criterion) {
+    let keys = keys();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let claims = json!({
+        "sub": "9abf35084b4364dbea7b4b9994a2165a", "iss": "https://api.runcrew.app",
+        "aud": "runcrew-api", "iat": now, "nbf": now, "exp": now + 900,
+        "jti": "5f0c6a1e2b3d4c5e8f9a0b1c2d3e4f50", "sid": "019aa5c0d2f07c3e9b8a1c2d3e4f5a6b",
+    });
+    let token = keys.sign(&claims).expect("sign");
+    c.bench_function("token/verify RS256", |b| {
+        b.iter(|| {
+            keys.verify::<serde_json::Map<String, Value>>(
+                black_box(&token),
+                "https://api.runcrew.app",
+                &["runcrew-api"],
+            )
+            .expect("valid")
+        })
+    });
+    c.bench_function("token/sign RS256", |b| {
+        b.iter(|| keys.sign(black_box(&claims)).expect("sign"))
+    });
+}
+
+#[derive(serde::Deserialize)]
+#[allow(dead_code, reason = "read to measure parsing")]
+struct Change {
+    display_name: Option<String>,
+    bio: Option<String>,
+    time_zone: Option<String>,
+}
+
+fn json_in_and_out(c: &mut Criterion) {
+    let body = br#"{"display_name":"Alice Kim","bio":"Han river 10k every Sunday","time_zone":"Asia/Seoul"}"#;
+    c.bench_function("request/parse a profile change", |b| {
+        b.iter(|| request::parse_json::<Change>(black_box(body)).expect("parses"))
+    });
+    let profile = json!({
+        "user_id": "9abf35084b4364dbea7b4b9994a2165a", "display_name": "Alice Kim",
+        "bio": "Han river 10k every Sunday", "avatar_url": null,
+        "created_at": "2026-11-21T07:37:08.602Z",
+    });
+    c.bench_function("response/ok a public profile", |b| {
+        b.iter(|| response::ok(black_box(&profile)).expect("serializes"))
+    });
+    let error = ApiError::invalid("route.coordinates[3]", "latitude must be within -90..90");
+    c.bench_function("response/error envelope 422", |b| {
+        b.iter(|| response::error(black_box(&error), "Zx1bQhJ7oAMEbKw="))
+    });
+}
+
+fn cursors(c: &mut Criterion) {
+    let codec = CursorCodec::new("bench-cursor-secret-of-at-least-32-bytes");
+    let position = Position {
+        key: Key::new(
+            "USER#9abf35084b4364dbea7b4b9994a2165a",
+            "SESSION#019aa5c0d2f07c3e9b8a1c2d3e4f5a6b",
+        ),
+        index_key: None,
+    };
+    let cursor = codec.encode("table|asc|USER#9abf", &position);
+    c.bench_function("cursor/encode", |b| {
+        b.iter(|| codec.encode(black_box("table|asc|USER#9abf"), black_box(&position)))
+    });
+    c.bench_function("cursor/decode", |b| {
+        b.iter(|| codec.decode(black_box("table|asc|USER#9abf"), black_box(&cursor)))
+    });
+}
+
+criterion_group! {
+    name = hot_paths;
+    config = Criterion::default()
+        .warm_up_time(std::time::Duration::from_millis(500))
+        .measurement_time(std::time::Duration::from_secs(2));
+    targets = tokens, json_in_and_out, cursors
+}
+criterion_main!(hot_paths);

@@ -1,0 +1,260 @@
+//! Per-route warm latency in process (p50, p99) and the store round trips of each route,
+//! against the embedded store (a file, as on a laptop) and against DynamoDB Local.
+//!
+//! Every handler registered in the local gateway is called with its `events/<binary>.json`
+//! sample, as `alice` (who logs in first), `--iterations` times after 10 warm-up calls.
+//! Prints a Markdown table.
+//!
+//! `bench-routes [--iterations N] [--dynamodb http://127.0.0.1:PORT] [--json FILE]`
+//!
+//! `--json` also writes, per binary, the ports it builds and its round trips, for the report.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use lambda_http::{Body, Request};
+use runcrew_bench::{CountingStore, ms, quantile};
+use runcrew_shared::blobs::filesystem::FilesystemBlobs;
+use runcrew_shared::config::Config;
+use runcrew_shared::identity::IdentityProviders;
+use runcrew_shared::store::Store;
+use runcrew_shared::store::cursor::CursorCodec;
+use runcrew_shared::store::dynamodb::DynamoStore;
+use runcrew_shared::store::embedded::EmbeddedStore;
+use runcrew_shared::tokens::TokenKeys;
+use runcrew_shared::{App, HttpFunction};
+use serde_json::Value;
+
+const SECRET: &str = "bench-cursor-secret-of-at-least-32-bytes";
+
+struct Figures {
+    p50: Duration,
+    p99: Duration,
+    trips: (u64, u64),
+    status: u16,
+}
+
+fn sample(binary: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../../events/{binary}.json"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn request(text: &str) -> Request {
+    lambda_http::request::from_str(text).expect("sample event")
+}
+
+fn body_json(response: &lambda_http::Response<Body>) -> Value {
+    match response.body() {
+        Body::Text(t) => serde_json::from_str(t).unwrap_or(Value::Null),
+        Body::Binary(b) => serde_json::from_slice(b).unwrap_or(Value::Null),
+        _ => Value::Null,
+    }
+}
+
+fn app(store: Arc<dyn Store>, dir: &Path) -> App {
+    let dir_text = dir.display().to_string();
+    let config = Config::from_lookup(|k| match k {
+        "RUNCREW_DATA_DIR" => Some(dir_text.clone()),
+        "CURSOR_SECRET" => Some(SECRET.into()),
+        "AUTH_RATE_LIMIT_PER_IP" | "AUTH_RATE_LIMIT_PER_ACCOUNT" => Some("1000000000".into()),
+        _ => None,
+    })
+    .expect("bench configuration");
+    let keys =
+        TokenKeys::load_or_generate(&dir.join("keys"), time::OffsetDateTime::now_utc().date())
+            .expect("keys");
+    let blobs = FilesystemBlobs::new(
+        dir.join("blobs"),
+        &config.cdn_base_url,
+        &config.public_base_url,
+        SECRET,
+    );
+    let identity = Arc::new(IdentityProviders::from_config(&config));
+    App::from_parts(
+        config,
+        Some(store),
+        Some(Arc::new(blobs)),
+        Some(Arc::new(keys)),
+    )
+    .with_identity(identity)
+}
+
+async fn login(app: &App) -> Value {
+    let response = runcrew_auth::LOGIN
+        .call(app, request(&sample("auth-login")))
+        .await;
+    body_json(&response)
+}
+
+/// Times `function` over `iterations` calls; what a call needs first (a login, the latest
+/// refresh token) is done untimed.
+async fn measure(
+    app: &App,
+    counter: &CountingStore,
+    function: &HttpFunction,
+    iterations: usize,
+) -> Figures {
+    let text = sample(function.binary);
+    let mut refresh_token = login(app).await["refresh_token"].clone();
+    let mut samples = Vec::with_capacity(iterations);
+    let (mut least, mut most, mut status) = (u64::MAX, 0, 0);
+    for i in 0..iterations + 10 {
+        let mut req = request(&text);
+        match function.binary {
+            "auth-refresh" => {
+                *req.body_mut() =
+                    Body::Text(serde_json::json!({ "refresh_token": refresh_token }).to_string());
+            }
+            "users-me-delete" => {
+                login(app).await;
+            }
+            _ => {}
+        }
+        counter.reset();
+        let started = Instant::now();
+        let response = function.call(app, req).await;
+        let took = started.elapsed();
+        let trips = counter.calls();
+        status = response.status().as_u16();
+        if function.binary == "auth-refresh" {
+            refresh_token = body_json(&response)["refresh_token"].clone();
+        }
+        if i >= 10 {
+            samples.push(took);
+            least = least.min(trips);
+            most = most.max(trips);
+        }
+    }
+    Figures {
+        p50: quantile(&samples, 0.5),
+        p99: quantile(&samples, 0.99),
+        trips: (least, most),
+        status,
+    }
+}
+
+async fn run_backend(
+    name: &str,
+    inner: Arc<dyn Store>,
+    iterations: usize,
+    results: &mut BTreeMap<&'static str, BTreeMap<String, Figures>>,
+) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let counter = Arc::new(CountingStore::new(inner));
+    let app = app(counter.clone(), dir.path());
+    for function in runcrew_local::registry() {
+        let figures = measure(&app, &counter, function, iterations).await;
+        results
+            .entry(function.binary)
+            .or_default()
+            .insert(name.to_owned(), figures);
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let mut iterations = 200;
+    let mut dynamodb = None;
+    let mut json_path = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--iterations" => iterations = args.next().and_then(|n| n.parse().ok()).unwrap_or(200),
+            "--dynamodb" => dynamodb = args.next(),
+            "--json" => json_path = args.next(),
+            _ => {}
+        }
+    }
+    let mut results = BTreeMap::new();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let embedded = EmbeddedStore::open(&dir.path().join("store.redb"), CursorCodec::new(SECRET))
+        .expect("embedded store");
+    run_backend("embedded", Arc::new(embedded), iterations, &mut results).await;
+    if let Some(endpoint) = &dynamodb {
+        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(aws_credential_types::Credentials::new(
+                "bench", "bench", None, None, "bench",
+            ))
+            .load()
+            .await;
+        let table = format!("runcrew-bench-{}", std::process::id());
+        let store =
+            DynamoStore::from_sdk_config(&sdk, Some(endpoint), table, CursorCodec::new(SECRET));
+        store
+            .create_table()
+            .await
+            .expect("bench table in DynamoDB Local");
+        run_backend("dynamodb", Arc::new(store), iterations, &mut results).await;
+    }
+
+    let local = Config::from_lookup(|_| None).expect("local defaults");
+    let routes: BTreeMap<String, String> = runcrew_local::template::parse(
+        runcrew_local::TEMPLATE,
+        &runcrew_local::template_overrides(&local, &|_| None),
+    )
+    .map(|spec| {
+        spec.routes
+            .iter()
+            .map(|r| (r.binary.clone(), r.route_key()))
+            .collect()
+    })
+    .unwrap_or_default();
+    if let Some(path) = json_path {
+        let mut per_binary = serde_json::Map::new();
+        for function in runcrew_local::registry() {
+            let trips = results
+                .get(function.binary)
+                .and_then(|b| b.values().next())
+                .map(|f| f.trips)
+                .unwrap_or((0, 0));
+            per_binary.insert(
+                function.binary.to_owned(),
+                serde_json::json!({
+                    "store": function.needs.store.is_some(),
+                    "blobs": function.needs.blobs.is_some(),
+                    "keys": function.needs.keys.is_some(),
+                    "identity": function.needs.identity.is_some(),
+                    "trips": [trips.0, trips.1],
+                    "one_read": trips == (1, 1),
+                }),
+            );
+        }
+        std::fs::write(&path, Value::Object(per_binary).to_string()).expect("write --json");
+    }
+    println!(
+        "{iterations} warm calls per route after 10 warm-up calls, in process (handler + store), one task at a time."
+    );
+    println!();
+    println!(
+        "| route | binary | status | embedded p50 ms | embedded p99 ms | DynamoDB Local p50 ms | DynamoDB Local p99 ms | store round trips |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    for (binary, by_backend) in &results {
+        let cell = |backend: &str| {
+            by_backend
+                .get(backend)
+                .map(|f| (ms(f.p50), ms(f.p99)))
+                .unwrap_or_else(|| ("–".into(), "–".into()))
+        };
+        let (e50, e99) = cell("embedded");
+        let (d50, d99) = cell("dynamodb");
+        let any = by_backend.values().next();
+        let trips = any
+            .map(|f| {
+                if f.trips.0 == f.trips.1 {
+                    f.trips.0.to_string()
+                } else {
+                    format!("{}–{}", f.trips.0, f.trips.1)
+                }
+            })
+            .unwrap_or_default();
+        let status = any.map(|f| f.status).unwrap_or(0);
+        println!(
+            "| `{}` | `{binary}` | {status} | {e50} | {e99} | {d50} | {d99} | {trips} |",
+            routes.get(*binary).cloned().unwrap_or_default()
+        );
+    }
+}

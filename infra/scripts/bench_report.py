@@ -1,0 +1,190 @@
+#!/usr/bin/env python3
+"""Renders BENCHMARKS.md from what infra/scripts/bench measured (target/bench/)."""
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+out = Path(sys.argv[1])
+root = Path(__file__).resolve().parents[2]
+release = root / "target" / "release"
+functions = out.joinpath("functions").read_text().split()
+needs = json.loads(out.joinpath("needs.json").read_text())
+cold = {}
+for line in out.joinpath("coldstart.jsonl").read_text().splitlines():
+    d = json.loads(line)
+    cold[d["label"]] = d
+
+
+def sh(*cmd):
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, cwd=root).stdout.strip()
+    except OSError:
+        return "?"
+
+
+def cpu_model():
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or "?"
+
+
+def mem_gib():
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemTotal"):
+            return f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
+    return "?"
+
+
+def zip_size(path):
+    target = out / (path.name + ".zip")
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
+        z.write(path, "bootstrap")
+    return target.stat().st_size
+
+
+def mb(n):
+    return f"{n / 1_000_000:.2f}"
+
+
+def uses_aws(binary):
+    n = needs.get(binary, {})
+    return n.get("store") or n.get("blobs")
+
+
+def verdict(ok):
+    return "yes" if ok else "**no**"
+
+
+lines = []
+w = lines.append
+dirty = " (with uncommitted changes)" if sh("git", "status", "--porcelain") else ""
+w("# Benchmarks")
+w("")
+w(f"Produced by `infra/scripts/bench` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
+  f"commit `{sh('git', 'rev-parse', '--short', 'HEAD')}`{dirty}. Every figure below comes from that one run.")
+w("")
+w(f"- machine: {cpu_model()}, {os.cpu_count()} cores, {mem_gib()}, {platform.system()} {platform.release()} ({platform.machine()})")
+w(f"- toolchain: {sh('rustc', '--version')}; profile `release` (fat LTO, 1 codegen unit, stripped, panic=abort, opt-level 3)")
+w(f"- release build of every binary: {out.joinpath('build_seconds').read_text().strip()} s; whole run: {out.joinpath('total_seconds').read_text().strip()} s")
+w("")
+
+# ---- sizes
+hello, aws = release / "floor-hello", release / "floor-aws"
+aws_size = aws.stat().st_size
+w("## 1. Binary size (x86_64 release; the Lambda zip holds one file, `bootstrap`)")
+w("")
+w("Target: no larger than the AWS floor + 20% "
+  f"(≤ {mb(aws_size * 1.2)} MB).")
+w("")
+w("| binary | size MB | zip MB | vs AWS floor | within target |")
+w("|---|---|---|---|---|")
+for name in ["floor-hello", "floor-aws"] + functions:
+    p = release / name
+    size = p.stat().st_size
+    w(f"| `{name}` | {mb(size)} | {mb(zip_size(p))} | {size / aws_size:.2f}× | "
+      f"{'—' if name.startswith('floor') else verdict(size <= aws_size * 1.2)} |")
+w("")
+
+# ---- cold starts
+fh, fa = cold["floor-hello"], cold["floor-aws"]
+w(f"## 2–3. Cold start and peak memory (median of {fa['runs']} starts)")
+w("")
+w("Each start: exec of the binary → its first `GET /runtime/invocation/next` (**init**) → its "
+  "first response (**cold request**), against a loopback Runtime API (`infra/bench`, "
+  "`bench-coldstart`, which takes any Lambda binary and event) with DynamoDB Local as the table "
+  "and moto as the bucket. Peak RSS is `VmHWM` after the first response. The floors are "
+  "built with the same profile: `floor-hello` (plain lambda_http) for functions that build no "
+  "AWS client, `floor-aws` (aws-config + a DynamoDB client, one GetItem per request) for the others.")
+w("")
+w("Targets: init ≤ 1.3× its floor; cold request ≤ 1.3× the AWS floor's (for functions whose "
+  "first request is one DynamoDB read); peak RSS ≤ 16 MB.")
+w("")
+w("| binary | floor | init ms | init / floor | cold request ms | cold / AWS floor | peak RSS MB | status | targets met |")
+w("|---|---|---|---|---|---|---|---|---|")
+for label in ["floor-hello", "floor-aws"] + functions:
+    d = cold.get(label)
+    if not d:
+        continue
+    floor = fa if uses_aws(label) else fh
+    init, c = float(d["init_ms"]), float(d["cold_ms"])
+    rss = d["peak_rss_kib"] / 1024
+    ratio_init = init / float(floor["init_ms"])
+    ratio_cold = c / float(fa["cold_ms"])
+    if label.startswith("floor"):
+        met = "—"
+    else:
+        one_read = needs.get(label, {}).get("one_read", False)
+        ok = ratio_init <= 1.3 and rss <= 16 and (not one_read or ratio_cold <= 1.3)
+        met = verdict(ok)
+    w(f"| `{label}` | {'AWS' if uses_aws(label) else 'hello'} | {d['init_ms']} | {ratio_init:.2f}× | "
+      f"{d['cold_ms']} | {ratio_cold:.2f}× | {rss:.1f} | {d['status']} | {met} |")
+w("")
+w("TLS roots: with its default set-up the AWS SDK loads the platform roots at start-up "
+  "(rustls-native-certs reads every file under `/etc/ssl/certs`). Pointing `SSL_CERT_FILE` at "
+  "the one bundle:")
+w("")
+w("| binary | init ms (default) | init ms (SSL_CERT_FILE) | cold ms (default) | cold ms (SSL_CERT_FILE) |")
+w("|---|---|---|---|---|")
+for name in ["floor-aws", "readyz", "users-get"]:
+    a, b = cold.get(name), cold.get(f"{name} + SSL_CERT_FILE")
+    if a and b:
+        w(f"| `{name}` | {a['init_ms']} | {b['init_ms']} | {a['cold_ms']} | {b['cold_ms']} |")
+w("")
+
+# ---- routes
+w("## 4. Per-route warm latency and store round trips")
+w("")
+w("Target: read routes ≤ 2 store round trips. Counted in the adapter (`CountingStore`): one "
+  "call is one request to DynamoDB (a transaction is one TransactWriteItems).")
+w("")
+w(out.joinpath("routes.md").read_text().strip())
+w("")
+
+# ---- throughput
+def wrk(name):
+    text = out.joinpath(name).read_text()
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", text)
+    p99 = re.search(r"^\s+99%\s+(\S+)", text, re.M)
+    total = re.search(r"(\d+) requests in", text)
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+    sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
+    errors = (int(non2xx.group(1)) if non2xx else 0) + (sum(int(x) for x in sock.groups()) if sock else 0)
+    return (rps.group(1) if rps else "?", p99.group(1) if p99 else "?",
+            total.group(1) if total else "?", errors)
+
+
+w("## 5. Local gateway throughput")
+w("")
+w("`runcrew-local` (release) on 127.0.0.1 with the embedded store, `wrk -t2 -c32 --latency` for "
+  "20 s per route, load generator and gateway sharing the machine's cores. Target: ≥ 10,000 "
+  "requests/s on the read route on 2 cores. The course and run routes named by the issue do "
+  "not exist yet; their stand-ins are the public profile read and the login write.")
+w("")
+w("| route | requests/s | p99 latency | requests | errors |")
+w("|---|---|---|---|---|")
+for route, name in [("GET /v1/users/{userId}", "wrk-get-user.txt"), ("POST /v1/auth/login (dev)", "wrk-login.txt")]:
+    rps, p99, total, errors = wrk(name)
+    w(f"| `{route}` | {rps} | {p99} | {total} | {errors} |")
+w("")
+
+# ---- criterion
+w("## 6. Micro-benchmarks (criterion, median)")
+w("")
+w("| benchmark | median |")
+w("|---|---|")
+crit = root / "target" / "criterion"
+for bench in sorted(crit.rglob("new/benchmark.json")):
+    meta = json.loads(bench.read_text())
+    est = json.loads(bench.with_name("estimates.json").read_text())
+    ns = est["median"]["point_estimate"]
+    shown = f"{ns / 1000:.2f} µs" if ns >= 1000 else f"{ns:.0f} ns"
+    w(f"| {meta['full_id']} | {shown} |")
+w("")
+print("\n".join(lines))
