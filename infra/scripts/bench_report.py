@@ -192,6 +192,23 @@ for bench in sorted(crit.rglob("new/benchmark.json")):
     shown = f"{ns / 1000:.2f} µs" if ns >= 1000 else f"{ns:.0f} ns"
     w(f"| {meta['full_id']} | {shown} |")
 w("")
+opt = root / "target" / "bench-opt-levels" / "results.jsonl"
+w("## opt-level 3, s and z")
+w("")
+if opt.exists():
+    w(f"From `infra/scripts/bench-opt-levels` (commit `{opt.with_name('commit').read_text().strip()}`), "
+      "same machine; the release profile keeps 3.")
+    w("")
+    w("| binary | opt-level | size MB | zip MB | init ms | cold request ms |")
+    w("|---|---|---|---|---|---|")
+    for line in opt.read_text().splitlines():
+        d = json.loads(line)
+        w(f"| `{d['label']}` | {d['opt_level']} | {mb(d['size'])} | {mb(zip_size(Path(d['binary'])))} | "
+          f"{d['init_ms']} | {d['cold_ms']} |")
+else:
+    w("Not measured in this run: `infra/scripts/bench-opt-levels` (a second release build of "
+      "every dependency per level) writes the figures this section shows.")
+w("")
 w("## Where a target is missed, why, and what would fix it")
 w("")
 w("- **Release size** of the functions with a table is 1.4–1.7× the AWS floor, whose only "
@@ -214,8 +231,6 @@ w("- **TLS roots**: the SDK's native roots read every file under `/etc/ssl/certs
   "`SSL_CERT_FILE` at the one bundle halves the AWS floor's init and cuts its first request "
   "by ten milliseconds, so template.yaml sets it for every function (Amazon Linux 2023's "
   "bundle). The table above runs without it, like the floor, to compare like with like.")
-w("- **opt-level `s`/`z`** was not measured in this run: it needs a second release build of "
-  "every dependency (about 10 minutes on 2 cores), beyond this command's 20-minute budget.")
 w("- **Gateway writes**: the login write route is bound by the embedded store's fsync per "
   "commit and by RSA signing (1.3 ms per token); laptops only.")
 w("")
