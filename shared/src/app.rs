@@ -352,13 +352,7 @@ impl App {
 
 /// Our user id for an external issuer's subject: 32 hex digits, like our own ids.
 pub fn external_user_id(issuer: &str, subject: &str) -> String {
-    use sha2::Digest;
-    let digest = Sha256::new()
-        .chain_update(issuer.as_bytes())
-        .chain_update(b"\n")
-        .chain_update(subject.as_bytes())
-        .finalize();
-    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+    crate::digest::short_sha256_hex(&[issuer.as_bytes(), b"\n", subject.as_bytes()])
 }
 
 /// The secret behind cursor and local upload signatures: `CURSOR_SECRET`, or on a laptop a
@@ -387,10 +381,7 @@ fn local_secret(path: &Path) -> Result<Vec<u8>, StartupError> {
         std::fs::create_dir_all(dir).map_err(fail)?;
     }
     let secret: [u8; 32] = rand::random();
-    let text = secret
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect::<String>();
+    let text = crate::digest::hex(&secret);
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]

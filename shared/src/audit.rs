@@ -8,8 +8,8 @@
 //! events. If the audit write fails the action still completes: the log line then carries
 //! `audit_fallback=true` and is the record.
 
+use crate::digest::short_sha256_hex;
 use serde_json::{Map, Value};
-use sha2::{Digest, Sha256};
 
 use crate::store::{Condition, Item, Key, Store};
 
@@ -54,13 +54,7 @@ pub struct AuditEvent<'a> {
 
 /// The pseudonym of a user in the audit trail.
 pub fn actor_pseudonym(user_id: &str) -> String {
-    Sha256::new()
-        .chain_update(b"runcrew-audit\n")
-        .chain_update(user_id.as_bytes())
-        .finalize()[..16]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    short_sha256_hex(&[b"runcrew-audit\n", user_id.as_bytes()])
 }
 
 /// Writes the audit item and the log line; never fails the action.

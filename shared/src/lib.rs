@@ -14,6 +14,7 @@ pub mod app;
 pub mod audit;
 pub mod blobs;
 pub mod config;
+pub mod digest;
 pub mod error;
 pub mod function;
 pub mod identity;

@@ -5,7 +5,7 @@
 //! atomically and expiring with DynamoDB TTL a minute after the window ends. The subject
 //! (an address, an account) is stored only as a digest.
 
-use sha2::{Digest, Sha256};
+use crate::digest::short_sha256_hex;
 
 use crate::error::ApiError;
 use crate::store::{Key, Store};
@@ -25,10 +25,7 @@ pub struct FixedWindow {
 pub fn window_key(scope: &str, subject: &str, window_seconds: i64, now: i64) -> (Key, i64) {
     let window = window_seconds.max(1);
     let start = now - now.rem_euclid(window);
-    let digest: String = Sha256::digest(subject.as_bytes())[..16]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let digest = short_sha256_hex(&[subject.as_bytes()]);
     (
         Key::new(format!("RATE#{scope}#{digest}"), format!("W#{start}")),
         start + window,

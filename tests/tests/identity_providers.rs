@@ -222,13 +222,7 @@ async fn apple_checks_issuer_audience_and_the_nonce() {
     let fake = OidcFake::start("/auth/keys", "apple-1", 3600).await;
     let verifier = apple(&fake);
     let raw_nonce = "3f1c0a7e-1b2d-4c5e-8f90-a1b2c3d4e5f6";
-    let hashed: String = {
-        use sha2::Digest;
-        sha2::Sha256::digest(raw_nonce.as_bytes())
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
-    };
+    let hashed = runcrew_shared::digest::sha256_hex(&[raw_nonce.as_bytes()]);
     let claims = json!({
         "iss": "https://appleid.apple.com",
         "aud": APPLE_CLIENT,

@@ -13,12 +13,12 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use runcrew_shared::digest::sha256_hex;
 use runcrew_shared::identity::Provider;
 use runcrew_shared::store::{Condition, Item, Key, Query, SortRange, Store, Write};
 use runcrew_shared::users::{from_body, is_user_id, now_rfc3339, to_body, user_partition};
 use runcrew_shared::{ApiError, App};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 /// The sort-key prefix of sessions in a user's partition.
@@ -88,12 +88,8 @@ impl RefreshToken {
 
     /// What the table keeps instead of the secret.
     pub fn hash(&self) -> String {
-        hex(&Sha256::digest(self.secret.as_bytes()))
+        sha256_hex(&[self.secret.as_bytes()])
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn same_hash(a: &str, b: &str) -> bool {

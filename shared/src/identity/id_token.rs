@@ -5,10 +5,10 @@
 //! nonce the client generated for this sign-in, so a token captured elsewhere cannot be
 //! replayed here.
 
+use crate::digest::sha256_hex;
 use async_trait::async_trait;
 use jsonwebtoken::{Algorithm, Validation};
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::jwks::{JwksCache, JwksError};
@@ -87,10 +87,7 @@ impl IdTokenVerifier {
 /// Whether the token's nonce is the client's, raw or as the SHA-256 hex that Apple's SDKs
 /// are usually given.
 fn nonce_matches(in_token: &str, from_client: &str) -> bool {
-    let hashed: String = Sha256::digest(from_client.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let hashed = sha256_hex(&[from_client.as_bytes()]);
     bool::from(in_token.as_bytes().ct_eq(from_client.as_bytes()))
         || bool::from(in_token.as_bytes().ct_eq(hashed.as_bytes()))
 }
@@ -156,13 +153,7 @@ mod tests {
             !nonce_matches(hashed, raw),
             "an unrelated hash must not match"
         );
-        let real: String = {
-            use sha2::Digest;
-            sha2::Sha256::digest(raw.as_bytes())
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect()
-        };
+        let real = crate::digest::sha256_hex(&[raw.as_bytes()]);
         assert!(nonce_matches(&real, raw));
         assert!(!nonce_matches("other", raw));
     }
