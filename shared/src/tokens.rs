@@ -213,27 +213,12 @@ impl TokenKeys {
         issuer: &str,
         audiences: &[&str],
     ) -> Result<C, TokenError> {
-        let header =
-            jsonwebtoken::decode_header(token).map_err(|e| TokenError::Invalid(e.to_string()))?;
-        if header.alg != Algorithm::RS256 {
-            return Err(TokenError::Invalid("only RS256 is accepted".into()));
-        }
-        let kid = header
-            .kid
-            .ok_or_else(|| TokenError::Invalid("no kid".into()))?;
+        let kid = rs256_kid(token)?;
         let key = std::iter::once(&self.current)
             .chain(self.previous.as_ref())
             .find(|k| k.kid == kid)
             .ok_or_else(|| TokenError::Invalid("unknown kid".into()))?;
-        let mut validation = Validation::new(Algorithm::RS256);
-        validation.set_issuer(&[issuer]);
-        validation.set_audience(audiences);
-        validation.validate_nbf = true;
-        validation.leeway = 0;
-        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        jsonwebtoken::decode::<C>(token, &key.decoding, &validation)
-            .map(|data| data.claims)
-            .map_err(|e| TokenError::Invalid(e.to_string()))
+        decode_as_authorizer(token, &key.decoding, issuer, audiences)
     }
 
     /// The published keys: current first, then previous.
@@ -245,6 +230,42 @@ impl TokenKeys {
                 .collect(),
         }
     }
+}
+
+/// The `kid` of a token, refusing any algorithm but RS256 (API Gateway's authorizer accepts
+/// RSA keys only, and a token must never pick its own algorithm).
+pub fn rs256_kid(token: &str) -> Result<String, TokenError> {
+    let header =
+        jsonwebtoken::decode_header(token).map_err(|e| TokenError::Invalid(e.to_string()))?;
+    if header.alg != Algorithm::RS256 {
+        return Err(TokenError::Invalid(format!(
+            "algorithm {:?} is not RS256",
+            header.alg
+        )));
+    }
+    header
+        .kid
+        .ok_or_else(|| TokenError::Invalid("no kid".into()))
+}
+
+/// Checks `token` against `key` as API Gateway's JWT authorizer does: the signature, `iss`
+/// exact, `aud` one of `audiences`, `exp` and `nbf` with no leeway, `sub` present. Shared by
+/// our own keys and the external issuer's, so both are held to the same rules.
+pub fn decode_as_authorizer<C: DeserializeOwned>(
+    token: &str,
+    key: &DecodingKey,
+    issuer: &str,
+    audiences: &[&str],
+) -> Result<C, TokenError> {
+    let mut validation = Validation::new(Algorithm::RS256);
+    validation.set_issuer(&[issuer]);
+    validation.set_audience(audiences);
+    validation.validate_nbf = true;
+    validation.leeway = 0;
+    validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+    jsonwebtoken::decode::<C>(token, key, &validation)
+        .map(|data| data.claims)
+        .map_err(|e| TokenError::Invalid(e.to_string()))
 }
 
 /// Claims as API Gateway hands them to a function: every value a string.

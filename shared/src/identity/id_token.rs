@@ -103,11 +103,7 @@ impl IdentityVerifier for IdTokenVerifier {
             });
         }
         let reject = |why: String| IdentityError::Rejected(format!("{provider} id_token: {why}"));
-        let header = jsonwebtoken::decode_header(token).map_err(|e| reject(e.to_string()))?;
-        if header.alg != Algorithm::RS256 {
-            return Err(reject(format!("algorithm {:?} is not RS256", header.alg)));
-        }
-        let kid = header.kid.ok_or_else(|| reject("no kid".into()))?;
+        let kid = crate::tokens::rs256_kid(token).map_err(|e| reject(e.to_string()))?;
         let key = self.jwks.key(&kid).await.map_err(|e| match e {
             JwksError::UnknownKid(_) => reject(e.to_string()),
             JwksError::Unavailable(detail) => IdentityError::Unavailable { provider, detail },

@@ -13,6 +13,8 @@ use jsonwebtoken::DecodingKey;
 use jsonwebtoken::jwk::JwkSet;
 use tokio::sync::Mutex;
 
+use crate::tokens;
+
 /// The most bytes a key set may have (API Gateway's own limit is 150 KB).
 pub const MAX_JWKS_BYTES: usize = 150 * 1024;
 
@@ -140,21 +142,9 @@ impl JwksCache {
         issuer: &str,
         audiences: &[&str],
     ) -> Result<serde_json::Map<String, serde_json::Value>, String> {
-        let header = jsonwebtoken::decode_header(token).map_err(|e| e.to_string())?;
-        if header.alg != jsonwebtoken::Algorithm::RS256 {
-            return Err("only RS256 is accepted".into());
-        }
-        let kid = header.kid.ok_or("no kid")?;
+        let kid = tokens::rs256_kid(token).map_err(|e| e.to_string())?;
         let key = self.key(&kid).await.map_err(|e| e.to_string())?;
-        let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
-        validation.set_issuer(&[issuer]);
-        validation.set_audience(audiences);
-        validation.validate_nbf = true;
-        validation.leeway = 0;
-        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        jsonwebtoken::decode(token, &key, &validation)
-            .map(|data| data.claims)
-            .map_err(|e| e.to_string())
+        tokens::decode_as_authorizer(token, &key, issuer, audiences).map_err(|e| e.to_string())
     }
 
     async fn fetch(&self, held: &mut Held) -> Result<(), JwksError> {
