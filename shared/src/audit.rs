@@ -11,7 +11,8 @@
 use crate::digest::short_sha256_hex;
 use serde_json::{Map, Value};
 
-use crate::store::{Condition, Item, Key, Store};
+use crate::app::App;
+use crate::store::{Condition, Item, Key};
 
 /// How an audited action ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,8 +58,10 @@ pub fn actor_pseudonym(user_id: &str) -> String {
     short_sha256_hex(&[b"runcrew-audit\n", user_id.as_bytes()])
 }
 
-/// Writes the audit item and the log line; never fails the action.
-pub async fn record(store: &dyn Store, retention_days: i64, event: &AuditEvent<'_>) {
+/// Writes the audit item, kept `AUDIT_RETENTION_DAYS`, and the log line; never fails the
+/// action.
+pub async fn record(app: &App, event: &AuditEvent<'_>) {
+    let retention_days = app.config.auth.audit_retention_days;
     let now = time::OffsetDateTime::now_utc();
     let outcome = if event.failed {
         Outcome::Failure
@@ -96,7 +99,14 @@ pub async fn record(store: &dyn Store, retention_days: i64, event: &AuditEvent<'
     );
     let item =
         Item::new(key, body).expiring_at(now.unix_timestamp() + retention_days.max(1) * 86_400);
-    let fallback = match store.put(item, Condition::NotExists).await {
+    let written = match app.store() {
+        Ok(store) => store
+            .put(item, Condition::NotExists)
+            .await
+            .map_err(|e| e.to_string()),
+        Err(_) => Err("the store port is not built for this function".to_owned()),
+    };
+    let fallback = match written {
         Ok(()) => false,
         Err(err) => {
             tracing::error!(target: "audit", error = %err, "audit write failed");

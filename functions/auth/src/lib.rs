@@ -17,6 +17,7 @@ use runcrew_shared::app::external_user_id;
 use runcrew_shared::audit::{self, AuditEvent};
 use runcrew_shared::identity::{Identity, IdentityError, Provider};
 use runcrew_shared::rate_limit::FixedWindow;
+use runcrew_shared::store::Store;
 use runcrew_shared::users::{self, new_user_id};
 use runcrew_shared::{ApiError, App, HandlerFuture, HttpFunction, Needs, request, response};
 use serde::Deserialize;
@@ -112,6 +113,31 @@ impl Limits {
     }
 }
 
+/// What login and refresh check first, before reading the body: the per-address limit
+/// (every attempt counts, malformed ones too), then external OIDC mode.
+struct Attempt<'a> {
+    store: &'a dyn Store,
+    request_id: String,
+    ip: String,
+    limits: Limits,
+}
+
+impl<'a> Attempt<'a> {
+    async fn begin(app: &'a App, req: &Request) -> Result<Self, ApiError> {
+        let store = app.store()?;
+        let ip = request::client_ip(req, app.config.auth.client_ip);
+        let limits = Limits::of(app);
+        limits.per_ip.hit(store, &ip, now()).await?;
+        external_mode(app)?;
+        Ok(Attempt {
+            store,
+            request_id: request::request_id(req),
+            ip,
+            limits,
+        })
+    }
+}
+
 fn external_mode(app: &App) -> Result<(), ApiError> {
     match &app.config.auth.external_oidc {
         None => Ok(()),
@@ -145,12 +171,12 @@ fn failure_reason(err: &IdentityError) -> &'static str {
 
 /// `POST /v1/auth/login`.
 pub async fn login(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
-    let store = app.store()?;
-    let request_id = request::request_id(&req);
-    let ip = request::client_ip(&req, app.config.auth.client_ip);
-    let limits = Limits::of(app);
-    limits.per_ip.hit(store, &ip, now()).await?;
-    external_mode(app)?;
+    let Attempt {
+        store,
+        request_id,
+        ip,
+        limits,
+    } = Attempt::begin(app, &req).await?;
 
     let body: LoginRequest = request::json_body(&req)?;
     let provider = Provider::parse_login(&body.provider).ok_or_else(|| {
@@ -178,8 +204,7 @@ pub async fn login(app: &App, req: Request) -> Result<Response<Body>, ApiError> 
         Err(err) => {
             tracing::info!(provider = provider.as_str(), reason = %err, "login refused");
             audit::record(
-                store,
-                app.config.auth.audit_retention_days,
+                app,
                 &AuditEvent {
                     action: "login",
                     failed: true,
@@ -208,8 +233,7 @@ pub async fn login(app: &App, req: Request) -> Result<Response<Body>, ApiError> 
     let (session, refresh) = sessions::open(app, &account.user_id, provider, now).await?;
     evict_beyond_cap(app, &account.user_id, &request_id).await?;
     audit::record(
-        store,
-        app.config.auth.audit_retention_days,
+        app,
         &AuditEvent {
             action: "login",
             user_id: Some(&account.user_id),
@@ -247,8 +271,7 @@ async fn evict_beyond_cap(app: &App, user_id: &str, request_id: &str) -> Result<
     sessions::end(store, user_id, &oldest).await?;
     for session_id in &oldest {
         audit::record(
-            store,
-            app.config.auth.audit_retention_days,
+            app,
             &AuditEvent {
                 action: "session_evicted",
                 user_id: Some(user_id),
@@ -269,12 +292,12 @@ fn invalid_refresh() -> ApiError {
 
 /// `POST /v1/auth/refresh`.
 pub async fn refresh(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
-    let store = app.store()?;
-    let request_id = request::request_id(&req);
-    let ip = request::client_ip(&req, app.config.auth.client_ip);
-    let limits = Limits::of(app);
-    limits.per_ip.hit(store, &ip, now()).await?;
-    external_mode(app)?;
+    let Attempt {
+        store,
+        request_id,
+        ip,
+        limits,
+    } = Attempt::begin(app, &req).await?;
 
     let body: RefreshRequest = request::json_body(&req)?;
     let token = RefreshToken::parse(&body.refresh_token).ok_or_else(invalid_refresh)?;
@@ -305,8 +328,7 @@ pub async fn refresh(app: &App, req: Request) -> Result<Response<Body>, ApiError
             .await?;
             tracing::warn!(session_id = %session.session_id, "a replaced refresh token was presented again; session ended");
             audit::record(
-                store,
-                app.config.auth.audit_retention_days,
+                app,
                 &AuditEvent {
                     action: "refresh_reuse",
                     failed: true,
@@ -341,8 +363,7 @@ pub async fn logout(app: &App, req: Request) -> Result<Response<Body>, ApiError>
     };
     sessions::end(store, &caller.user_id, &ended).await?;
     audit::record(
-        store,
-        app.config.auth.audit_retention_days,
+        app,
         &AuditEvent {
             action: "logout",
             user_id: Some(&caller.user_id),

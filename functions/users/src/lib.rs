@@ -238,8 +238,7 @@ pub async fn delete_me(app: &App, req: Request) -> Result<Response<Body>, ApiErr
     let erased = erasure::erase(store, &caller.user_id).await?;
     tracing::info!(items = erased.items, "account erased");
     audit::record(
-        store,
-        app.config.auth.audit_retention_days,
+        app,
         &AuditEvent {
             action: "erase",
             user_id: Some(&caller.user_id),
@@ -262,8 +261,7 @@ pub async fn export_me(app: &App, req: Request) -> Result<Response<Body>, ApiErr
         .map(runcrew_auth::sessions::Session::summary)
         .collect();
     audit::record(
-        store,
-        app.config.auth.audit_retention_days,
+        app,
         &AuditEvent {
             action: "export",
             user_id: Some(&caller.user_id),
