@@ -116,6 +116,28 @@ pub async fn local_app(data_dir: &std::path::Path) -> Arc<App> {
     )
 }
 
+/// An app over `store` with `config`: token keys generated under its data folder and the
+/// identity providers it enables (for handlers called directly, or through [`serve_app`]).
+pub fn app_over(config: Config, store: Arc<dyn runcrew_shared::store::Store>) -> App {
+    let keys = runcrew_shared::tokens::TokenKeys::load_or_generate(
+        &config.data_dir.join("keys"),
+        time::OffsetDateTime::now_utc().date(),
+    )
+    .expect("token keys");
+    let identity = Arc::new(runcrew_shared::identity::IdentityProviders::from_config(
+        &config,
+    ));
+    App::from_parts(config, Some(store), None, Some(Arc::new(keys))).with_identity(identity)
+}
+
+/// The sample event `events/<binary>.json` as a request.
+pub fn sample(binary: &str) -> lambda_http::Request {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../events/{binary}.json"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    lambda_http::request::from_str(&text).expect("a sample is an API Gateway event")
+}
+
 /// Seconds since the epoch.
 pub fn now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()

@@ -2,47 +2,28 @@
 
 use std::sync::Arc;
 
-use runcrew_shared::App;
-use runcrew_shared::identity::IdentityProviders;
 use runcrew_shared::store::embedded::EmbeddedStore;
 use runcrew_shared::store::{Query, SortRange, Store};
-use runcrew_shared::tokens::TokenKeys;
-
-fn app(store: Arc<dyn Store>, dir: &std::path::Path) -> App {
-    let config = runcrew_tests::config(dir, &[]);
-    let identity = Arc::new(IdentityProviders::from_config(&config));
-    let keys =
-        TokenKeys::load_or_generate(dir, time::OffsetDateTime::now_utc().date()).expect("keys");
-    App::from_parts(config, Some(store), None, Some(Arc::new(keys))).with_identity(identity)
-}
-
-fn sample(binary: &str) -> lambda_http::Request {
-    let text = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../events/{binary}.json")),
-    )
-    .expect("sample");
-    lambda_http::request::from_str(&text).expect("event")
-}
 
 #[tokio::test]
 async fn logins_refusals_and_exports_are_audit_items_of_the_day() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Arc::new(EmbeddedStore::in_memory(runcrew_tests::codec()));
-    let app = app(store.clone(), dir.path());
+    let app = runcrew_tests::app_over(runcrew_tests::config(dir.path(), &[]), store.clone());
     assert_eq!(
         runcrew_auth::LOGIN
-            .call(&app, sample("auth-login"))
+            .call(&app, runcrew_tests::sample("auth-login"))
             .await
             .status(),
         201
     );
-    let mut refused = sample("auth-login");
+    let mut refused = runcrew_tests::sample("auth-login");
     *refused.body_mut() =
         lambda_http::Body::Text(r#"{"provider":"dev","token":"no spaces allowed"}"#.into());
     assert_eq!(runcrew_auth::LOGIN.call(&app, refused).await.status(), 422);
     assert_eq!(
         runcrew_users::ME_EXPORT
-            .call(&app, sample("users-me-export"))
+            .call(&app, runcrew_tests::sample("users-me-export"))
             .await
             .status(),
         200

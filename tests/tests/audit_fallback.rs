@@ -5,14 +5,11 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use runcrew_shared::App;
-use runcrew_shared::identity::IdentityProviders;
 use runcrew_shared::store::embedded::EmbeddedStore;
 use runcrew_shared::store::{
     Condition, Item, Key, Page, Query, Store, StoreError, Write as StoreWrite,
 };
 use runcrew_shared::telemetry::JsonLine;
-use runcrew_shared::tokens::TokenKeys;
 use serde_json::Value;
 
 /// A table whose audit partition is down; everything else works.
@@ -76,22 +73,6 @@ impl Captured {
     }
 }
 
-fn app(store: Arc<dyn Store>, dir: &std::path::Path) -> App {
-    let config = runcrew_tests::config(dir, &[]);
-    let identity = Arc::new(IdentityProviders::from_config(&config));
-    let keys =
-        TokenKeys::load_or_generate(dir, time::OffsetDateTime::now_utc().date()).expect("keys");
-    App::from_parts(config, Some(store), None, Some(Arc::new(keys))).with_identity(identity)
-}
-
-fn sample(binary: &str) -> lambda_http::Request {
-    let text = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../events/{binary}.json")),
-    )
-    .expect("sample");
-    lambda_http::request::from_str(&text).expect("event")
-}
-
 #[tokio::test]
 async fn a_login_completes_when_the_audit_write_fails_and_the_log_line_is_the_record() {
     // given a table whose audit writes fail, and logs captured
@@ -103,15 +84,17 @@ async fn a_login_completes_when_the_audit_write_fails_and_the_log_line_is_the_re
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
     let dir = tempfile::tempdir().expect("tempdir");
-    let app = app(
+    let app = runcrew_tests::app_over(
+        runcrew_tests::config(dir.path(), &[]),
         Arc::new(AuditOutage(
             EmbeddedStore::in_memory(runcrew_tests::codec()),
         )),
-        dir.path(),
     );
 
     // when alice logs in
-    let response = runcrew_auth::LOGIN.call(&app, sample("auth-login")).await;
+    let response = runcrew_auth::LOGIN
+        .call(&app, runcrew_tests::sample("auth-login"))
+        .await;
 
     // then she is in, and the audit line says it is the fallback record
     assert_eq!(response.status(), 201);

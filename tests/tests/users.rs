@@ -5,11 +5,9 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use runcrew_local::Running;
-use runcrew_shared::App;
-use runcrew_shared::identity::{Identity, IdentityProviders, Provider};
+use runcrew_shared::identity::{Identity, Provider};
 use runcrew_shared::store::Store;
 use runcrew_shared::store::embedded::EmbeddedStore;
-use runcrew_shared::tokens::TokenKeys;
 use runcrew_shared::users::find_or_create;
 use runcrew_tests::fakes::OidcFake;
 use serde_json::{Value, json};
@@ -184,15 +182,7 @@ async fn api_over_dynamodb() -> (Running, aws_sdk_dynamodb::Client, String, temp
     let store = runcrew_tests::dynamodb_store().await;
     let client = store.client().clone();
     let table = store.table_name().to_owned();
-    let config = runcrew_tests::config(dir.path(), &[]);
-    let keys = TokenKeys::load_or_generate(
-        &dir.path().join("keys"),
-        time::OffsetDateTime::now_utc().date(),
-    )
-    .expect("keys");
-    let identity = Arc::new(IdentityProviders::from_config(&config));
-    let app = App::from_parts(config, Some(Arc::new(store)), None, Some(Arc::new(keys)))
-        .with_identity(identity);
+    let app = runcrew_tests::app_over(runcrew_tests::config(dir.path(), &[]), Arc::new(store));
     (runcrew_tests::serve_app(app).await, client, table, dir)
 }
 
@@ -444,25 +434,12 @@ async fn the_dev_provider_is_refused_outside_local_and_production_will_not_enabl
             ("CURSOR_SECRET", "0123456789abcdef0123456789abcdef"),
         ],
     );
-    let identity = Arc::new(IdentityProviders::from_config(&config));
-    let keys = TokenKeys::load_or_generate(dir.path(), time::OffsetDateTime::now_utc().date())
-        .expect("keys");
-    let app = App::from_parts(
+    let app = runcrew_tests::app_over(
         config,
-        Some(Arc::new(EmbeddedStore::in_memory(runcrew_tests::codec()))),
-        None,
-        Some(Arc::new(keys)),
-    )
-    .with_identity(identity);
-    let sample = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../events/auth-login.json"),
-    )
-    .expect("sample");
+        Arc::new(EmbeddedStore::in_memory(runcrew_tests::codec())),
+    );
     let response = runcrew_auth::LOGIN
-        .call(
-            &app,
-            lambda_http::request::from_str(&sample).expect("event"),
-        )
+        .call(&app, runcrew_tests::sample("auth-login"))
         .await;
     assert_eq!(response.status(), 422);
     let body: Value = match response.body() {

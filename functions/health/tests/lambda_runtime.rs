@@ -5,38 +5,16 @@
 use std::path::Path;
 use std::time::Duration;
 
-use runcrew_lambda_fake::{FakeRuntimeApi, Outcome, lambda_env, spawn_function};
+use runcrew_lambda_fake::{FakeRuntimeApi, invoke_once, lambda_env, sample_event, spawn_function};
 use serde_json::Value;
-
-fn sample(binary: &str) -> String {
-    std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../../events/{binary}.json")),
-    )
-    .expect("sample event")
-}
-
-async fn invoke(binary: &str, path: &str, extra_env: &[(&str, &str)]) -> Value {
-    let runtime = FakeRuntimeApi::start().await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    runtime.queue("req-1", &sample(binary));
-    let mut env = lambda_env(&runtime, dir.path());
-    env.extend(
-        extra_env
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
-    );
-    let _process = spawn_function(Path::new(path), &env);
-    match runtime.outcome("req-1", Duration::from_secs(30)).await {
-        Some(Outcome::Response(response)) => response,
-        other => panic!("{binary} answered {other:?}"),
-    }
-}
 
 #[tokio::test]
 async fn the_healthz_binary_answers_its_sample_event_through_the_runtime_api() {
-    let response = invoke(
-        "healthz",
-        env!("CARGO_BIN_EXE_healthz"),
+    let dir = tempfile::tempdir().expect("tempdir");
+    let response = invoke_once(
+        Path::new(env!("CARGO_BIN_EXE_healthz")),
+        &sample_event("healthz"),
+        dir.path(),
         &[("ENVIRONMENT", "local")],
     )
     .await;
@@ -50,7 +28,14 @@ async fn the_healthz_binary_answers_its_sample_event_through_the_runtime_api() {
 
 #[tokio::test]
 async fn the_readyz_binary_checks_its_table_and_bucket() {
-    let response = invoke("readyz", env!("CARGO_BIN_EXE_readyz"), &[]).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let response = invoke_once(
+        Path::new(env!("CARGO_BIN_EXE_readyz")),
+        &sample_event("readyz"),
+        dir.path(),
+        &[],
+    )
+    .await;
     assert_eq!(response["statusCode"], 200, "{response}");
     let body: Value =
         serde_json::from_str(response["body"].as_str().expect("text body")).expect("json body");
@@ -62,7 +47,7 @@ async fn production_refuses_to_start_with_an_insecure_configuration() {
     // given a production start with the dev login on and no signing-key source
     let runtime = FakeRuntimeApi::start().await;
     let dir = tempfile::tempdir().expect("tempdir");
-    runtime.queue("req-1", &sample("healthz"));
+    runtime.queue("req-1", &sample_event("healthz"));
     let mut env = lambda_env(&runtime, dir.path());
     env.extend(
         [

@@ -2,27 +2,15 @@
 //! loopback Lambda Runtime API with their sample events.
 
 use std::path::Path;
-use std::time::Duration;
 
-use runcrew_lambda_fake::{FakeRuntimeApi, Outcome, lambda_env, spawn_function};
+use runcrew_lambda_fake::{invoke_once, sample_event};
 use serde_json::Value;
 
+/// The JSON body of the binary's 200 answer to its sample event.
 async fn invoke(binary: &str, path: &str, data_dir: &Path) -> Value {
-    let sample = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../../events/{binary}.json")),
-    )
-    .expect("sample");
-    let runtime = FakeRuntimeApi::start().await;
-    runtime.queue("req-1", &sample);
-    let env = lambda_env(&runtime, data_dir);
-    let _process = spawn_function(Path::new(path), &env);
-    match runtime.outcome("req-1", Duration::from_secs(30)).await {
-        Some(Outcome::Response(response)) => {
-            assert_eq!(response["statusCode"], 200, "{response}");
-            serde_json::from_str(response["body"].as_str().expect("text body")).expect("json body")
-        }
-        other => panic!("{binary} answered {other:?}"),
-    }
+    let response = invoke_once(Path::new(path), &sample_event(binary), data_dir, &[]).await;
+    assert_eq!(response["statusCode"], 200, "{response}");
+    serde_json::from_str(response["body"].as_str().expect("text body")).expect("json body")
 }
 
 #[tokio::test]

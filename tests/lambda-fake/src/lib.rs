@@ -252,3 +252,34 @@ pub fn spawn_function(binary: &Path, env: &[(String, String)]) -> tokio::process
         .kill_on_drop(true);
     command.spawn().expect("start the function binary")
 }
+
+/// The sample event `events/<binary>.json` of the repository, as text.
+pub fn sample_event(binary: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../../events/{binary}.json"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Runs the function binary at `binary` as Lambda would, with `event` as its one invocation,
+/// `data_dir` as its data folder and `extra_env` on top of [`lambda_env`]; returns what it
+/// answered in API Gateway's response format. Panics if it fails the invocation or does not
+/// answer within 30 seconds.
+pub async fn invoke_once(
+    binary: &Path,
+    event: &str,
+    data_dir: &Path,
+    extra_env: &[(&str, &str)],
+) -> Value {
+    let runtime = FakeRuntimeApi::start().await;
+    runtime.queue("req-1", event);
+    let mut env = lambda_env(&runtime, data_dir);
+    env.extend(
+        extra_env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+    );
+    let _process = spawn_function(binary, &env);
+    match runtime.outcome("req-1", Duration::from_secs(30)).await {
+        Some(Outcome::Response(response)) => response,
+        other => panic!("{} answered {other:?}", binary.display()),
+    }
+}
