@@ -61,6 +61,8 @@ pub fn claims(req: &Request) -> Option<&HashMap<String, String>> {
 ///
 /// Handlers trust these claims because API Gateway (or the local gateway) verified the
 /// token before invoking the function; a route without the authorizer has no claims.
+/// Handlers call [`crate::App::caller`], which also maps an external issuer's subjects to
+/// our user ids; this is the raw reading underneath it.
 pub fn caller(req: &Request) -> Result<Caller, ApiError> {
     let claims =
         claims(req).ok_or_else(|| ApiError::Unauthorized("a bearer token is required".into()))?;
@@ -73,11 +75,6 @@ pub fn caller(req: &Request) -> Result<Caller, ApiError> {
         session_id: claims.get("sid").cloned(),
         token_id: claims.get("jti").cloned(),
     })
-}
-
-/// The identity when a token was presented, `None` on an anonymous call.
-pub fn optional_caller(req: &Request) -> Option<Caller> {
-    caller(req).ok()
 }
 
 /// A path parameter the route template declares, or 400 naming it.

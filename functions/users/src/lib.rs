@@ -82,7 +82,7 @@ async fn my_profile(app: &App, req: &Request, caller: &Caller) -> Result<(Profil
         provider: Provider::Oidc,
         subject: claim("sub").unwrap_or_default(),
         email: claim("email").filter(|_| claim("email_verified").as_deref() == Some("true")),
-        display_name: claim("name").map(|n| n.chars().take(MAX_DISPLAY_NAME).collect()),
+        display_name: runcrew_shared::identity::display_name(claim("name").as_deref()),
     };
     users::ensure_profile(store, &caller.user_id, &identity).await
 }

@@ -308,8 +308,9 @@ pub(crate) async fn provider_json<T: serde::de::DeserializeOwned>(
     }
 }
 
-/// Trims a provider's name to what a display name allows (1–40 characters).
-pub(crate) fn display_name(raw: Option<&str>) -> Option<String> {
+/// Trims a provider's name to what a display name allows (1–40 characters); `None` when
+/// nothing is left, so the profile falls back to "Runner xxxx".
+pub fn display_name(raw: Option<&str>) -> Option<String> {
     let trimmed = raw?.trim();
     if trimmed.is_empty() {
         return None;
