@@ -221,6 +221,21 @@ async fn logout_ends_this_session_and_logout_all_ends_every_session() {
     // and logout needs a token at all
     let anonymous = post(&api, "/v1/auth/logout", json!({})).await;
     assert_eq!(anonymous.status, 401);
+    // and a body it cannot read is refused by name, ending nothing
+    let laptop_again = kakao_login(&api, "kakao-access-3").await.body;
+    let bad = send(
+        runcrew_tests::http()
+            .post(format!("{}/v1/auth/logout", api.url()))
+            .bearer_auth(laptop_again["access_token"].as_str().expect("access"))
+            .json(&json!({"all": "yes"})),
+    )
+    .await;
+    assert_eq!(bad.status, 422, "{}", bad.body);
+    assert_eq!(bad.body["error"]["field"], "all");
+    assert_eq!(
+        refresh(&api, &laptop_again["refresh_token"]).await.status,
+        200
+    );
     api.stop().await;
 }
 
