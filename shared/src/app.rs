@@ -227,6 +227,9 @@ pub struct App {
     blobs: Option<Arc<dyn Blobs>>,
     keys: Option<Arc<TokenKeys>>,
     identity: Option<Arc<IdentityProviders>>,
+    /// The trusted issuer's published keys, fetched on the first token seen on a route
+    /// without the authorizer (see [`App::viewer`]).
+    issuer_keys: Arc<std::sync::OnceLock<crate::identity::jwks::JwksCache>>,
 }
 
 impl std::fmt::Debug for App {
@@ -261,12 +264,19 @@ impl App {
             blobs,
             keys,
             identity: None,
+            issuer_keys: Arc::default(),
         }
     }
 
     /// The same app with these social-login verifiers (tests point them at fakes).
     pub fn with_identity(mut self, identity: Arc<IdentityProviders>) -> Self {
         self.identity = Some(identity);
+        self
+    }
+
+    /// The same app with another bucket (the local gateway wraps it to raise S3 events).
+    pub fn with_blobs(mut self, blobs: Arc<dyn Blobs>) -> Self {
+        self.blobs = Some(blobs);
         self
     }
 
@@ -339,9 +349,70 @@ impl App {
         }
     }
 
-    /// [`App::caller`] when a token was presented, `None` on an anonymous call.
-    pub fn optional_caller(&self, req: &lambda_http::Request) -> Option<Caller> {
-        self.caller(req).ok()
+    /// Who is asking on a route open to everyone (a course, a leaderboard), where API
+    /// Gateway runs no authorizer: `None` without a bearer token, the caller when the token
+    /// verifies as the authorizer would verify it, 401 when it does not (so a client with
+    /// an expired token learns to refresh rather than silently seeing less). Our own tokens
+    /// verify against the token keys when this function holds them, else against the
+    /// trusted issuer's JWKS, fetched once and cached.
+    pub async fn viewer(&self, req: &lambda_http::Request) -> Result<Option<Caller>, ApiError> {
+        if request::claims(req).is_some() {
+            return self.caller(req).map(Some);
+        }
+        let Some(raw) = request::header(req, "authorization") else {
+            return Ok(None);
+        };
+        let token = raw
+            .strip_prefix("Bearer ")
+            .or_else(|| raw.strip_prefix("bearer "))
+            .unwrap_or(raw)
+            .trim();
+        let refused = |_| ApiError::Unauthorized("the bearer token is not valid".into());
+        let config = &self.config;
+        let (issuer, audience) = match &config.auth.external_oidc {
+            Some(oidc) => (oidc.issuer.as_str(), oidc.audience.as_str()),
+            None => (config.issuer(), config.token_audience.as_str()),
+        };
+        let claims: serde_json::Map<String, serde_json::Value> =
+            match (&self.keys, &config.auth.external_oidc) {
+                (Some(keys), None) => keys.verify(token, issuer, &[audience]).map_err(refused)?,
+                _ => {
+                    let jwks = self.issuer_keys.get_or_init(|| {
+                        crate::identity::jwks::JwksCache::discover(
+                            crate::identity::http_client(),
+                            issuer,
+                            std::time::Duration::from_secs(
+                                config.auth.providers.jwks_cache_ttl_seconds,
+                            ),
+                        )
+                    });
+                    jwks.verify_claims(token, issuer, &[audience])
+                        .await
+                        .map_err(|_| {
+                            ApiError::Unauthorized("the bearer token is not valid".into())
+                        })?
+                }
+            };
+        let subject = claims
+            .get("sub")
+            .and_then(serde_json::Value::as_str)
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| ApiError::Unauthorized("the token has no subject".into()))?;
+        let user_id = match &config.auth.external_oidc {
+            Some(oidc) => external_user_id(&oidc.issuer, subject),
+            None => subject.to_owned(),
+        };
+        let text = |name: &str| {
+            claims
+                .get(name)
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_owned)
+        };
+        Ok(Some(Caller {
+            user_id,
+            session_id: text("sid"),
+            token_id: text("jti"),
+        }))
     }
 
     /// The bucket as its shared handle (the local gateway serves files through it).

@@ -122,3 +122,101 @@ pub async fn run_http(function: &'static HttpFunction) -> Result<(), lambda_http
     }))
     .await
 }
+
+/// Why a background task did not finish. The invocation fails, so Lambda retries it (an
+/// asynchronous S3 event twice, with backoff) and then hands it to the dead-letter queue;
+/// nothing is dropped silently. Inputs that can never succeed are not errors: the task
+/// logs why it refused them and returns `Ok`.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct TaskError(pub String);
+
+impl From<ApiError> for TaskError {
+    fn from(err: ApiError) -> Self {
+        match err {
+            ApiError::Internal(detail) => TaskError(detail),
+            other => TaskError(other.to_string()),
+        }
+    }
+}
+
+/// What an S3-triggered task returns.
+pub type TaskFuture<'a> = Pin<Box<dyn Future<Output = Result<(), TaskError>> + Send + 'a>>;
+
+/// An S3 event handler as a plain function pointer, so a registry can list them.
+pub type S3Handler = for<'a> fn(&'a App, aws_lambda_events::s3::S3Event) -> TaskFuture<'a>;
+
+/// One S3-triggered Lambda function (e.g. `thumbnails`): its binary, ports and handler.
+/// The local gateway calls the same handler after it stores a file.
+#[derive(Clone, Copy)]
+pub struct S3Function {
+    /// The `Binary` build property in template.yaml and the `src/bin/<binary>.rs` name.
+    pub binary: &'static str,
+    /// The ports it builds at init.
+    pub needs: Needs,
+    /// The handler.
+    pub handler: S3Handler,
+}
+
+impl std::fmt::Debug for S3Function {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3Function")
+            .field("binary", &self.binary)
+            .field("needs", &self.needs)
+            .finish()
+    }
+}
+
+impl S3Function {
+    /// Runs the handler and logs the outcome once.
+    pub async fn call(
+        &self,
+        app: &App,
+        event: aws_lambda_events::s3::S3Event,
+    ) -> Result<(), TaskError> {
+        let started = Instant::now();
+        let records = event.records.len();
+        let result = (self.handler)(app, event).await;
+        let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+        match &result {
+            Ok(()) => tracing::info!(
+                function = self.binary,
+                records,
+                latency_ms,
+                "s3 event handled"
+            ),
+            Err(err) => tracing::error!(
+                function = self.binary,
+                records,
+                latency_ms,
+                error = %err,
+                "s3 event failed; it will be retried"
+            ),
+        }
+        result
+    }
+}
+
+/// The `main` of an S3-triggered function: logging, the ports (once), then the runtime.
+pub async fn run_s3(function: &'static S3Function) -> Result<(), lambda_http::Error> {
+    telemetry::init();
+    let app = match App::from_env(function.needs).await {
+        Ok(app) => Arc::new(app),
+        Err(err) => {
+            tracing::error!(function = function.binary, error = %err, "start-up refused");
+            return Err(err.into());
+        }
+    };
+    lambda_http::lambda_runtime::run(service_fn(
+        move |event: lambda_http::LambdaEvent<aws_lambda_events::s3::S3Event>| {
+            let app = app.clone();
+            async move {
+                function
+                    .call(&app, event.payload)
+                    .await
+                    .map_err(lambda_http::Error::from)
+            }
+        },
+    ))
+    .await
+}

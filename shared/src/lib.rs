@@ -8,6 +8,8 @@
 //! - [`app`], [`function`]: the ports of one execution environment and the handler wrapper;
 //! - [`users`], [`audit`], [`rate_limit`]: accounts and their links, the audit trail and
 //!   per-client limits kept in the table;
+//! - [`route`], [`geocell`]: routes drawn on a map (GeoJSON or polyline, haversine
+//!   distance, simplification) and geohash cells for "near a point" queries;
 //! - [`telemetry`]: JSON logs with secrets masked, and CloudWatch EMF metrics.
 
 pub mod app;
@@ -17,10 +19,12 @@ pub mod config;
 pub mod digest;
 pub mod error;
 pub mod function;
+pub mod geocell;
 pub mod identity;
 pub mod rate_limit;
 pub mod request;
 pub mod response;
+pub mod route;
 pub mod store;
 pub mod telemetry;
 pub mod tokens;
@@ -28,4 +32,7 @@ pub mod users;
 
 pub use app::{App, Needs};
 pub use error::ApiError;
-pub use function::{HandlerFuture, HttpFunction, HttpHandler, run_http};
+pub use function::{
+    HandlerFuture, HttpFunction, HttpHandler, S3Function, S3Handler, TaskError, TaskFuture,
+    run_http, run_s3,
+};

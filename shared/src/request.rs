@@ -108,6 +108,24 @@ pub fn query_param<T: FromStr>(req: &Request, name: &str) -> Result<Option<T>, A
     })
 }
 
+/// The `limit` query parameter of a list: `default` when absent, 422 naming `limit` unless
+/// it is 1 to `max`.
+pub fn page_limit(req: &Request, default: usize, max: usize) -> Result<usize, ApiError> {
+    match query_param::<usize>(req, "limit")? {
+        None => Ok(default),
+        Some(n) if (1..=max).contains(&n) => Ok(n),
+        Some(_) => Err(ApiError::invalid("limit", format!("must be 1 to {max}"))),
+    }
+}
+
+/// The `cursor` query parameter of a list (opaque; the store checks it).
+pub fn page_cursor(req: &Request) -> Option<String> {
+    req.query_string_parameters_ref()
+        .and_then(|q| q.first("cursor"))
+        .filter(|c| !c.is_empty())
+        .map(str::to_owned)
+}
+
 /// A JSON body of at most [`DEFAULT_BODY_LIMIT`] bytes as `T`; see [`json_body_limited`].
 pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
     json_body_limited(req, DEFAULT_BODY_LIMIT)

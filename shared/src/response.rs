@@ -100,6 +100,14 @@ pub fn cache_public(mut response: Response<Body>, max_age_seconds: u32) -> Respo
     response
 }
 
+/// One page of a list: `{"items": [...], "next_cursor": "..." | null}`.
+pub fn page<T: Serialize>(
+    items: &[T],
+    next_cursor: Option<&str>,
+) -> Result<Response<Body>, ApiError> {
+    ok(&serde_json::json!({"items": items, "next_cursor": next_cursor}))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -215,3 +215,58 @@ pub async fn down() -> MockServer {
         .await;
     server
 }
+
+/// Mapbox Static Images: answers `GET /styles/v1/{user}/{style}/static/...` with a PNG for
+/// the one token it knows and Mapbox's 401 JSON otherwise.
+pub struct MapboxFake {
+    /// The server; its received requests are what a test inspects.
+    pub server: MockServer,
+    /// The PNG it serves.
+    pub png: Vec<u8>,
+}
+
+impl MapboxFake {
+    /// A Mapbox that knows `token`.
+    pub async fn start(token: &str) -> Self {
+        let server = MockServer::start().await;
+        let png = tiny_png();
+        Mock::given(method("GET"))
+            .and(wiremock::matchers::path_regex(
+                r"^/styles/v1/[^/]+/[^/]+/static/",
+            ))
+            .and(wiremock::matchers::query_param("access_token", token))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .insert_header("content-type", "image/png")
+                    .set_body_bytes(png.clone()),
+            )
+            .mount(&server)
+            .await;
+        Mock::given(any())
+            .respond_with(
+                ResponseTemplate::new(401)
+                    .set_body_json(json!({"message": "Not Authorized - Invalid Token"})),
+            )
+            .with_priority(10)
+            .mount(&server)
+            .await;
+        MapboxFake { server, png }
+    }
+
+    /// The base URL (`MAPBOX_API_URL`).
+    pub fn url(&self) -> String {
+        self.server.uri()
+    }
+}
+
+/// A 1x1 PNG, as the fake's map image.
+fn tiny_png() -> Vec<u8> {
+    let mut bytes = Vec::new();
+    image::RgbaImage::from_pixel(1, 1, image::Rgba([255, 106, 0, 255]))
+        .write_to(
+            &mut std::io::Cursor::new(&mut bytes),
+            image::ImageFormat::Png,
+        )
+        .expect("png");
+    bytes
+}

@@ -116,8 +116,9 @@ pub async fn local_app(data_dir: &std::path::Path) -> Arc<App> {
     )
 }
 
-/// An app over `store` with `config`: token keys generated under its data folder and the
-/// identity providers it enables (for handlers called directly, or through [`serve_app`]).
+/// An app over `store` with `config`: token keys generated under its data folder, files in
+/// its `blobs` folder (served by the local gateway) and the identity providers it enables
+/// (for handlers called directly, or through [`serve_app`]).
 pub fn app_over(config: Config, store: Arc<dyn runcrew_shared::store::Store>) -> App {
     let keys = runcrew_shared::tokens::TokenKeys::load_or_generate(
         &config.data_dir.join("keys"),
@@ -127,7 +128,19 @@ pub fn app_over(config: Config, store: Arc<dyn runcrew_shared::store::Store>) ->
     let identity = Arc::new(runcrew_shared::identity::IdentityProviders::from_config(
         &config,
     ));
-    App::from_parts(config, Some(store), None, Some(Arc::new(keys))).with_identity(identity)
+    let blobs = runcrew_shared::blobs::filesystem::FilesystemBlobs::new(
+        config.data_dir.join("blobs"),
+        &config.cdn_base_url,
+        &config.public_base_url,
+        TEST_CURSOR_SECRET,
+    );
+    App::from_parts(
+        config,
+        Some(store),
+        Some(Arc::new(blobs)),
+        Some(Arc::new(keys)),
+    )
+    .with_identity(identity)
 }
 
 /// The sample event `events/<binary>.json` as a request.
@@ -201,4 +214,52 @@ pub async fn serve_app(app: App) -> runcrew_local::Running {
     .expect("template.yaml");
     runcrew_local::serve(listener, Arc::new(app), spec, &runcrew_local::registry())
         .expect("the local API serves")
+}
+
+/// Sends `request` and returns the status and the JSON body (`null` when not JSON).
+pub async fn call(request: reqwest::RequestBuilder) -> (u16, Value) {
+    let response = request.send().await.expect("request");
+    let status = response.status().as_u16();
+    let text = response.text().await.expect("body");
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+/// Logs `name` in on `api` with the dev provider; returns the login answer.
+pub async fn dev_login(api: &runcrew_local::Running, name: &str) -> Value {
+    let (status, body) = call(
+        http()
+            .post(format!("{}/v1/auth/login", api.url()))
+            .json(&serde_json::json!({"provider": "dev", "token": name})),
+    )
+    .await;
+    assert!(status == 200 || status == 201, "{status}: {body}");
+    body
+}
+
+/// The access token of a login answer.
+pub fn bearer(login: &Value) -> String {
+    login["access_token"]
+        .as_str()
+        .expect("access token")
+        .to_owned()
+}
+
+/// Polls `check` every 50 ms until it yields a value, for work the API finishes in the
+/// background (S3 events). Gives up after 20 s: that is a hang, not a slow machine.
+pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what} did not happen within 20 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }

@@ -20,6 +20,9 @@ impl Store for AuditOutage {
     async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
         self.0.get(key).await
     }
+    async fn get_many(&self, keys: &[Key]) -> Result<Vec<Item>, StoreError> {
+        self.0.get_many(keys).await
+    }
     async fn put(&self, item: Item, condition: Condition) -> Result<(), StoreError> {
         if item.key.pk.starts_with("AUDIT#") {
             return Err(StoreError::Unavailable("throttled".into()));

@@ -29,18 +29,21 @@ fn samples() -> Vec<(String, String)> {
 
 #[test]
 fn every_function_has_a_sample_event_and_every_sample_a_function() {
-    let registry = runcrew_local::registry();
+    let binaries: Vec<&str> = runcrew_local::registry()
+        .iter()
+        .map(|f| f.binary)
+        .chain(runcrew_local::tasks().iter().map(|t| t.binary))
+        .collect();
     let names: Vec<String> = samples().into_iter().map(|(b, _)| b).collect();
-    for function in &registry {
+    for binary in &binaries {
         assert!(
-            names.iter().any(|n| n == function.binary),
-            "events/{}.json is missing",
-            function.binary
+            names.iter().any(|n| n == binary),
+            "events/{binary}.json is missing"
         );
     }
     for name in &names {
         assert!(
-            registry.iter().any(|f| f.binary == name),
+            binaries.contains(&name.as_str()),
             "events/{name}.json names no registered function"
         );
     }
@@ -50,8 +53,48 @@ fn every_function_has_a_sample_event_and_every_sample_a_function() {
 /// its sample must reach the handler and be refused as a stale token would be.
 const REFUSED_SAMPLES: &[(&str, u16)] = &[("auth-refresh", 401)];
 
+/// The course the samples name: alice's, public, along the Han river in Yeouido.
+const SAMPLE_COURSE_ID: &str = "019aa5c0e1f27d4b8c9d0e1f2a3b4c5d";
+
+/// Puts the sample course and its route file in place, as `POST /v1/courses` would.
+async fn seed_sample_course(app: &runcrew_shared::App, creator_id: &str) {
+    let route = runcrew_shared::route::Route::from_json(
+        &serde_json::json!({"type": "LineString", "coordinates": [
+            [126.9356, 37.5283], [126.9410, 37.5262], [126.9502, 37.5231], [126.9672, 37.5170]
+        ]}),
+        "route",
+    )
+    .expect("route");
+    let mut course = runcrew_courses::course::Course::new(
+        creator_id,
+        "Yeouido Han river 3k".into(),
+        String::new(),
+        runcrew_courses::course::Visibility::Public,
+        &route,
+        "2026-11-21T05:35:00.000Z",
+    );
+    course.course_id = SAMPLE_COURSE_ID.into();
+    let store = app.store().expect("store");
+    store
+        .put(
+            course.to_item(1).expect("item"),
+            runcrew_shared::store::Condition::NotExists,
+        )
+        .await
+        .expect("course");
+    app.blobs()
+        .expect("blobs")
+        .put(
+            &runcrew_courses::course::route_blob_key(SAMPLE_COURSE_ID),
+            serde_json::to_vec(&route.to_geojson()).expect("json"),
+            "application/geo+json",
+        )
+        .await
+        .expect("route file");
+}
+
 /// A fresh local app where `alice` (the user of the authenticated samples) has logged in
-/// once with the dev provider.
+/// once with the dev provider and drawn the sample course.
 async fn app_with_alice() -> (tempfile::TempDir, std::sync::Arc<runcrew_shared::App>) {
     let dir = tempfile::tempdir().expect("tempdir");
     let app = runcrew_tests::local_app(dir.path()).await;
@@ -62,14 +105,26 @@ async fn app_with_alice() -> (tempfile::TempDir, std::sync::Arc<runcrew_shared::
     let request = lambda_http::request::from_str(&login.1).expect("login sample");
     let response = runcrew_auth::LOGIN.call(&app, request).await;
     assert!(response.status().is_success(), "alice logs in");
+    let body: serde_json::Value =
+        serde_json::from_slice(response.body().as_ref()).expect("login json");
+    seed_sample_course(&app, body["user_id"].as_str().expect("user id")).await;
     (dir, app)
 }
 
 #[tokio::test]
 async fn every_sample_event_succeeds_against_its_handler() {
     let registry = runcrew_local::registry();
+    let tasks = runcrew_local::tasks();
     for (binary, text) in samples() {
         let (_dir, app) = app_with_alice().await;
+        if let Some(task) = tasks.iter().find(|t| t.binary == binary) {
+            let event =
+                serde_json::from_str(&text).unwrap_or_else(|e| panic!("events/{binary}.json: {e}"));
+            task.call(&app, event)
+                .await
+                .unwrap_or_else(|e| panic!("events/{binary}.json failed: {e}"));
+            continue;
+        }
         let function = registry
             .iter()
             .find(|f| f.binary == binary)

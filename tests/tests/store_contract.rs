@@ -505,6 +505,114 @@ mod cases {
         assert_eq!(second.items[0].key.sk, "E#1");
     }
 
+    pub async fn increments_need_the_item_and_bump_its_version(store: &dyn Store) {
+        // given a course at version 3 with two likes
+        store
+            .put(
+                item("COURSE#9", "META", json!({"name": "Han river", "likes": 2})).with_version(3),
+                Condition::NotExists,
+            )
+            .await
+            .expect("course");
+        // when a like and a rating are counted in one transaction
+        store
+            .transact(vec![
+                Write::Put {
+                    item: item("COURSE#9", "LIKE#ann", json!({})),
+                    condition: Condition::NotExists,
+                },
+                Write::Increment {
+                    key: Key::new("COURSE#9", "META"),
+                    deltas: vec![("likes".into(), 1), ("rating_sum".into(), 4)],
+                },
+            ])
+            .await
+            .expect("increment");
+        // then both counters moved, the rest of the item stayed and the version went up,
+        // so an owner's rename that read version 3 cannot overwrite the new count
+        let meta = store
+            .get(&Key::new("COURSE#9", "META"))
+            .await
+            .expect("get")
+            .expect("course");
+        assert_eq!(meta.i64("likes"), Some(3));
+        assert_eq!(meta.i64("rating_sum"), Some(4));
+        assert_eq!(meta.str("name"), Some("Han river"));
+        assert_eq!(meta.version, 4);
+        let stale_rename = store
+            .put(
+                item("COURSE#9", "META", json!({"name": "Renamed", "likes": 2})).with_version(4),
+                Condition::VersionIs(3),
+            )
+            .await;
+        assert_eq!(stale_rename, Err(StoreError::ConditionFailed));
+        // and counting on a course that does not exist cancels the transaction
+        let ghost = store
+            .transact(vec![
+                Write::Put {
+                    item: item("COURSE#404", "LIKE#ann", json!({})),
+                    condition: Condition::NotExists,
+                },
+                Write::Increment {
+                    key: Key::new("COURSE#404", "META"),
+                    deltas: vec![("likes".into(), 1)],
+                },
+            ])
+            .await;
+        assert_eq!(
+            ghost,
+            Err(StoreError::TransactionCanceled { failed: vec![1] })
+        );
+        assert_eq!(
+            store
+                .get(&Key::new("COURSE#404", "META"))
+                .await
+                .expect("get"),
+            None
+        );
+    }
+
+    pub async fn get_many_reads_live_items_and_skips_missing_ones(store: &dyn Store) {
+        // given two profiles, one expired session and no third profile
+        for (pk, name) in [("USER#a", "Ann"), ("USER#b", "Bob")] {
+            store
+                .put(item(pk, "PROFILE", json!({"name": name})), Condition::None)
+                .await
+                .expect("put");
+        }
+        store
+            .put(
+                item("USER#a", "SESSION#1", json!({})).expiring_at(now() - 10),
+                Condition::None,
+            )
+            .await
+            .expect("put");
+        // when they are read in one batch with a missing key
+        let keys = [
+            Key::new("USER#b", "PROFILE"),
+            Key::new("USER#zz", "PROFILE"),
+            Key::new("USER#a", "PROFILE"),
+            Key::new("USER#a", "SESSION#1"),
+        ];
+        let mut names: Vec<String> = store
+            .get_many(&keys)
+            .await
+            .expect("batch")
+            .iter()
+            .map(|i| i.str("name").unwrap_or_default().to_owned())
+            .collect();
+        names.sort();
+        // then the live items come back and nothing else
+        assert_eq!(names, ["Ann", "Bob"]);
+        assert!(store.get_many(&[]).await.expect("empty").is_empty());
+        // and a batch over the limit is refused before anything is sent
+        let too_many: Vec<Key> = (0..101).map(|i| Key::new(format!("U#{i}"), "P")).collect();
+        assert!(matches!(
+            store.get_many(&too_many).await,
+            Err(StoreError::Invalid(_))
+        ));
+    }
+
     pub async fn reserved_attributes_cannot_be_overwritten_by_a_body(store: &dyn Store) {
         let result = store
             .put(item("X#1", "Y", json!({"pk": "other"})), Condition::None)
@@ -553,6 +661,14 @@ macro_rules! store_contract {
             #[tokio::test]
             async fn a_tampered_cursor_is_rejected_with_400() {
                 cases::a_tampered_cursor_is_rejected_with_400(&$make).await
+            }
+            #[tokio::test]
+            async fn increments_need_the_item_and_bump_its_version() {
+                cases::increments_need_the_item_and_bump_its_version(&$make).await
+            }
+            #[tokio::test]
+            async fn get_many_reads_live_items_and_skips_missing_ones() {
+                cases::get_many_reads_live_items_and_skips_missing_ones(&$make).await
             }
             #[tokio::test]
             async fn reserved_attributes_cannot_be_overwritten_by_a_body() {

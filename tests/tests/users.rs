@@ -1,6 +1,7 @@
 //! Profiles, export, erasure and external OIDC mode, through the local gateway; erasure and
 //! first-login races also against DynamoDB Local.
 
+use runcrew_tests::{bearer, call, dev_login};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
@@ -12,31 +13,8 @@ use runcrew_shared::users::find_or_create;
 use runcrew_tests::fakes::OidcFake;
 use serde_json::{Value, json};
 
-async fn call(request: reqwest::RequestBuilder) -> (u16, Value) {
-    let response = request.send().await.expect("request");
-    let status = response.status().as_u16();
-    let text = response.text().await.expect("body");
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-}
-
 fn url(api: &Running, path: &str) -> String {
     format!("{}{path}", api.url())
-}
-
-/// Logs `name` in with the dev provider; returns the login answer.
-async fn dev_login(api: &Running, name: &str) -> Value {
-    let (status, body) = call(
-        runcrew_tests::http()
-            .post(url(api, "/v1/auth/login"))
-            .json(&json!({"provider": "dev", "token": name})),
-    )
-    .await;
-    assert!(status == 200 || status == 201, "{status}: {body}");
-    body
-}
-
-fn bearer(login: &Value) -> String {
-    login["access_token"].as_str().expect("access").to_owned()
 }
 
 async fn patch_me(api: &Running, login: &Value, change: Value) -> (u16, Value) {
@@ -225,8 +203,13 @@ fn key_pattern(pk: &str, sk: &str, user_id: &str) -> String {
         ["IDENTITY", _, _] => "IDENTITY#<provider>#<subject>".to_owned(),
         _ => pk,
     };
+    let pk = match pk.split_once('#') {
+        Some(("COURSE", _)) => "COURSE#<courseId>".to_owned(),
+        _ => pk,
+    };
     let sk = match sk.split_once('#') {
         Some(("SESSION", _)) => "SESSION#<sessionId>".to_owned(),
+        Some((kind @ ("LIKE" | "FAVORITE" | "REVIEW"), _)) => format!("{kind}#<userId>"),
         _ => sk.to_owned(),
     };
     format!("{pk} / {sk}")
@@ -243,6 +226,23 @@ async fn erasing_an_account_leaves_no_item_with_its_id() {
     assert_eq!(status, 200);
     let alice_id = alice["user_id"].as_str().expect("id").to_owned();
     let bob_id = bob["user_id"].as_str().expect("id").to_owned();
+    // and a course of each, which both like, favorite and review
+    let her_course = course_of(&api, &alice, "Alice's loop").await;
+    let his_course_id = course_of(&api, &bob, "Bob's hills").await;
+    for (login, course) in [
+        (&alice, &her_course),
+        (&alice, &his_course_id),
+        (&bob, &her_course),
+        (&bob, &his_course_id),
+    ] {
+        react_to(&api, login, course).await;
+    }
+    let thumbnail = runcrew_tests::eventually("her course's thumbnail", || async {
+        let (_, course) =
+            call(runcrew_tests::http().get(url(&api, &format!("/v1/courses/{her_course}")))).await;
+        course["thumbnail_url"].as_str().map(str::to_owned)
+    })
+    .await;
 
     let before = every_item(&client, &table).await;
     let hers: BTreeSet<String> = before
@@ -276,6 +276,22 @@ async fn erasing_an_account_leaves_no_item_with_its_id() {
         .collect();
     assert!(left.is_empty(), "left behind: {left:?}");
     assert!(after.iter().any(|(_, _, text)| text.contains(&bob_id)));
+    // her course went with everything on it, bob's reactions included, and its files
+    assert!(
+        !after
+            .iter()
+            .any(|(pk, _, _)| *pk == format!("COURSE#{her_course}"))
+    );
+    let thumbnail_key = thumbnail.split("/_cdn/").nth(1).expect("a local CDN URL");
+    let blobs = api.app.blobs().expect("blobs");
+    assert_eq!(blobs.head(thumbnail_key).await.expect("head"), None);
+    // and bob's course counts only bob now
+    let (_, his_course) =
+        call(runcrew_tests::http().get(url(&api, &format!("/v1/courses/{his_course_id}")))).await;
+    assert_eq!(his_course["like_count"], 1, "{his_course}");
+    assert_eq!(his_course["favorite_count"], 1);
+    assert_eq!(his_course["review_count"], 1);
+    assert_eq!(his_course["average_rating"], 4.0);
     // the audit trail kept the erasure, under a pseudonym
     assert!(
         after
@@ -299,6 +315,43 @@ async fn erasing_an_account_leaves_no_item_with_its_id() {
     .await;
     assert_eq!(status, 401);
     api.stop().await;
+}
+
+/// Draws a public course for `login`; returns its id.
+async fn course_of(api: &Running, login: &Value, name: &str) -> String {
+    let (status, course) = call(
+        runcrew_tests::http()
+            .post(url(api, "/v1/courses"))
+            .bearer_auth(bearer(login))
+            .json(&json!({
+                "name": name,
+                "route": {"type": "LineString", "coordinates": [[126.97, 37.56], [126.98, 37.57]]}
+            })),
+    )
+    .await;
+    assert_eq!(status, 201, "{course}");
+    course["course_id"].as_str().expect("id").to_owned()
+}
+
+/// Likes, favorites and reviews (4 stars) `course` as `login`.
+async fn react_to(api: &Running, login: &Value, course: &str) {
+    for reaction in ["like", "favorite"] {
+        let (status, _) = call(
+            runcrew_tests::http()
+                .put(url(api, &format!("/v1/courses/{course}/{reaction}")))
+                .bearer_auth(bearer(login)),
+        )
+        .await;
+        assert_eq!(status, 204);
+    }
+    let (status, _) = call(
+        runcrew_tests::http()
+            .post(url(api, &format!("/v1/courses/{course}/reviews")))
+            .bearer_auth(bearer(login))
+            .json(&json!({"rating": 4, "text": "four stars"})),
+    )
+    .await;
+    assert_eq!(status, 201);
 }
 
 async fn race_first_logins(store: Arc<dyn Store>) {

@@ -9,14 +9,18 @@
 //! | `IDENTITY#<provider>#<subject>` / `IDENTITY` | the provider links, found through the profile |
 //! | `USER#<userId>` / `PROFILE` | the profile |
 //! | `USER#<userId>` / `SESSION#<sessionId>` | sessions and their refresh-token hashes |
+//! | `COURSE#<courseId>` / `META` | the user's courses, with every like, favorite and review on them, their route and thumbnail files |
+//! | `COURSE#<courseId>` / `LIKE#<userId>`, `FAVORITE#<userId>`, `REVIEW#<userId>` | the user's reactions to other courses, taken off their counters |
 //!
 //! Not erased, because they carry no user id: audit items (a pseudonym), rate-limit windows
 //! (a digest, gone within minutes by TTL).
 //!
-//! The links go first: a retry after a failure part-way still finds them through the
+//! The course library goes first ([`runcrew_courses::erasure::erase_user`]), found through
+//! the indexes that list a user's courses, likes, favorites and reviews. Then the links: a retry after a failure part-way still finds them through the
 //! profile, which goes with the rest of the partition, 100 items per transaction.
 
 use runcrew_shared::ApiError;
+use runcrew_shared::blobs::Blobs;
 use runcrew_shared::store::{Condition, MAX_TRANSACTION_WRITES, Query, Store, Write};
 use runcrew_shared::users::{identity_key, load_profile, user_partition};
 
@@ -25,6 +29,10 @@ pub const ERASED_KEY_PATTERNS: &[&str] = &[
     "IDENTITY#<provider>#<subject> / IDENTITY",
     "USER#<userId> / PROFILE",
     "USER#<userId> / SESSION#<sessionId>",
+    "COURSE#<courseId> / META",
+    "COURSE#<courseId> / LIKE#<userId>",
+    "COURSE#<courseId> / FAVORITE#<userId>",
+    "COURSE#<courseId> / REVIEW#<userId>",
 ];
 
 /// How much an erasure removed.
@@ -35,8 +43,14 @@ pub struct Erased {
 }
 
 /// Deletes everything `user_id` owns. Safe to repeat: a second run finds nothing.
-pub async fn erase(store: &dyn Store, user_id: &str) -> Result<Erased, ApiError> {
-    let mut erased = Erased::default();
+pub async fn erase(
+    store: &dyn Store,
+    blobs: &dyn Blobs,
+    user_id: &str,
+) -> Result<Erased, ApiError> {
+    let mut erased = Erased {
+        items: runcrew_courses::erasure::erase_user(store, blobs, user_id).await?,
+    };
     if let Some((profile, _)) = load_profile(store, user_id).await? {
         let links: Vec<Write> = profile
             .identities

@@ -32,7 +32,7 @@ pub static ME_UPDATE: HttpFunction = HttpFunction {
 /// `DELETE /v1/users/me`.
 pub static ME_DELETE: HttpFunction = HttpFunction {
     binary: "users-me-delete",
-    needs: Needs::NOTHING.store(),
+    needs: Needs::NOTHING.store().blobs(),
     handler: |app, req| Box::pin(delete_me(app, req)),
 };
 
@@ -235,7 +235,7 @@ pub async fn update_me(app: &App, req: Request) -> Result<Response<Body>, ApiErr
 pub async fn delete_me(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
     let caller = app.caller(&req)?;
     let store = app.store()?;
-    let erased = erasure::erase(store, &caller.user_id).await?;
+    let erased = erasure::erase(store, app.blobs()?, &caller.user_id).await?;
     tracing::info!(items = erased.items, "account erased");
     audit::record(
         app,

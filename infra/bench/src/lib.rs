@@ -74,6 +74,10 @@ impl Store for CountingStore {
         self.count();
         self.inner.get(key).await
     }
+    async fn get_many(&self, keys: &[Key]) -> Result<Vec<Item>, StoreError> {
+        self.count();
+        self.inner.get_many(keys).await
+    }
     async fn put(&self, item: Item, condition: Condition) -> Result<(), StoreError> {
         self.count();
         self.inner.put(item, condition).await

@@ -73,6 +73,29 @@ pub fn check_registry(
     }
 }
 
+/// Checks that every S3 trigger of the template has a task compiled in.
+pub fn check_tasks(
+    spec: &ApiSpec,
+    tasks: &[&'static runcrew_shared::S3Function],
+) -> Result<(), RegistryMismatch> {
+    let problems: Vec<String> = spec
+        .s3_triggers
+        .iter()
+        .filter(|t| !tasks.iter().any(|f| f.binary == t.binary))
+        .map(|t| {
+            format!(
+                "  - {} is triggered by S3 with Binary {:?}, which no function crate registers as a task",
+                t.function, t.binary
+            )
+        })
+        .collect();
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(RegistryMismatch(problems))
+    }
+}
+
 struct Bucket {
     tokens: f64,
     updated: Instant,

@@ -6,6 +6,7 @@
 //! for API Gateway, S3 and CloudFront.
 
 pub mod gateway;
+pub mod s3_events;
 pub mod template;
 
 use std::collections::HashMap;
@@ -15,7 +16,7 @@ use std::sync::Arc;
 
 use runcrew_shared::app::StartupError;
 use runcrew_shared::config::Config;
-use runcrew_shared::{App, HttpFunction, Needs};
+use runcrew_shared::{App, HttpFunction, Needs, S3Function};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -32,8 +33,16 @@ pub fn registry() -> Vec<&'static HttpFunction> {
         .chain(runcrew_keys::FUNCTIONS)
         .chain(runcrew_auth::FUNCTIONS)
         .chain(runcrew_users::FUNCTIONS)
+        .chain(runcrew_courses::FUNCTIONS)
+        .chain(runcrew_uploads::FUNCTIONS)
         .copied()
         .collect()
+}
+
+/// Every S3-triggered task compiled into this workspace, by binary name; the gateway
+/// delivers the template's S3 notifications to them.
+pub fn tasks() -> Vec<&'static S3Function> {
+    runcrew_uploads::TASKS.to_vec()
 }
 
 /// Why the local API did not start.
@@ -102,6 +111,7 @@ pub struct Running {
     pub routes: usize,
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<()>,
+    notifications: Option<JoinHandle<()>>,
 }
 
 impl Running {
@@ -116,6 +126,9 @@ impl Running {
             let _ = tx.send(());
         }
         let _ = (&mut self.task).await;
+        if let Some(notifications) = self.notifications.take() {
+            notifications.abort();
+        }
     }
 
     /// Serves until Ctrl-C.
@@ -170,6 +183,8 @@ pub fn serve(
         .map_err(|source| LocalError::Bind { port: 0, source })?;
     let config = app.config.clone();
     let routes = spec.routes.len();
+    gateway::check_tasks(&spec, &tasks())?;
+    let (app, notifications) = s3_events::wire(app, spec.s3_triggers.clone(), &tasks());
     let gateway = Arc::new(gateway::Gateway::new(app.clone(), spec, registry)?);
     let service = gateway::with_edge(gateway.clone(), gateway.router());
     let (tx, rx) = oneshot::channel::<()>();
@@ -192,6 +207,7 @@ pub fn serve(
         routes,
         shutdown: Some(tx),
         task,
+        notifications,
     })
 }
 

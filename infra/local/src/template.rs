@@ -83,6 +83,30 @@ pub struct ThrottleSpec {
     pub burst: f64,
 }
 
+/// An S3 notification of a function: which bucket events under which key prefix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3TriggerSpec {
+    /// Logical id of the function.
+    pub function: String,
+    /// Its cargo-lambda binary.
+    pub binary: String,
+    /// Event patterns, e.g. `s3:ObjectCreated:*`.
+    pub events: Vec<String>,
+    /// The key prefix filter, if any.
+    pub prefix: Option<String>,
+}
+
+impl S3TriggerSpec {
+    /// Whether a new object at `key` raises this notification.
+    pub fn matches_created(&self, key: &str) -> bool {
+        let created = self
+            .events
+            .iter()
+            .any(|e| e == "s3:ObjectCreated:*" || e == "s3:ObjectCreated:Put");
+        created && self.prefix.as_deref().is_none_or(|p| key.starts_with(p))
+    }
+}
+
 /// Everything the local gateway serves from template.yaml.
 #[derive(Debug, Clone, Default)]
 pub struct ApiSpec {
@@ -98,6 +122,8 @@ pub struct ApiSpec {
     pub default_throttle: Option<ThrottleSpec>,
     /// Per-route throttling by route key.
     pub route_throttles: HashMap<String, ThrottleSpec>,
+    /// S3 notifications into functions.
+    pub s3_triggers: Vec<S3TriggerSpec>,
 }
 
 /// A resolved value: text or a list of text.
@@ -449,6 +475,11 @@ pub fn parse(text: &str, overrides: &HashMap<String, String>) -> Result<ApiSpec,
             continue;
         };
         for (_, event) in events {
+            if event.get("Type").and_then(Value::as_str) == Some("S3") {
+                spec.s3_triggers
+                    .push(s3_trigger(&logical_id, &binary, event.get("Properties"))?);
+                continue;
+            }
             if event.get("Type").and_then(Value::as_str) != Some("HttpApi") {
                 continue;
             }
@@ -496,6 +527,41 @@ pub fn parse(text: &str, overrides: &HashMap<String, String>) -> Result<ApiSpec,
     spec.routes
         .sort_by(|a, b| a.path.cmp(&b.path).then(a.method.cmp(&b.method)));
     Ok(spec)
+}
+
+fn s3_trigger(
+    logical_id: &str,
+    binary: &str,
+    props: Option<&Value>,
+) -> Result<S3TriggerSpec, TemplateError> {
+    let props = props.ok_or_else(|| shape(format!("{logical_id}: S3 event without Properties")))?;
+    let events = match props.get("Events") {
+        Some(Value::String(one)) => vec![one.clone()],
+        Some(Value::Sequence(many)) => many
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect(),
+        _ => return Err(shape(format!("{logical_id}: S3 event without Events"))),
+    };
+    let prefix = props
+        .get("Filter")
+        .and_then(|f| f.get("S3Key"))
+        .and_then(|k| k.get("Rules"))
+        .and_then(Value::as_sequence)
+        .and_then(|rules| {
+            rules.iter().find_map(|rule| {
+                (rule.get("Name").and_then(Value::as_str) == Some("prefix"))
+                    .then(|| rule.get("Value").and_then(Value::as_str).map(str::to_owned))
+                    .flatten()
+            })
+        });
+    Ok(S3TriggerSpec {
+        function: logical_id.to_owned(),
+        binary: binary.to_owned(),
+        events,
+        prefix,
+    })
 }
 
 #[cfg(test)]

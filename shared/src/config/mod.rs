@@ -5,11 +5,13 @@
 //! insecure combinations listed in [`Config::production_problems`].
 
 mod auth;
+mod maps;
 
 use std::fmt;
 use std::path::PathBuf;
 
 pub use auth::{AuthConfig, ClientIpSource, ExternalOidc, ProviderConfig};
+pub use maps::{MapboxConfig, MapsConfig};
 
 /// Where this code runs; decides the defaults and how strict the checks are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,6 +124,8 @@ pub struct Config {
     pub api_docs: bool,
     /// Login, tokens, sessions, rate limits and audit.
     pub auth: AuthConfig,
+    /// Route map images for thumbnails.
+    pub maps: MapsConfig,
 }
 
 /// One reason the configuration cannot be used, phrased for the operator who must fix it.
@@ -266,6 +270,7 @@ impl Config {
             dev_login: flag("DEV_LOGIN", local, &mut problems),
             api_docs: flag("API_DOCS", false, &mut problems),
             auth: AuthConfig::read(&get, &mut problems),
+            maps: MapsConfig::read(&get),
         };
 
         problems.extend(config.problems());
@@ -302,6 +307,7 @@ impl Config {
             }
         }
         problems.extend(self.auth.problems(self.environment));
+        problems.extend(self.maps.problems(self.environment));
         if self.environment == Environment::Production {
             problems.extend(self.production_problems());
         }

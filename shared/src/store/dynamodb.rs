@@ -1,7 +1,8 @@
 //! The DynamoDB Store (aws-sdk-dynamodb), for AWS and, with an endpoint override, for
 //! DynamoDB Local in tests.
 //!
-//! Round trips: `get` 1 GetItem; `put`/`delete` 1 conditional write; `query` 1 Query per
+//! Round trips: `get` 1 GetItem; `get_many` 1 BatchGetItem (more only for keys DynamoDB
+//! leaves unprocessed); `put`/`delete` 1 conditional write; `query` 1 Query per
 //! page (more only when expired items were filtered out of a page); `add` 1 UpdateItem (2
 //! when it restarts an expired counter); `transact` 1 TransactWriteItems.
 
@@ -12,18 +13,22 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, Delete, GlobalSecondaryIndex,
-    KeySchemaElement, KeyType, Projection, ProjectionType, Put, ReturnValue, ScalarAttributeType,
-    TimeToLiveSpecification, TransactWriteItem, Update,
+    KeySchemaElement, KeyType, KeysAndAttributes, Projection, ProjectionType, Put, ReturnValue,
+    ScalarAttributeType, TimeToLiveSpecification, TransactWriteItem, Update,
 };
 use serde_json::{Map, Value};
 
 use super::cursor::CursorCodec;
 use super::{
     Condition, Index, Item, Key, Order, Page, Query, RESERVED_ATTRIBUTES, SortRange, Store,
-    StoreError, Write, now_epoch_seconds, validate_counter_field, validate_transaction,
+    StoreError, Write, now_epoch_seconds, validate_batch_get, validate_counter_field,
+    validate_transaction,
 };
 
 type AttrMap = HashMap<String, AttributeValue>;
+
+/// Rounds of BatchGetItem before unread keys become "unavailable".
+const BATCH_GET_ATTEMPTS: u32 = 5;
 
 /// The DynamoDB adapter over one table.
 #[derive(Clone, Debug)]
@@ -352,6 +357,54 @@ impl Store for DynamoStore {
         }
     }
 
+    async fn get_many(&self, keys: &[Key]) -> Result<Vec<Item>, StoreError> {
+        validate_batch_get(keys)?;
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let now = now_epoch_seconds();
+        let mut pending = KeysAndAttributes::builder()
+            .set_keys(Some(keys.iter().map(key_attrs).collect()))
+            .consistent_read(true)
+            .build()
+            .map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let mut items = Vec::with_capacity(keys.len());
+        for attempt in 0..BATCH_GET_ATTEMPTS {
+            if attempt > 0 {
+                // DynamoDB hands back what it could not read under load: resend it, backing off.
+                tokio::time::sleep(std::time::Duration::from_millis(25 << attempt)).await;
+            }
+            let out = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, pending)
+                .send()
+                .await
+                .map_err(classify)?;
+            for attrs in out
+                .responses
+                .and_then(|mut r| r.remove(&self.table))
+                .unwrap_or_default()
+            {
+                let item = from_attrs(attrs)?;
+                if !item.is_expired(now) {
+                    items.push(item);
+                }
+            }
+            match out
+                .unprocessed_keys
+                .and_then(|mut u| u.remove(&self.table))
+                .filter(|k| !k.keys.is_empty())
+            {
+                None => return Ok(items),
+                Some(rest) => pending = rest,
+            }
+        }
+        Err(StoreError::Unavailable(
+            "the table left keys unread after every retry".into(),
+        ))
+    }
+
     async fn put(&self, item: Item, condition: Condition) -> Result<(), StoreError> {
         item.validate()?;
         let cond = condition_expr(&condition, now_epoch_seconds());
@@ -503,6 +556,30 @@ impl Store for DynamoStore {
                         .build()
                         .map_err(|e| StoreError::Invalid(e.to_string()))?,
                 ),
+                Write::Increment { key, deltas } => {
+                    let cond = condition_expr(&Condition::Exists, now);
+                    let mut names = HashMap::new();
+                    let mut values = cond.values;
+                    let mut adds = Vec::with_capacity(deltas.len() + 1);
+                    for (i, (field, delta)) in deltas.iter().enumerate() {
+                        names.insert(format!("#f{i}"), field.clone());
+                        values.insert(format!(":d{i}"), n(*delta));
+                        adds.push(format!("#f{i} :d{i}"));
+                    }
+                    values.insert(":one".into(), n(1));
+                    adds.push("version :one".into());
+                    TransactWriteItem::builder().update(
+                        Update::builder()
+                            .table_name(&self.table)
+                            .set_key(Some(key_attrs(key)))
+                            .update_expression(format!("ADD {}", adds.join(", ")))
+                            .set_condition_expression(cond.expression)
+                            .set_expression_attribute_names(Some(names))
+                            .set_expression_attribute_values(Some(values))
+                            .build()
+                            .map_err(|e| StoreError::Invalid(e.to_string()))?,
+                    )
+                }
                 Write::Check { key, condition } => {
                     let cond = condition_expr(condition, now);
                     let expression = cond.expression.unwrap_or_else(|| {

@@ -127,6 +127,7 @@ impl EmbeddedStore {
                 | Write::Delete { condition, .. }
                 | Write::Check { condition, .. } => condition,
                 Write::Add { .. } => &Condition::None,
+                Write::Increment { .. } => &Condition::Exists,
             };
             let current = read_live(&txn, write.key(), now)?;
             if !holds(condition, current.as_ref()) {
@@ -151,6 +152,16 @@ impl EmbeddedStore {
                 Write::Check { .. } => {}
                 Write::Add { key, field, delta } => {
                     add_in(&txn, &key, &field, delta, None, now)?;
+                }
+                Write::Increment { key, deltas } => {
+                    for (field, delta) in &deltas {
+                        add_in(&txn, &key, field, *delta, None, now)?;
+                    }
+                    if let Some(mut item) = read_live(&txn, &key, now)? {
+                        item.version += 1;
+                        remove(&txn, &key)?;
+                        insert(&txn, &item)?;
+                    }
                 }
             }
         }
@@ -469,6 +480,32 @@ impl Store for EmbeddedStore {
             let stored: Stored = serde_json::from_slice(bytes.value()).map_err(unavailable)?;
             Ok(Some(stored.into_item(key.clone()))
                 .filter(|item| !item.is_expired(now_epoch_seconds())))
+        })
+        .await
+    }
+
+    async fn get_many(&self, keys: &[Key]) -> Result<Vec<Item>, StoreError> {
+        super::validate_batch_get(keys)?;
+        let keys = keys.to_vec();
+        self.blocking(move |db, _| {
+            let txn = db.begin_read().map_err(unavailable)?;
+            let table = txn.open_table(ITEMS).map_err(unavailable)?;
+            let now = now_epoch_seconds();
+            let mut items = Vec::with_capacity(keys.len());
+            for key in keys {
+                let Some(bytes) = table
+                    .get((key.pk.as_str(), key.sk.as_str()))
+                    .map_err(unavailable)?
+                else {
+                    continue;
+                };
+                let stored: Stored = serde_json::from_slice(bytes.value()).map_err(unavailable)?;
+                let item = stored.into_item(key);
+                if !item.is_expired(now) {
+                    items.push(item);
+                }
+            }
+            Ok(items)
         })
         .await
     }

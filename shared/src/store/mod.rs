@@ -29,6 +29,9 @@ pub const RESERVED_ATTRIBUTES: &[&str] = &[
     "version",
 ];
 
+/// The most keys one [`Store::get_many`] reads (DynamoDB's BatchGetItem limit).
+pub const MAX_BATCH_GET: usize = 100;
+
 /// The most writes one transaction may hold (DynamoDB's limit).
 pub const MAX_TRANSACTION_WRITES: usize = 100;
 
@@ -372,6 +375,15 @@ pub enum Write {
         /// How much (may be negative).
         delta: i64,
     },
+    /// Add to counters of an item that must exist and be live, and bump its version, so a
+    /// version-conditioned read-modify-write of the same item never overwrites a count
+    /// (a like counted while the owner renames the course).
+    Increment {
+        /// Which item.
+        key: Key,
+        /// Attribute and delta pairs (deltas may be negative).
+        deltas: Vec<(String, i64)>,
+    },
     /// Write nothing, but require the condition on another item.
     Check {
         /// Which item.
@@ -386,7 +398,10 @@ impl Write {
     pub(crate) fn key(&self) -> &Key {
         match self {
             Write::Put { item, .. } => &item.key,
-            Write::Delete { key, .. } | Write::Add { key, .. } | Write::Check { key, .. } => key,
+            Write::Delete { key, .. }
+            | Write::Add { key, .. }
+            | Write::Increment { key, .. }
+            | Write::Check { key, .. } => key,
         }
     }
 }
@@ -420,6 +435,11 @@ pub enum StoreError {
 pub trait Store: Send + Sync {
     /// The live item at `key`, if any.
     async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError>;
+
+    /// The live items at `keys` (at most [`MAX_BATCH_GET`], no duplicates), in no particular
+    /// order; missing keys are simply absent. One round trip where the adapter can, so a
+    /// list that shows names or course summaries stays at two reads.
+    async fn get_many(&self, keys: &[Key]) -> Result<Vec<Item>, StoreError>;
 
     /// Writes `item` if `condition` holds.
     async fn put(&self, item: Item, condition: Condition) -> Result<(), StoreError>;
@@ -471,6 +491,14 @@ pub(crate) fn validate_transaction(writes: &[Write]) -> Result<(), StoreError> {
         match write {
             Write::Put { item, .. } => item.validate()?,
             Write::Add { field, .. } => validate_counter_field(field)?,
+            Write::Increment { deltas, .. } => {
+                if deltas.is_empty() {
+                    return Err(StoreError::Invalid("an increment of nothing".into()));
+                }
+                for (field, _) in deltas {
+                    validate_counter_field(field)?;
+                }
+            }
             _ => {}
         }
     }
@@ -482,6 +510,22 @@ pub(crate) fn validate_counter_field(field: &str) -> Result<(), StoreError> {
         return Err(StoreError::Invalid(format!(
             "{field:?} cannot be a counter"
         )));
+    }
+    Ok(())
+}
+
+/// Checks a [`Store::get_many`] request before any I/O.
+pub(crate) fn validate_batch_get(keys: &[Key]) -> Result<(), StoreError> {
+    if keys.len() > MAX_BATCH_GET {
+        return Err(StoreError::Invalid(format!(
+            "{} keys in one batch read; at most {MAX_BATCH_GET}",
+            keys.len()
+        )));
+    }
+    let mut sorted: Vec<&Key> = keys.iter().collect();
+    sorted.sort();
+    if sorted.windows(2).any(|w| w[0] == w[1]) {
+        return Err(StoreError::Invalid("a key twice in one batch read".into()));
     }
     Ok(())
 }

@@ -1,0 +1,193 @@
+//! Likes and favorites: one item per (course, user), so doing it twice is one like; the
+//! course's counter changes in the same transaction as the item.
+
+use lambda_http::{Body, Request, Response};
+use runcrew_shared::store::{Condition, Index, Item, Key, Query, StoreError, Write};
+use runcrew_shared::{ApiError, App, HttpFunction, Needs, request, response};
+use serde_json::{Map, Value, json};
+
+use crate::course::{Course, course_key, course_not_found, course_partition, load_visible};
+use crate::{DEFAULT_PAGE, MAX_LIST_PAGE};
+
+/// `PUT /v1/courses/{courseId}/like`.
+pub static LIKE: HttpFunction = HttpFunction {
+    binary: "courses-like-put",
+    needs: Needs::NOTHING.store(),
+    handler: |app, req| Box::pin(react(app, req, Reaction::Like, true)),
+};
+
+/// `DELETE /v1/courses/{courseId}/like`.
+pub static UNLIKE: HttpFunction = HttpFunction {
+    binary: "courses-like-delete",
+    needs: Needs::NOTHING.store(),
+    handler: |app, req| Box::pin(react(app, req, Reaction::Like, false)),
+};
+
+/// `PUT /v1/courses/{courseId}/favorite`.
+pub static FAVORITE: HttpFunction = HttpFunction {
+    binary: "courses-favorite-put",
+    needs: Needs::NOTHING.store(),
+    handler: |app, req| Box::pin(react(app, req, Reaction::Favorite, true)),
+};
+
+/// `DELETE /v1/courses/{courseId}/favorite`.
+pub static UNFAVORITE: HttpFunction = HttpFunction {
+    binary: "courses-favorite-delete",
+    needs: Needs::NOTHING.store(),
+    handler: |app, req| Box::pin(react(app, req, Reaction::Favorite, false)),
+};
+
+/// `GET /v1/users/me/favorites`.
+pub static MY_FAVORITES: HttpFunction = HttpFunction {
+    binary: "users-me-favorites",
+    needs: Needs::NOTHING.store(),
+    handler: |app, req| Box::pin(my_favorites(app, req)),
+};
+
+/// A like or a favorite: the same mechanics, different items and counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reaction {
+    /// A public thumbs-up, counted on the course.
+    Like,
+    /// A bookmark, listed under `/v1/users/me/favorites` newest first.
+    Favorite,
+}
+
+impl Reaction {
+    /// The sort-key prefix of its items in the course partition.
+    pub fn prefix(self) -> &'static str {
+        match self {
+            Reaction::Like => "LIKE#",
+            Reaction::Favorite => "FAVORITE#",
+        }
+    }
+
+    /// The counter on the course.
+    pub fn counter(self) -> &'static str {
+        match self {
+            Reaction::Like => "like_count",
+            Reaction::Favorite => "favorite_count",
+        }
+    }
+
+    /// The gsi1 partition listing one user's reactions of this kind.
+    pub fn user_partition(self, user_id: &str) -> String {
+        match self {
+            Reaction::Like => format!("LIKER#{user_id}"),
+            Reaction::Favorite => format!("FAVORITES#{user_id}"),
+        }
+    }
+
+    /// The key of `user_id`'s reaction to `course_id`.
+    pub fn key(self, course_id: &str, user_id: &str) -> Key {
+        Key::new(
+            course_partition(course_id),
+            format!("{}{user_id}", self.prefix()),
+        )
+    }
+
+    fn item(self, course_id: &str, user_id: &str) -> Item {
+        let now = time::OffsetDateTime::now_utc();
+        let at_ms = now.unix_timestamp_nanos() / 1_000_000;
+        let mut body = Map::new();
+        body.insert("course_id".into(), Value::from(course_id));
+        body.insert("user_id".into(), Value::from(user_id));
+        body.insert(
+            "at".into(),
+            Value::from(runcrew_shared::users::now_rfc3339()),
+        );
+        Item::new(self.key(course_id, user_id), body).with_index(
+            Index::Gsi1,
+            self.user_partition(user_id),
+            match self {
+                Reaction::Like => course_id.to_owned(),
+                Reaction::Favorite => format!("{at_ms:013}#{course_id}"),
+            },
+        )
+    }
+}
+
+/// Adds (`on`) or removes the caller's reaction. Idempotent: a second like is no second
+/// like, removing an absent one is fine. 204 either way.
+pub async fn react(
+    app: &App,
+    req: Request,
+    reaction: Reaction,
+    on: bool,
+) -> Result<Response<Body>, ApiError> {
+    let caller = app.caller(&req)?;
+    let course_id = request::path_param(&req, "courseId")?;
+    let store = app.store()?;
+    let (course, _) = load_visible(store, course_id, Some(&caller.user_id)).await?;
+    let id = &course.course_id;
+    let first = if on {
+        Write::Put {
+            item: reaction.item(id, &caller.user_id),
+            condition: Condition::NotExists,
+        }
+    } else {
+        Write::Delete {
+            key: reaction.key(id, &caller.user_id),
+            condition: Condition::Exists,
+        }
+    };
+    let count = Write::Increment {
+        key: course_key(id),
+        deltas: vec![(reaction.counter().into(), if on { 1 } else { -1 })],
+    };
+    match store.transact(vec![first, count]).await {
+        Ok(()) => Ok(response::no_content()),
+        // The course went away between the read and the write.
+        Err(StoreError::TransactionCanceled { failed }) if failed.contains(&1) => {
+            Err(course_not_found())
+        }
+        // Already liked (or already not liked): nothing to change.
+        Err(StoreError::TransactionCanceled { .. }) => Ok(response::no_content()),
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// `GET /v1/users/me/favorites`: my favorites newest first, each with its course (courses
+/// that became private to someone else drop out).
+pub async fn my_favorites(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
+    let caller = app.caller(&req)?;
+    let limit = request::page_limit(&req, DEFAULT_PAGE, MAX_LIST_PAGE)?;
+    let store = app.store()?;
+    let page = store
+        .query(
+            &Query::index(
+                Index::Gsi1,
+                Reaction::Favorite.user_partition(&caller.user_id),
+            )
+            .descending()
+            .limit(limit)
+            .after(request::page_cursor(&req)),
+        )
+        .await?;
+    let keys: Vec<Key> = page
+        .items
+        .iter()
+        .filter_map(|f| f.str("course_id").map(course_key))
+        .collect();
+    let mut courses = std::collections::HashMap::new();
+    for item in store.get_many(&keys).await? {
+        let (course, _) = Course::from_item(&item)?;
+        if course.visible_to(Some(&caller.user_id)) {
+            courses.insert(course.course_id.clone(), course);
+        }
+    }
+    let items: Vec<Value> = page
+        .items
+        .iter()
+        .filter_map(|f| {
+            let course = courses.get(f.str("course_id")?)?;
+            Some(json!({"favorited_at": f.str("at"), "course": course.view(app)}))
+        })
+        .collect();
+    let mut resp = response::page(&items, page.cursor.as_deref())?;
+    resp.headers_mut().insert(
+        http::header::CACHE_CONTROL,
+        http::HeaderValue::from_static("no-store"),
+    );
+    Ok(resp)
+}

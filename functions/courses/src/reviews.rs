@@ -1,0 +1,233 @@
+//! Reviews: one per user and course (posting again replaces it), with the course's rating
+//! sum and count changed in the same transaction.
+
+use std::collections::HashMap;
+
+use lambda_http::{Body, Request, Response};
+use runcrew_shared::store::{Condition, Index, Item, Key, Query, StoreError, Write};
+use runcrew_shared::users::{from_body, now_rfc3339, profile_key, to_body};
+use runcrew_shared::{ApiError, App, HttpFunction, Needs, request, response};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::course::{course_key, course_not_found, course_partition, load_visible};
+use crate::{DEFAULT_PAGE, MAX_LIST_PAGE};
+
+/// `POST /v1/courses/{courseId}/reviews`.
+pub static CREATE: HttpFunction = HttpFunction {
+    binary: "reviews-create",
+    needs: Needs::NOTHING.store(),
+    handler: |app, req| Box::pin(create(app, req)),
+};
+
+/// `GET /v1/courses/{courseId}/reviews`.
+pub static LIST: HttpFunction = HttpFunction {
+    binary: "reviews-list",
+    needs: Needs::NOTHING.store(),
+    handler: |app, req| Box::pin(list(app, req)),
+};
+
+/// The longest review text, in characters.
+pub const MAX_TEXT: usize = 1_000;
+
+/// A review item's body.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Review {
+    /// The course.
+    pub course_id: String,
+    /// The author.
+    pub user_id: String,
+    /// 1 to 5.
+    pub rating: i64,
+    /// Up to [`MAX_TEXT`] characters.
+    pub text: String,
+    /// RFC 3339, first posted.
+    pub created_at: String,
+    /// RFC 3339, last replaced.
+    pub updated_at: String,
+}
+
+/// The key of `user_id`'s review of `course_id`.
+pub fn review_key(course_id: &str, user_id: &str) -> Key {
+    Key::new(course_partition(course_id), format!("REVIEW#{user_id}"))
+}
+
+/// The gsi2 partition of one author's reviews (for erasure).
+pub fn reviewer_partition(user_id: &str) -> String {
+    format!("REVIEWER#{user_id}")
+}
+
+impl Review {
+    fn to_item(&self, version: u64) -> Result<Item, ApiError> {
+        let ms = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
+        Ok(
+            Item::new(review_key(&self.course_id, &self.user_id), to_body(self)?)
+                .with_version(version)
+                .with_index(
+                    Index::Gsi1,
+                    format!("REVIEWS#{}", self.course_id),
+                    format!("{ms:013}#{}", self.user_id),
+                )
+                .with_index(
+                    Index::Gsi2,
+                    reviewer_partition(&self.user_id),
+                    &self.course_id,
+                ),
+        )
+    }
+
+    fn view(&self, author: Option<&Value>) -> Value {
+        json!({
+            "course_id": self.course_id,
+            "user_id": self.user_id,
+            "author": author.cloned().unwrap_or(Value::Null),
+            "rating": self.rating,
+            "text": self.text,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+        })
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewReview {
+    rating: i64,
+    #[serde(default)]
+    text: String,
+}
+
+/// Attempts before a review racing with another write of the same author gives up.
+const WRITE_ATTEMPTS: usize = 3;
+
+/// `POST /v1/courses/{courseId}/reviews`: creates (201) or replaces (200) the caller's
+/// review; the course's count and rating sum follow in the same transaction.
+pub async fn create(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
+    let caller = app.caller(&req)?;
+    let course_id = request::path_param(&req, "courseId")?;
+    let input: NewReview = request::json_body(&req)?;
+    if !(1..=5).contains(&input.rating) {
+        return Err(ApiError::invalid(
+            "rating",
+            "must be an integer from 1 to 5",
+        ));
+    }
+    if input.text.chars().count() > MAX_TEXT {
+        return Err(ApiError::invalid(
+            "text",
+            format!("must be at most {MAX_TEXT} characters"),
+        ));
+    }
+    if input.text.chars().any(|c| c.is_control() && c != '\n') {
+        return Err(ApiError::invalid(
+            "text",
+            "must not contain control characters other than newlines",
+        ));
+    }
+    let store = app.store()?;
+    let (course, _) = load_visible(store, course_id, Some(&caller.user_id)).await?;
+    let key = review_key(&course.course_id, &caller.user_id);
+    for _ in 0..WRITE_ATTEMPTS {
+        let existing = match store.get(&key).await? {
+            Some(item) => Some((from_body::<Review>(&item)?, item.version)),
+            None => None,
+        };
+        let now = now_rfc3339();
+        let review = Review {
+            course_id: course.course_id.clone(),
+            user_id: caller.user_id.clone(),
+            rating: input.rating,
+            text: input.text.clone(),
+            created_at: existing
+                .as_ref()
+                .map_or_else(|| now.clone(), |(r, _)| r.created_at.clone()),
+            updated_at: now,
+        };
+        let (condition, version, count_delta, sum_delta) = match &existing {
+            None => (Condition::NotExists, 1, 1, review.rating),
+            Some((old, v)) => (
+                Condition::VersionIs(*v),
+                v + 1,
+                0,
+                review.rating - old.rating,
+            ),
+        };
+        let writes = vec![
+            Write::Put {
+                item: review.to_item(version)?,
+                condition,
+            },
+            Write::Increment {
+                key: course_key(&course.course_id),
+                deltas: vec![
+                    ("review_count".into(), count_delta),
+                    ("rating_sum".into(), sum_delta),
+                ],
+            },
+        ];
+        match store.transact(writes).await {
+            Ok(()) => {
+                let status = if existing.is_some() {
+                    http::StatusCode::OK
+                } else {
+                    http::StatusCode::CREATED
+                };
+                return response::json(status, &review.view(None));
+            }
+            Err(StoreError::TransactionCanceled { failed }) if failed.contains(&1) => {
+                return Err(course_not_found());
+            }
+            // Another write of this author's review won the race: read it again.
+            Err(StoreError::TransactionCanceled { .. }) => continue,
+            Err(other) => return Err(other.into()),
+        }
+    }
+    Err(ApiError::Conflict {
+        code: "review_busy",
+        message: "the review changed while it was being written; try again".into(),
+    })
+}
+
+/// `GET /v1/courses/{courseId}/reviews`: newest first, each with its author's display
+/// name and avatar (one batch read for the page).
+pub async fn list(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
+    let viewer = app.viewer(&req).await?;
+    let course_id = request::path_param(&req, "courseId")?;
+    let limit = request::page_limit(&req, DEFAULT_PAGE, MAX_LIST_PAGE)?;
+    let store = app.store()?;
+    let query = Query::index(Index::Gsi1, format!("REVIEWS#{course_id}"))
+        .descending()
+        .limit(limit)
+        .after(request::page_cursor(&req));
+    // The visibility check and the page are independent reads: run them together.
+    let (course, page) = tokio::join!(
+        load_visible(
+            store,
+            course_id,
+            viewer.as_ref().map(|c| c.user_id.as_str())
+        ),
+        store.query(&query)
+    );
+    course?;
+    let page = page?;
+    let reviews: Vec<Review> = page
+        .items
+        .iter()
+        .map(from_body::<Review>)
+        .collect::<Result<_, _>>()?;
+    let keys: Vec<Key> = reviews.iter().map(|r| profile_key(&r.user_id)).collect();
+    let mut authors = HashMap::new();
+    for item in store.get_many(&keys).await? {
+        if let (Some(id), Some(name)) = (item.str("user_id"), item.str("display_name")) {
+            authors.insert(
+                id.to_owned(),
+                json!({"display_name": name, "avatar_url": item.body.get("avatar_url")}),
+            );
+        }
+    }
+    let views: Vec<Value> = reviews
+        .iter()
+        .map(|r| r.view(authors.get(&r.user_id)))
+        .collect();
+    response::page(&views, page.cursor.as_deref())
+}

@@ -1,0 +1,116 @@
+//! Files from clients and the pictures made from them.
+//!
+//! - `POST /v1/uploads` hands out a presigned PUT (content type and exact size signed, 15
+//!   minutes) for `uploads/<userId>/<uuid>.<ext>`: the bytes go straight to the bucket.
+//! - The `thumbnails` task runs on S3 ObjectCreated under `routes/` and `uploads/` and
+//!   writes only under `thumbnails/`, so it never triggers itself: a course's map image
+//!   (Mapbox Static Images with a token, else [`route_maps::drawn`]) and 256 px and
+//!   1024 px versions of uploaded photos ([`photos`]).
+
+pub mod photos;
+pub mod route_maps;
+pub mod thumbnails;
+
+use std::time::Duration;
+
+use lambda_http::{Body, Request, Response};
+use runcrew_shared::{ApiError, App, HttpFunction, Needs, S3Function, request, response};
+use serde::Deserialize;
+use serde_json::json;
+
+/// `POST /v1/uploads`.
+pub static CREATE: HttpFunction = HttpFunction {
+    binary: "uploads-create",
+    needs: Needs::NOTHING.blobs(),
+    handler: |app, req| Box::pin(create(app, req)),
+};
+
+/// The `thumbnails` task.
+pub static THUMBNAILS: S3Function = S3Function {
+    binary: "thumbnails",
+    needs: Needs::NOTHING.store().blobs(),
+    handler: |app, event| Box::pin(thumbnails::handle(app, event)),
+};
+
+/// Every HTTP function of this crate, for the local gateway's registry.
+pub static FUNCTIONS: &[&HttpFunction] = &[&CREATE];
+
+/// Every S3-triggered function of this crate.
+pub static TASKS: &[&S3Function] = &[&THUMBNAILS];
+
+/// The largest upload, in bytes.
+pub const MAX_UPLOAD_BYTES: u64 = 10 * 1024 * 1024;
+/// How long a presigned PUT works.
+pub const UPLOAD_URL_LIFETIME: Duration = Duration::from_secs(15 * 60);
+
+/// What an upload is for (kept in the response; both make the same thumbnails).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Purpose {
+    /// A profile picture.
+    Avatar,
+    /// A photo of a course.
+    CoursePhoto,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewUpload {
+    purpose: Purpose,
+    content_type: String,
+    size: u64,
+}
+
+/// The file extension of an accepted image type.
+pub fn extension_of(content_type: &str) -> Option<&'static str> {
+    match content_type {
+        "image/jpeg" => Some("jpg"),
+        "image/png" => Some("png"),
+        "image/webp" => Some("webp"),
+        _ => None,
+    }
+}
+
+/// `POST /v1/uploads`: a presigned PUT for one image of the caller, the CDN URL it will
+/// have, and the URLs its thumbnails will have once the task made them.
+pub async fn create(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
+    let caller = app.caller(&req)?;
+    let input: NewUpload = request::json_body(&req)?;
+    let ext = extension_of(&input.content_type).ok_or_else(|| {
+        ApiError::invalid(
+            "content_type",
+            "must be image/jpeg, image/png or image/webp",
+        )
+    })?;
+    if input.size == 0 || input.size > MAX_UPLOAD_BYTES {
+        return Err(ApiError::invalid(
+            "size",
+            format!("must be 1 to {MAX_UPLOAD_BYTES} bytes (10 MB)"),
+        ));
+    }
+    let id = uuid::Uuid::now_v7().simple().to_string();
+    let key = format!("uploads/{}/{id}.{ext}", caller.user_id);
+    let blobs = app.blobs()?;
+    let upload = blobs
+        .presign_put(&key, &input.content_type, input.size, UPLOAD_URL_LIFETIME)
+        .await?;
+    let thumbnails: serde_json::Map<String, serde_json::Value> = photos::SIZES
+        .iter()
+        .map(|size| {
+            (
+                size.to_string(),
+                json!(blobs.public_url(&photos::thumbnail_key(&key, *size).unwrap_or_default())),
+            )
+        })
+        .collect();
+    response::no_store(
+        http::StatusCode::CREATED,
+        &json!({
+            "key": key,
+            "purpose": input.purpose,
+            "upload": upload,
+            "file_url": blobs.public_url(&key),
+            "thumbnail_urls": thumbnails,
+        }),
+    )
+}

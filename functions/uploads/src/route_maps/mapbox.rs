@@ -1,0 +1,131 @@
+//! Mapbox Static Images: `GET {api}/styles/v1/{user}/{style}/static/{overlay}/auto/600x400@2x`
+//! with the overlay `path-{width}+{color}-{opacity}({url-encoded polyline})`.
+//!
+//! URLs beyond about 8 KB fail with 413, so the route is simplified further until the URL
+//! fits. 5xx, 429 and timeouts are retried with backoff; the token never appears in a log
+//! line or an error (reqwest's errors carry the URL, so they are stripped of it).
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use runcrew_shared::config::MapboxConfig;
+use runcrew_shared::route::Route;
+
+use super::{HEIGHT, MapError, ROUTE_COLOR, RouteMaps, WIDTH};
+
+/// The longest URL sent (Mapbox refuses longer ones with 413 at about 8 KB).
+pub const MAX_URL_BYTES: usize = 8_192;
+/// Tries per image: the first and two retries.
+const ATTEMPTS: u32 = 3;
+/// The route line's width in logical pixels and its opacity.
+const LINE_WIDTH: u32 = 5;
+const LINE_OPACITY: &str = "0.9";
+
+/// Everything except RFC 3986 unreserved characters is escaped, so a polyline's `?`, `@`,
+/// `\` or `|` cannot end the path early.
+const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+/// One HTTP client per execution environment, built on first use.
+fn client() -> &'static reqwest::Client {
+    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
+    CLIENT.get_or_init(|| {
+        reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(2))
+            .timeout(Duration::from_secs(8))
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("runcrew-api/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .unwrap_or_else(|_| reqwest::Client::new())
+    })
+}
+
+/// The Mapbox adapter.
+#[derive(Debug, Clone)]
+pub struct MapboxMaps {
+    config: MapboxConfig,
+}
+
+impl MapboxMaps {
+    /// An adapter with these settings.
+    pub fn new(config: MapboxConfig) -> Self {
+        MapboxMaps { config }
+    }
+
+    /// The request URL for `route`, simplified until it fits [`MAX_URL_BYTES`].
+    pub fn url_for(&self, route: &Route) -> String {
+        let mut points = route.len();
+        loop {
+            let shown = route.simplified(points);
+            let overlay = format!(
+                "path-{LINE_WIDTH}+{ROUTE_COLOR}-{LINE_OPACITY}({})",
+                utf8_percent_encode(&shown.to_polyline(), UNRESERVED)
+            );
+            let url = format!(
+                "{}/styles/v1/{}/static/{overlay}/auto/{WIDTH}x{HEIGHT}@2x?padding=40&access_token={}",
+                self.config.api_url,
+                self.config.style,
+                utf8_percent_encode(&self.config.access_token, UNRESERVED)
+            );
+            if url.len() <= MAX_URL_BYTES || points <= 2 {
+                return url;
+            }
+            points = (points * 3 / 4).max(2);
+        }
+    }
+}
+
+#[async_trait]
+impl RouteMaps for MapboxMaps {
+    async fn render(&self, route: &Route) -> Result<Vec<u8>, MapError> {
+        let url = self.url_for(route);
+        let mut last = MapError::Unavailable("no attempt".into());
+        for attempt in 0..ATTEMPTS {
+            if attempt > 0 {
+                tokio::time::sleep(Duration::from_millis(200 * 4u64.pow(attempt - 1))).await;
+            }
+            let response = match client().get(&url).send().await {
+                Ok(r) => r,
+                Err(err) => {
+                    last = MapError::Unavailable(err.without_url().to_string());
+                    continue;
+                }
+            };
+            let status = response.status();
+            if status.is_success() {
+                let bytes = response
+                    .bytes()
+                    .await
+                    .map_err(|e| MapError::Unavailable(e.without_url().to_string()))?;
+                if !bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+                    return Err(MapError::Refused("the answer is not a PNG".into()));
+                }
+                return Ok(bytes.to_vec());
+            }
+            if status.is_server_error() || status.as_u16() == 429 {
+                last = MapError::Unavailable(format!("HTTP {}", status.as_u16()));
+                continue;
+            }
+            // 401/403 (token), 404/422 (style, overlay), 413 (URL): retrying cannot help.
+            let body = response.text().await.unwrap_or_default();
+            let message = serde_json::from_str::<serde_json::Value>(&body)
+                .ok()
+                .and_then(|v| v["message"].as_str().map(str::to_owned))
+                .unwrap_or_default();
+            return Err(MapError::Refused(format!(
+                "HTTP {}: {message}",
+                status.as_u16()
+            )));
+        }
+        Err(last)
+    }
+
+    fn name(&self) -> &'static str {
+        "mapbox"
+    }
+}

@@ -1,0 +1,80 @@
+//! The real `thumbnails` binary, run as Lambda runs it against a loopback Lambda Runtime
+//! API with its sample S3 event, over a data folder holding the sample course.
+
+use std::path::Path;
+
+use runcrew_courses::course::{Course, Visibility, course_key, route_blob_key};
+use runcrew_lambda_fake::{invoke_once, sample_event};
+use runcrew_shared::blobs::Blobs;
+use runcrew_shared::blobs::filesystem::FilesystemBlobs;
+use runcrew_shared::route::Route;
+use runcrew_shared::store::cursor::CursorCodec;
+use runcrew_shared::store::embedded::EmbeddedStore;
+use runcrew_shared::store::{Condition, Store};
+
+/// The course the sample event's route file belongs to.
+const SAMPLE_COURSE_ID: &str = "019aa5c0e1f27d4b8c9d0e1f2a3b4c5d";
+
+#[tokio::test]
+async fn the_thumbnails_binary_draws_the_map_of_the_sample_course() {
+    // given the sample course and its route file in a local data folder
+    let dir = tempfile::tempdir().expect("tempdir");
+    let route = Route::from_json(
+        &serde_json::json!({"type": "LineString", "coordinates": [[126.9356, 37.5283], [126.9672, 37.5170]]}),
+        "route",
+    )
+    .expect("route");
+    let mut course = Course::new(
+        "9abf35084b4364dbea7b4b9994a2165a",
+        "Sample".into(),
+        String::new(),
+        Visibility::Public,
+        &route,
+        "2026-11-21T05:35:00.000Z",
+    );
+    course.course_id = SAMPLE_COURSE_ID.into();
+    {
+        let store = EmbeddedStore::open(&dir.path().join("store.redb"), CursorCodec::new("x"))
+            .expect("store");
+        store
+            .put(course.to_item(1).expect("item"), Condition::NotExists)
+            .await
+            .expect("course");
+    }
+    let blobs = FilesystemBlobs::new(dir.path().join("blobs"), "http://cdn", "http://api", "x");
+    blobs
+        .put(
+            &route_blob_key(SAMPLE_COURSE_ID),
+            serde_json::to_vec(&route.to_geojson()).expect("json"),
+            "application/geo+json",
+        )
+        .await
+        .expect("route file");
+    // when the binary handles the sample S3 event
+    let response = invoke_once(
+        Path::new(env!("CARGO_BIN_EXE_thumbnails")),
+        &sample_event("thumbnails"),
+        dir.path(),
+        &[],
+    )
+    .await;
+    // then it succeeded, stored the PNG and recorded it on the course
+    assert_eq!(response, serde_json::Value::Null);
+    let png = blobs
+        .get(&format!("thumbnails/courses/{SAMPLE_COURSE_ID}.png"))
+        .await
+        .expect("get")
+        .expect("the thumbnail");
+    assert!(png.bytes.starts_with(b"\x89PNG"));
+    let store =
+        EmbeddedStore::open(&dir.path().join("store.redb"), CursorCodec::new("x")).expect("store");
+    let item = store
+        .get(&course_key(SAMPLE_COURSE_ID))
+        .await
+        .expect("get")
+        .expect("course");
+    assert_eq!(
+        item.str("thumbnail_key"),
+        Some(format!("thumbnails/courses/{SAMPLE_COURSE_ID}.png").as_str())
+    );
+}

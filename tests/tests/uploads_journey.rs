@@ -1,0 +1,195 @@
+//! Uploads through the local gateway: presign, PUT the bytes to the signed URL, and the
+//! thumbnails task (raised by the stand-in's S3 event) makes the 256 px and 1024 px
+//! versions, or removes a file that is not an image.
+
+use std::io::Cursor;
+
+use runcrew_local::Running;
+use runcrew_tests::{bearer, call, dev_login, eventually, http};
+use serde_json::{Value, json};
+
+fn url(api: &Running, path: &str) -> String {
+    format!("{}{path}", api.url())
+}
+
+async fn presign(api: &Running, login: &Value, body: Value) -> (u16, Value) {
+    call(
+        http()
+            .post(url(api, "/v1/uploads"))
+            .bearer_auth(bearer(login))
+            .json(&body),
+    )
+    .await
+}
+
+/// PUTs `bytes` as the presigned answer says: its URL, method and signed headers
+/// (Content-Length is the body's own, as an HTTP client sends it).
+async fn upload(grant: &Value, bytes: Vec<u8>) -> u16 {
+    let mut request = http().put(grant["upload"]["url"].as_str().expect("upload url"));
+    for pair in grant["upload"]["headers"].as_array().expect("headers") {
+        if pair[0]
+            .as_str()
+            .is_some_and(|n| n.eq_ignore_ascii_case("content-length"))
+        {
+            continue;
+        }
+        request = request.header(
+            pair[0].as_str().expect("name"),
+            pair[1].as_str().expect("value"),
+        );
+    }
+    request
+        .body(bytes)
+        .send()
+        .await
+        .expect("upload")
+        .status()
+        .as_u16()
+}
+
+async fn status_of(address: &str) -> u16 {
+    http()
+        .get(address)
+        .send()
+        .await
+        .expect("fetch")
+        .status()
+        .as_u16()
+}
+
+fn jpeg(width: u32, height: u32) -> Vec<u8> {
+    let image = image::RgbImage::from_fn(width, height, |x, y| {
+        image::Rgb([(x % 200) as u8, (y % 200) as u8, 120])
+    });
+    let mut bytes = Vec::new();
+    image
+        .write_to(&mut Cursor::new(&mut bytes), image::ImageFormat::Jpeg)
+        .expect("jpeg");
+    bytes
+}
+
+#[tokio::test]
+async fn an_uploaded_photo_gets_its_256_and_1024_pixel_versions() {
+    let (api, _dir) = runcrew_tests::start_local(&[]).await;
+    let alice = dev_login(&api, "alice").await;
+    // given a 1600x1200 photo and a presigned PUT for exactly its size
+    let photo = jpeg(1600, 1200);
+    let (status, grant) = presign(
+        &api,
+        &alice,
+        json!({"purpose": "avatar", "content_type": "image/jpeg", "size": photo.len()}),
+    )
+    .await;
+    assert_eq!(status, 201, "{grant}");
+    let alice_id = alice["user_id"].as_str().expect("id");
+    let key = grant["key"].as_str().expect("key");
+    assert!(
+        key.starts_with(&format!("uploads/{alice_id}/")) && key.ends_with(".jpg"),
+        "{key}"
+    );
+    // when the bytes are PUT to the signed URL
+    assert_eq!(upload(&grant, photo).await, 200);
+    // then the file is on the CDN and both thumbnails appear, never larger than asked
+    assert_eq!(
+        status_of(grant["file_url"].as_str().expect("file url")).await,
+        200
+    );
+    for (size, expected) in [("256", (256, 192)), ("1024", (1024, 768))] {
+        let address = grant["thumbnail_urls"][size]
+            .as_str()
+            .expect("thumbnail url")
+            .to_owned();
+        let bytes = eventually("a thumbnail", || {
+            let address = address.clone();
+            async move {
+                let response = http().get(&address).send().await.ok()?;
+                if response.status() != 200 {
+                    return None;
+                }
+                response.bytes().await.ok()
+            }
+        })
+        .await;
+        let thumbnail = image::load_from_memory(&bytes).expect("an image");
+        assert_eq!((thumbnail.width(), thumbnail.height()), expected, "{size}");
+        assert_eq!(
+            image::guess_format(&bytes).expect("format"),
+            image::ImageFormat::Jpeg
+        );
+    }
+    api.stop().await;
+}
+
+#[tokio::test]
+async fn a_text_file_sent_as_png_is_refused_and_removed() {
+    let (api, _dir) = runcrew_tests::start_local(&[]).await;
+    let alice = dev_login(&api, "alice").await;
+    // given a presigned PUT for a "PNG" that is really text
+    let text = b"name,distance\nalice,5000\n".to_vec();
+    let (status, grant) = presign(
+        &api,
+        &alice,
+        json!({"purpose": "course_photo", "content_type": "image/png", "size": text.len()}),
+    )
+    .await;
+    assert_eq!(status, 201, "{grant}");
+    // when it is uploaded (the bucket itself cannot tell)
+    assert_eq!(upload(&grant, text).await, 200);
+    // then the thumbnails task refuses it: the file is removed from the CDN
+    let file_url = grant["file_url"].as_str().expect("file url").to_owned();
+    eventually("the refused file's removal", || {
+        let file_url = file_url.clone();
+        async move { (status_of(&file_url).await == 404).then_some(()) }
+    })
+    .await;
+    // and no thumbnail was made
+    for size in ["256", "1024"] {
+        let address = grant["thumbnail_urls"][size].as_str().expect("url");
+        assert_eq!(status_of(address).await, 404, "{size}");
+    }
+    api.stop().await;
+}
+
+#[tokio::test]
+async fn an_upload_request_outside_the_rules_is_refused_naming_the_field() {
+    let (api, _dir) = runcrew_tests::start_local(&[]).await;
+    let alice = dev_login(&api, "alice").await;
+    for (body, field) in [
+        (
+            json!({"purpose": "avatar", "content_type": "text/plain", "size": 10}),
+            "content_type",
+        ),
+        (
+            json!({"purpose": "avatar", "content_type": "image/gif", "size": 10}),
+            "content_type",
+        ),
+        (
+            json!({"purpose": "avatar", "content_type": "image/png", "size": 10 * 1024 * 1024 + 1}),
+            "size",
+        ),
+        (
+            json!({"purpose": "avatar", "content_type": "image/png", "size": 0}),
+            "size",
+        ),
+        (
+            json!({"purpose": "banner", "content_type": "image/png", "size": 10}),
+            "purpose",
+        ),
+    ] {
+        let (status, answer) = presign(&api, &alice, body).await;
+        assert_eq!(status, 422, "{field}: {answer}");
+        assert_eq!(answer["error"]["field"].as_str(), Some(field), "{answer}");
+    }
+    // and without a token there is no upload at all
+    let (status, _) = call(http().post(url(&api, "/v1/uploads")).json(&json!({}))).await;
+    assert_eq!(status, 401);
+    // and bytes other than the signed length are refused by the bucket
+    let (_, grant) = presign(
+        &api,
+        &alice,
+        json!({"purpose": "avatar", "content_type": "image/jpeg", "size": 100}),
+    )
+    .await;
+    assert_eq!(upload(&grant, vec![0; 50]).await, 403);
+    api.stop().await;
+}
