@@ -6,8 +6,8 @@
 //! - [`tokens`]: RS256 keys that sign our tokens and feed the JWKS;
 //! - [`identity`]: social-login verification (Kakao, Naver, Google, Apple, dev);
 //! - [`app`], [`function`]: the ports of one execution environment and the handler wrapper;
-//! - [`users`], [`audit`], [`rate_limit`]: accounts and their links, the audit trail and
-//!   per-client limits kept in the table;
+//! - [`users`], [`audit`], [`rate_limit`], [`idempotency`]: accounts and their links, the
+//!   audit trail, per-client limits and `Idempotency-Key` replays kept in the table;
 //! - [`route`], [`geocell`]: routes drawn on a map (GeoJSON or polyline, haversine
 //!   distance, simplification) and geohash cells for "near a point" queries;
 //! - [`telemetry`]: JSON logs with secrets masked, and CloudWatch EMF metrics.
@@ -20,6 +20,7 @@ pub mod digest;
 pub mod error;
 pub mod function;
 pub mod geocell;
+pub mod idempotency;
 pub mod identity;
 pub mod rate_limit;
 pub mod request;

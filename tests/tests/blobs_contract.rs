@@ -64,6 +64,35 @@ mod cases {
             .expect("delete twice");
     }
 
+    pub async fn a_folder_goes_with_everything_under_it_and_nothing_beside_it(blobs: &dyn Blobs) {
+        // given two files in a user's folder (one nested) and one in a folder whose name
+        // starts the same
+        for key in ["media/u9/a.jpg", "media/u9/sub/b.jpg", "media/u90/c.jpg"] {
+            blobs
+                .put(key, b"jpeg".to_vec(), "image/jpeg")
+                .await
+                .expect("put");
+        }
+        // when the user's folder is deleted
+        let deleted = blobs
+            .delete_folder("media/u9")
+            .await
+            .expect("delete folder");
+        // then both of its files are gone and the neighbour stays
+        assert_eq!(deleted, 2);
+        for key in ["media/u9/a.jpg", "media/u9/sub/b.jpg"] {
+            assert_eq!(blobs.head(key).await.expect("head"), None, "{key}");
+        }
+        assert!(blobs.head("media/u90/c.jpg").await.expect("head").is_some());
+        // and deleting it again finds nothing
+        assert_eq!(blobs.delete_folder("media/u9").await.expect("again"), 0);
+        // and a folder that could climb out of the bucket is refused
+        assert!(matches!(
+            blobs.delete_folder("media/..").await,
+            Err(BlobError::InvalidKey(_))
+        ));
+    }
+
     pub async fn a_presigned_put_stores_exactly_the_signed_upload(blobs: &dyn Blobs) {
         // given a presigned PUT for a 5-byte JPEG
         let presigned = blobs
@@ -176,6 +205,16 @@ mod filesystem {
     }
 
     #[tokio::test]
+    async fn a_folder_goes_with_everything_under_it_and_nothing_beside_it() {
+        let (running, _dir) = gateway().await;
+        cases::a_folder_goes_with_everything_under_it_and_nothing_beside_it(
+            running.app.blobs().expect("blobs"),
+        )
+        .await;
+        running.stop().await;
+    }
+
+    #[tokio::test]
     async fn public_urls_point_at_the_cdn() {
         let (running, _dir) = gateway().await;
         let cdn = format!("{}/_cdn", running.url());
@@ -281,6 +320,14 @@ mod s3_moto {
     async fn a_presigned_put_stores_exactly_the_signed_upload() {
         cases::a_presigned_put_stores_exactly_the_signed_upload(&runcrew_tests::s3_blobs().await)
             .await;
+    }
+
+    #[tokio::test]
+    async fn a_folder_goes_with_everything_under_it_and_nothing_beside_it() {
+        cases::a_folder_goes_with_everything_under_it_and_nothing_beside_it(
+            &runcrew_tests::s3_blobs().await,
+        )
+        .await;
     }
 
     #[tokio::test]

@@ -489,6 +489,50 @@ async fn invalid_routes_are_refused_naming_the_field_and_nothing_is_written() {
 }
 
 #[tokio::test]
+async fn the_same_idempotency_key_creates_one_course() {
+    let (api, _dir) = runcrew_tests::start_local(&[]).await;
+    let alice = dev_login(&api, "alice").await;
+    let body = json!({"name": "Retry-safe", "route": short_route(CENTER)});
+    let send = |key: &str, body: &Value| {
+        http()
+            .post(url(&api, "/v1/courses"))
+            .bearer_auth(bearer(&alice))
+            .header("idempotency-key", key)
+            .json(body)
+            .send()
+    };
+    // when the same create is sent twice with one key (a retry after a timeout)
+    let first = send("run-club-7f3a", &body).await.expect("first");
+    assert_eq!(first.status(), 201);
+    let first: Value = first.json().await.expect("json");
+    let again = send("run-club-7f3a", &body).await.expect("again");
+    // then the retry replays the first answer
+    assert_eq!(again.status(), 201);
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    let again: Value = again.json().await.expect("json");
+    assert_eq!(again["course_id"], first["course_id"]);
+    // and the same key with another body is refused naming the header
+    let other = json!({"name": "Something else", "route": short_route(CENTER)});
+    let (status, answer) = call(
+        http()
+            .post(url(&api, "/v1/courses"))
+            .bearer_auth(bearer(&alice))
+            .header("idempotency-key", "run-club-7f3a")
+            .json(&other),
+    )
+    .await;
+    assert_eq!(
+        (status, answer["error"]["field"].as_str()),
+        (422, Some("Idempotency-Key"))
+    );
+    // and only one course exists
+    let alice_id = alice["user_id"].as_str().expect("id");
+    let (_, list) = call(http().get(url(&api, &format!("/v1/courses?creator={alice_id}")))).await;
+    assert_eq!(names(&list), ["Retry-safe"]);
+    api.stop().await;
+}
+
+#[tokio::test]
 async fn a_private_course_is_404_to_everyone_but_its_creator_and_only_she_changes_it() {
     let (api, _dir) = runcrew_tests::start_local(&[]).await;
     let alice = dev_login(&api, "alice").await;

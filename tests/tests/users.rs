@@ -209,6 +209,7 @@ fn key_pattern(pk: &str, sk: &str, user_id: &str) -> String {
     };
     let sk = match sk.split_once('#') {
         Some(("SESSION", _)) => "SESSION#<sessionId>".to_owned(),
+        Some(("IDEMPOTENCY", _)) => "IDEMPOTENCY#<digest>".to_owned(),
         Some((kind @ ("LIKE" | "FAVORITE" | "REVIEW"), _)) => format!("{kind}#<userId>"),
         _ => sk.to_owned(),
     };
@@ -237,6 +238,25 @@ async fn erasing_an_account_leaves_no_item_with_its_id() {
     ] {
         react_to(&api, login, course).await;
     }
+    // and a photo she uploaded, with its thumbnails
+    let blobs = api.app.blobs().expect("blobs");
+    let photo_key = format!("uploads/{alice_id}/0190aaaa.jpg");
+    let mut jpeg = Vec::new();
+    image::RgbImage::from_pixel(300, 200, image::Rgb([10, 20, 30]))
+        .write_to(
+            &mut std::io::Cursor::new(&mut jpeg),
+            image::ImageFormat::Jpeg,
+        )
+        .expect("jpeg");
+    blobs
+        .put(&photo_key, jpeg, "image/jpeg")
+        .await
+        .expect("upload");
+    let photo_thumbnail = format!("thumbnails/uploads/{alice_id}/0190aaaa_256.jpg");
+    runcrew_tests::eventually("her photo's thumbnail", || async {
+        blobs.head(&photo_thumbnail).await.ok().flatten()
+    })
+    .await;
     let thumbnail = runcrew_tests::eventually("her course's thumbnail", || async {
         let (_, course) =
             call(runcrew_tests::http().get(url(&api, &format!("/v1/courses/{her_course}")))).await;
@@ -283,8 +303,11 @@ async fn erasing_an_account_leaves_no_item_with_its_id() {
             .any(|(pk, _, _)| *pk == format!("COURSE#{her_course}"))
     );
     let thumbnail_key = thumbnail.split("/_cdn/").nth(1).expect("a local CDN URL");
-    let blobs = api.app.blobs().expect("blobs");
     assert_eq!(blobs.head(thumbnail_key).await.expect("head"), None);
+    // and her photo and its thumbnails are gone too
+    for key in [&photo_key, &photo_thumbnail] {
+        assert_eq!(blobs.head(key).await.expect("head"), None, "{key}");
+    }
     // and bob's course counts only bob now
     let (_, his_course) =
         call(runcrew_tests::http().get(url(&api, &format!("/v1/courses/{his_course_id}")))).await;

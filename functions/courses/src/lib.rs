@@ -159,17 +159,29 @@ struct NewCourse {
 }
 
 /// `POST /v1/courses`: validates the route, computes distance, start, box and geohash,
-/// writes the course, then its full route file (which triggers the thumbnail).
+/// writes the course, then its full route file (which triggers the thumbnail). With an
+/// `Idempotency-Key`, a retry within 24 hours gets the first answer and creates nothing.
 pub async fn create(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
     let caller = app.caller(&req)?;
-    let input: NewCourse = request::json_body_limited(&req, MAX_CREATE_BODY)?;
+    runcrew_shared::idempotency::once(app.store()?, &req, &caller.user_id, || {
+        create_course(app, &req, &caller.user_id)
+    })
+    .await
+}
+
+async fn create_course(
+    app: &App,
+    req: &Request,
+    user_id: &str,
+) -> Result<Response<Body>, ApiError> {
+    let input: NewCourse = request::json_body_limited(req, MAX_CREATE_BODY)?;
     let name = checked_name(&input.name)?;
     let description = checked_description(&input.description)?;
     let route = Route::from_json(&input.route, "route")?;
     let store = app.store()?;
     let blobs = app.blobs()?;
     let course = Course::new(
-        &caller.user_id,
+        user_id,
         name,
         description,
         input.visibility,

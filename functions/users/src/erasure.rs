@@ -9,8 +9,12 @@
 //! | `IDENTITY#<provider>#<subject>` / `IDENTITY` | the provider links, found through the profile |
 //! | `USER#<userId>` / `PROFILE` | the profile |
 //! | `USER#<userId>` / `SESSION#<sessionId>` | sessions and their refresh-token hashes |
+//! | `USER#<userId>` / `IDEMPOTENCY#<digest>` | answers kept for `Idempotency-Key` replays |
 //! | `COURSE#<courseId>` / `META` | the user's courses, with every like, favorite and review on them, their route and thumbnail files |
 //! | `COURSE#<courseId>` / `LIKE#<userId>`, `FAVORITE#<userId>`, `REVIEW#<userId>` | the user's reactions to other courses, taken off their counters |
+//!
+//! Files: the user's courses' route and map files go with the courses; uploaded photos and
+//! their thumbnails (`uploads/<userId>/`, `thumbnails/uploads/<userId>/`) go by folder.
 //!
 //! Not erased, because they carry no user id: audit items (a pseudonym), rate-limit windows
 //! (a digest, gone within minutes by TTL).
@@ -29,17 +33,28 @@ pub const ERASED_KEY_PATTERNS: &[&str] = &[
     "IDENTITY#<provider>#<subject> / IDENTITY",
     "USER#<userId> / PROFILE",
     "USER#<userId> / SESSION#<sessionId>",
+    "USER#<userId> / IDEMPOTENCY#<digest>",
     "COURSE#<courseId> / META",
     "COURSE#<courseId> / LIKE#<userId>",
     "COURSE#<courseId> / FAVORITE#<userId>",
     "COURSE#<courseId> / REVIEW#<userId>",
 ];
 
+/// The bucket folders holding a user's uploaded photos and their thumbnails.
+pub fn user_file_folders(user_id: &str) -> [String; 2] {
+    [
+        format!("uploads/{user_id}"),
+        format!("thumbnails/uploads/{user_id}"),
+    ]
+}
+
 /// How much an erasure removed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Erased {
     /// Items deleted.
     pub items: usize,
+    /// Files deleted (uploads and their thumbnails; course files count with the courses).
+    pub files: usize,
 }
 
 /// Deletes everything `user_id` owns. Safe to repeat: a second run finds nothing.
@@ -50,7 +65,11 @@ pub async fn erase(
 ) -> Result<Erased, ApiError> {
     let mut erased = Erased {
         items: runcrew_courses::erasure::erase_user(store, blobs, user_id).await?,
+        files: 0,
     };
+    for folder in user_file_folders(user_id) {
+        erased.files += blobs.delete_folder(&folder).await?;
+    }
     if let Some((profile, _)) = load_profile(store, user_id).await? {
         let links: Vec<Write> = profile
             .identities

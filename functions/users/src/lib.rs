@@ -236,7 +236,7 @@ pub async fn delete_me(app: &App, req: Request) -> Result<Response<Body>, ApiErr
     let caller = app.caller(&req)?;
     let store = app.store()?;
     let erased = erasure::erase(store, app.blobs()?, &caller.user_id).await?;
-    tracing::info!(items = erased.items, "account erased");
+    tracing::info!(items = erased.items, files = erased.files, "account erased");
     audit::record(
         app,
         &AuditEvent {

@@ -50,6 +50,9 @@ impl Blobs for NotifyingBlobs {
     async fn delete(&self, key: &str) -> Result<(), BlobError> {
         self.inner.delete(key).await
     }
+    async fn delete_folder(&self, folder: &str) -> Result<usize, BlobError> {
+        self.inner.delete_folder(folder).await
+    }
     async fn head(&self, key: &str) -> Result<Option<BlobMeta>, BlobError> {
         self.inner.head(key).await
     }

@@ -183,6 +183,34 @@ impl Blobs for FilesystemBlobs {
         Ok(())
     }
 
+    async fn delete_folder(&self, folder: &str) -> Result<usize, BlobError> {
+        let dir = self.path_of(folder)?;
+        let mut count = 0;
+        let mut pending = vec![dir.clone()];
+        while let Some(next) = pending.pop() {
+            let mut entries = match tokio::fs::read_dir(&next).await {
+                Ok(entries) => entries,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(io(e)),
+            };
+            while let Some(entry) = entries.next_entry().await.map_err(io)? {
+                if entry.file_type().await.map_err(io)?.is_dir() {
+                    pending.push(entry.path());
+                } else {
+                    count += 1;
+                }
+            }
+        }
+        for path in [dir, self.root.join(".meta").join(folder)] {
+            match tokio::fs::remove_dir_all(&path).await {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(io(e)),
+            }
+        }
+        Ok(count)
+    }
+
     async fn head(&self, key: &str) -> Result<Option<BlobMeta>, BlobError> {
         let path = self.path_of(key)?;
         let size = match tokio::fs::metadata(&path).await {

@@ -70,6 +70,9 @@ pub trait Blobs: Send + Sync {
     async fn get(&self, key: &str) -> Result<Option<Blob>, BlobError>;
     /// Removes the file at `key`; removing nothing is fine.
     async fn delete(&self, key: &str) -> Result<(), BlobError>;
+    /// Removes every file under `folder/` (e.g. `uploads/<userId>` when an account is
+    /// erased) and returns how many there were; an empty folder is fine.
+    async fn delete_folder(&self, folder: &str) -> Result<usize, BlobError>;
     /// The metadata of the file at `key`, if any.
     async fn head(&self, key: &str) -> Result<Option<BlobMeta>, BlobError>;
     /// A presigned PUT for `key` with the content type and exact length signed.

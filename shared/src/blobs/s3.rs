@@ -10,6 +10,7 @@ use aws_sdk_s3::Client;
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{Delete, ObjectIdentifier};
 
 use super::{Blob, BlobError, BlobMeta, Blobs, PresignedPut, join_url, validate_key};
 
@@ -127,6 +128,59 @@ impl Blobs for S3Blobs {
             .await
             .map_err(unavailable)?;
         Ok(())
+    }
+
+    async fn delete_folder(&self, folder: &str) -> Result<usize, BlobError> {
+        validate_key(folder)?;
+        let prefix = format!("{folder}/");
+        let mut deleted = 0;
+        let mut token: Option<String> = None;
+        loop {
+            // One page of at most 1,000 keys, then one DeleteObjects for that page.
+            let page = self
+                .client
+                .list_objects_v2()
+                .bucket(&self.bucket)
+                .prefix(&prefix)
+                .set_continuation_token(token.take())
+                .send()
+                .await
+                .map_err(unavailable)?;
+            let objects: Vec<ObjectIdentifier> = page
+                .contents()
+                .iter()
+                .filter_map(|o| o.key())
+                .filter_map(|k| ObjectIdentifier::builder().key(k).build().ok())
+                .collect();
+            if !objects.is_empty() {
+                deleted += objects.len();
+                let delete = Delete::builder()
+                    .set_objects(Some(objects))
+                    .quiet(true)
+                    .build()
+                    .map_err(|e| BlobError::Io(e.to_string()))?;
+                let out = self
+                    .client
+                    .delete_objects()
+                    .bucket(&self.bucket)
+                    .delete(delete)
+                    .send()
+                    .await
+                    .map_err(unavailable)?;
+                if let Some(failed) = out.errors().first() {
+                    return Err(BlobError::Unavailable(format!(
+                        "{} files could not be deleted, e.g. {:?}: {:?}",
+                        out.errors().len(),
+                        failed.key(),
+                        failed.code()
+                    )));
+                }
+            }
+            match page.next_continuation_token() {
+                Some(next) if page.is_truncated() == Some(true) => token = Some(next.to_owned()),
+                _ => return Ok(deleted),
+            }
+        }
     }
 
     async fn head(&self, key: &str) -> Result<Option<BlobMeta>, BlobError> {
