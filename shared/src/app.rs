@@ -15,9 +15,14 @@ use sha2::Sha256;
 use crate::blobs::Blobs;
 use crate::blobs::filesystem::FilesystemBlobs;
 use crate::blobs::s3::S3Blobs;
-use crate::config::{BlobBackend, Config, ConfigError, SigningKeySource, StoreBackend};
+use crate::config::{
+    BlobBackend, Config, ConfigError, QueueBackend, SigningKeySource, StoreBackend,
+};
 use crate::error::ApiError;
 use crate::identity::IdentityProviders;
+use crate::queue::Queue;
+use crate::queue::memory::MemoryQueue;
+use crate::queue::sqs::SqsQueue;
 use crate::request::{self, Caller};
 use crate::store::Store;
 use crate::store::cursor::CursorCodec;
@@ -44,6 +49,8 @@ pub struct Needs {
     pub keys: Option<PortBuilder<Arc<TokenKeys>>>,
     /// Builds the social-login verifiers.
     pub identity: Option<PortBuilder<Arc<IdentityProviders>>>,
+    /// Builds the queues.
+    pub queue: Option<PortBuilder<Arc<dyn Queue>>>,
 }
 
 impl std::fmt::Debug for Needs {
@@ -53,6 +60,7 @@ impl std::fmt::Debug for Needs {
             .field("blobs", &self.blobs.is_some())
             .field("keys", &self.keys.is_some())
             .field("identity", &self.identity.is_some())
+            .field("queue", &self.queue.is_some())
             .finish()
     }
 }
@@ -64,9 +72,10 @@ impl Needs {
         blobs: None,
         keys: None,
         identity: None,
+        queue: None,
     };
     /// Every port (the local gateway, which serves every function).
-    pub const EVERYTHING: Needs = Needs::NOTHING.store().blobs().keys().identity();
+    pub const EVERYTHING: Needs = Needs::NOTHING.store().blobs().keys().identity().queue();
 
     /// Also the table, from `STORE`.
     pub const fn store(self) -> Self {
@@ -93,6 +102,13 @@ impl Needs {
     pub const fn identity(self) -> Self {
         Needs {
             identity: Some(build_identity),
+            ..self
+        }
+    }
+    /// Also the queues, from `QUEUES`.
+    pub const fn queue(self) -> Self {
+        Needs {
+            queue: Some(build_queue),
             ..self
         }
     }
@@ -197,6 +213,20 @@ fn build_keys<'a>(init: &'a Init<'a>) -> PortFuture<'a, Arc<TokenKeys>> {
     })
 }
 
+fn build_queue<'a>(init: &'a Init<'a>) -> PortFuture<'a, Arc<dyn Queue>> {
+    Box::pin(async move {
+        let queue: Arc<dyn Queue> = match &init.config.queues {
+            QueueBackend::Memory => Arc::new(MemoryQueue::default()),
+            QueueBackend::Sqs { endpoint, push_url } => Arc::new(SqsQueue::from_sdk_config(
+                init.sdk().await,
+                endpoint.as_deref(),
+                push_url.clone(),
+            )),
+        };
+        Ok(queue)
+    })
+}
+
 fn build_identity<'a>(init: &'a Init<'a>) -> PortFuture<'a, Arc<IdentityProviders>> {
     Box::pin(async move { Ok(Arc::new(IdentityProviders::from_config(init.config))) })
 }
@@ -227,6 +257,7 @@ pub struct App {
     blobs: Option<Arc<dyn Blobs>>,
     keys: Option<Arc<TokenKeys>>,
     identity: Option<Arc<IdentityProviders>>,
+    queue: Option<Arc<dyn Queue>>,
     /// The trusted issuer's published keys, fetched on the first token seen on a route
     /// without the authorizer (see [`App::viewer`]).
     issuer_keys: Arc<std::sync::OnceLock<crate::identity::jwks::JwksCache>>,
@@ -264,6 +295,7 @@ impl App {
             blobs,
             keys,
             identity: None,
+            queue: None,
             issuer_keys: Arc::default(),
         }
     }
@@ -271,6 +303,12 @@ impl App {
     /// The same app with these social-login verifiers (tests point them at fakes).
     pub fn with_identity(mut self, identity: Arc<IdentityProviders>) -> Self {
         self.identity = Some(identity);
+        self
+    }
+
+    /// The same app with these queues (tests read an in-memory one).
+    pub fn with_queue(mut self, queue: Arc<dyn Queue>) -> Self {
+        self.queue = Some(queue);
         self
     }
 
@@ -304,12 +342,15 @@ impl App {
             Some(build) => Some(build(&init).await?),
             None => None,
         };
+        let queue = match needs.queue {
+            Some(build) => Some(build(&init).await?),
+            None => None,
+        };
         drop(init);
-        let app = App::from_parts(config, store, blobs, keys);
-        Ok(match identity {
-            Some(identity) => app.with_identity(identity),
-            None => app,
-        })
+        let mut app = App::from_parts(config, store, blobs, keys);
+        app.identity = identity;
+        app.queue = queue;
+        Ok(app)
     }
 
     /// The table.
@@ -325,6 +366,11 @@ impl App {
     /// The token keys.
     pub fn keys(&self) -> Result<&TokenKeys, ApiError> {
         self.keys.as_deref().ok_or_else(|| not_wired("keys"))
+    }
+
+    /// The queues.
+    pub fn queue(&self) -> Result<&dyn Queue, ApiError> {
+        self.queue.as_deref().ok_or_else(|| not_wired("queue"))
     }
 
     /// The social-login verifiers.

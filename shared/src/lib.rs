@@ -2,7 +2,8 @@
 //!
 //! - [`config`]: typed configuration, refusing insecure production settings at start-up;
 //! - [`error`], [`request`], [`response`]: the JSON error envelope and HTTP glue;
-//! - [`store`], [`blobs`]: the ports of the table and the bucket, with their adapters;
+//! - [`store`], [`blobs`], [`queue`]: the ports of the table, the bucket and the queues,
+//!   with their adapters;
 //! - [`tokens`]: RS256 keys that sign our tokens and feed the JWKS;
 //! - [`identity`]: social-login verification (Kakao, Naver, Google, Apple, dev);
 //! - [`app`], [`function`]: the ports of one execution environment and the handler wrapper;
@@ -22,6 +23,7 @@ pub mod function;
 pub mod geocell;
 pub mod idempotency;
 pub mod identity;
+pub mod queue;
 pub mod rate_limit;
 pub mod request;
 pub mod response;

@@ -102,6 +102,12 @@ pub struct Profile {
     /// The provider accounts that log in as this user.
     #[serde(default)]
     pub identities: Vec<LinkedIdentity>,
+    /// People following this user (kept by the follow transaction).
+    #[serde(default)]
+    pub follower_count: i64,
+    /// People this user follows.
+    #[serde(default)]
+    pub following_count: i64,
     /// RFC 3339.
     pub created_at: String,
     /// RFC 3339.
@@ -153,6 +159,8 @@ impl Profile {
                 subject: identity.subject.clone(),
                 linked_at: now.clone(),
             }],
+            follower_count: 0,
+            following_count: 0,
             created_at: now.clone(),
             updated_at: now,
         }
@@ -170,6 +178,8 @@ impl Profile {
             "display_name": self.display_name,
             "bio": self.bio,
             "avatar_url": self.avatar_url,
+            "follower_count": self.follower_count,
+            "following_count": self.following_count,
             "created_at": self.created_at,
         })
     }
@@ -190,6 +200,8 @@ impl Profile {
             "units": self.units,
             "email": self.email,
             "providers": providers,
+            "follower_count": self.follower_count,
+            "following_count": self.following_count,
             "created_at": self.created_at,
             "updated_at": self.updated_at,
         })

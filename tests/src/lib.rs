@@ -141,6 +141,9 @@ pub fn app_over(config: Config, store: Arc<dyn runcrew_shared::store::Store>) ->
         Some(Arc::new(keys)),
     )
     .with_identity(identity)
+    .with_queue(Arc::new(
+        runcrew_shared::queue::memory::MemoryQueue::default(),
+    ))
 }
 
 /// The sample event `events/<binary>.json` as a request.

@@ -35,6 +35,9 @@ impl Store for AuditOutage {
     async fn query(&self, query: &Query) -> Result<Page, StoreError> {
         self.0.query(query).await
     }
+    async fn count(&self, query: &Query) -> Result<usize, StoreError> {
+        self.0.count(query).await
+    }
     async fn add(
         &self,
         key: &Key,

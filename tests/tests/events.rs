@@ -93,8 +93,43 @@ async fn seed_sample_course(app: &runcrew_shared::App, creator_id: &str) {
         .expect("route file");
 }
 
+/// The run the samples name: alice's 3 km on the sample course.
+const SAMPLE_RUN_ID: &str = "019aa5c0f0a17b2c8d3e4f5a6b7c8d9e";
+
+/// Puts alice's sample run in place, as `POST /v1/runs` would.
+async fn seed_sample_run(app: &runcrew_shared::App, runner_id: &str) {
+    let run = runcrew_runs::run::Run {
+        run_id: SAMPLE_RUN_ID.into(),
+        user_id: runner_id.into(),
+        started_at: "2026-11-20T22:10:00.000Z".into(),
+        started_ms: 1_795_212_600_000,
+        utc_offset_minutes: 540,
+        time_zone: Some("Asia/Seoul".into()),
+        local_date: "2026-11-21".into(),
+        duration_s: 1020,
+        distance_m: 3050.0,
+        course_id: Some(SAMPLE_COURSE_ID.into()),
+        source: runcrew_runs::run::Source::App,
+        visibility: runcrew_runs::run::RunVisibility::Public,
+        flag: None,
+        path_points: None,
+        created_at: "2026-11-20T22:30:00.000Z".into(),
+    };
+    let store = app.store().expect("store");
+    let mut writes = vec![runcrew_shared::store::Write::Put {
+        item: run.to_item().expect("item"),
+        condition: runcrew_shared::store::Condition::NotExists,
+    }];
+    writes.extend(runcrew_runs::stats::tally(&run, 1).expect("tally"));
+    store.transact(writes).await.expect("run");
+    runcrew_runs::board::offer(store, &run)
+        .await
+        .expect("board");
+}
+
 /// A fresh local app where `alice` (the user of the authenticated samples) has logged in
-/// once with the dev provider and drawn the sample course.
+/// once with the dev provider, drawn the sample course and run it, and `bob` (whom the
+/// social samples name) exists.
 async fn app_with_alice() -> (tempfile::TempDir, std::sync::Arc<runcrew_shared::App>) {
     let dir = tempfile::tempdir().expect("tempdir");
     let app = runcrew_tests::local_app(dir.path()).await;
@@ -107,7 +142,20 @@ async fn app_with_alice() -> (tempfile::TempDir, std::sync::Arc<runcrew_shared::
     assert!(response.status().is_success(), "alice logs in");
     let body: serde_json::Value =
         serde_json::from_slice(response.body().as_ref()).expect("login json");
-    seed_sample_course(&app, body["user_id"].as_str().expect("user id")).await;
+    let alice = body["user_id"].as_str().expect("user id");
+    seed_sample_course(&app, alice).await;
+    seed_sample_run(&app, alice).await;
+    let bob = serde_json::json!({"provider": "dev", "token": "bob"}).to_string();
+    let mut request = lambda_http::request::from_str(&login.1).expect("login sample");
+    *request.body_mut() = lambda_http::Body::Text(bob);
+    assert!(
+        runcrew_auth::LOGIN
+            .call(&app, request)
+            .await
+            .status()
+            .is_success(),
+        "bob logs in"
+    );
     (dir, app)
 }
 

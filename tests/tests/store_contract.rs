@@ -524,6 +524,7 @@ mod cases {
                 Write::Increment {
                     key: Key::new("COURSE#9", "META"),
                     deltas: vec![("likes".into(), 1), ("rating_sum".into(), 4)],
+                    must_exist: true,
                 },
             ])
             .await
@@ -556,6 +557,7 @@ mod cases {
                 Write::Increment {
                     key: Key::new("COURSE#404", "META"),
                     deltas: vec![("likes".into(), 1)],
+                    must_exist: true,
                 },
             ])
             .await;
@@ -569,6 +571,56 @@ mod cases {
                 .await
                 .expect("get"),
             None
+        );
+    }
+
+    pub async fn counts_cover_the_whole_range_and_tallies_create_their_item(store: &dyn Store) {
+        // given a leaderboard of 1,205 runners in an index (more than one page)
+        let writes: Vec<Write> = (0..1205)
+            .map(|i| Write::Put {
+                item: item(&format!("BEST#{i}"), "E", json!({})).with_index(
+                    Index::Gsi1,
+                    "BOARD#c1",
+                    format!("{:09}#{i:05}", 1000 + i),
+                ),
+                condition: Condition::None,
+            })
+            .collect();
+        for chunk in writes.chunks(100) {
+            store.transact(chunk.to_vec()).await.expect("seed");
+        }
+        // when counting those at or faster than a time
+        let faster = Query::index(Index::Gsi1, "BOARD#c1")
+            .range(SortRange::AtMost(format!("{:09}#{:05}", 1000 + 1100, 1100)))
+            .limit(5);
+        // then every one in the range counts, whatever the query's limit
+        assert_eq!(store.count(&faster).await.expect("count"), 1101);
+        assert_eq!(
+            store
+                .count(&Query::index(Index::Gsi1, "BOARD#none"))
+                .await
+                .expect("count"),
+            0
+        );
+        // and a tally creates its bucket on first use and adds after that
+        for _ in 0..2 {
+            store
+                .transact(vec![Write::Increment {
+                    key: Key::new("USER#ann", "STATS#W#2026-W47"),
+                    deltas: vec![("distance_m".into(), 5000), ("runs".into(), 1)],
+                    must_exist: false,
+                }])
+                .await
+                .expect("tally");
+        }
+        let bucket = store
+            .get(&Key::new("USER#ann", "STATS#W#2026-W47"))
+            .await
+            .expect("get")
+            .expect("created");
+        assert_eq!(
+            (bucket.i64("distance_m"), bucket.i64("runs")),
+            (Some(10_000), Some(2))
         );
     }
 
@@ -665,6 +717,10 @@ macro_rules! store_contract {
             #[tokio::test]
             async fn increments_need_the_item_and_bump_its_version() {
                 cases::increments_need_the_item_and_bump_its_version(&$make).await
+            }
+            #[tokio::test]
+            async fn counts_cover_the_whole_range_and_tallies_create_their_item() {
+                cases::counts_cover_the_whole_range_and_tallies_create_their_item(&$make).await
             }
             #[tokio::test]
             async fn get_many_reads_live_items_and_skips_missing_ones() {

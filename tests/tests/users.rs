@@ -109,7 +109,15 @@ async fn the_public_profile_shows_no_email_provider_or_settings() {
         .collect();
     assert_eq!(
         keys,
-        BTreeSet::from(["avatar_url", "bio", "created_at", "display_name", "user_id"])
+        BTreeSet::from([
+            "avatar_url",
+            "bio",
+            "created_at",
+            "display_name",
+            "follower_count",
+            "following_count",
+            "user_id"
+        ])
     );
 
     for missing in ["0123456789abcdef0123456789abcdef", "not-an-id"] {
@@ -205,11 +213,16 @@ fn key_pattern(pk: &str, sk: &str, user_id: &str) -> String {
     };
     let pk = match pk.split_once('#') {
         Some(("COURSE", _)) => "COURSE#<courseId>".to_owned(),
+        // Another user's partition holding something of hers (a follow of her).
+        Some(("USER", _)) => "USER#<userId>".to_owned(),
         _ => pk,
     };
     let sk = match sk.split_once('#') {
         Some(("SESSION", _)) => "SESSION#<sessionId>".to_owned(),
         Some(("IDEMPOTENCY", _)) => "IDEMPOTENCY#<digest>".to_owned(),
+        Some((kind @ ("RUN" | "RUNPATH"), _)) => format!("{kind}#<runId>"),
+        Some(("STATS", _)) => "STATS#<period>".to_owned(),
+        Some((kind @ ("FOLLOWS" | "BEST"), _)) => format!("{kind}#<userId>"),
         Some((kind @ ("LIKE" | "FAVORITE" | "REVIEW"), _)) => format!("{kind}#<userId>"),
         _ => sk.to_owned(),
     };
@@ -257,6 +270,30 @@ async fn erasing_an_account_leaves_no_item_with_its_id() {
         blobs.head(&photo_thumbnail).await.ok().flatten()
     })
     .await;
+    // and she runs bob's course (a leaderboard place), and they follow each other
+    let (status, _) = call(
+        runcrew_tests::http()
+            .post(url(&api, "/v1/runs"))
+            .bearer_auth(bearer(&alice))
+            .json(&json!({
+                "started_at": "2026-11-01T07:00:00+09:00",
+                "duration_s": 600,
+                "distance_m": 1300.0,
+                "course_id": his_course_id,
+                "path": {"type": "LineString", "coordinates": [[126.97, 37.56], [126.98, 37.57]]}
+            })),
+    )
+    .await;
+    assert_eq!(status, 201);
+    for (who, whom) in [(&alice, &bob_id), (&bob, &alice_id)] {
+        let (status, body) = call(
+            runcrew_tests::http()
+                .put(url(&api, &format!("/v1/users/{whom}/follow")))
+                .bearer_auth(bearer(who)),
+        )
+        .await;
+        assert_eq!(status, 204, "{body}");
+    }
     let thumbnail = runcrew_tests::eventually("her course's thumbnail", || async {
         let (_, course) =
             call(runcrew_tests::http().get(url(&api, &format!("/v1/courses/{her_course}")))).await;
@@ -315,6 +352,21 @@ async fn erasing_an_account_leaves_no_item_with_its_id() {
     assert_eq!(his_course["favorite_count"], 1);
     assert_eq!(his_course["review_count"], 1);
     assert_eq!(his_course["average_rating"], 4.0);
+    // and his leaderboard no longer shows her, and his follow counts are back to zero
+    let (_, board) = call(runcrew_tests::http().get(url(
+        &api,
+        &format!("/v1/courses/{his_course_id}/leaderboard"),
+    )))
+    .await;
+    assert_eq!(board["items"], json!([]));
+    let (_, him) = call(runcrew_tests::http().get(url(&api, &format!("/v1/users/{bob_id}")))).await;
+    assert_eq!(
+        (
+            him["follower_count"].as_i64(),
+            him["following_count"].as_i64()
+        ),
+        (Some(0), Some(0))
+    );
     // the audit trail kept the erasure, under a pseudonym
     assert!(
         after

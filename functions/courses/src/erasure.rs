@@ -94,6 +94,7 @@ async fn uncount(
         Write::Increment {
             key: course_key(course_id),
             deltas,
+            must_exist: true,
         },
     ];
     match store.transact(writes).await {

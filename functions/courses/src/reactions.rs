@@ -134,6 +134,7 @@ pub async fn react(
     let count = Write::Increment {
         key: course_key(id),
         deltas: vec![(reaction.counter().into(), if on { 1 } else { -1 })],
+        must_exist: true,
     };
     match store.transact(vec![first, count]).await {
         Ok(()) => Ok(response::no_content()),

@@ -163,6 +163,7 @@ pub async fn create(app: &App, req: Request) -> Result<Response<Body>, ApiError>
                     ("review_count".into(), count_delta),
                     ("rating_sum".into(), sum_delta),
                 ],
+                must_exist: true,
             },
         ];
         match store.transact(writes).await {

@@ -12,6 +12,9 @@
 //! | `USER#<userId>` / `IDEMPOTENCY#<digest>` | answers kept for `Idempotency-Key` replays |
 //! | `COURSE#<courseId>` / `META` | the user's courses, with every like, favorite and review on them, their route and thumbnail files |
 //! | `COURSE#<courseId>` / `LIKE#<userId>`, `FAVORITE#<userId>`, `REVIEW#<userId>` | the user's reactions to other courses, taken off their counters |
+//! | `USER#<userId>` / `RUN#`, `RUNPATH#`, `STATS#`, `RECORDS` | runs, their paths, totals and records (with the partition) |
+//! | `COURSE#<courseId>` / `BEST#<userId>` | the user's leaderboard entries, found through the runs' courses |
+//! | `USER#<userId>` / `FOLLOWS#<userId>` | follows both ways: the user's own, and others' follows of the user (their counts drop) |
 //!
 //! Files: the user's courses' route and map files go with the courses; uploaded photos and
 //! their thumbnails (`uploads/<userId>/`, `thumbnails/uploads/<userId>/`) go by folder.
@@ -20,7 +23,8 @@
 //! (a digest, gone within minutes by TTL).
 //!
 //! The course library goes first ([`runcrew_courses::erasure::erase_user`]), found through
-//! the indexes that list a user's courses, likes, favorites and reviews. Then the links: a retry after a failure part-way still finds them through the
+//! the indexes that list a user's courses, likes, favorites and reviews; then leaderboard
+//! entries (through the runs, before the runs go) and follows both ways. Then the links: a retry after a failure part-way still finds them through the
 //! profile, which goes with the rest of the partition, 100 items per transaction.
 
 use runcrew_shared::ApiError;
@@ -34,6 +38,12 @@ pub const ERASED_KEY_PATTERNS: &[&str] = &[
     "USER#<userId> / PROFILE",
     "USER#<userId> / SESSION#<sessionId>",
     "USER#<userId> / IDEMPOTENCY#<digest>",
+    "USER#<userId> / RUN#<runId>",
+    "USER#<userId> / RUNPATH#<runId>",
+    "USER#<userId> / STATS#<period>",
+    "USER#<userId> / RECORDS",
+    "USER#<userId> / FOLLOWS#<userId>",
+    "COURSE#<courseId> / BEST#<userId>",
     "COURSE#<courseId> / META",
     "COURSE#<courseId> / LIKE#<userId>",
     "COURSE#<courseId> / FAVORITE#<userId>",
@@ -64,7 +74,9 @@ pub async fn erase(
     user_id: &str,
 ) -> Result<Erased, ApiError> {
     let mut erased = Erased {
-        items: runcrew_courses::erasure::erase_user(store, blobs, user_id).await?,
+        items: runcrew_courses::erasure::erase_user(store, blobs, user_id).await?
+            + runcrew_runs::erasure::erase_user(store, user_id).await?
+            + runcrew_social::erasure::erase_user(store, user_id).await?,
         files: 0,
     };
     for folder in user_file_folders(user_id) {

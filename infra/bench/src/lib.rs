@@ -90,6 +90,10 @@ impl Store for CountingStore {
         self.count();
         self.inner.query(query).await
     }
+    async fn count(&self, query: &Query) -> Result<usize, StoreError> {
+        self.count();
+        self.inner.count(query).await
+    }
     async fn add(
         &self,
         key: &Key,

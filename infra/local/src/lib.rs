@@ -35,6 +35,8 @@ pub fn registry() -> Vec<&'static HttpFunction> {
         .chain(runcrew_users::FUNCTIONS)
         .chain(runcrew_courses::FUNCTIONS)
         .chain(runcrew_uploads::FUNCTIONS)
+        .chain(runcrew_runs::FUNCTIONS)
+        .chain(runcrew_social::FUNCTIONS)
         .copied()
         .collect()
 }

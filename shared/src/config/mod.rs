@@ -78,6 +78,32 @@ pub enum BlobBackend {
     },
 }
 
+/// Which adapter carries queued work.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum QueueBackend {
+    /// In process (laptops, tests): messages wait in memory for their consumer.
+    Memory,
+    /// SQS, optionally at an overridden endpoint (moto in tests).
+    Sqs {
+        /// `SQS_ENDPOINT`, for an SQS-compatible test server.
+        endpoint: Option<String>,
+        /// `PUSH_QUEUE_URL`: the queue of push notification jobs.
+        push_url: Option<String>,
+    },
+}
+
+/// Rules for accepting run records.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunsConfig {
+    /// `RUN_PACE_FLOOR_SECONDS_PER_KM`: a run faster than this average pace is kept off
+    /// leaderboards and records as implausible (default 120 s/km, faster than any human
+    /// over a kilometre).
+    pub pace_floor_seconds_per_km: f64,
+    /// `RUN_COURSE_DISTANCE_TOLERANCE`: a course run whose distance differs from the
+    /// course's by more than this fraction is kept off its leaderboard (default 0.1).
+    pub course_distance_tolerance: f64,
+}
+
 /// Where the private key that signs our access tokens comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SigningKeySource {
@@ -126,6 +152,10 @@ pub struct Config {
     pub auth: AuthConfig,
     /// Route map images for thumbnails.
     pub maps: MapsConfig,
+    /// `QUEUES` (memory | sqs), `SQS_ENDPOINT` and the queue URLs.
+    pub queues: QueueBackend,
+    /// Plausibility rules of runs.
+    pub runs: RunsConfig,
 }
 
 /// One reason the configuration cannot be used, phrased for the operator who must fix it.
@@ -223,6 +253,47 @@ impl Config {
                 BlobBackend::Filesystem
             }
         };
+        let queues = match get("QUEUES").as_deref() {
+            Some("memory") => QueueBackend::Memory,
+            Some("sqs") => QueueBackend::Sqs {
+                endpoint: get("SQS_ENDPOINT"),
+                push_url: get("PUSH_QUEUE_URL"),
+            },
+            None if local => QueueBackend::Memory,
+            None => QueueBackend::Sqs {
+                endpoint: get("SQS_ENDPOINT"),
+                push_url: get("PUSH_QUEUE_URL"),
+            },
+            Some(other) => {
+                problems.push(ConfigProblem(format!(
+                    "QUEUES={other} is not memory or sqs"
+                )));
+                QueueBackend::Memory
+            }
+        };
+        let mut fraction =
+            |name: &str, default: f64, range: std::ops::RangeInclusive<f64>| match get(name) {
+                None => default,
+                Some(raw) => match raw.parse::<f64>() {
+                    Ok(v) if v.is_finite() && range.contains(&v) => v,
+                    _ => {
+                        problems.push(ConfigProblem(format!(
+                            "{name}={raw} is not a number from {} to {}",
+                            range.start(),
+                            range.end()
+                        )));
+                        default
+                    }
+                },
+            };
+        let runs = RunsConfig {
+            pace_floor_seconds_per_km: fraction(
+                "RUN_PACE_FLOOR_SECONDS_PER_KM",
+                120.0,
+                1.0..=600.0,
+            ),
+            course_distance_tolerance: fraction("RUN_COURSE_DISTANCE_TOLERANCE", 0.1, 0.0..=1.0),
+        };
         let cdn_base_url = get("CDN_BASE_URL")
             .unwrap_or_else(|| format!("{public_base_url}/_cdn"))
             .trim_end_matches('/')
@@ -271,6 +342,8 @@ impl Config {
             api_docs: flag("API_DOCS", false, &mut problems),
             auth: AuthConfig::read(&get, &mut problems),
             maps: MapsConfig::read(&get),
+            queues,
+            runs,
         };
 
         problems.extend(config.problems());
@@ -341,8 +414,20 @@ impl Config {
         if self.blobs == BlobBackend::Filesystem {
             problems.push(ConfigProblem("BLOBS=filesystem: production uses S3".into()));
         }
+        if self.queues == QueueBackend::Memory {
+            problems.push(ConfigProblem(
+                "QUEUES=memory: production uses SQS (set PUSH_QUEUE_URL)".into(),
+            ));
+        }
         if matches!(self.store, StoreBackend::DynamoDb { endpoint: Some(_) })
             || matches!(self.blobs, BlobBackend::S3 { endpoint: Some(_) })
+            || matches!(
+                self.queues,
+                QueueBackend::Sqs {
+                    endpoint: Some(_),
+                    ..
+                }
+            )
         {
             problems.push(ConfigProblem(
                 "DYNAMODB_ENDPOINT / S3_ENDPOINT override the AWS endpoints: not allowed in production".into(),

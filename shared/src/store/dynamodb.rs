@@ -1,7 +1,7 @@
 //! The DynamoDB Store (aws-sdk-dynamodb), for AWS and, with an endpoint override, for
 //! DynamoDB Local in tests.
 //!
-//! Round trips: `get` 1 GetItem; `get_many` 1 BatchGetItem (more only for keys DynamoDB
+//! Round trips: `count` 1 Query (Select COUNT) per 1 MB of the range; `get` 1 GetItem; `get_many` 1 BatchGetItem (more only for keys DynamoDB
 //! leaves unprocessed); `put`/`delete` 1 conditional write; `query` 1 Query per
 //! page (more only when expired items were filtered out of a page); `add` 1 UpdateItem (2
 //! when it restarts an expired counter); `transact` 1 TransactWriteItems.
@@ -14,7 +14,7 @@ use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkErro
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, Delete, GlobalSecondaryIndex,
     KeySchemaElement, KeyType, KeysAndAttributes, Projection, ProjectionType, Put, ReturnValue,
-    ScalarAttributeType, TimeToLiveSpecification, TransactWriteItem, Update,
+    ScalarAttributeType, Select, TimeToLiveSpecification, TransactWriteItem, Update,
 };
 use serde_json::{Map, Value};
 
@@ -208,13 +208,9 @@ impl DynamoStore {
             .map_err(|e| StoreError::Invalid(e.to_string()))
     }
 
-    async fn query_page(
-        &self,
-        query: &Query,
-        start: Option<AttrMap>,
-        limit: i32,
-        now: i64,
-    ) -> Result<(Vec<Item>, Option<AttrMap>), StoreError> {
+    /// The key condition of `query` with its names and values (`:now` included, for the
+    /// expiry filter).
+    fn key_condition(query: &Query, now: i64) -> (String, HashMap<String, String>, AttrMap) {
         let (pk_name, sk_name) = match query.index {
             Some(index) => index.attributes(),
             None => ("pk", "sk"),
@@ -247,12 +243,23 @@ impl DynamoStore {
         if !range.is_empty() {
             names.insert("#sk".to_owned(), sk_name.to_owned());
         }
+        (format!("#pk = :pk{range}"), names, values)
+    }
+
+    async fn query_page(
+        &self,
+        query: &Query,
+        start: Option<AttrMap>,
+        limit: i32,
+        now: i64,
+    ) -> Result<(Vec<Item>, Option<AttrMap>), StoreError> {
+        let (condition, names, values) = Self::key_condition(query, now);
         let out = self
             .client
             .query()
             .table_name(&self.table)
             .set_index_name(query.index.map(|i| i.name().to_owned()))
-            .key_condition_expression(format!("#pk = :pk{range}"))
+            .key_condition_expression(condition)
             .filter_expression("attribute_not_exists(expires_at) OR expires_at > :now")
             .set_expression_attribute_names(Some(names))
             .set_expression_attribute_values(Some(values))
@@ -476,6 +483,35 @@ impl Store for DynamoStore {
         Ok(Page::new(query, items, more, &self.cursors))
     }
 
+    async fn count(&self, query: &Query) -> Result<usize, StoreError> {
+        let now = now_epoch_seconds();
+        let (condition, names, values) = Self::key_condition(query, now);
+        let mut total = 0usize;
+        let mut start: Option<AttrMap> = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .set_index_name(query.index.map(|i| i.name().to_owned()))
+                .key_condition_expression(&condition)
+                .filter_expression("attribute_not_exists(expires_at) OR expires_at > :now")
+                .set_expression_attribute_names(Some(names.clone()))
+                .set_expression_attribute_values(Some(values.clone()))
+                .set_consistent_read(query.index.is_none().then_some(true))
+                .select(Select::Count)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(classify)?;
+            total += usize::try_from(out.count).unwrap_or(0);
+            match out.last_evaluated_key {
+                Some(last) if !last.is_empty() => start = Some(last),
+                _ => return Ok(total),
+            }
+        }
+    }
+
     async fn add(
         &self,
         key: &Key,
@@ -556,8 +592,19 @@ impl Store for DynamoStore {
                         .build()
                         .map_err(|e| StoreError::Invalid(e.to_string()))?,
                 ),
-                Write::Increment { key, deltas } => {
-                    let cond = condition_expr(&Condition::Exists, now);
+                Write::Increment {
+                    key,
+                    deltas,
+                    must_exist,
+                } => {
+                    let cond = condition_expr(
+                        if *must_exist {
+                            &Condition::Exists
+                        } else {
+                            &Condition::None
+                        },
+                        now,
+                    );
                     let mut names = HashMap::new();
                     let mut values = cond.values;
                     let mut adds = Vec::with_capacity(deltas.len() + 1);

@@ -16,7 +16,7 @@ use serde_json::{Map, Value};
 
 use super::cursor::{CursorCodec, Position};
 use super::{
-    Condition, Index, Item, Key, Order, Page, Query, SortRange, Store, StoreError, Write,
+    Condition, Index, Item, Key, MAX_PAGE, Order, Page, Query, SortRange, Store, StoreError, Write,
     now_epoch_seconds, validate_counter_field, validate_transaction,
 };
 
@@ -127,7 +127,10 @@ impl EmbeddedStore {
                 | Write::Delete { condition, .. }
                 | Write::Check { condition, .. } => condition,
                 Write::Add { .. } => &Condition::None,
-                Write::Increment { .. } => &Condition::Exists,
+                Write::Increment {
+                    must_exist: true, ..
+                } => &Condition::Exists,
+                Write::Increment { .. } => &Condition::None,
             };
             let current = read_live(&txn, write.key(), now)?;
             if !holds(condition, current.as_ref()) {
@@ -153,7 +156,7 @@ impl EmbeddedStore {
                 Write::Add { key, field, delta } => {
                     add_in(&txn, &key, &field, delta, None, now)?;
                 }
-                Write::Increment { key, deltas } => {
+                Write::Increment { key, deltas, .. } => {
                     for (field, delta) in &deltas {
                         add_in(&txn, &key, field, *delta, None, now)?;
                     }
@@ -528,6 +531,19 @@ impl Store for EmbeddedStore {
         let query = query.clone();
         self.blocking(move |db, cursors| query_in(db, cursors, &query))
             .await
+    }
+
+    async fn count(&self, query: &Query) -> Result<usize, StoreError> {
+        let mut query = query.clone().limit(MAX_PAGE).after(None);
+        let mut total = 0;
+        loop {
+            let page = self.query(&query).await?;
+            total += page.items.len();
+            match page.cursor {
+                Some(next) => query = query.after(Some(next)),
+                None => return Ok(total),
+            }
+        }
     }
 
     async fn add(

@@ -375,14 +375,17 @@ pub enum Write {
         /// How much (may be negative).
         delta: i64,
     },
-    /// Add to counters of an item that must exist and be live, and bump its version, so a
-    /// version-conditioned read-modify-write of the same item never overwrites a count
-    /// (a like counted while the owner renames the course).
+    /// Add to several counters of one item and bump its version, so a version-conditioned
+    /// read-modify-write of the same item never overwrites a count (a like counted while
+    /// the owner renames the course).
     Increment {
         /// Which item.
         key: Key,
         /// Attribute and delta pairs (deltas may be negative).
         deltas: Vec<(String, i64)>,
+        /// `true`: the item must exist and be live (a course being liked); `false`: a
+        /// missing item is created with the deltas (a statistics bucket).
+        must_exist: bool,
     },
     /// Write nothing, but require the condition on another item.
     Check {
@@ -450,6 +453,10 @@ pub trait Store: Send + Sync {
 
     /// One page of a partition, with a cursor for the next.
     async fn query(&self, query: &Query) -> Result<Page, StoreError>;
+
+    /// How many live items `query`'s partition holds in its range, whatever its limit and
+    /// cursor (a rank on a leaderboard). Reads the range, so it costs what reading it costs.
+    async fn count(&self, query: &Query) -> Result<usize, StoreError>;
 
     /// Adds `delta` to the integer attribute `field` of `key` atomically and returns the
     /// new value. Creates the item when missing; `expires_at` is set only on creation, so

@@ -1,0 +1,202 @@
+//! Per-course leaderboards: each runner's best time, fastest first.
+//!
+//! | item | pk / sk | index |
+//! |---|---|---|
+//! | best | `COURSE#<courseId>` / `BEST#<userId>` | gsi1 `BOARD#<courseId>` / `<seconds>#<started ms>#<userId>` |
+//!
+//! Replacing a best is a version-conditioned write after reading it, and only a faster run
+//! (or as fast and earlier) replaces it: two runs finishing together cannot lose the better
+//! one. Ties rank by who ran the time first. A rank is the count of entries up to and
+//! including one's own (one Query with Select COUNT).
+
+use runcrew_shared::ApiError;
+use runcrew_shared::store::{Condition, Index, Item, Key, Query, SortRange, Store, StoreError};
+use runcrew_shared::users::{from_body, to_body};
+use serde::{Deserialize, Serialize};
+
+use crate::run::{Run, course_runs_partition, padded_seconds};
+
+/// A runner's best on one course.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Best {
+    /// The course.
+    pub course_id: String,
+    /// The runner.
+    pub user_id: String,
+    /// The run that set it.
+    pub run_id: String,
+    /// Its time.
+    pub duration_s: i64,
+    /// Its distance.
+    pub distance_m: f64,
+    /// When it started (UTC).
+    pub started_at: String,
+    /// When it started, epoch milliseconds.
+    pub started_ms: i64,
+}
+
+/// The key of a runner's entry.
+pub fn best_key(course_id: &str, user_id: &str) -> Key {
+    Key::new(format!("COURSE#{course_id}"), format!("BEST#{user_id}"))
+}
+
+/// The gsi1 partition of a course's board.
+pub fn board_partition(course_id: &str) -> String {
+    format!("BOARD#{course_id}")
+}
+
+/// Attempts at a conditional replacement before giving up to a busy board.
+const ATTEMPTS: u32 = 10;
+
+/// A short random pause after losing a race, growing with the attempt, so racing writers
+/// of one runner's entry spread out instead of colliding again.
+async fn back_off(attempt: u32) {
+    let jitter: u64 = rand::random::<u64>() % 10;
+    tokio::time::sleep(std::time::Duration::from_millis(
+        (jitter + 1) * u64::from(attempt),
+    ))
+    .await;
+}
+
+impl Best {
+    fn of(run: &Run, course_id: &str) -> Best {
+        Best {
+            course_id: course_id.to_owned(),
+            user_id: run.user_id.clone(),
+            run_id: run.run_id.clone(),
+            duration_s: run.duration_s,
+            distance_m: run.distance_m,
+            started_at: run.started_at.clone(),
+            started_ms: run.started_ms,
+        }
+    }
+
+    /// The sort key on the board: time, then who ran it first.
+    pub fn board_key(&self) -> String {
+        format!(
+            "{}#{:013}#{}",
+            padded_seconds(self.duration_s),
+            self.started_ms.max(0),
+            self.user_id
+        )
+    }
+
+    fn to_item(&self, version: u64) -> Result<Item, ApiError> {
+        Ok(
+            Item::new(best_key(&self.course_id, &self.user_id), to_body(self)?)
+                .with_version(version)
+                .with_index(
+                    Index::Gsi1,
+                    board_partition(&self.course_id),
+                    self.board_key(),
+                ),
+        )
+    }
+
+    /// Reads an entry.
+    pub fn from_item(item: &Item) -> Result<Best, ApiError> {
+        from_body(item)
+    }
+}
+
+/// Puts `run` on its course's board if it beats the runner's best. Returns whether it did.
+pub async fn offer(store: &dyn Store, run: &Run) -> Result<bool, ApiError> {
+    let Some(course_id) = run.course_id.as_deref().filter(|_| run.on_board()) else {
+        return Ok(false);
+    };
+    let candidate = Best::of(run, course_id);
+    for attempt in 0..ATTEMPTS {
+        if attempt > 0 {
+            back_off(attempt).await;
+        }
+        let current = store.get(&best_key(course_id, &run.user_id)).await?;
+        let condition = match &current {
+            None => Condition::NotExists,
+            Some(item) => {
+                let best = Best::from_item(item)?;
+                if best.board_key() <= candidate.board_key() {
+                    return Ok(false);
+                }
+                Condition::VersionIs(item.version)
+            }
+        };
+        let version = current.as_ref().map_or(1, |i| i.version + 1);
+        match store.put(candidate.to_item(version)?, condition).await {
+            Ok(()) => return Ok(true),
+            Err(StoreError::ConditionFailed) => continue,
+            Err(other) => return Err(other.into()),
+        }
+    }
+    Err(ApiError::Conflict {
+        code: "leaderboard_busy",
+        message: "the leaderboard changed too often; the run is saved, try again".into(),
+    })
+}
+
+/// After `run` was deleted: if it held the runner's entry, the runner's next best run on
+/// the course takes its place, or the entry goes.
+pub async fn withdraw(store: &dyn Store, run: &Run) -> Result<(), ApiError> {
+    let Some(course_id) = run.course_id.as_deref().filter(|_| run.on_board()) else {
+        return Ok(());
+    };
+    let key = best_key(course_id, &run.user_id);
+    for attempt in 0..ATTEMPTS {
+        if attempt > 0 {
+            back_off(attempt).await;
+        }
+        let Some(item) = store.get(&key).await? else {
+            return Ok(());
+        };
+        if Best::from_item(&item)?.run_id != run.run_id {
+            return Ok(());
+        }
+        // The index may still list the deleted run for a moment: skip it by id.
+        let page = store
+            .query(
+                &Query::index(Index::Gsi2, course_runs_partition(&run.user_id, course_id)).limit(3),
+            )
+            .await?;
+        let mut next = None;
+        for candidate in &page.items {
+            let candidate = Run::from_item(candidate)?;
+            if candidate.run_id != run.run_id {
+                next = Some(candidate);
+                break;
+            }
+        }
+        let outcome = match next {
+            Some(next) => {
+                store
+                    .put(
+                        Best::of(&next, course_id).to_item(item.version + 1)?,
+                        Condition::VersionIs(item.version),
+                    )
+                    .await
+            }
+            None => store.delete(&key, Condition::VersionIs(item.version)).await,
+        };
+        match outcome {
+            Ok(()) => return Ok(()),
+            Err(StoreError::ConditionFailed) => continue,
+            Err(other) => return Err(other.into()),
+        }
+    }
+    Err(ApiError::Conflict {
+        code: "leaderboard_busy",
+        message: "the leaderboard changed too often; try again".into(),
+    })
+}
+
+/// The rank of the entry with board key `board_key`: entries up to and including it.
+pub async fn rank_of(
+    store: &dyn Store,
+    course_id: &str,
+    board_key: &str,
+) -> Result<usize, ApiError> {
+    Ok(store
+        .count(
+            &Query::index(Index::Gsi1, board_partition(course_id))
+                .range(SortRange::AtMost(board_key.to_owned())),
+        )
+        .await?)
+}

@@ -1,0 +1,45 @@
+//! What erasing an account removes beyond the user's own partition (where runs, paths,
+//! totals and records live): the user's places on course leaderboards.
+
+use runcrew_shared::ApiError;
+use runcrew_shared::store::{Condition, MAX_PAGE, Query, SortRange, Store};
+use runcrew_shared::users::user_partition;
+
+use crate::board::best_key;
+use crate::run::Run;
+
+/// The key patterns [`erase_user`] and the partition sweep remove.
+pub const ERASED_KEY_PATTERNS: &[&str] = &[
+    "USER#<userId> / RUN#<runId>",
+    "USER#<userId> / RUNPATH#<runId>",
+    "USER#<userId> / STATS#<period>",
+    "USER#<userId> / RECORDS",
+    "COURSE#<courseId> / BEST#<userId>",
+];
+
+/// Deletes the user's leaderboard entries, found through the courses of the user's runs.
+/// The runs themselves go with the user's partition. Returns the entries deleted.
+pub async fn erase_user(store: &dyn Store, user_id: &str) -> Result<usize, ApiError> {
+    let mut courses = std::collections::BTreeSet::new();
+    let mut query = Query::partition(user_partition(user_id))
+        .range(SortRange::BeginsWith("RUN#".into()))
+        .limit(MAX_PAGE);
+    loop {
+        let page = store.query(&query).await?;
+        for item in &page.items {
+            if let Some(course_id) = Run::from_item(item)?.course_id {
+                courses.insert(course_id);
+            }
+        }
+        match page.cursor {
+            Some(next) => query = query.after(Some(next)),
+            None => break,
+        }
+    }
+    for course_id in &courses {
+        store
+            .delete(&best_key(course_id, user_id), Condition::None)
+            .await?;
+    }
+    Ok(courses.len())
+}

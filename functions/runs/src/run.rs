@@ -1,0 +1,210 @@
+//! A run record: what was run, when (in UTC, with the runner's offset and zone), where it
+//! came from, and whether it is plausible enough for leaderboards and records.
+//!
+//! | item | pk / sk | indexes |
+//! |---|---|---|
+//! | run | `USER#<userId>` / `RUN#<runId>` | public, not Strava: gsi1 `RUNFEED#<userId>` / id (the feed); on a course, plausible, not Strava: gsi2 `RUNS#<userId>#<courseId>` / `<seconds>#<runId>` (the runner's next best) |
+//! | path | `USER#<userId>` / `RUNPATH#<runId>` | – |
+//!
+//! Run ids are UUIDv7 stamped with the run's start, so "newest first" is by when it was run.
+
+use runcrew_shared::ApiError;
+use runcrew_shared::route::Route;
+use runcrew_shared::store::{Index, Item, Key};
+use runcrew_shared::users::{from_body, to_body, user_partition};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+/// The longest run accepted, in seconds (48 hours).
+pub const MAX_DURATION_S: i64 = 172_800;
+/// The longest run accepted, in metres (a 48-hour ultra stays far below).
+pub const MAX_DISTANCE_M: f64 = 1_000_000.0;
+
+/// Where a run came from. Strava's terms allow its data to be shown only to the athlete:
+/// Strava runs never reach leaderboards, feeds or anyone else's view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    /// Recorded by our app.
+    #[default]
+    App,
+    /// Imported from a GPX file.
+    Gpx,
+    /// Imported from Strava (only by the importer).
+    Strava,
+}
+
+/// Who may see a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum RunVisibility {
+    /// Followers see it in their feed.
+    #[default]
+    Public,
+    /// Only its runner.
+    Private,
+}
+
+/// Why a run is kept off leaderboards and records.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Flag {
+    /// `too_fast` or `distance_mismatch`.
+    pub reason: String,
+    /// In words, with the numbers.
+    pub detail: String,
+}
+
+/// The run item's body.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Run {
+    /// UUIDv7 stamped with the start.
+    pub run_id: String,
+    /// The runner.
+    pub user_id: String,
+    /// Start in UTC, RFC 3339 with milliseconds.
+    pub started_at: String,
+    /// Start in epoch milliseconds.
+    pub started_ms: i64,
+    /// The runner's UTC offset at the start, in minutes.
+    pub utc_offset_minutes: i32,
+    /// The runner's IANA zone, when the client sent it.
+    #[serde(default)]
+    pub time_zone: Option<String>,
+    /// The local calendar date of the start (`YYYY-MM-DD`).
+    pub local_date: String,
+    /// Moving time in seconds.
+    pub duration_s: i64,
+    /// Metres.
+    pub distance_m: f64,
+    /// The course run, if any.
+    #[serde(default)]
+    pub course_id: Option<String>,
+    /// Where the record came from.
+    pub source: Source,
+    /// Who may see it.
+    pub visibility: RunVisibility,
+    /// Why it is kept off boards and records, if it is.
+    #[serde(default)]
+    pub flag: Option<Flag>,
+    /// Positions in the stored path, if one was sent.
+    #[serde(default)]
+    pub path_points: Option<usize>,
+    /// RFC 3339.
+    pub created_at: String,
+}
+
+/// The key of a run.
+pub fn run_key(user_id: &str, run_id: &str) -> Key {
+    Key::new(user_partition(user_id), format!("RUN#{run_id}"))
+}
+
+/// The key of a run's path.
+pub fn path_key(user_id: &str, run_id: &str) -> Key {
+    Key::new(user_partition(user_id), format!("RUNPATH#{run_id}"))
+}
+
+/// The gsi1 partition of a runner's runs that followers see.
+pub fn feed_partition(user_id: &str) -> String {
+    format!("RUNFEED#{user_id}")
+}
+
+/// The gsi2 partition of a runner's leaderboard-worthy runs on one course.
+pub fn course_runs_partition(user_id: &str, course_id: &str) -> String {
+    format!("RUNS#{user_id}#{course_id}")
+}
+
+/// A time as a sort key that orders numerically.
+pub fn padded_seconds(seconds: i64) -> String {
+    format!("{seconds:09}")
+}
+
+/// A new run id for a run that started at `started_ms`.
+pub fn new_run_id(started_ms: i64) -> String {
+    let random: [u8; 10] = rand::random();
+    uuid::Builder::from_unix_timestamp_millis(started_ms.max(0) as u64, &random)
+        .into_uuid()
+        .simple()
+        .to_string()
+}
+
+impl Run {
+    /// Average pace in seconds per kilometre.
+    pub fn pace_s_per_km(&self) -> f64 {
+        self.duration_s as f64 / (self.distance_m / 1000.0)
+    }
+
+    /// Whether it may appear on a leaderboard: on a course, plausible, not from Strava.
+    pub fn on_board(&self) -> bool {
+        self.course_id.is_some() && self.flag.is_none() && self.source != Source::Strava
+    }
+
+    /// Whether followers see it.
+    pub fn in_feed(&self) -> bool {
+        self.visibility == RunVisibility::Public && self.source != Source::Strava
+    }
+
+    /// The item, with the index keys its eligibility gives it.
+    pub fn to_item(&self) -> Result<Item, ApiError> {
+        let mut item = Item::new(run_key(&self.user_id, &self.run_id), to_body(self)?);
+        if self.in_feed() {
+            item = item.with_index(Index::Gsi1, feed_partition(&self.user_id), &self.run_id);
+        }
+        if let (true, Some(course_id)) = (self.on_board(), &self.course_id) {
+            item = item.with_index(
+                Index::Gsi2,
+                course_runs_partition(&self.user_id, course_id),
+                format!("{}#{}", padded_seconds(self.duration_s), self.run_id),
+            );
+        }
+        Ok(item)
+    }
+
+    /// Reads a run item.
+    pub fn from_item(item: &Item) -> Result<Run, ApiError> {
+        from_body(item)
+    }
+
+    /// What the runner sees.
+    pub fn owner_view(&self) -> Value {
+        json!({
+            "run_id": self.run_id,
+            "user_id": self.user_id,
+            "started_at": self.started_at,
+            "utc_offset_minutes": self.utc_offset_minutes,
+            "time_zone": self.time_zone,
+            "local_date": self.local_date,
+            "duration_s": self.duration_s,
+            "distance_m": self.distance_m,
+            "pace_s_per_km": (self.pace_s_per_km() * 10.0).round() / 10.0,
+            "course_id": self.course_id,
+            "source": self.source,
+            "visibility": self.visibility,
+            "flag": self.flag,
+            "on_leaderboard": self.on_board(),
+            "path_points": self.path_points,
+            "created_at": self.created_at,
+        })
+    }
+
+    /// What followers see in their feed.
+    pub fn public_view(&self) -> Value {
+        json!({
+            "run_id": self.run_id,
+            "user_id": self.user_id,
+            "started_at": self.started_at,
+            "duration_s": self.duration_s,
+            "distance_m": self.distance_m,
+            "pace_s_per_km": (self.pace_s_per_km() * 10.0).round() / 10.0,
+            "course_id": self.course_id,
+            "source": self.source,
+        })
+    }
+}
+
+/// A run's path: the polyline of at most 10,000 positions.
+pub fn path_item(user_id: &str, run_id: &str, route: &Route) -> Item {
+    let mut body = serde_json::Map::new();
+    body.insert("polyline".into(), json!(route.to_polyline()));
+    body.insert("points".into(), json!(route.len()));
+    Item::new(path_key(user_id, run_id), body)
+}

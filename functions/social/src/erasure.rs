@@ -1,0 +1,87 @@
+//! What erasing an account removes from the social graph: the follows of the user (each
+//! followed runner's count goes down) and the follows of the user by others (which live in
+//! their partitions; their following counts go down).
+
+use runcrew_shared::ApiError;
+use runcrew_shared::store::{
+    Condition, Index, MAX_PAGE, Query, SortRange, Store, StoreError, Write,
+};
+use runcrew_shared::users::{profile_key, user_partition};
+
+use crate::{follow_key, followers_partition};
+
+/// The key patterns [`erase_user`] removes.
+pub const ERASED_KEY_PATTERNS: &[&str] = &["USER#<userId> / FOLLOWS#<userId>"];
+
+/// Deletes `key` and counts `delta` on `profile`'s `field`; when that profile is gone,
+/// just deletes `key`.
+async fn unlink(
+    store: &dyn Store,
+    key: runcrew_shared::store::Key,
+    profile: &str,
+    field: &str,
+) -> Result<(), ApiError> {
+    let writes = vec![
+        Write::Delete {
+            key: key.clone(),
+            condition: Condition::None,
+        },
+        Write::Increment {
+            key: profile_key(profile),
+            deltas: vec![(field.into(), -1)],
+            must_exist: true,
+        },
+    ];
+    match store.transact(writes).await {
+        Ok(()) => Ok(()),
+        Err(StoreError::TransactionCanceled { .. }) => {
+            store.delete(&key, Condition::None).await?;
+            Ok(())
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// Removes every follow from and to `user_id`. Returns how many.
+pub async fn erase_user(store: &dyn Store, user_id: &str) -> Result<usize, ApiError> {
+    let mut removed = 0;
+    // Whom the user follows: in the user's partition.
+    loop {
+        let page = store
+            .query(
+                &Query::partition(user_partition(user_id))
+                    .range(SortRange::BeginsWith("FOLLOWS#".into()))
+                    .limit(MAX_PAGE),
+            )
+            .await?;
+        if page.items.is_empty() {
+            break;
+        }
+        for item in page.items {
+            let followee = item.str("followee_id").unwrap_or_default().to_owned();
+            unlink(store, item.key, &followee, "follower_count").await?;
+            removed += 1;
+        }
+    }
+    // Who follows the user: their items, found through the followers index.
+    loop {
+        let page = store
+            .query(&Query::index(Index::Gsi1, followers_partition(user_id)).limit(MAX_PAGE))
+            .await?;
+        if page.items.is_empty() {
+            break;
+        }
+        for item in page.items {
+            let follower = item.str("follower_id").unwrap_or_default().to_owned();
+            unlink(
+                store,
+                follow_key(&follower, user_id),
+                &follower,
+                "following_count",
+            )
+            .await?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}

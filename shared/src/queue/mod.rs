@@ -1,0 +1,104 @@
+//! The Queue port: work handed to a background consumer (SQS on AWS; in process locally).
+//!
+//! A producer whose own write has already committed must not lose the job when the queue
+//! is down: [`send_or_park`] retries with backoff and then parks the message in the table
+//! as a dead letter (`DEADLETTER#<queue>` items, kept 14 days, logged at error level) for
+//! an operator to redrive. Nothing is dropped silently.
+
+pub mod memory;
+pub mod sqs;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde_json::{Map, Value, json};
+
+use crate::store::{Condition, Item, Key, Store};
+
+/// The queues of the system.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum QueueName {
+    /// Push notifications (new follower, event reminders), consumed by `push`.
+    Push,
+}
+
+impl QueueName {
+    /// The name in logs and dead-letter keys.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QueueName::Push => "push",
+        }
+    }
+}
+
+/// Why a message was not accepted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum QueueError {
+    /// The queue service cannot be reached or refuses service; another try may work.
+    #[error("queue unavailable: {0}")]
+    Unavailable(String),
+    /// No queue is configured for this name (a wiring bug).
+    #[error("no queue is configured for {0}")]
+    NotConfigured(&'static str),
+}
+
+/// A queue service.
+#[async_trait]
+pub trait Queue: Send + Sync {
+    /// Sends one JSON message to `queue`.
+    async fn send(&self, queue: QueueName, message: &Value) -> Result<(), QueueError>;
+
+    /// The in-process adapter behind this port, whose messages tests and the local gateway
+    /// read; `None` for SQS.
+    fn as_memory(&self) -> Option<&memory::MemoryQueue> {
+        None
+    }
+}
+
+/// Tries before a message becomes a dead letter.
+const SEND_ATTEMPTS: u32 = 3;
+/// How long a dead letter is kept for redrive.
+const DEAD_LETTER_SECONDS: i64 = 14 * 24 * 3600;
+
+/// Sends `message`, retrying with backoff; when every try failed, parks it in the table as
+/// a dead letter and logs it. Returns whether it was sent.
+pub async fn send_or_park(
+    queue: &dyn Queue,
+    store: &dyn Store,
+    name: QueueName,
+    message: &Value,
+) -> bool {
+    let mut last = None;
+    for attempt in 0..SEND_ATTEMPTS {
+        if attempt > 0 {
+            tokio::time::sleep(Duration::from_millis(50 * 4u64.pow(attempt - 1))).await;
+        }
+        match queue.send(name, message).await {
+            Ok(()) => return true,
+            Err(err) => last = Some(err),
+        }
+    }
+    let error = last.map(|e| e.to_string()).unwrap_or_default();
+    let now = time::OffsetDateTime::now_utc();
+    let ms = now.unix_timestamp_nanos() / 1_000_000;
+    let mut body = Map::new();
+    body.insert("queue".into(), json!(name.as_str()));
+    body.insert("message".into(), message.clone());
+    body.insert("error".into(), json!(error));
+    let item = Item::new(
+        Key::new(
+            format!("DEADLETTER#{}", name.as_str()),
+            format!("{ms:013}#{}", uuid::Uuid::now_v7().simple()),
+        ),
+        body,
+    )
+    .expiring_at(now.unix_timestamp() + DEAD_LETTER_SECONDS);
+    let parked = store.put(item, Condition::NotExists).await;
+    tracing::error!(
+        queue = name.as_str(),
+        error = %error,
+        parked = parked.is_ok(),
+        "a message could not be queued; it waits as a dead letter for redrive"
+    );
+    false
+}
