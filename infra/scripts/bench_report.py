@@ -169,12 +169,12 @@ w("## 5. Local gateway throughput")
 w("")
 w("`runcrew-local` (release) on 127.0.0.1 with the embedded store, `wrk -t2 -c32 --latency` for "
   "20 s per route, load generator and gateway sharing the machine's cores. Target: ≥ 10,000 "
-  "requests/s on the read route on 2 cores. The course and run routes named by the issue do "
-  "not exist yet; their stand-ins are the public profile read and the login write.")
+  "requests/s on the read route on 2 cores. Every `POST /v1/runs` writes a run (a transaction "
+  "of five items with an fsync), its leaderboard check and records.")
 w("")
 w("| route | requests/s | p99 latency | requests | errors |")
 w("|---|---|---|---|---|")
-for route, name in [("GET /v1/users/{userId}", "wrk-get-user.txt"), ("POST /v1/auth/login (dev)", "wrk-login.txt")]:
+for route, name in [("GET /v1/courses/{courseId}", "wrk-get-course.txt"), ("POST /v1/runs", "wrk-post-run.txt")]:
     rps, p99, total, errors = wrk(name)
     w(f"| `{route}` | {rps} | {p99} | {total} | {errors} |")
 w("")

@@ -27,6 +27,7 @@ use crate::request::{self, Caller};
 use crate::store::Store;
 use crate::store::cursor::CursorCodec;
 use crate::store::dynamodb::DynamoStore;
+#[cfg(feature = "embedded-store")]
 use crate::store::embedded::EmbeddedStore;
 use crate::tokens::{TokenError, TokenKeys};
 
@@ -158,10 +159,18 @@ fn build_store<'a>(init: &'a Init<'a>) -> PortFuture<'a, Arc<dyn Store>> {
         let config = init.config;
         let cursors = CursorCodec::new(init.derived_key("cursor")?);
         let store: Arc<dyn Store> = match &config.store {
+            #[cfg(feature = "embedded-store")]
             StoreBackend::Embedded => Arc::new(
                 EmbeddedStore::open(&config.data_dir.join("store.redb"), cursors)
                     .map_err(|e| StartupError::Store(e.to_string()))?,
             ),
+            #[cfg(not(feature = "embedded-store"))]
+            StoreBackend::Embedded => {
+                let _ = cursors;
+                return Err(StartupError::Store(
+                    "this build has no embedded store (a Lambda build); set STORE=dynamodb".into(),
+                ));
+            }
             StoreBackend::DynamoDb { endpoint } => Arc::new(DynamoStore::from_sdk_config(
                 init.sdk().await,
                 endpoint.as_deref(),

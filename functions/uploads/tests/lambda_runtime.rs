@@ -66,8 +66,18 @@ async fn the_thumbnails_binary_draws_the_map_of_the_sample_course() {
         .expect("get")
         .expect("the thumbnail");
     assert!(png.bytes.starts_with(b"\x89PNG"));
-    let store =
-        EmbeddedStore::open(&dir.path().join("store.redb"), CursorCodec::new("x")).expect("store");
+    // The function's process holds the store file until it has exited.
+    let mut store = None;
+    for _ in 0..200 {
+        match EmbeddedStore::open(&dir.path().join("store.redb"), CursorCodec::new("x")) {
+            Ok(opened) => {
+                store = Some(opened);
+                break;
+            }
+            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
+        }
+    }
+    let store = store.expect("the store opens once the function has exited");
     let item = store
         .get(&course_key(SAMPLE_COURSE_ID))
         .await

@@ -1,7 +1,8 @@
-//! Micro-benchmarks of the work every request does besides waiting on DynamoDB: verifying an
-//! access token (the local gateway's authorizer), reading a JSON body, and writing the JSON
-//! answer or the error envelope; plus paging cursors. (Route geometry, polylines and
-//! geohashes join when the courses code exists.)
+//! Micro-benchmarks of the work requests do besides waiting on DynamoDB: verifying an
+//! access token (the local gateway's authorizer), reading a JSON body, writing the JSON
+//! answer or the error envelope, paging cursors; and the geometry of courses: reading a
+//! GeoJSON route and measuring it, simplifying it for a map, encoding polylines and
+//! finding the geohash cells of a near search.
 
 #![allow(
     missing_docs,
@@ -10,6 +11,8 @@
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use runcrew_shared::error::ApiError;
+use runcrew_shared::geocell;
+use runcrew_shared::route::{LatLng, Route};
 use runcrew_shared::store::Key;
 use runcrew_shared::store::cursor::{CursorCodec, Position};
 use runcrew_shared::tokens::{SigningKey, TokenKeys};
@@ -94,11 +97,61 @@ fn cursors(c: &mut Criterion) {
     });
 }
 
+/// A 10 km river route of `n` positions, as a client sends it.
+fn river(n: usize) -> Value {
+    let coordinates: Vec<[f64; 2]> = (0..n)
+        .map(|i| {
+            let t = i as f64 / n as f64;
+            [126.93 + t * 0.11, 37.52 + 0.004 * (t * 60.0).sin()]
+        })
+        .collect();
+    json!({"type": "LineString", "coordinates": coordinates})
+}
+
+fn geometry(c: &mut Criterion) {
+    let body =
+        serde_json::to_vec(&json!({"name": "River 10k", "route": river(2_000)})).expect("body");
+    c.bench_function("route/parse+measure (2,000 positions)", |b| {
+        b.iter(|| {
+            let value: Value = serde_json::from_slice(black_box(&body)).expect("json");
+            let route = Route::from_json(&value["route"], "route").expect("route");
+            black_box((
+                route.distance_m(),
+                route.bbox(),
+                geocell::encode(route.start()),
+            ))
+        })
+    });
+    let route = Route::from_json(&river(2_000), "route").expect("route");
+    c.bench_function("route/simplify to 100 (2,000 positions)", |b| {
+        b.iter(|| black_box(&route).simplified(100))
+    });
+    let big = Route::from_json(&river(10_000), "route").expect("route");
+    c.bench_function("route/simplify to 100 (10,000 positions)", |b| {
+        b.iter(|| black_box(&big).simplified(100))
+    });
+    let preview = route.simplified(200);
+    c.bench_function("polyline/encode (200 positions)", |b| {
+        b.iter(|| black_box(&preview).to_polyline())
+    });
+    let encoded = route.to_polyline();
+    c.bench_function("polyline/decode (2,000 positions)", |b| {
+        b.iter(|| Route::from_json(&Value::String(black_box(&encoded).clone()), "route"))
+    });
+    let seoul = LatLng {
+        lat: 37.5665,
+        lng: 126.978,
+    };
+    c.bench_function("geohash/search cells (5 km)", |b| {
+        b.iter(|| geocell::search_cells(black_box(seoul), black_box(5_000.0)))
+    });
+}
+
 criterion_group! {
     name = hot_paths;
     config = Criterion::default()
         .warm_up_time(std::time::Duration::from_millis(500))
         .measurement_time(std::time::Duration::from_secs(2));
-    targets = tokens, json_in_and_out, cursors
+    targets = tokens, json_in_and_out, cursors, geometry
 }
 criterion_main!(hot_paths);

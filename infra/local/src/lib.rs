@@ -7,6 +7,7 @@
 
 pub mod gateway;
 pub mod s3_events;
+pub mod samples;
 pub mod template;
 
 use std::collections::HashMap;

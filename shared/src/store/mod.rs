@@ -10,6 +10,7 @@
 
 pub mod cursor;
 pub mod dynamodb;
+#[cfg(feature = "embedded-store")]
 pub mod embedded;
 
 use async_trait::async_trait;

@@ -58,7 +58,7 @@ struct Run {
     init: Duration,
     cold: Duration,
     rss_kib: u64,
-    status: Option<u64>,
+    status: Option<String>,
 }
 
 async fn one_run(args: &Args) -> Result<Run, String> {
@@ -92,9 +92,14 @@ async fn one_run(args: &Args) -> Result<Run, String> {
     let polled = runtime.first_poll_at().unwrap_or(answered);
     let rss_kib = child.id().and_then(peak_rss_kib).unwrap_or(0);
     let _ = child.kill().await;
+    // An HTTP function answers with its status; a task (S3, SQS) with anything else.
     let status = match outcome {
-        Outcome::Response(v) => v["statusCode"].as_u64(),
-        Outcome::Error(_) => None,
+        Outcome::Response(v) => Some(
+            v["statusCode"]
+                .as_u64()
+                .map_or_else(|| "ok (task)".to_owned(), |s| s.to_string()),
+        ),
+        Outcome::Error(_) => Some("invocation error".to_owned()),
     };
     Ok(Run {
         init: polled.duration_since(started),
@@ -151,7 +156,7 @@ async fn main() -> Result<(), String> {
         "init_ms": ms(quantile(&init, 0.5)),
         "cold_ms": ms(quantile(&cold, 0.5)),
         "peak_rss_kib": runs.iter().map(|r| r.rss_kib).max().unwrap_or(0),
-        "status": runs.last().and_then(|r| r.status),
+        "status": runs.last().and_then(|r| r.status.clone()),
     });
     println!("{line}");
     Ok(())

@@ -2,7 +2,9 @@
 //! against the embedded store (a file, as on a laptop) and against DynamoDB Local.
 //!
 //! Every handler registered in the local gateway is called with its `events/<binary>.json`
-//! sample, as `alice` (who logs in first), `--iterations` times after 10 warm-up calls.
+//! sample, as `alice` (who logs in first, over the data the samples name), `--iterations`
+//! times after 10 warm-up calls; samples that delete something get it back, untimed,
+//! before each call.
 //! Prints a Markdown table.
 //!
 //! `bench-routes [--iterations N] [--dynamodb http://127.0.0.1:PORT] [--json FILE]`
@@ -79,6 +81,9 @@ fn app(store: Arc<dyn Store>, dir: &Path) -> App {
         Some(Arc::new(keys)),
     )
     .with_identity(identity)
+    .with_queue(Arc::new(
+        runcrew_shared::queue::memory::MemoryQueue::default(),
+    ))
 }
 
 async fn login(app: &App) -> Value {
@@ -98,6 +103,9 @@ async fn measure(
 ) -> Figures {
     let text = sample(function.binary);
     let mut refresh_token = login(app).await["refresh_token"].clone();
+    runcrew_local::samples::seed(app)
+        .await
+        .expect("sample data");
     let mut samples = Vec::with_capacity(iterations);
     let (mut least, mut most, mut status) = (u64::MAX, 0, 0);
     for i in 0..iterations + 10 {
@@ -109,6 +117,19 @@ async fn measure(
             }
             "users-me-delete" => {
                 login(app).await;
+                runcrew_local::samples::seed(app)
+                    .await
+                    .expect("sample data");
+            }
+            "courses-delete" => {
+                runcrew_local::samples::seed_course(app)
+                    .await
+                    .expect("sample course");
+            }
+            "runs-delete" => {
+                runcrew_local::samples::seed_run(app)
+                    .await
+                    .expect("sample run");
             }
             _ => {}
         }
