@@ -4,7 +4,7 @@
 use runcrew_shared::ApiError;
 use runcrew_shared::blobs::Blobs;
 use runcrew_shared::store::{
-    Condition, Index, Key, MAX_TRANSACTION_WRITES, Query, Store, StoreError, Write,
+    Condition, Index, MAX_TRANSACTION_WRITES, Query, Store, Write, delete_and_count,
 };
 use runcrew_shared::users::from_body;
 
@@ -78,35 +78,6 @@ async fn everything_in(
     }
 }
 
-/// Removes one of the user's items from someone's course and takes it off the course's
-/// counters; when the course is already gone, just the item.
-async fn uncount(
-    store: &dyn Store,
-    key: Key,
-    course_id: &str,
-    deltas: Vec<(String, i64)>,
-) -> Result<(), ApiError> {
-    let writes = vec![
-        Write::Delete {
-            key: key.clone(),
-            condition: Condition::None,
-        },
-        Write::Increment {
-            key: course_key(course_id),
-            deltas,
-            must_exist: true,
-        },
-    ];
-    match store.transact(writes).await {
-        Ok(()) => Ok(()),
-        Err(StoreError::TransactionCanceled { .. }) => {
-            store.delete(&key, Condition::None).await?;
-            Ok(())
-        }
-        Err(other) => Err(other.into()),
-    }
-}
-
 /// Erases the user's courses (with everything on them) and the user's likes, favorites and
 /// reviews on other courses, whose counters go down accordingly. Safe to repeat. Returns
 /// the items deleted.
@@ -130,10 +101,10 @@ pub async fn erase_user(
             let Some(course_id) = item.str("course_id") else {
                 continue;
             };
-            uncount(
+            delete_and_count(
                 store,
                 item.key.clone(),
-                course_id,
+                course_key(course_id),
                 vec![(reaction.counter().into(), -1)],
             )
             .await?;
@@ -142,10 +113,10 @@ pub async fn erase_user(
     }
     for item in everything_in(store, Index::Gsi2, reviewer_partition(user_id)).await? {
         let review: Review = from_body(&item)?;
-        uncount(
+        delete_and_count(
             store,
             item.key.clone(),
-            &review.course_id,
+            course_key(&review.course_id),
             vec![
                 ("review_count".into(), -1),
                 ("rating_sum".into(), -review.rating),

@@ -3,20 +3,13 @@
 
 use std::path::Path;
 
-use runcrew_lambda_fake::{invoke_once, sample_event};
-use serde_json::Value;
+use runcrew_lambda_fake::answer_to_sample;
 
 #[tokio::test]
 async fn the_runs_get_binary_answers_404_in_the_envelope_for_an_unknown_run() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let response = invoke_once(
-        Path::new(env!("CARGO_BIN_EXE_runs-get")),
-        &sample_event("runs-get"),
-        dir.path(),
-        &[],
-    )
-    .await;
-    assert_eq!(response["statusCode"], 404, "{response}");
-    let body: Value = serde_json::from_str(response["body"].as_str().expect("text")).expect("json");
+    let (status, body) =
+        answer_to_sample(Path::new(env!("CARGO_BIN_EXE_runs-get")), "runs-get").await;
+    assert_eq!(status, 404, "{body}");
     assert_eq!(body["error"]["code"], "run_not_found");
+    assert_eq!(body["error"]["request_id"], "Zx1bQhJ7oAMEbKw=");
 }

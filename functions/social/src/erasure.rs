@@ -3,44 +3,13 @@
 //! their partitions; their following counts go down).
 
 use runcrew_shared::ApiError;
-use runcrew_shared::store::{
-    Condition, Index, MAX_PAGE, Query, SortRange, Store, StoreError, Write,
-};
+use runcrew_shared::store::{Index, MAX_PAGE, Query, SortRange, Store, delete_and_count};
 use runcrew_shared::users::{profile_key, user_partition};
 
 use crate::{follow_key, followers_partition};
 
 /// The key patterns [`erase_user`] removes.
 pub const ERASED_KEY_PATTERNS: &[&str] = &["USER#<userId> / FOLLOWS#<userId>"];
-
-/// Deletes `key` and counts `delta` on `profile`'s `field`; when that profile is gone,
-/// just deletes `key`.
-async fn unlink(
-    store: &dyn Store,
-    key: runcrew_shared::store::Key,
-    profile: &str,
-    field: &str,
-) -> Result<(), ApiError> {
-    let writes = vec![
-        Write::Delete {
-            key: key.clone(),
-            condition: Condition::None,
-        },
-        Write::Increment {
-            key: profile_key(profile),
-            deltas: vec![(field.into(), -1)],
-            must_exist: true,
-        },
-    ];
-    match store.transact(writes).await {
-        Ok(()) => Ok(()),
-        Err(StoreError::TransactionCanceled { .. }) => {
-            store.delete(&key, Condition::None).await?;
-            Ok(())
-        }
-        Err(other) => Err(other.into()),
-    }
-}
 
 /// Removes every follow from and to `user_id`. Returns how many.
 pub async fn erase_user(store: &dyn Store, user_id: &str) -> Result<usize, ApiError> {
@@ -59,7 +28,13 @@ pub async fn erase_user(store: &dyn Store, user_id: &str) -> Result<usize, ApiEr
         }
         for item in page.items {
             let followee = item.str("followee_id").unwrap_or_default().to_owned();
-            unlink(store, item.key, &followee, "follower_count").await?;
+            delete_and_count(
+                store,
+                item.key,
+                profile_key(&followee),
+                vec![("follower_count".into(), -1)],
+            )
+            .await?;
             removed += 1;
         }
     }
@@ -73,11 +48,11 @@ pub async fn erase_user(store: &dyn Store, user_id: &str) -> Result<usize, ApiEr
         }
         for item in page.items {
             let follower = item.str("follower_id").unwrap_or_default().to_owned();
-            unlink(
+            delete_and_count(
                 store,
                 follow_key(&follower, user_id),
-                &follower,
-                "following_count",
+                profile_key(&follower),
+                vec![("following_count".into(), -1)],
             )
             .await?;
             removed += 1;

@@ -522,6 +522,33 @@ pub(crate) fn validate_counter_field(field: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Deletes `key` and moves the counters of `counted` by `deltas` in one transaction (a like
+/// and its course's like count, a follow and a profile's follower count). When `counted`
+/// is already gone, deletes `key` alone: erasing one account must not fail because another
+/// went first.
+pub async fn delete_and_count(
+    store: &dyn Store,
+    key: Key,
+    counted: Key,
+    deltas: Vec<(String, i64)>,
+) -> Result<(), StoreError> {
+    let writes = vec![
+        Write::Delete {
+            key: key.clone(),
+            condition: Condition::None,
+        },
+        Write::Increment {
+            key: counted,
+            deltas,
+            must_exist: true,
+        },
+    ];
+    match store.transact(writes).await {
+        Err(StoreError::TransactionCanceled { .. }) => store.delete(&key, Condition::None).await,
+        other => other,
+    }
+}
+
 /// Checks a [`Store::get_many`] request before any I/O.
 pub(crate) fn validate_batch_get(keys: &[Key]) -> Result<(), StoreError> {
     if keys.len() > MAX_BATCH_GET {

@@ -283,3 +283,16 @@ pub async fn invoke_once(
         other => panic!("{} answered {other:?}", binary.display()),
     }
 }
+
+/// Runs the function binary at `binary` once with `events/<sample>.json` over an empty data
+/// folder, as Lambda would; returns the status and the JSON body of its answer.
+pub async fn answer_to_sample(binary: &Path, sample: &str) -> (u64, Value) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let response = invoke_once(binary, &sample_event(sample), dir.path(), &[]).await;
+    let status = response["statusCode"].as_u64().unwrap_or_default();
+    let body = response["body"]
+        .as_str()
+        .and_then(|text| serde_json::from_str(text).ok())
+        .unwrap_or(Value::Null);
+    (status, body)
+}
