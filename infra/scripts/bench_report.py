@@ -211,27 +211,42 @@ else:
 w("")
 w("## Where a target is missed, why, and what would fix it")
 w("")
-w("- **Release size** of the functions with a table is 1.4–1.7× the AWS floor, whose only "
-  "client is DynamoDB. The rest is ours to trim: every store function links both Store "
-  "adapters (the embedded redb store is chosen at run time, so it is linked into Lambda "
-  "binaries that never use it), serde_dynamo and serde_json's preserve_order map, "
-  "tracing-subscriber's env-filter, and `readyz` links the S3 client too. Fix: a cargo "
-  "feature `embedded` (default for laptops and tests, off in `sam build`) around the "
-  "embedded store and filesystem blobs, and a plain `EnvFilter`-free level filter. The zip, "
-  "what Lambda loads, is 4.8–5.9 MB.")
-w("- **Init** of every function with a table is within 1.3× the AWS floor. The functions "
-  "without one are a few tenths of a millisecond over the 1.7 ms hello-world in some runs "
-  "(configuration read, JSON logger set-up, a larger binary to map); that is at the level "
-  "of the noise between runs.")
-w("- **Cold request** of the one-read functions (`users-get`, `users-me-get`, `readyz`) is "
-  "within 1.3× the floor. Routes that write several items (`auth-login`: rate-limit counters, "
-  "the user and link transaction, the session, the session list, the audit item, plus an "
-  "RSA signature) cost what their round trips cost; the table above counts them.")
-w("- **TLS roots**: the SDK's native roots read every file under `/etc/ssl/certs`; pointing "
-  "`SSL_CERT_FILE` at the one bundle halves the AWS floor's init and cuts its first request "
-  "by ten milliseconds, so template.yaml sets it for every function (Amazon Linux 2023's "
-  "bundle). The table above runs without it, like the floor, to compare like with like.")
-w("- **Gateway writes**: the login write route is bound by the embedded store's fsync per "
-  "commit and by RSA signing (1.3 ms per token); laptops only.")
+w("- **Release size**: the Lambda binaries no longer link the embedded store (feature "
+  "`embedded-store`, off in function builds): `users-get` went from 1.44× to 1.27× the AWS "
+  "floor. Still over +20%: the functions build together here, so features unify across them "
+  "(a `cargo lambda build` of one function alone makes `users-get` 1.21×); every store "
+  "function also links serde_dynamo, serde_json's preserve_order map, the Queue port's "
+  "in-process adapter and tracing-subscriber's env-filter; the S3 client adds about 2.5 MB "
+  "(`readyz`, `courses-create`, `courses-delete`, `users-me-delete`) and image decoding "
+  "plus drawing about 1.2 MB more (`thumbnails`). Next: build each function on its own in "
+  "this script as `sam build` does, drop env-filter for a plain level filter, and try "
+  "opt-level s (`infra/scripts/bench-opt-levels`). The zip Lambda loads is 4.2–6.0 MB.")
+w("- **Init**: every function is within 1.3× its floor except a few single runs "
+  "(`courses-delete`, `users-me-update`, `courses-create` around 1.3–1.5×) whose code at "
+  "init is the same as their neighbours' at 0.95–1.1×: the noise of this shared machine "
+  "(the same binary moves by about 0.3 ms, and by more while other jobs run). The "
+  "functions without an AWS client (`healthz`, `jwks`) are 1–2 ms over the 1.7 ms "
+  "hello-world: configuration read, the JSON logger and a larger binary to map; `jwks` also "
+  "loads its keys. `thumbnails` builds the bucket and the table, so its floor is the AWS one.")
+w("- **Cold request** of the one-read functions (`users-get`, `users-me-get`, `readyz`, "
+  "`courses-get`, `leaderboard-get`) is within 1.3× the floor. Routes that write several "
+  "items cost what their round trips cost (section 4 counts them): `auth-login`, "
+  "`courses-create` (the course, then the route file in S3), `users-me-delete`; "
+  "`courses-list`'s sample is a near search, 9 Queries in parallel.")
+w("- **Read routes over 2 round trips**: `leaderboard-get` (course visibility ∥ page, then "
+  "names: 3, two of them in parallel), `reviews-list` (the same shape), `courses-list` near "
+  "(9 cells in parallel, one round trip of latency). A later leaderboard page or my rank "
+  "off the page adds a COUNT.")
+w("- **Simplification** of a 10,000-position route to 100 points takes about 50 ms (40 "
+  "bisection steps of Douglas–Peucker). `POST /v1/courses` pays it once for the preview; "
+  "stopping the bisection within 10% of the budget would cut it to a fraction.")
+w("- **TLS roots**: pointing `SSL_CERT_FILE` at the one bundle cuts the AWS floor's init by "
+  "about 3 ms and its first request by 10 ms, so template.yaml sets it for every function "
+  "(Amazon Linux 2023's bundle). The tables above run without it, like the floor.")
+w("- **Run time of this command**: the release build of 41 function binaries with fat LTO "
+  "and one codegen unit is most of it, plus a second build of the bench tools (their "
+  "dependencies' features differ from the functions'). Over 20 minutes on 2 cores; "
+  "building the functions in parallel jobs of `cargo lambda build`, or thin LTO for the "
+  "measurement build, are the candidates.")
 w("")
 print("\n".join(lines))

@@ -243,6 +243,20 @@ async fn main() {
                 }),
             );
         }
+        // Tasks (S3 events) have no route to time, but their ports decide their floor.
+        for task in runcrew_local::tasks() {
+            per_binary.insert(
+                task.binary.to_owned(),
+                serde_json::json!({
+                    "store": task.needs.store.is_some(),
+                    "blobs": task.needs.blobs.is_some(),
+                    "keys": task.needs.keys.is_some(),
+                    "identity": task.needs.identity.is_some(),
+                    "trips": [0, 0],
+                    "one_read": false,
+                }),
+            );
+        }
         std::fs::write(&path, Value::Object(per_binary).to_string()).expect("write --json");
     }
     println!(
