@@ -34,14 +34,6 @@ pub fn item_key(user_id: &str, route: &str, key: &str) -> Key {
     Key::new(user_partition(user_id), format!("IDEMPOTENCY#{hashed}"))
 }
 
-fn body_bytes(req: &Request) -> &[u8] {
-    match req.body() {
-        Body::Text(t) => t.as_bytes(),
-        Body::Binary(b) => b,
-        _ => b"",
-    }
-}
-
 fn now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }
@@ -72,7 +64,7 @@ where
     }
     let route = request::route_key(req);
     let item_key = item_key(user_id, &route, key);
-    let fingerprint = digest::sha256_hex(&[body_bytes(req)]);
+    let fingerprint = digest::sha256_hex(&[request::body_bytes(req.body())]);
     let mut pending = Map::new();
     pending.insert("state".into(), json!("pending"));
     pending.insert("fingerprint".into(), json!(fingerprint));
@@ -93,11 +85,9 @@ where
             done.insert("status".into(), json!(response.status().as_u16()));
             done.insert(
                 "body".into(),
-                json!(String::from_utf8_lossy(match response.body() {
-                    Body::Text(t) => t.as_bytes(),
-                    Body::Binary(b) => b,
-                    _ => b"",
-                })),
+                json!(String::from_utf8_lossy(request::body_bytes(
+                    response.body()
+                ))),
             );
             if let Some(location) = response
                 .headers()

@@ -108,6 +108,22 @@ pub fn query_param<T: FromStr>(req: &Request, name: &str) -> Result<Option<T>, A
     })
 }
 
+/// The bytes of a request or response body (empty for none).
+pub fn body_bytes(body: &Body) -> &[u8] {
+    match body {
+        Body::Text(t) => t.as_bytes(),
+        Body::Binary(b) => b,
+        _ => b"",
+    }
+}
+
+/// Whether `text` holds control characters (newlines allowed where `allow_newlines`), which
+/// names and texts shown to other users must not.
+pub fn has_control_chars(text: &str, allow_newlines: bool) -> bool {
+    text.chars()
+        .any(|c| c.is_control() && !(allow_newlines && c == '\n'))
+}
+
 /// The `limit` query parameter of a list: `default` when absent, 422 naming `limit` unless
 /// it is 1 to `max`.
 pub fn page_limit(req: &Request, default: usize, max: usize) -> Result<usize, ApiError> {
@@ -137,12 +153,7 @@ pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
 /// JSON; 422 naming the field when it is JSON of the wrong shape (a missing field, a wrong
 /// type, or a field `T` does not know: types read here use `deny_unknown_fields`).
 pub fn json_body_limited<T: DeserializeOwned>(req: &Request, limit: usize) -> Result<T, ApiError> {
-    let bytes: &[u8] = match req.body() {
-        Body::Empty => b"",
-        Body::Text(t) => t.as_bytes(),
-        Body::Binary(b) => b,
-        _ => b"",
-    };
+    let bytes = body_bytes(req.body());
     if bytes.len() > limit {
         return Err(ApiError::PayloadTooLarge { limit });
     }

@@ -4,7 +4,7 @@
 use runcrew_shared::ApiError;
 use runcrew_shared::blobs::Blobs;
 use runcrew_shared::store::{
-    Condition, Index, MAX_TRANSACTION_WRITES, Query, Store, Write, delete_and_count,
+    Condition, Index, MAX_TRANSACTION_WRITES, Query, Store, Write, delete_and_count, read_all,
 };
 use runcrew_shared::users::from_body;
 
@@ -60,24 +60,6 @@ pub async fn delete_course(
     Ok(deleted + 1)
 }
 
-/// Every item of a gsi partition, following cursors.
-async fn everything_in(
-    store: &dyn Store,
-    index: Index,
-    partition: String,
-) -> Result<Vec<runcrew_shared::store::Item>, ApiError> {
-    let mut items = Vec::new();
-    let mut query = Query::index(index, partition).limit(MAX_TRANSACTION_WRITES);
-    loop {
-        let page = store.query(&query).await?;
-        items.extend(page.items);
-        match page.cursor {
-            Some(next) => query = query.after(Some(next)),
-            None => return Ok(items),
-        }
-    }
-}
-
 /// Erases the user's courses (with everything on them) and the user's likes, favorites and
 /// reviews on other courses, whose counters go down accordingly. Safe to repeat. Returns
 /// the items deleted.
@@ -88,8 +70,12 @@ pub async fn erase_user(
 ) -> Result<usize, ApiError> {
     let mut erased = 0;
     for visibility in [Visibility::Public, Visibility::Private] {
-        for item in
-            everything_in(store, Index::Gsi1, creator_partition(user_id, visibility)).await?
+        for item in read_all(
+            store,
+            Query::index(Index::Gsi1, creator_partition(user_id, visibility))
+                .limit(MAX_TRANSACTION_WRITES),
+        )
+        .await?
         {
             if let Some(course_id) = item.str("course_id") {
                 erased += delete_course(store, blobs, course_id).await?;
@@ -97,7 +83,13 @@ pub async fn erase_user(
         }
     }
     for reaction in [Reaction::Like, Reaction::Favorite] {
-        for item in everything_in(store, Index::Gsi1, reaction.user_partition(user_id)).await? {
+        for item in read_all(
+            store,
+            Query::index(Index::Gsi1, reaction.user_partition(user_id))
+                .limit(MAX_TRANSACTION_WRITES),
+        )
+        .await?
+        {
             let Some(course_id) = item.str("course_id") else {
                 continue;
             };
@@ -111,7 +103,12 @@ pub async fn erase_user(
             erased += 1;
         }
     }
-    for item in everything_in(store, Index::Gsi2, reviewer_partition(user_id)).await? {
+    for item in read_all(
+        store,
+        Query::index(Index::Gsi2, reviewer_partition(user_id)).limit(MAX_TRANSACTION_WRITES),
+    )
+    .await?
+    {
         let review: Review = from_body(&item)?;
         delete_and_count(
             store,

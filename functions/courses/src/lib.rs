@@ -106,11 +106,6 @@ pub const MAX_LIST_PAGE: usize = 50;
 /// (`MAX_PAGE` courses a page), which the README notes.
 const NEAR_PAGES_PER_CELL: usize = 3;
 
-fn has_control_chars(text: &str, allow_newlines: bool) -> bool {
-    text.chars()
-        .any(|c| c.is_control() && !(allow_newlines && c == '\n'))
-}
-
 /// A name of 1 to [`MAX_NAME`] characters, trimmed; 422 naming `name` otherwise.
 fn checked_name(name: &str) -> Result<String, ApiError> {
     let trimmed = name.trim();
@@ -121,7 +116,7 @@ fn checked_name(name: &str) -> Result<String, ApiError> {
             format!("must be 1 to {MAX_NAME} characters"),
         ));
     }
-    if has_control_chars(trimmed, false) {
+    if request::has_control_chars(trimmed, false) {
         return Err(ApiError::invalid(
             "name",
             "must not contain control characters",
@@ -138,7 +133,7 @@ fn checked_description(text: &str) -> Result<String, ApiError> {
             format!("must be at most {MAX_DESCRIPTION} characters"),
         ));
     }
-    if has_control_chars(text, true) {
+    if request::has_control_chars(text, true) {
         return Err(ApiError::invalid(
             "description",
             "must not contain control characters other than newlines",

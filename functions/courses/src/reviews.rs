@@ -118,7 +118,7 @@ pub async fn create(app: &App, req: Request) -> Result<Response<Body>, ApiError>
             format!("must be at most {MAX_TEXT} characters"),
         ));
     }
-    if input.text.chars().any(|c| c.is_control() && c != '\n') {
+    if request::has_control_chars(&input.text, true) {
         return Err(ApiError::invalid(
             "text",
             "must not contain control characters other than newlines",

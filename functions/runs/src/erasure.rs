@@ -2,7 +2,7 @@
 //! totals and records live): the user's places on course leaderboards.
 
 use runcrew_shared::ApiError;
-use runcrew_shared::store::{Condition, MAX_PAGE, Query, SortRange, Store};
+use runcrew_shared::store::{Condition, MAX_PAGE, Query, SortRange, Store, read_all};
 use runcrew_shared::users::user_partition;
 
 use crate::board::best_key;
@@ -20,20 +20,17 @@ pub const ERASED_KEY_PATTERNS: &[&str] = &[
 /// Deletes the user's leaderboard entries, found through the courses of the user's runs.
 /// The runs themselves go with the user's partition. Returns the entries deleted.
 pub async fn erase_user(store: &dyn Store, user_id: &str) -> Result<usize, ApiError> {
+    let runs = read_all(
+        store,
+        Query::partition(user_partition(user_id))
+            .range(SortRange::BeginsWith("RUN#".into()))
+            .limit(MAX_PAGE),
+    )
+    .await?;
     let mut courses = std::collections::BTreeSet::new();
-    let mut query = Query::partition(user_partition(user_id))
-        .range(SortRange::BeginsWith("RUN#".into()))
-        .limit(MAX_PAGE);
-    loop {
-        let page = store.query(&query).await?;
-        for item in &page.items {
-            if let Some(course_id) = Run::from_item(item)?.course_id {
-                courses.insert(course_id);
-            }
-        }
-        match page.cursor {
-            Some(next) => query = query.after(Some(next)),
-            None => break,
+    for item in &runs {
+        if let Some(course_id) = Run::from_item(item)?.course_id {
+            courses.insert(course_id);
         }
     }
     for course_id in &courses {

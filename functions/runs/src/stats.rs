@@ -12,7 +12,7 @@
 
 use runcrew_shared::ApiError;
 use runcrew_shared::store::{
-    Condition, Item, Key, MAX_PAGE, Query, SortRange, Store, StoreError, Write,
+    Condition, Item, Key, MAX_PAGE, Query, SortRange, Store, StoreError, Write, read_all,
 };
 use runcrew_shared::users::user_partition;
 use serde_json::{Map, Value, json};
@@ -113,6 +113,52 @@ fn faster(candidate: &Value, current: Option<&Value>) -> bool {
 /// Attempts at a read-modify-write of the records.
 const ATTEMPTS: usize = 5;
 
+/// Lets `run` improve `records`; returns whether it did.
+fn improve(records: &mut Map<String, Value>, run: &Run) -> bool {
+    let mut changed = false;
+    for (name, entry) in candidates(run) {
+        if faster(&entry, records.get(name)) {
+            records.insert(name.to_owned(), entry);
+            changed = true;
+        }
+    }
+    changed
+}
+
+/// Writes `records` over `current` (the item read, or none); `false` when someone wrote
+/// in between and the caller must read again.
+async fn save(
+    store: &dyn Store,
+    key: &Key,
+    records: Map<String, Value>,
+    current: Option<&Item>,
+) -> Result<bool, ApiError> {
+    let (condition, version) = match current {
+        None => (Condition::NotExists, 1),
+        Some(item) => (Condition::VersionIs(item.version), item.version + 1),
+    };
+    let mut body = Map::new();
+    body.insert("records".into(), Value::Object(records));
+    match store
+        .put(
+            Item::new(key.clone(), body).with_version(version),
+            condition,
+        )
+        .await
+    {
+        Ok(()) => Ok(true),
+        Err(StoreError::ConditionFailed) => Ok(false),
+        Err(other) => Err(other.into()),
+    }
+}
+
+fn busy() -> ApiError {
+    ApiError::Conflict {
+        code: "records_busy",
+        message: "personal records changed too often; try again".into(),
+    }
+}
+
 /// Lets `run` (plausible ones only) set personal records.
 pub async fn offer_records(store: &dyn Store, run: &Run) -> Result<(), ApiError> {
     if run.flag.is_some() {
@@ -127,38 +173,14 @@ pub async fn offer_records(store: &dyn Store, run: &Run) -> Result<(), ApiError>
             .and_then(Value::as_object)
             .cloned()
             .unwrap_or_default();
-        let mut changed = false;
-        for (name, entry) in candidates(run) {
-            if faster(&entry, records.get(name)) {
-                records.insert(name.to_owned(), entry);
-                changed = true;
-            }
-        }
-        if !changed {
+        if !improve(&mut records, run) {
             return Ok(());
         }
-        let (condition, version) = match &current {
-            None => (Condition::NotExists, 1),
-            Some(item) => (Condition::VersionIs(item.version), item.version + 1),
-        };
-        let mut body = Map::new();
-        body.insert("records".into(), Value::Object(records));
-        match store
-            .put(
-                Item::new(key.clone(), body).with_version(version),
-                condition,
-            )
-            .await
-        {
-            Ok(()) => return Ok(()),
-            Err(StoreError::ConditionFailed) => continue,
-            Err(other) => return Err(other.into()),
+        if save(store, &key, records, current.as_ref()).await? {
+            return Ok(());
         }
     }
-    Err(ApiError::Conflict {
-        code: "records_busy",
-        message: "personal records changed too often; try again".into(),
-    })
+    Err(busy())
 }
 
 /// After `run` was deleted: if it held a record, the records are rebuilt from every
@@ -177,46 +199,25 @@ pub async fn withdraw_records(store: &dyn Store, run: &Run) -> Result<(), ApiErr
         if !held {
             return Ok(());
         }
+        let runs = read_all(
+            store,
+            Query::partition(user_partition(&run.user_id))
+                .range(SortRange::BeginsWith("RUN#".into()))
+                .limit(MAX_PAGE),
+        )
+        .await?;
         let mut records = Map::new();
-        let mut query = Query::partition(user_partition(&run.user_id))
-            .range(SortRange::BeginsWith("RUN#".into()))
-            .limit(MAX_PAGE);
-        loop {
-            let page = store.query(&query).await?;
-            for other in &page.items {
-                let other = Run::from_item(other)?;
-                if other.run_id == run.run_id || other.flag.is_some() {
-                    continue;
-                }
-                for (name, entry) in candidates(&other) {
-                    if faster(&entry, records.get(name)) {
-                        records.insert(name.to_owned(), entry);
-                    }
-                }
-            }
-            match page.cursor {
-                Some(next) => query = query.after(Some(next)),
-                None => break,
+        for other in &runs {
+            let other = Run::from_item(other)?;
+            if other.run_id != run.run_id && other.flag.is_none() {
+                improve(&mut records, &other);
             }
         }
-        let mut body = Map::new();
-        body.insert("records".into(), Value::Object(records));
-        match store
-            .put(
-                Item::new(key.clone(), body).with_version(item.version + 1),
-                Condition::VersionIs(item.version),
-            )
-            .await
-        {
-            Ok(()) => return Ok(()),
-            Err(StoreError::ConditionFailed) => continue,
-            Err(other) => return Err(other.into()),
+        if save(store, &key, records, Some(&item)).await? {
+            return Ok(());
         }
     }
-    Err(ApiError::Conflict {
-        code: "records_busy",
-        message: "personal records changed too often; try again".into(),
-    })
+    Err(busy())
 }
 
 /// The records as the API shows them: every distance, `null` where none is set.

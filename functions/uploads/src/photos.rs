@@ -33,6 +33,9 @@ pub enum Refusal {
         /// Declared height.
         height: u32,
     },
+    /// Larger than the decoder's limits or the upload limit, before its size was known.
+    #[error("larger than this service decodes: {0}")]
+    Oversized(String),
     /// The header looked right but the image data is broken.
     #[error("the image data is damaged: {0}")]
     Damaged(String),
@@ -87,10 +90,7 @@ pub fn thumbnails(bytes: &[u8]) -> Result<Vec<(u32, Vec<u8>)>, Refusal> {
 
 fn refusal(err: &image::ImageError) -> Refusal {
     match err {
-        image::ImageError::Limits(_) => Refusal::TooLarge {
-            width: 0,
-            height: 0,
-        },
+        image::ImageError::Limits(limits) => Refusal::Oversized(limits.to_string()),
         image::ImageError::Unsupported(_) => Refusal::NotAnImage,
         other => Refusal::Damaged(other.to_string()),
     }

@@ -136,10 +136,11 @@ async fn photo(app: &App, key: &str) -> Result<(), TaskError> {
         return Ok(());
     };
     let made = if file.bytes.len() as u64 > crate::MAX_UPLOAD_BYTES {
-        Err(Refusal::TooLarge {
-            width: 0,
-            height: 0,
-        })
+        Err(Refusal::Oversized(format!(
+            "{} bytes, more than the {} an upload may have",
+            file.bytes.len(),
+            crate::MAX_UPLOAD_BYTES
+        )))
     } else {
         let bytes = file.bytes;
         tokio::task::spawn_blocking(move || photos::thumbnails(&bytes))

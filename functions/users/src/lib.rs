@@ -119,11 +119,6 @@ struct ProfileChange {
     units: Option<Units>,
 }
 
-fn has_control_chars(text: &str, allow_newlines: bool) -> bool {
-    text.chars()
-        .any(|c| c.is_control() && !(allow_newlines && c == '\n'))
-}
-
 impl ProfileChange {
     /// Checks every field, naming the first that is wrong.
     fn validate(&self, app: &App) -> Result<(), ApiError> {
@@ -135,7 +130,7 @@ impl ProfileChange {
                     format!("must be 1 to {MAX_DISPLAY_NAME} characters"),
                 ));
             }
-            if has_control_chars(name, false) {
+            if request::has_control_chars(name, false) {
                 return Err(ApiError::invalid(
                     "display_name",
                     "must not contain control characters",
@@ -149,7 +144,7 @@ impl ProfileChange {
                     format!("must be at most {MAX_BIO} characters"),
                 ));
             }
-            if has_control_chars(bio, true) {
+            if request::has_control_chars(bio, true) {
                 return Err(ApiError::invalid(
                     "bio",
                     "must not contain control characters other than newlines",

@@ -522,6 +522,21 @@ pub(crate) fn validate_counter_field(field: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Every item of `query`'s range, page after page (its limit is the page size). For the
+/// rare paths that need a whole partition: erasure, rebuilding records.
+pub async fn read_all(store: &dyn Store, query: Query) -> Result<Vec<Item>, StoreError> {
+    let mut query = query.after(None);
+    let mut items = Vec::new();
+    loop {
+        let page = store.query(&query).await?;
+        items.extend(page.items);
+        match page.cursor {
+            Some(next) => query = query.after(Some(next)),
+            None => return Ok(items),
+        }
+    }
+}
+
 /// Deletes `key` and moves the counters of `counted` by `deltas` in one transaction (a like
 /// and its course's like count, a follow and a profile's follower count). When `counted`
 /// is already gone, deletes `key` alone: erasing one account must not fail because another
