@@ -14,24 +14,38 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::util::SubscriberInitExt as _;
 
 /// Installs the JSON logger once; later calls are no-ops (tests, the local gateway).
 ///
-/// The level comes from `RUST_LOG` (default `info`).
+/// The level comes from `RUST_LOG`: a level (`debug`) or targets with levels
+/// (`warn,runcrew_shared=debug`); `info` when unset or unreadable. A plain target filter
+/// rather than `EnvFilter`, whose regular expressions cost every binary about half a
+/// megabyte and start-up time for a feature (span-field filters) no function uses.
 pub fn init() {
     static ONCE: OnceLock<()> = OnceLock::new();
     ONCE.get_or_init(|| {
-        let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(filter)
-            .event_format(JsonLine)
-            .with_writer(std::io::stdout)
+        let _ = tracing_subscriber::registry()
+            .with(filter_from(std::env::var("RUST_LOG").ok().as_deref()))
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .event_format(JsonLine)
+                    .with_writer(std::io::stdout),
+            )
             .try_init();
     });
+}
+
+/// The filter `RUST_LOG` asks for; `info` for everything when it is unset or unreadable.
+fn filter_from(rust_log: Option<&str>) -> Targets {
+    rust_log
+        .and_then(|value| value.parse::<Targets>().ok())
+        .unwrap_or_else(|| Targets::new().with_default(LevelFilter::INFO))
 }
 
 /// Formats one event as one masked JSON line.
@@ -233,6 +247,21 @@ mod tests {
         assert!(!masked.contains("jane.doe"), "{masked}");
         assert!(masked.contains("***@example.co.kr"), "{masked}");
         assert!(!masked.contains("eyJzdWIiOiIxIn0"), "{masked}");
+    }
+
+    #[test]
+    fn rust_log_takes_a_level_or_targets_and_falls_back_to_info() {
+        use tracing::Level;
+        let debug = filter_from(Some("debug"));
+        assert!(debug.would_enable("runcrew_shared", &Level::DEBUG));
+        let targeted = filter_from(Some("warn,runcrew_shared=debug"));
+        assert!(targeted.would_enable("runcrew_shared::store", &Level::DEBUG));
+        assert!(!targeted.would_enable("aws_smithy_runtime", &Level::INFO));
+        for unset_or_unreadable in [None, Some("runcrew=notalevel")] {
+            let fallback = filter_from(unset_or_unreadable);
+            assert!(fallback.would_enable("anything", &Level::INFO));
+            assert!(!fallback.would_enable("anything", &Level::DEBUG));
+        }
     }
 
     #[test]

@@ -14,7 +14,7 @@
 //! | `PUT/DELETE .../like`, `.../favorite` | 1 GetItem | 1 transaction |
 //! | `GET /v1/users/me/favorites` | 1 Query + 1 BatchGetItem | 0 |
 //! | `POST .../reviews` | 2 GetItem | 1 transaction |
-//! | `GET .../reviews` | 1 GetItem and 1 Query in parallel + 1 BatchGetItem | 0 |
+//! | `GET .../reviews` | 1 Query, then 1 BatchGetItem (the course and the authors) | 0 |
 
 pub mod course;
 pub mod erasure;

@@ -10,7 +10,9 @@ use runcrew_shared::{ApiError, App, HttpFunction, Needs, request, response};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::course::{course_key, course_not_found, course_partition, load_visible};
+use crate::course::{
+    course_key, course_not_found, course_partition, is_course_id, load_visible, load_visible_with,
+};
 use crate::{DEFAULT_PAGE, MAX_LIST_PAGE};
 
 /// `POST /v1/courses/{courseId}/reviews`.
@@ -200,25 +202,22 @@ pub async fn list(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
         .descending()
         .limit(limit)
         .after(request::page_cursor(&req));
-    // The visibility check and the page are independent reads: run them together.
-    let (course, page) = tokio::join!(
-        load_visible(
-            store,
-            course_id,
-            viewer.as_ref().map(|c| c.user_id.as_str())
-        ),
-        store.query(&query)
-    );
-    course?;
-    let page = page?;
+    if !is_course_id(course_id) {
+        return Err(course_not_found());
+    }
+    // Two round trips: the page, then the course (may the viewer see it?) together with
+    // the page's authors in one BatchGetItem.
+    let page = store.query(&query).await?;
     let reviews: Vec<Review> = page
         .items
         .iter()
         .map(from_body::<Review>)
         .collect::<Result<_, _>>()?;
     let keys: Vec<Key> = reviews.iter().map(|r| profile_key(&r.user_id)).collect();
+    let viewer_id = viewer.as_ref().map(|c| c.user_id.as_str());
+    let (_, _, profiles) = load_visible_with(store, course_id, viewer_id, keys).await?;
     let mut authors = HashMap::new();
-    for item in store.get_many(&keys).await? {
+    for item in profiles {
         if let (Some(id), Some(name)) = (item.str("user_id"), item.str("display_name")) {
             authors.insert(
                 id.to_owned(),

@@ -6,9 +6,9 @@
 //! |---|---|---|
 //! | `POST /v1/runs` | [1 GetItem course] + 1 GetItem best + 1 GetItem records | 1 PutItem (idempotency claim) + 1 transaction (run, path, 4 totals) + [1 PutItem best] + [1 PutItem records] + 1 PutItem (idempotency answer, with the header) |
 //! | `GET /v1/runs` | 1 Query | 0 |
-//! | `GET /v1/runs/{id}` | 2 GetItem in parallel | 0 |
+//! | `GET /v1/runs/{id}` | 1 BatchGetItem (run, path) | 0 |
 //! | `DELETE /v1/runs/{id}` | 1 GetItem + [1 GetItem best + 1 Query next best] + [1 GetItem records] | 1 transaction + [1 write best] + [records rebuilt: 1 Query per 1,000 runs + 1 PutItem] |
-//! | `GET /v1/courses/{id}/leaderboard` | 1 GetItem course ∥ 1 Query page [∥ 1 GetItem mine], then 1 BatchGetItem names [+ 1 COUNT for a later page's first rank] [+ 1 COUNT for my rank off the page] | 0 |
+//! | `GET /v1/courses/{id}/leaderboard` | 1 Query page, then 1 BatchGetItem (course, names [, mine]) [∥ 1 COUNT for a later page's first rank] [+ 1 COUNT for my rank off the page] | 0 |
 //! | `GET /v1/users/me/stats` | 1 GetItem profile, then 1 BatchGetItem (4 totals + records) | 0 |
 
 pub mod board;
@@ -19,7 +19,7 @@ pub mod stats;
 use std::collections::HashMap;
 
 use lambda_http::{Body, Request, Response};
-use runcrew_courses::course::{is_course_id, load_visible};
+use runcrew_courses::course::{course_not_found, is_course_id, load_visible, load_visible_with};
 use runcrew_shared::route::Route;
 use runcrew_shared::store::{Condition, Index, Key, Query, SortRange, Write};
 use runcrew_shared::users::{is_user_id, load_profile, now_rfc3339, profile_key};
@@ -320,10 +320,16 @@ pub async fn get(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
         run_key(&caller.user_id, run_id),
         path_key(&caller.user_id, run_id),
     );
-    let (run, path) = tokio::join!(store.get(&run_key), store.get(&path_key));
-    let run = Run::from_item(&run?.ok_or_else(run_not_found)?)?;
-    let mut view = run.owner_view();
-    view["path_polyline"] = path?
+    // One BatchGetItem: the run and its path.
+    let items = store.get_many(&[run_key.clone(), path_key]).await?;
+    let run = items
+        .iter()
+        .find(|item| item.key == run_key)
+        .ok_or_else(run_not_found)?;
+    let mut view = Run::from_item(run)?.owner_view();
+    view["path_polyline"] = items
+        .iter()
+        .find(|item| item.key != run_key)
         .and_then(|p| p.str("polyline").map(|s| json!(s)))
         .unwrap_or(Value::Null);
     response::no_store(http::StatusCode::OK, &view)
@@ -374,35 +380,41 @@ pub async fn leaderboard(app: &App, req: Request) -> Result<Response<Body>, ApiE
     let cursor = request::page_cursor(&req);
     let later_page = cursor.is_some();
     let store = app.store()?;
+    if !is_course_id(course_id) {
+        return Err(course_not_found());
+    }
     let query = Query::index(Index::Gsi1, board_partition(course_id))
         .limit(limit)
         .after(cursor);
-    let mine_key = viewer_id.map(|me| best_key(course_id, me));
-    let (course, page, mine) = tokio::join!(
-        load_visible(store, course_id, viewer_id),
-        store.query(&query),
-        async {
-            match &mine_key {
-                Some(key) => store.get(key).await.map(Some),
-                None => Ok(None),
-            }
-        }
-    );
-    course?;
-    let page = page?;
+    // Two round trips for a first page: the page, then one BatchGetItem of the course (may
+    // the viewer see it?), my own entry and the page's runners. A later page's first rank
+    // is a COUNT, read alongside.
+    let page = store.query(&query).await?;
     let entries: Vec<Best> = page
         .items
         .iter()
         .map(Best::from_item)
         .collect::<Result<_, _>>()?;
-    let first_rank = match (later_page, entries.first()) {
-        (true, Some(first)) => rank_of(store, course_id, &first.board_key()).await?,
-        _ => 1,
-    };
-    let keys: Vec<Key> = entries.iter().map(|e| profile_key(&e.user_id)).collect();
+    let mine_key = viewer_id.map(|me| best_key(course_id, me));
+    let mut keys: Vec<Key> = entries.iter().map(|e| profile_key(&e.user_id)).collect();
+    keys.extend(mine_key.clone());
+    let (course, first_rank) = tokio::join!(
+        load_visible_with(store, course_id, viewer_id, keys),
+        async {
+            match (later_page, entries.first()) {
+                (true, Some(first)) => rank_of(store, course_id, &first.board_key()).await,
+                _ => Ok(1),
+            }
+        }
+    );
+    let (_, _, items) = course?;
+    let first_rank = first_rank?;
     let mut names = HashMap::new();
-    for item in store.get_many(&keys).await? {
-        if let Some(id) = item.str("user_id") {
+    let mut mine = None;
+    for item in items {
+        if Some(&item.key) == mine_key.as_ref() {
+            mine = Some(item);
+        } else if let Some(id) = item.str("user_id") {
             names.insert(
                 id.to_owned(),
                 (
@@ -429,8 +441,8 @@ pub async fn leaderboard(app: &App, req: Request) -> Result<Response<Body>, ApiE
             })
         })
         .collect();
-    let me = match mine? {
-        Some(Some(item)) => {
+    let me = match mine {
+        Some(item) => {
             let best = Best::from_item(&item)?;
             let rank = match entries.iter().position(|e| e.user_id == best.user_id) {
                 Some(i) => first_rank + i,

@@ -2,7 +2,8 @@
 //! access token (the local gateway's authorizer), reading a JSON body, writing the JSON
 //! answer or the error envelope, paging cursors; and the geometry of courses: reading a
 //! GeoJSON route and measuring it, simplifying it for a map, encoding polylines and
-//! finding the geohash cells of a near search.
+//! finding the geohash cells of a near search; and the thumbnails task's CPU work: drawing
+//! a course map and resizing a photo (where an opt-level other than 3 would cost most).
 
 #![allow(
     missing_docs,
@@ -147,11 +148,39 @@ fn geometry(c: &mut Criterion) {
     });
 }
 
+/// A 1600x1200 JPEG as a phone would upload it (a smooth gradient with some texture).
+fn photo() -> Vec<u8> {
+    let pixels = image::RgbImage::from_fn(1600, 1200, |x, y| {
+        image::Rgb([(x / 7) as u8, (y / 5) as u8, ((x ^ y) & 0xff) as u8])
+    });
+    let mut jpeg = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 85)
+        .encode_image(&pixels)
+        .expect("jpeg");
+    jpeg
+}
+
+fn thumbnails(c: &mut Criterion) {
+    let mut group = c.benchmark_group("thumbnails");
+    group.sample_size(10);
+    let route = Route::from_json(&river(2_000), "route")
+        .expect("route")
+        .simplified(100);
+    group.bench_function("draw a course map 1200x800 (100 positions)", |b| {
+        b.iter(|| runcrew_uploads::route_maps::drawn::draw(black_box(&route)).expect("png"))
+    });
+    let jpeg = photo();
+    group.bench_function("photo 1600x1200 JPEG to 256 and 1024 px", |b| {
+        b.iter(|| runcrew_uploads::photos::thumbnails(black_box(&jpeg)).expect("thumbnails"))
+    });
+    group.finish();
+}
+
 criterion_group! {
     name = hot_paths;
     config = Criterion::default()
         .warm_up_time(std::time::Duration::from_millis(500))
         .measurement_time(std::time::Duration::from_secs(2));
-    targets = tokens, json_in_and_out, cursors, geometry
+    targets = tokens, json_in_and_out, cursors, geometry, thumbnails
 }
 criterion_main!(hot_paths);

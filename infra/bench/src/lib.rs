@@ -37,11 +37,43 @@ pub fn peak_rss_kib(pid: u32) -> Option<u64> {
     })
 }
 
+/// What one request cost the table, counted in [`CountingStore`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Trips {
+    /// Calls that read (GetItem, BatchGetItem, Query, a COUNT, a ping).
+    pub reads: u64,
+    /// Calls that write (PutItem, DeleteItem, UpdateItem, TransactWriteItems).
+    pub writes: u64,
+    /// Sequential rounds: a call started while another was in flight (`tokio::join!`)
+    /// shares its round, so this is the request's store latency in round trips.
+    pub rounds: u64,
+}
+
+impl Trips {
+    /// Every call, reads and writes.
+    pub fn calls(&self) -> u64 {
+        self.reads + self.writes
+    }
+}
+
 /// A store that counts every call that reaches the table: one call is one round trip to
-/// DynamoDB (a transaction is one `TransactWriteItems`).
+/// DynamoDB (a transaction is one `TransactWriteItems`), read or write, and it tracks how
+/// many of them ran one after another.
 pub struct CountingStore {
     inner: Arc<dyn Store>,
-    calls: AtomicU64,
+    reads: AtomicU64,
+    writes: AtomicU64,
+    rounds: AtomicU64,
+    in_flight: AtomicU64,
+}
+
+/// Ends a call's flight when the call finishes or is dropped.
+struct InFlight<'a>(&'a AtomicU64);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl CountingStore {
@@ -49,49 +81,70 @@ impl CountingStore {
     pub fn new(inner: Arc<dyn Store>) -> Self {
         CountingStore {
             inner,
-            calls: AtomicU64::new(0),
+            reads: AtomicU64::new(0),
+            writes: AtomicU64::new(0),
+            rounds: AtomicU64::new(0),
+            in_flight: AtomicU64::new(0),
         }
     }
 
     /// Calls since the last [`CountingStore::reset`].
-    pub fn calls(&self) -> u64 {
-        self.calls.load(Ordering::Relaxed)
+    pub fn trips(&self) -> Trips {
+        Trips {
+            reads: self.reads.load(Ordering::SeqCst),
+            writes: self.writes.load(Ordering::SeqCst),
+            rounds: self.rounds.load(Ordering::SeqCst),
+        }
     }
 
     /// Starts counting again.
     pub fn reset(&self) {
-        self.calls.store(0, Ordering::Relaxed);
+        for counter in [&self.reads, &self.writes, &self.rounds] {
+            counter.store(0, Ordering::SeqCst);
+        }
     }
 
-    fn count(&self) {
-        self.calls.fetch_add(1, Ordering::Relaxed);
+    fn start(&self, tally: &AtomicU64) -> InFlight<'_> {
+        tally.fetch_add(1, Ordering::SeqCst);
+        if self.in_flight.fetch_add(1, Ordering::SeqCst) == 0 {
+            self.rounds.fetch_add(1, Ordering::SeqCst);
+        }
+        InFlight(&self.in_flight)
+    }
+
+    fn read(&self) -> InFlight<'_> {
+        self.start(&self.reads)
+    }
+
+    fn write(&self) -> InFlight<'_> {
+        self.start(&self.writes)
     }
 }
 
 #[async_trait]
 impl Store for CountingStore {
     async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
-        self.count();
+        let _call = self.read();
         self.inner.get(key).await
     }
     async fn get_many(&self, keys: &[Key]) -> Result<Vec<Item>, StoreError> {
-        self.count();
+        let _call = self.read();
         self.inner.get_many(keys).await
     }
     async fn put(&self, item: Item, condition: Condition) -> Result<(), StoreError> {
-        self.count();
+        let _call = self.write();
         self.inner.put(item, condition).await
     }
     async fn delete(&self, key: &Key, condition: Condition) -> Result<(), StoreError> {
-        self.count();
+        let _call = self.write();
         self.inner.delete(key, condition).await
     }
     async fn query(&self, query: &Query) -> Result<Page, StoreError> {
-        self.count();
+        let _call = self.read();
         self.inner.query(query).await
     }
     async fn count(&self, query: &Query) -> Result<usize, StoreError> {
-        self.count();
+        let _call = self.read();
         self.inner.count(query).await
     }
     async fn add(
@@ -101,15 +154,15 @@ impl Store for CountingStore {
         delta: i64,
         expires_at: Option<i64>,
     ) -> Result<i64, StoreError> {
-        self.count();
+        let _call = self.write();
         self.inner.add(key, field, delta, expires_at).await
     }
     async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {
-        self.count();
+        let _call = self.write();
         self.inner.transact(writes).await
     }
     async fn ping(&self) -> Result<(), StoreError> {
-        self.count();
+        let _call = self.read();
         self.inner.ping().await
     }
 }
@@ -124,6 +177,31 @@ mod tests {
         assert_eq!(quantile(&samples, 0.5), Duration::from_millis(50));
         assert_eq!(quantile(&samples, 0.99), Duration::from_millis(99));
         assert_eq!(quantile(&[], 0.5), Duration::ZERO);
+    }
+
+    #[tokio::test]
+    async fn reads_in_parallel_share_a_round_and_a_write_after_them_is_the_next() {
+        use runcrew_shared::store::embedded::EmbeddedStore;
+        let counter = CountingStore::new(Arc::new(EmbeddedStore::in_memory(
+            runcrew_shared::store::cursor::CursorCodec::new("bench-cursor-secret-of-32-bytes!!"),
+        )));
+        let (a, b) = (Key::new("P", "a"), Key::new("P", "b"));
+        let (first, second) = tokio::join!(counter.get(&a), counter.get(&b));
+        assert!(first.is_ok() && second.is_ok());
+        counter
+            .delete(&a, Condition::None)
+            .await
+            .expect("delete nothing");
+        assert_eq!(
+            counter.trips(),
+            Trips {
+                reads: 2,
+                writes: 1,
+                rounds: 2
+            }
+        );
+        counter.reset();
+        assert_eq!(counter.trips(), Trips::default());
     }
 
     #[test]

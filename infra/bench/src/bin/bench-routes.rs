@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use lambda_http::{Body, Request};
-use runcrew_bench::{CountingStore, ms, quantile};
+use runcrew_bench::{CountingStore, Trips, ms, quantile};
 use runcrew_shared::blobs::filesystem::FilesystemBlobs;
 use runcrew_shared::config::Config;
 use runcrew_shared::identity::IdentityProviders;
@@ -34,8 +34,18 @@ const SECRET: &str = "bench-cursor-secret-of-at-least-32-bytes";
 struct Figures {
     p50: Duration,
     p99: Duration,
-    trips: (u64, u64),
+    /// The cheapest and the dearest call's store traffic (by calls).
+    trips: (Trips, Trips),
     status: u16,
+}
+
+/// `n`, or `n–m` when the calls differed.
+fn span(least: u64, most: u64) -> String {
+    if least == most {
+        least.to_string()
+    } else {
+        format!("{least}–{most}")
+    }
 }
 
 fn sample(binary: &str) -> String {
@@ -107,7 +117,7 @@ async fn measure(
         .await
         .expect("sample data");
     let mut samples = Vec::with_capacity(iterations);
-    let (mut least, mut most, mut status) = (u64::MAX, 0, 0);
+    let (mut least, mut most, mut status) = (None::<Trips>, None::<Trips>, 0);
     for i in 0..iterations + 10 {
         let mut req = request(&text);
         match function.binary {
@@ -137,21 +147,25 @@ async fn measure(
         let started = Instant::now();
         let response = function.call(app, req).await;
         let took = started.elapsed();
-        let trips = counter.calls();
+        let trips = counter.trips();
         status = response.status().as_u16();
         if function.binary == "auth-refresh" {
             refresh_token = body_json(&response)["refresh_token"].clone();
         }
         if i >= 10 {
             samples.push(took);
-            least = least.min(trips);
-            most = most.max(trips);
+            if least.is_none_or(|l| trips.calls() < l.calls()) {
+                least = Some(trips);
+            }
+            if most.is_none_or(|m| trips.calls() > m.calls()) {
+                most = Some(trips);
+            }
         }
     }
     Figures {
         p50: quantile(&samples, 0.5),
         p99: quantile(&samples, 0.99),
-        trips: (least, most),
+        trips: (least.unwrap_or_default(), most.unwrap_or_default()),
         status,
     }
 }
@@ -230,7 +244,7 @@ async fn main() {
                 .get(function.binary)
                 .and_then(|b| b.values().next())
                 .map(|f| f.trips)
-                .unwrap_or((0, 0));
+                .unwrap_or_default();
             per_binary.insert(
                 function.binary.to_owned(),
                 serde_json::json!({
@@ -238,8 +252,11 @@ async fn main() {
                     "blobs": function.needs.blobs.is_some(),
                     "keys": function.needs.keys.is_some(),
                     "identity": function.needs.identity.is_some(),
-                    "trips": [trips.0, trips.1],
-                    "one_read": trips == (1, 1),
+                    "trips": [trips.0.calls(), trips.1.calls()],
+                    "reads": [trips.0.reads, trips.1.reads],
+                    "writes": [trips.0.writes, trips.1.writes],
+                    "rounds": [trips.0.rounds, trips.1.rounds],
+                    "one_read": trips.1 == Trips { reads: 1, writes: 0, rounds: 1 },
                 }),
             );
         }
@@ -253,6 +270,9 @@ async fn main() {
                     "keys": task.needs.keys.is_some(),
                     "identity": task.needs.identity.is_some(),
                     "trips": [0, 0],
+                    "reads": [0, 0],
+                    "writes": [0, 0],
+                    "rounds": [0, 0],
                     "one_read": false,
                 }),
             );
@@ -264,9 +284,9 @@ async fn main() {
     );
     println!();
     println!(
-        "| route | binary | status | embedded p50 ms | embedded p99 ms | DynamoDB Local p50 ms | DynamoDB Local p99 ms | store round trips |"
+        "| route | binary | status | embedded p50 ms | embedded p99 ms | DynamoDB Local p50 ms | DynamoDB Local p99 ms | store calls | reads | writes | sequential rounds |"
     );
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
     for (binary, by_backend) in &results {
         let cell = |backend: &str| {
             by_backend
@@ -277,19 +297,15 @@ async fn main() {
         let (e50, e99) = cell("embedded");
         let (d50, d99) = cell("dynamodb");
         let any = by_backend.values().next();
-        let trips = any
-            .map(|f| {
-                if f.trips.0 == f.trips.1 {
-                    f.trips.0.to_string()
-                } else {
-                    format!("{}–{}", f.trips.0, f.trips.1)
-                }
-            })
-            .unwrap_or_default();
+        let (least, most) = any.map(|f| f.trips).unwrap_or_default();
         let status = any.map(|f| f.status).unwrap_or(0);
         println!(
-            "| `{}` | `{binary}` | {status} | {e50} | {e99} | {d50} | {d99} | {trips} |",
-            routes.get(*binary).cloned().unwrap_or_default()
+            "| `{}` | `{binary}` | {status} | {e50} | {e99} | {d50} | {d99} | {} | {} | {} | {} |",
+            routes.get(*binary).cloned().unwrap_or_default(),
+            span(least.calls(), most.calls()),
+            span(least.reads, most.reads),
+            span(least.writes, most.writes),
+            span(least.rounds, most.rounds),
         );
     }
 }
