@@ -7,7 +7,7 @@
 //! |---|---|---|
 //! | `POST /v1/courses` | 0 | 1 PutItem + 1 S3 PUT (the route file) |
 //! | `GET /v1/courses` (newest, creator) | 1 Query | 0 |
-//! | `GET /v1/courses?near=` | 9 Queries in parallel (one per geohash cell) | 0 |
+//! | `GET /v1/courses?near=` | up to 9 Queries in parallel (one per geohash cell the circle reaches) | 0 |
 //! | `GET /v1/courses/{id}` | 1 GetItem | 0 |
 //! | `PATCH /v1/courses/{id}` | 1 GetItem | 1 PutItem (version-conditioned) |
 //! | `DELETE /v1/courses/{id}` | 1 GetItem + 1 Query per 100 children | 1 transaction per 100 + 2 S3 DELETEs + 1 DeleteItem |

@@ -248,10 +248,12 @@ async fn main() {
             per_binary.insert(
                 function.binary.to_owned(),
                 serde_json::json!({
+                    "route": routes.get(function.binary).cloned().unwrap_or_default(),
                     "store": function.needs.store.is_some(),
                     "blobs": function.needs.blobs.is_some(),
                     "keys": function.needs.keys.is_some(),
                     "identity": function.needs.identity.is_some(),
+                    "queue": function.needs.queue.is_some(),
                     "trips": [trips.0.calls(), trips.1.calls()],
                     "reads": [trips.0.reads, trips.1.reads],
                     "writes": [trips.0.writes, trips.1.writes],
@@ -269,6 +271,7 @@ async fn main() {
                     "blobs": task.needs.blobs.is_some(),
                     "keys": task.needs.keys.is_some(),
                     "identity": task.needs.identity.is_some(),
+                    "queue": task.needs.queue.is_some(),
                     "trips": [0, 0],
                     "reads": [0, 0],
                     "writes": [0, 0],

@@ -1,6 +1,10 @@
 //! Floor 2: a hello-world that builds what most of our functions build at init (aws-config
 //! and a DynamoDB client) and makes one GetItem per request. Functions with AWS clients are
 //! measured against it.
+//!
+//! A function that also builds the S3 or SQS client is measured against this floor built
+//! with the same clients: features `floor-s3` and `floor-sqs` (infra/scripts/bench builds
+//! each combination and names it `floor-aws-s3`, `floor-aws-sqs`, `floor-aws-s3-sqs`).
 use aws_sdk_dynamodb::types::AttributeValue;
 use lambda_http::{Body, Error, Request, Response, service_fn};
 
@@ -12,6 +16,10 @@ async fn main() -> Result<(), Error> {
         config = config.endpoint_url(endpoint);
     }
     let client = aws_sdk_dynamodb::Client::from_conf(config.build());
+    #[cfg(feature = "floor-s3")]
+    let _bucket = std::hint::black_box(aws_sdk_s3::Client::new(&sdk));
+    #[cfg(feature = "floor-sqs")]
+    let _queue = std::hint::black_box(aws_sdk_sqs::Client::new(&sdk));
     let table = std::env::var("TABLE_NAME").unwrap_or_else(|_| "runcrew-bench".into());
     lambda_http::run(service_fn(move |_req: Request| {
         let (client, table) = (client.clone(), table.clone());
