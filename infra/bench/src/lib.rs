@@ -5,6 +5,8 @@
 //! init and first response; `floor-hello` and `floor-aws` are the hello-world floors it is
 //! compared with; `bench-routes` times every handler in process and counts its store calls.
 
+pub mod hot_paths;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
