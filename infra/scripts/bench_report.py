@@ -271,7 +271,9 @@ if opt.exists():
     w("| binary | variant | size MB | zip MB | init ms | cold request ms | peak RSS MB | clean build s | one function's link s |")
     w("|---|---|---|---|---|---|---|---|---|")
     for d in results:
-        w(f"| `{d['label']}` | {d['variant']} | {mb(d['size'])} | {mb(zip_size(Path(d['binary'])))} | "
+        # the variant builds may have been cleaned away since; their zip size then is unknown
+        zipped = mb(zip_size(Path(d["binary"]))) if Path(d["binary"]).exists() else "–"
+        w(f"| `{d['label']}` | {d['variant']} | {mb(d['size'])} | {zipped} | "
           f"{d['init_ms']} | {d['cold_ms']} | {d['peak_rss_kib'] / 1024:.1f} | {d['build_seconds']} | "
           f"{d['link_ms'] / 1000:.1f} |")
     w("")
