@@ -80,6 +80,20 @@ def release_profile():
             f"panic={p.get('panic', 'unwind')}, opt-level {p.get('opt-level', 3)}")
 
 
+def criterion_medians(folder):
+    """{benchmark id: median ns} of the criterion results under `folder`."""
+    medians = {}
+    for bench in sorted(folder.rglob("new/benchmark.json")):
+        meta = json.loads(bench.read_text())
+        est = json.loads(bench.with_name("estimates.json").read_text())
+        medians[meta["full_id"]] = est["median"]["point_estimate"]
+    return medians
+
+
+def duration(ns):
+    return f"{ns / 1000:.2f} µs" if ns >= 1000 else f"{ns:.0f} ns"
+
+
 def seconds(n):
     n = int(n)
     return f"{n // 60} min {n % 60} s"
@@ -245,13 +259,8 @@ w("## 6. Micro-benchmarks (criterion, median)")
 w("")
 w("| benchmark | median |")
 w("|---|---|")
-crit = root / "target" / "criterion"
-for bench in sorted(crit.rglob("new/benchmark.json")):
-    meta = json.loads(bench.read_text())
-    est = json.loads(bench.with_name("estimates.json").read_text())
-    ns = est["median"]["point_estimate"]
-    shown = f"{ns / 1000:.2f} µs" if ns >= 1000 else f"{ns:.0f} ns"
-    w(f"| {meta['full_id']} | {shown} |")
+for bench_id, ns in criterion_medians(root / "target" / "criterion").items():
+    w(f"| {bench_id} | {duration(ns)} |")
 w("")
 opt = root / "target" / "bench-opt-levels" / "results.jsonl"
 w("## Profile variants: opt-level 3, s, z (and fat LTO)")
@@ -281,10 +290,8 @@ if opt.exists():
     w("")
     medians = {}
     for v in variants:
-        for bench in sorted(opt.parent.joinpath(f"criterion-{v}").rglob("new/benchmark.json")):
-            meta = json.loads(bench.read_text())
-            est = json.loads(bench.with_name("estimates.json").read_text())
-            medians.setdefault(meta["full_id"], {})[v] = est["median"]["point_estimate"]
+        for bench_id, ns in criterion_medians(opt.parent / f"criterion-{v}").items():
+            medians.setdefault(bench_id, {})[v] = ns
     w("| benchmark | " + " | ".join(f"{v}" for v in variants) + " |")
     w("|---|" + "---|" * len(variants))
     for bench_id, by_variant in sorted(medians.items()):
@@ -295,7 +302,7 @@ if opt.exists():
             if ns is None:
                 cells.append("–")
                 continue
-            shown = f"{ns / 1000:.2f} µs" if ns >= 1000 else f"{ns:.0f} ns"
+            shown = duration(ns)
             if base and v != "3":
                 shown += f" ({ns / base:.2f}×)"
             cells.append(shown)

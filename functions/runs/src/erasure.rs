@@ -2,11 +2,10 @@
 //! totals and records live): the user's places on course leaderboards.
 
 use runcrew_shared::ApiError;
-use runcrew_shared::store::{Condition, MAX_PAGE, Query, SortRange, Store, read_all};
-use runcrew_shared::users::user_partition;
+use runcrew_shared::store::{Condition, MAX_PAGE, Store, read_all};
 
 use crate::board::best_key;
-use crate::run::Run;
+use crate::run::{Run, runs_of};
 
 /// The key patterns [`erase_user`] and the partition sweep remove.
 pub const ERASED_KEY_PATTERNS: &[&str] = &[
@@ -20,13 +19,7 @@ pub const ERASED_KEY_PATTERNS: &[&str] = &[
 /// Deletes the user's leaderboard entries, found through the courses of the user's runs.
 /// The runs themselves go with the user's partition. Returns the entries deleted.
 pub async fn erase_user(store: &dyn Store, user_id: &str) -> Result<usize, ApiError> {
-    let runs = read_all(
-        store,
-        Query::partition(user_partition(user_id))
-            .range(SortRange::BeginsWith("RUN#".into()))
-            .limit(MAX_PAGE),
-    )
-    .await?;
+    let runs = read_all(store, runs_of(user_id).limit(MAX_PAGE)).await?;
     let mut courses = std::collections::BTreeSet::new();
     for item in &runs {
         if let Some(course_id) = Run::from_item(item)?.course_id {

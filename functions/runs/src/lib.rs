@@ -21,7 +21,7 @@ use std::collections::HashMap;
 use lambda_http::{Body, Request, Response};
 use runcrew_courses::course::{course_not_found, is_course_id, load_visible, load_visible_with};
 use runcrew_shared::route::Route;
-use runcrew_shared::store::{Condition, Index, Key, Query, SortRange, Write};
+use runcrew_shared::store::{Condition, Index, Key, Query, Write};
 use runcrew_shared::users::{is_user_id, load_profile, now_rfc3339, profile_key};
 use runcrew_shared::{ApiError, App, HttpFunction, Needs, idempotency, request, response};
 use serde::Deserialize;
@@ -32,7 +32,7 @@ use time::format_description::well_known::Rfc3339;
 use crate::board::{Best, best_key, board_partition, rank_of};
 use crate::run::{
     Flag, MAX_DISTANCE_M, MAX_DURATION_S, Run, RunVisibility, Source, new_run_id, path_item,
-    path_key, run_key,
+    path_key, run_key, runs_of,
 };
 
 /// `POST /v1/runs`.
@@ -283,8 +283,7 @@ pub async fn list(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
     let page = app
         .store()?
         .query(
-            &Query::partition(runcrew_shared::users::user_partition(&caller.user_id))
-                .range(SortRange::BeginsWith("RUN#".into()))
+            &runs_of(&caller.user_id)
                 .descending()
                 .limit(limit)
                 .after(request::page_cursor(&req)),
@@ -321,15 +320,11 @@ pub async fn get(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
         path_key(&caller.user_id, run_id),
     );
     // One BatchGetItem: the run and its path.
-    let items = store.get_many(&[run_key.clone(), path_key]).await?;
-    let run = items
-        .iter()
-        .find(|item| item.key == run_key)
-        .ok_or_else(run_not_found)?;
+    let items = store.get_many(&[run_key.clone(), path_key.clone()]).await?;
+    let found = |key: &Key| items.iter().find(|item| item.key == *key);
+    let run = found(&run_key).ok_or_else(run_not_found)?;
     let mut view = Run::from_item(run)?.owner_view();
-    view["path_polyline"] = items
-        .iter()
-        .find(|item| item.key != run_key)
+    view["path_polyline"] = found(&path_key)
         .and_then(|p| p.str("polyline").map(|s| json!(s)))
         .unwrap_or(Value::Null);
     response::no_store(http::StatusCode::OK, &view)

@@ -10,7 +10,7 @@
 
 use runcrew_shared::ApiError;
 use runcrew_shared::route::Route;
-use runcrew_shared::store::{Index, Item, Key};
+use runcrew_shared::store::{Index, Item, Key, Query, SortRange};
 use runcrew_shared::users::{from_body, to_body, user_partition};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -96,6 +96,12 @@ pub struct Run {
 /// The key of a run.
 pub fn run_key(user_id: &str, run_id: &str) -> Key {
     Key::new(user_partition(user_id), format!("RUN#{run_id}"))
+}
+
+/// A runner's runs (not their paths): `RUN#` items of their partition, oldest first;
+/// callers add the order, page size and cursor.
+pub fn runs_of(user_id: &str) -> Query {
+    Query::partition(user_partition(user_id)).range(SortRange::BeginsWith("RUN#".into()))
 }
 
 /// The key of a run's path.

@@ -11,14 +11,12 @@
 //! is read in the runner's profile time zone.
 
 use runcrew_shared::ApiError;
-use runcrew_shared::store::{
-    Condition, Item, Key, MAX_PAGE, Query, SortRange, Store, StoreError, Write, read_all,
-};
+use runcrew_shared::store::{Condition, Item, Key, MAX_PAGE, Store, StoreError, Write, read_all};
 use runcrew_shared::users::user_partition;
 use serde_json::{Map, Value, json};
 use time::Date;
 
-use crate::run::Run;
+use crate::run::{Run, runs_of};
 
 /// The distances of personal records, by name.
 pub const RECORD_DISTANCES: [(&str, f64); 5] = [
@@ -199,13 +197,7 @@ pub async fn withdraw_records(store: &dyn Store, run: &Run) -> Result<(), ApiErr
         if !held {
             return Ok(());
         }
-        let runs = read_all(
-            store,
-            Query::partition(user_partition(&run.user_id))
-                .range(SortRange::BeginsWith("RUN#".into()))
-                .limit(MAX_PAGE),
-        )
-        .await?;
+        let runs = read_all(store, runs_of(&run.user_id).limit(MAX_PAGE)).await?;
         let mut records = Map::new();
         for other in &runs {
             let other = Run::from_item(other)?;

@@ -26,8 +26,8 @@ use runcrew_shared::store::cursor::CursorCodec;
 use runcrew_shared::store::dynamodb::DynamoStore;
 use runcrew_shared::store::embedded::EmbeddedStore;
 use runcrew_shared::tokens::TokenKeys;
-use runcrew_shared::{App, HttpFunction};
-use serde_json::Value;
+use runcrew_shared::{App, HttpFunction, Needs};
+use serde_json::{Map, Value, json};
 
 const SECRET: &str = "bench-cursor-secret-of-at-least-32-bytes";
 
@@ -37,6 +37,18 @@ struct Figures {
     /// The cheapest and the dearest call's store traffic (by calls).
     trips: (Trips, Trips),
     status: u16,
+}
+
+/// The ports a function builds at init, which decide the floor the report compares it with.
+fn ports(needs: &Needs) -> Map<String, Value> {
+    let built = |port: bool| Value::from(port);
+    Map::from_iter([
+        ("store".to_owned(), built(needs.store.is_some())),
+        ("blobs".to_owned(), built(needs.blobs.is_some())),
+        ("keys".to_owned(), built(needs.keys.is_some())),
+        ("identity".to_owned(), built(needs.identity.is_some())),
+        ("queue".to_owned(), built(needs.queue.is_some())),
+    ])
 }
 
 /// `n`, or `n–m` when the calls differed.
@@ -238,47 +250,34 @@ async fn main() {
     })
     .unwrap_or_default();
     if let Some(path) = json_path {
-        let mut per_binary = serde_json::Map::new();
+        let mut per_binary = Map::new();
         for function in runcrew_local::registry() {
             let trips = results
                 .get(function.binary)
                 .and_then(|b| b.values().next())
                 .map(|f| f.trips)
                 .unwrap_or_default();
-            per_binary.insert(
-                function.binary.to_owned(),
-                serde_json::json!({
-                    "route": routes.get(function.binary).cloned().unwrap_or_default(),
-                    "store": function.needs.store.is_some(),
-                    "blobs": function.needs.blobs.is_some(),
-                    "keys": function.needs.keys.is_some(),
-                    "identity": function.needs.identity.is_some(),
-                    "queue": function.needs.queue.is_some(),
-                    "trips": [trips.0.calls(), trips.1.calls()],
-                    "reads": [trips.0.reads, trips.1.reads],
-                    "writes": [trips.0.writes, trips.1.writes],
-                    "rounds": [trips.0.rounds, trips.1.rounds],
-                    "one_read": trips.1 == Trips { reads: 1, writes: 0, rounds: 1 },
-                }),
+            let mut entry = ports(&function.needs);
+            entry.insert(
+                "route".into(),
+                Value::from(routes.get(function.binary).cloned().unwrap_or_default()),
             );
+            entry.insert("trips".into(), json!([trips.0.calls(), trips.1.calls()]));
+            entry.insert("reads".into(), json!([trips.0.reads, trips.1.reads]));
+            entry.insert("writes".into(), json!([trips.0.writes, trips.1.writes]));
+            entry.insert("rounds".into(), json!([trips.0.rounds, trips.1.rounds]));
+            let one_read = trips.1
+                == Trips {
+                    reads: 1,
+                    writes: 0,
+                    rounds: 1,
+                };
+            entry.insert("one_read".into(), Value::from(one_read));
+            per_binary.insert(function.binary.to_owned(), Value::Object(entry));
         }
         // Tasks (S3 events) have no route to time, but their ports decide their floor.
         for task in runcrew_local::tasks() {
-            per_binary.insert(
-                task.binary.to_owned(),
-                serde_json::json!({
-                    "store": task.needs.store.is_some(),
-                    "blobs": task.needs.blobs.is_some(),
-                    "keys": task.needs.keys.is_some(),
-                    "identity": task.needs.identity.is_some(),
-                    "queue": task.needs.queue.is_some(),
-                    "trips": [0, 0],
-                    "reads": [0, 0],
-                    "writes": [0, 0],
-                    "rounds": [0, 0],
-                    "one_read": false,
-                }),
-            );
+            per_binary.insert(task.binary.to_owned(), Value::Object(ports(&task.needs)));
         }
         std::fs::write(&path, Value::Object(per_binary).to_string()).expect("write --json");
     }

@@ -5,12 +5,41 @@
 //! A function that also builds the S3 or SQS client is measured against this floor built
 //! with the same clients: features `floor-s3` and `floor-sqs` (infra/scripts/bench builds
 //! each combination and names it `floor-aws-s3`, `floor-aws-sqs`, `floor-aws-s3-sqs`).
+//!
+//! Feature `floor-bundled-roots` (`floor-aws-bundled-roots`) gives the SDK Mozilla's roots
+//! compiled in (`webpki-root-certs`) instead of the platform's: the alternative to
+//! `SSL_CERT_FILE` that the SDK's TLS start-up is measured against.
 use aws_sdk_dynamodb::types::AttributeValue;
 use lambda_http::{Body, Error, Request, Response, service_fn};
 
+/// The SDK's configuration from the environment, as every function loads it.
+#[cfg(not(feature = "floor-bundled-roots"))]
+async fn sdk() -> Result<aws_config::SdkConfig, Error> {
+    Ok(aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await)
+}
+
+/// The same with the roots compiled in. The SDK's trust store takes PEM, so the bundled
+/// DER roots are wrapped once here.
+#[cfg(feature = "floor-bundled-roots")]
+async fn sdk() -> Result<aws_config::SdkConfig, Error> {
+    use aws_smithy_http_client::tls::{self, TlsContext, TrustStore, rustls_provider::CryptoMode};
+    let mut roots = TrustStore::empty().with_native_roots(false);
+    for der in webpki_root_certs::TLS_SERVER_ROOT_CERTS {
+        roots.add_pem_certificate(pem::encode(&pem::Pem::new("CERTIFICATE", der.to_vec())));
+    }
+    let https = aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
+        .tls_context(TlsContext::builder().with_trust_store(roots).build()?)
+        .build_https();
+    Ok(aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(https)
+        .load()
+        .await)
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let sdk = sdk().await?;
     let mut config = aws_sdk_dynamodb::config::Builder::from(&sdk);
     if let Ok(endpoint) = std::env::var("DYNAMODB_ENDPOINT") {
         config = config.endpoint_url(endpoint);
