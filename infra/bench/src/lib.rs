@@ -114,40 +114,39 @@ impl CountingStore {
         InFlight(&self.in_flight)
     }
 
-    fn read(&self) -> InFlight<'_> {
-        self.start(&self.reads)
-    }
-
-    fn write(&self) -> InFlight<'_> {
-        self.start(&self.writes)
+    /// Runs one store call as part of the current round. The call stays in flight for one
+    /// more scheduler turn after it returns, so a call joined with it (`tokio::join!`) starts
+    /// inside the same round even when the inner store answers without ever yielding (the
+    /// embedded store often does).
+    async fn counted<T>(&self, tally: &AtomicU64, call: impl Future<Output = T>) -> T {
+        let _flight = self.start(tally);
+        let answer = call.await;
+        tokio::task::yield_now().await;
+        answer
     }
 }
 
 #[async_trait]
 impl Store for CountingStore {
     async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
-        let _call = self.read();
-        self.inner.get(key).await
+        self.counted(&self.reads, self.inner.get(key)).await
     }
     async fn get_many(&self, keys: &[Key]) -> Result<Vec<Item>, StoreError> {
-        let _call = self.read();
-        self.inner.get_many(keys).await
+        self.counted(&self.reads, self.inner.get_many(keys)).await
     }
     async fn put(&self, item: Item, condition: Condition) -> Result<(), StoreError> {
-        let _call = self.write();
-        self.inner.put(item, condition).await
+        self.counted(&self.writes, self.inner.put(item, condition))
+            .await
     }
     async fn delete(&self, key: &Key, condition: Condition) -> Result<(), StoreError> {
-        let _call = self.write();
-        self.inner.delete(key, condition).await
+        self.counted(&self.writes, self.inner.delete(key, condition))
+            .await
     }
     async fn query(&self, query: &Query) -> Result<Page, StoreError> {
-        let _call = self.read();
-        self.inner.query(query).await
+        self.counted(&self.reads, self.inner.query(query)).await
     }
     async fn count(&self, query: &Query) -> Result<usize, StoreError> {
-        let _call = self.read();
-        self.inner.count(query).await
+        self.counted(&self.reads, self.inner.count(query)).await
     }
     async fn add(
         &self,
@@ -156,16 +155,15 @@ impl Store for CountingStore {
         delta: i64,
         expires_at: Option<i64>,
     ) -> Result<i64, StoreError> {
-        let _call = self.write();
-        self.inner.add(key, field, delta, expires_at).await
+        self.counted(&self.writes, self.inner.add(key, field, delta, expires_at))
+            .await
     }
     async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {
-        let _call = self.write();
-        self.inner.transact(writes).await
+        self.counted(&self.writes, self.inner.transact(writes))
+            .await
     }
     async fn ping(&self) -> Result<(), StoreError> {
-        let _call = self.read();
-        self.inner.ping().await
+        self.counted(&self.reads, self.inner.ping()).await
     }
 }
 
