@@ -263,27 +263,31 @@ for bench_id, ns in criterion_medians(root / "target" / "criterion").items():
     w(f"| {bench_id} | {duration(ns)} |")
 w("")
 opt = root / "target" / "bench-opt-levels" / "results.jsonl"
-w("## Profile variants: opt-level 3, s, z (and fat LTO)")
+w("## Profile variants: opt-level 3, s, z, fat LTO, and mixed")
 w("")
+variant_trade = {}  # variant -> (share of users-get's size taken off, (slowdown, slowest path))
 if opt.exists():
     results = [json.loads(line) for line in opt.read_text().splitlines() if line.strip()]
-    order = {"3": 0, "s": 1, "z": 2, "fat": 3}
+    order = {"3": 0, "s": 1, "z": 2, "fat": 3, "mixed": 4}
     results.sort(key=lambda d: (d["label"], order.get(d["variant"], 9)))
     variants = sorted({d["variant"] for d in results}, key=lambda v: order.get(v, 9))
     old_commit = opt.with_name("commit").read_text().strip() if opt.with_name("commit").exists() else "?"
     commits = sorted({d.get("commit", old_commit) for d in results})
     w(f"From `infra/scripts/bench-opt-levels` (commit {', '.join(f'`{c}`' for c in commits)}, "
       "same machine, its own run): each variant built in its own target folder. `3` is the "
-      "release profile; `s` and `z` change only the opt-level; `fat` is opt-level 3 with fat "
-      "LTO, the profile before this one.")
+      "opt-level 3 profile; `s` and `z` change only the opt-level; `fat` is opt-level 3 with "
+      "fat LTO; `mixed` builds the dependencies at opt-level s except those whose CPU work a "
+      "request waits on (image codecs and resizing, tiny-skia, deflate, aws-lc), which stay "
+      "at 3 like the workspace's own crates.")
     w("")
-    w("| binary | variant | size MB | zip MB | init ms | cold request ms | peak RSS MB | clean build s | one function's link s |")
+    w("| binary | variant | size MB | zip MB | init ms | cold request ms | peak RSS MB | build s | one function's link s |")
     w("|---|---|---|---|---|---|---|---|---|")
     for d in results:
         # the variant builds may have been cleaned away since; their zip size then is unknown
         zipped = mb(zip_size(Path(d["binary"]))) if Path(d["binary"]).exists() else "–"
         w(f"| `{d['label']}` | {d['variant']} | {mb(d['size'])} | {zipped} | "
-          f"{d['init_ms']} | {d['cold_ms']} | {d['peak_rss_kib'] / 1024:.1f} | {d['build_seconds']} | "
+          f"{d['init_ms']} | {d['cold_ms']} | {d['peak_rss_kib'] / 1024:.1f} | "
+          f"{d['build_seconds']}{'' if d.get('clean_build', True) else ' (incremental)'} | "
           f"{d['link_ms'] / 1000:.1f} |")
     w("")
     w("Speed (criterion medians of the same hot paths, per variant):")
@@ -307,6 +311,13 @@ if opt.exists():
                 shown += f" ({ns / base:.2f}×)"
             cells.append(shown)
         w(f"| {bench_id} | " + " | ".join(cells) + " |")
+    # per variant beside 3: the share of users-get's size it takes off, and its slowest path
+    for v in variants:
+        sizes = {d["variant"]: d["size"] for d in results if d["label"] == "users-get"}
+        slowest = max(((ns[v] / ns["3"], b) for b, ns in medians.items() if v in ns and "3" in ns),
+                      default=None)
+        if v != "3" and v in sizes and "3" in sizes and slowest:
+            variant_trade[v] = (1 - sizes[v] / sizes["3"], slowest)
 else:
     w("Not measured in this run: `infra/scripts/bench-opt-levels` (a release build of every "
       "dependency per variant) writes the figures this section shows.")
@@ -350,7 +361,10 @@ if other_size:
     w(f"- **Size of {', '.join(other_size)}**: more than the floor's clients: these link the "
       "handlers' own code, the JSON envelope and validation, `jsonwebtoken`, `serde_dynamo` and "
       "the operations they call (a floor constructs clients but calls one operation). The "
-      "variants section shows what opt-level s or z would take off and what it costs.")
+      "opt-level does not close this: the floor is built with the same profile and shrinks "
+      "by the same share (variants section). What would: fewer clients or operations per "
+      "function; for the open read routes, fetching the issuer's JWKS through "
+      "the HTTP stack the AWS SDK already links instead of through reqwest.")
 if misses["init"]:
     explained = True
     w(f"- **Init over 1.3×** ({', '.join(misses['init'])}): a function's init does the floor's "
@@ -390,6 +404,12 @@ w("- **No cross-crate LTO** in the release profile: with fat LTO each of the 41 
   "binaries re-optimises the whole AWS SDK when it links (73 s each on 2 cores, so 25 "
   "minutes of links per deploy, and this command could not finish in 20). Without it a "
   "function links in about 6 s; the variants section has the size and speed it costs.")
+if variant_trade:
+    trades = "; ".join(f"`{v}` takes {off:.0%} off `users-get` and makes {path} {slow:.1f}× slower"
+                       for v, (off, (slow, path)) in variant_trade.items())
+    w("- **opt-level 3**: the floors are built with the same profile and shrink by the same "
+      "share, so no opt-level closes a size ratio; what each variant trades (variants "
+      f"section): {trades}. One plain profile is kept.")
 w("- **TLS roots**: `SSL_CERT_FILE` at the one bundle, set for every function in "
   "template.yaml (Amazon Linux 2023's bundle path), rather than roots compiled in: both "
   "skip reading every file under `/etc/ssl/certs` (the TLS table above), and the bundle is "
