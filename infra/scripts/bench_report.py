@@ -155,6 +155,12 @@ w("")
 fh, fa = cold["floor-hello"], cold["floor-aws"]
 w(f"## 2–3. Cold start and peak memory (median of {fa['runs']} starts)")
 w("")
+if fa.get("interleaved"):
+    w(f"The starts are interleaved: {fa['runs']} rounds, each starting every binary once (the "
+      "erasure, `users-me-delete`, runs last on its own), so a burst of background work on "
+      "this shared machine lands on one start of many binaries rather than on every start "
+      "of one.")
+    w("")
 w("Each start: exec of the binary → its first `GET /runtime/invocation/next` (**init**) → its "
   "first response (**cold request**), against a loopback Runtime API (`infra/bench`, "
   "`bench-coldstart`, which takes any Lambda binary and event) with DynamoDB Local as the table "
