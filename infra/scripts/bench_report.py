@@ -318,8 +318,8 @@ if opt.exists():
             cells.append(shown)
         w(f"| {bench_id} | " + " | ".join(cells) + " |")
     # per variant beside 3: the share of users-get's size it takes off, and its slowest path
+    sizes = {d["variant"]: d["size"] for d in results if d["label"] == "users-get"}
     for v in variants:
-        sizes = {d["variant"]: d["size"] for d in results if d["label"] == "users-get"}
         slowest = max(((ns[v] / ns["3"], b) for b, ns in medians.items() if v in ns and "3" in ns),
                       default=None)
         if v != "3" and v in sizes and "3" in sizes and slowest:
