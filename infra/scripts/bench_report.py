@@ -419,10 +419,11 @@ if not explained:
 w("")
 w("Choices these figures led to:")
 w("")
-w("- **No cross-crate LTO** in the release profile: with fat LTO each of the 41 function "
-  "binaries re-optimises the whole AWS SDK when it links (73 s each on 2 cores, so 25 "
-  "minutes of links per deploy, and this command could not finish in 20). Without it a "
-  "function links in about 6 s; the variants section has the size and speed it costs.")
+w(f"- **No cross-crate LTO** in the release profile: with fat LTO each of the {len(functions)} "
+  "function binaries re-optimises the whole AWS SDK when it links (68–73 s each, measured "
+  "on 2 cores: over 40 minutes of link work per deploy, and this command could not finish "
+  "in 20). Without it a function links in about 6 s; the variants section has the size and "
+  "speed it costs.")
 if variant_trade:
     trades = "; ".join(f"`{v}` takes {off:.0%} off `users-get` and makes {path} {slow:.1f}× slower"
                        for v, (off, (slow, path)) in variant_trade.items())
