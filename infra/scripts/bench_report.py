@@ -439,4 +439,9 @@ w("- **No `EnvFilter`**: `RUST_LOG` is read as a list of targets and levels "
   "(`tracing_subscriber::filter::Targets`), which needs no regular expressions; lambda_http "
   "is built without its `tracing` feature, which pulled them in.")
 w("")
+# Figures measured by hand, each with its command, until the bench measures them itself.
+by_hand = root / "infra" / "bench" / "measured-by-hand.md"
+if by_hand.exists():
+    w(by_hand.read_text().rstrip())
+    w("")
 print("\n".join(lines))

@@ -1,7 +1,9 @@
 # Sourced by infra/scripts/test and infra/scripts/bench: starts the local stand-ins on free
 # ports of 127.0.0.1 and stops them, by PID, when the calling script exits.
-#   start_dynamodb  -> DYNAMODB_LOCAL_ENDPOINT
+#   start_dynamodb  -> DYNAMODB_LOCAL_ENDPOINT (and DYNAMODB_LOCAL_PID)
 #   start_moto      -> MOTO_S3_ENDPOINT
+# `start_dynamodb NAME` starts another instance logging to NAME.log: the stall test freezes
+# its own instance (SIGSTOP), so the other tests never share a frozen table.
 # Needs $root (the repository) and infra/scripts/setup-tools to have run.
 
 tools="$root/.tools"
@@ -9,6 +11,8 @@ logs="$root/target/test-servers"
 mkdir -p "$logs"
 pids=()
 stop_servers() {
+  # A server a test left frozen (SIGSTOP) would never act on SIGTERM: wake it first.
+  for pid in "${pids[@]}"; do kill -CONT "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
 }
@@ -29,14 +33,15 @@ wait_for() { # name url log
 }
 
 start_dynamodb() {
-  local port ddb
+  local port ddb name="${1:-dynamodb}"
   port="$(free_port)"
   ddb="$tools/dynamodb/current"
   java -Djava.library.path="$ddb/DynamoDBLocal_lib" \
     -cp "$tools/dynamodb/classes:$ddb/DynamoDBLocal.jar:$ddb/DynamoDBLocal_lib/*" \
-    LoopbackDynamoDb -inMemory -port "$port" -disableTelemetry >"$logs/dynamodb.log" 2>&1 &
-  pids+=($!)
-  wait_for "DynamoDB Local" "http://127.0.0.1:$port" "$logs/dynamodb.log"
+    LoopbackDynamoDb -inMemory -port "$port" -disableTelemetry >"$logs/$name.log" 2>&1 &
+  DYNAMODB_LOCAL_PID=$!
+  pids+=("$DYNAMODB_LOCAL_PID")
+  wait_for "DynamoDB Local ($name)" "http://127.0.0.1:$port" "$logs/$name.log"
   DYNAMODB_LOCAL_ENDPOINT="http://127.0.0.1:$port"
 }
 

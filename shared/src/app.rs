@@ -134,10 +134,15 @@ impl<'a> Init<'a> {
         }
     }
 
-    /// The AWS configuration from the environment (region, credentials), loaded on first use.
+    /// The AWS configuration from the environment (region, credentials), loaded on first use,
+    /// with [`aws_timeouts`] on every client built from it.
     pub async fn sdk(&self) -> &aws_config::SdkConfig {
         self.sdk
-            .get_or_init(|| aws_config::load_defaults(aws_config::BehaviorVersion::latest()))
+            .get_or_init(|| {
+                aws_config::defaults(aws_config::BehaviorVersion::latest())
+                    .timeout_config(aws_timeouts())
+                    .load()
+            })
             .await
     }
 
@@ -152,6 +157,32 @@ impl<'a> Init<'a> {
         };
         Ok(derive_key(secret, label))
     }
+}
+
+/// The longest one AWS call (all its retries) may take before it fails as unavailable.
+///
+/// Without a bound, a stalled dependency (a frozen table, a lost connection) holds a
+/// request until the function's own timeout (10 s) cuts it off at whatever step it had
+/// reached. With it, the first stalled call fails within this time and the route answers
+/// 503 with `Retry-After`, well inside the function timeout, before writing anything more.
+pub const AWS_OPERATION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(4);
+
+/// The longest one attempt of an AWS call may take; the SDK's standard retry mode (3
+/// attempts with backoff) tries again within [`AWS_OPERATION_TIMEOUT`]. DynamoDB answers in
+/// milliseconds and a thumbnail's S3 read in well under a second, so 1.5 s is a stall.
+pub const AWS_ATTEMPT_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(1500);
+
+/// The longest a new connection to an AWS endpoint may take.
+pub const AWS_CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The timeouts of every AWS client: [`AWS_CONNECT_TIMEOUT`], [`AWS_ATTEMPT_TIMEOUT`] and
+/// [`AWS_OPERATION_TIMEOUT`].
+pub fn aws_timeouts() -> aws_config::timeout::TimeoutConfig {
+    aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(AWS_CONNECT_TIMEOUT)
+        .operation_attempt_timeout(AWS_ATTEMPT_TIMEOUT)
+        .operation_timeout(AWS_OPERATION_TIMEOUT)
+        .build()
 }
 
 fn build_store<'a>(init: &'a Init<'a>) -> PortFuture<'a, Arc<dyn Store>> {
@@ -237,7 +268,7 @@ fn build_queue<'a>(init: &'a Init<'a>) -> PortFuture<'a, Arc<dyn Queue>> {
 }
 
 fn build_identity<'a>(init: &'a Init<'a>) -> PortFuture<'a, Arc<IdentityProviders>> {
-    Box::pin(async move { Ok(Arc::new(IdentityProviders::from_config(init.config))) })
+    Box::pin(async move { Ok(Arc::new(IdentityProviders::ready(init.config)?)) })
 }
 
 /// A failure to build the ports at start-up.
@@ -255,6 +286,9 @@ pub enum StartupError {
     /// A local secret could not be read or created.
     #[error("local secret: {0}")]
     Secret(String),
+    /// The HTTPS client of the login providers could not be built.
+    #[error(transparent)]
+    Identity(#[from] crate::identity::HttpClientError),
 }
 
 /// The ports of one execution environment.
@@ -270,6 +304,8 @@ pub struct App {
     /// The trusted issuer's published keys, fetched on the first token seen on a route
     /// without the authorizer (see [`App::viewer`]).
     issuer_keys: Arc<std::sync::OnceLock<crate::identity::jwks::JwksCache>>,
+    /// The key of the audit trail's pseudonyms, derived on first use (see [`App::audit_key`]).
+    audit_key: Arc<std::sync::OnceLock<Vec<u8>>>,
 }
 
 impl std::fmt::Debug for App {
@@ -306,6 +342,7 @@ impl App {
             identity: None,
             queue: None,
             issuer_keys: Arc::default(),
+            audit_key: Arc::default(),
         }
     }
 
@@ -432,15 +469,22 @@ impl App {
             match (&self.keys, &config.auth.external_oidc) {
                 (Some(keys), None) => keys.verify(token, issuer, &[audience]).map_err(refused)?,
                 _ => {
-                    let jwks = self.issuer_keys.get_or_init(|| {
-                        crate::identity::jwks::JwksCache::discover(
-                            crate::identity::http_client(),
-                            issuer,
-                            std::time::Duration::from_secs(
-                                config.auth.providers.jwks_cache_ttl_seconds,
-                            ),
-                        )
-                    });
+                    let jwks = match self.issuer_keys.get() {
+                        Some(jwks) => jwks,
+                        None => {
+                            let client = crate::identity::http_client()
+                                .map_err(|e| ApiError::Internal(e.to_string()))?;
+                            self.issuer_keys.get_or_init(|| {
+                                crate::identity::jwks::JwksCache::discover(
+                                    client,
+                                    issuer,
+                                    std::time::Duration::from_secs(
+                                        config.auth.providers.jwks_cache_ttl_seconds,
+                                    ),
+                                )
+                            })
+                        }
+                    };
                     jwks.verify_claims(token, issuer, &[audience])
                         .await
                         .map_err(|_| {
@@ -468,6 +512,20 @@ impl App {
             session_id: text("sid"),
             token_id: text("jti"),
         }))
+    }
+
+    /// The key of the audit trail's pseudonyms ([`crate::audit::actor_pseudonym`]): derived
+    /// from the cursor secret (Secrets Manager on AWS, generated under the data folder on a
+    /// laptop) with its own label, on first use. User ids are public, so a pseudonym anyone
+    /// could compute from one would re-link an erased user to her logins; with a key only
+    /// the holder of the secret can. Rotating the secret changes every pseudonym, so events
+    /// before and after a rotation no longer link, which a pseudonym can afford.
+    pub fn audit_key(&self) -> Result<&[u8], StartupError> {
+        if let Some(key) = self.audit_key.get() {
+            return Ok(key);
+        }
+        let key = derive_key(&signing_secret(&self.config)?, "audit-pseudonym");
+        Ok(self.audit_key.get_or_init(|| key))
     }
 
     /// The bucket as its shared handle (the local gateway serves files through it).

@@ -3,13 +3,18 @@
 //!
 //! Each event becomes one item `AUDIT#<day>` / `<epoch ms>#<uuid>` that expires after
 //! `AUDIT_RETENTION_DAYS` (TTL), and one `audit` log line. The person is recorded as a
-//! pseudonym (a digest of the user id), never the id itself, so the trail outlives an
-//! erasure without keeping the erased id, yet anyone holding an id can still find its
-//! events. If the audit write fails the action still completes: the log line then carries
-//! `audit_fallback=true` and is the record.
+//! pseudonym, never the id itself, so the trail outlives an erasure without keeping the
+//! erased id. The pseudonym is keyed (HMAC-SHA256 under [`App::audit_key`], a key derived
+//! from the cursor secret): user ids are public, and an unkeyed digest would let anyone
+//! who knows an erased user's id find her logins and addresses in the trail. Events of one
+//! user still share one pseudonym (until the secret is rotated), so an operator holding
+//! the secret can follow an account through the trail. If the audit write fails the
+//! action still completes: the log line then carries `audit_fallback=true` and is the
+//! record.
 
-use crate::digest::short_sha256_hex;
+use hmac::{Hmac, Mac};
 use serde_json::{Map, Value};
+use sha2::Sha256;
 
 use crate::app::App;
 use crate::store::{Condition, Item, Key};
@@ -53,9 +58,13 @@ pub struct AuditEvent<'a> {
     pub request_id: &'a str,
 }
 
-/// The pseudonym of a user in the audit trail.
-pub fn actor_pseudonym(user_id: &str) -> String {
-    short_sha256_hex(&[b"runcrew-audit\n", user_id.as_bytes()])
+/// The pseudonym of a user in the audit trail: the first 128 bits of HMAC-SHA256 of the id
+/// under `key` ([`App::audit_key`]), as 32 hex digits. Without the key it cannot be
+/// computed from the id.
+pub fn actor_pseudonym(key: &[u8], user_id: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length");
+    mac.update(user_id.as_bytes());
+    crate::digest::hex(&mac.finalize().into_bytes()[..16])
 }
 
 /// Writes the audit item, kept `AUDIT_RETENTION_DAYS`, and the log line; never fails the
@@ -68,7 +77,14 @@ pub async fn record(app: &App, event: &AuditEvent<'_>) {
     } else {
         Outcome::Success
     };
-    let actor = event.user_id.map(actor_pseudonym);
+    let actor = event.user_id.and_then(|id| match app.audit_key() {
+        Ok(key) => Some(actor_pseudonym(key, id)),
+        Err(err) => {
+            // Never an unkeyed digest instead: the event is kept without its actor.
+            tracing::error!(target: "audit", error = %err, "no audit pseudonym key");
+            None
+        }
+    });
     let mut body = Map::new();
     let mut set = |name: &str, value: Option<&str>| {
         if let Some(v) = value {
@@ -126,4 +142,41 @@ pub async fn record(app: &App, event: &AuditEvent<'_>) {
         audit_fallback = fallback,
         "audit"
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pseudonym_is_stable_under_one_key_and_differs_under_another() {
+        let id = "9abf35084b4364dbea7b4b9994a2165a";
+        let ours = actor_pseudonym(b"our-audit-key-of-at-least-32-bytes", id);
+        assert_eq!(ours.len(), 32);
+        assert!(ours.chars().all(|c| c.is_ascii_hexdigit()));
+        assert_eq!(
+            ours,
+            actor_pseudonym(b"our-audit-key-of-at-least-32-bytes", id)
+        );
+        assert_ne!(
+            ours,
+            actor_pseudonym(b"another-key-of-at-least-32-bytes!!", id)
+        );
+        assert_ne!(
+            ours,
+            actor_pseudonym(b"our-audit-key-of-at-least-32-bytes", "another-user")
+        );
+    }
+
+    #[test]
+    fn a_pseudonym_is_not_a_plain_digest_of_the_id() {
+        let id = "9abf35084b4364dbea7b4b9994a2165a";
+        let pseudonym = actor_pseudonym(b"our-audit-key-of-at-least-32-bytes", id);
+        for guess in [
+            crate::digest::short_sha256_hex(&[b"runcrew-audit\n", id.as_bytes()]),
+            crate::digest::short_sha256_hex(&[id.as_bytes()]),
+        ] {
+            assert_ne!(pseudonym, guess);
+        }
+    }
 }

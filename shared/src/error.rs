@@ -48,6 +48,18 @@ pub enum ApiError {
         /// What conflicts.
         message: String,
     },
+    /// 409 that passes: another request holds what this one needs (an idempotency key
+    /// still being answered, a busy counter); the same request may succeed after
+    /// `retry_after` seconds, so the response carries `Retry-After`.
+    #[error("{message}")]
+    Busy {
+        /// e.g. `idempotent_request_in_progress`.
+        code: &'static str,
+        /// What is busy.
+        message: String,
+        /// Seconds until the client may try again.
+        retry_after: u64,
+    },
     /// 413: the body is larger than this route accepts.
     #[error("request body is larger than {limit} bytes")]
     PayloadTooLarge {
@@ -114,6 +126,15 @@ impl ApiError {
         }
     }
 
+    /// A 409 [`ApiError::Busy`] with `Retry-After: retry_after`.
+    pub fn busy(code: &'static str, message: impl Into<String>, retry_after: u64) -> Self {
+        ApiError::Busy {
+            code,
+            message: message.into(),
+            retry_after,
+        }
+    }
+
     /// A 503 for `dependency`, with the standard Retry-After.
     pub fn unavailable(dependency: impl Into<String>) -> Self {
         ApiError::Unavailable {
@@ -129,7 +150,7 @@ impl ApiError {
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
-            ApiError::Conflict { .. } => StatusCode::CONFLICT,
+            ApiError::Conflict { .. } | ApiError::Busy { .. } => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
@@ -146,7 +167,7 @@ impl ApiError {
             ApiError::Unauthorized(_) => "unauthorized",
             ApiError::Forbidden(_) => "forbidden",
             ApiError::NotFound { code, .. } => code,
-            ApiError::Conflict { code, .. } => code,
+            ApiError::Conflict { code, .. } | ApiError::Busy { code, .. } => code,
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::Invalid { .. } => "invalid_field",
@@ -160,6 +181,7 @@ impl ApiError {
     pub fn retry_after(&self) -> Option<u64> {
         match self {
             ApiError::TooManyRequests { retry_after }
+            | ApiError::Busy { retry_after, .. }
             | ApiError::Unavailable { retry_after, .. } => Some(*retry_after),
             _ => None,
         }
@@ -285,6 +307,15 @@ mod tests {
         assert_eq!(err.retry_after(), Some(DEPENDENCY_RETRY_AFTER_SECONDS));
         assert!(!json.contains("os error"), "{json}");
         assert!(json.contains("\"dependency\":\"table\""), "{json}");
+    }
+
+    #[test]
+    fn a_busy_conflict_is_409_with_retry_after() {
+        let err = ApiError::busy("idempotent_request_in_progress", "still running", 1);
+        let json = serde_json::to_value(err.envelope("r")).expect("serializes");
+        assert_eq!(err.status(), StatusCode::CONFLICT);
+        assert_eq!(err.retry_after(), Some(1));
+        assert_eq!(json["error"]["code"], "idempotent_request_in_progress");
     }
 
     #[test]

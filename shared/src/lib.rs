@@ -11,6 +11,7 @@
 //!   audit trail, per-client limits and `Idempotency-Key` replays kept in the table;
 //! - [`route`], [`geocell`]: routes drawn on a map (GeoJSON or polyline, haversine
 //!   distance, simplification) and geohash cells for "near a point" queries;
+//! - [`text`]: the check that names and texts shown to others are visible;
 //! - [`telemetry`]: JSON logs with secrets masked, and CloudWatch EMF metrics.
 
 pub mod app;
@@ -30,6 +31,7 @@ pub mod response;
 pub mod route;
 pub mod store;
 pub mod telemetry;
+pub mod text;
 pub mod tokens;
 pub mod users;
 

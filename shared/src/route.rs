@@ -69,12 +69,24 @@ fn fail(field: impl Into<String>, message: impl Into<String>) -> RouteError {
     }
 }
 
+/// Decimal places kept of a coordinate: 1e-7 degrees is about 1 cm, finer than any GPS.
+pub const COORDINATE_DECIMALS: i32 = 7;
+
+/// A coordinate to [`COORDINATE_DECIMALS`] places, so a route means the same in every store:
+/// a latitude of 1e-300 is 0 (which DynamoDB could not even hold), not a number underflow.
+pub fn round_coordinate(value: f64) -> f64 {
+    let scale = 10f64.powi(COORDINATE_DECIMALS);
+    let rounded = (value * scale).round() / scale;
+    // -0.0 reads as 0 to a person; keep it so in the stored JSON too.
+    if rounded == 0.0 { 0.0 } else { rounded }
+}
+
 fn coordinate(value: &Value, field: String, limit: f64) -> Result<f64, RouteError> {
     let number = match value {
         Value::Number(n) => n.as_f64(),
         _ => None,
     };
-    match number {
+    match number.map(round_coordinate) {
         Some(v) if v.is_finite() && (-limit..=limit).contains(&v) => Ok(v),
         Some(v) if v.is_finite() => {
             Err(fail(field, format!("must be between -{limit} and {limit}")))
@@ -301,6 +313,21 @@ mod tests {
             &json!({"type": "LineString", "coordinates": coords}),
             "route",
         )
+    }
+
+    #[test]
+    fn coordinates_keep_seven_decimals_and_tiny_ones_become_zero() {
+        // given a route with a latitude of 1e-300 (DynamoDB's numbers stop at 1e-130) and
+        // a longitude with more decimals than any GPS measures
+        let parsed = route(json!([[126.978_000_012_345, 1e-300], [126.98, -1e-200]]))
+            .expect("a valid route");
+        // then both read as what they mean: the equator, and 1 cm steps
+        assert_eq!(parsed.coords()[0].x, 126.978);
+        assert_eq!(parsed.coords()[0].y, 0.0);
+        assert!(
+            parsed.coords()[1].y.is_sign_positive(),
+            "no -0 in stored JSON"
+        );
     }
 
     #[test]

@@ -219,6 +219,33 @@ pub async fn load_profile(
     }
 }
 
+/// The refusal of a write by a token whose account was erased (its access token lives up
+/// to 15 minutes after the erasure): 401, so the client's refresh fails and it signs out.
+pub fn account_closed() -> ApiError {
+    ApiError::Unauthorized("this account is closed".into())
+}
+
+/// A write for a transaction that creates something for `user_id`: it writes nothing, but
+/// the whole transaction fails unless the account still exists, so a closed account's
+/// token cannot leave items behind that no erasure will ever find. Map a cancellation at
+/// its position to [`account_closed`].
+pub fn open_account_check(user_id: &str) -> Write {
+    Write::Check {
+        key: profile_key(user_id),
+        condition: Condition::Exists,
+    }
+}
+
+/// 401 [`account_closed`] unless `user_id`'s profile exists: one GetItem, for writes that
+/// are not a transaction (a presigned upload). In external OIDC mode the profile exists
+/// once `GET /v1/users/me` has been called.
+pub async fn require_open_account(store: &dyn Store, user_id: &str) -> Result<(), ApiError> {
+    match store.get(&profile_key(user_id)).await? {
+        Some(_) => Ok(()),
+        None => Err(account_closed()),
+    }
+}
+
 /// Who logged in: the user id and whether this login created the user.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Account {

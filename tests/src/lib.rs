@@ -219,6 +219,15 @@ pub async fn serve_app(app: App) -> runcrew_local::Running {
         .expect("the local API serves")
 }
 
+/// The local API over a fresh table in DynamoDB Local and a fresh data folder (keep the
+/// folder alive as long as the API).
+pub async fn serve_on_dynamodb_local() -> (runcrew_local::Running, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = dynamodb_store().await;
+    let app = app_over(config(dir.path(), &[]), Arc::new(store));
+    (serve_app(app).await, dir)
+}
+
 /// Sends `request` and returns the status and the JSON body (`null` when not JSON).
 pub async fn call(request: reqwest::RequestBuilder) -> (u16, Value) {
     let response = request.send().await.expect("request");

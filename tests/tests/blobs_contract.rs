@@ -133,6 +133,26 @@ mod cases {
         assert_eq!((meta.content_type.as_str(), meta.size), ("image/jpeg", 5));
     }
 
+    pub async fn a_presigned_get_reads_a_private_file(blobs: &dyn Blobs) -> String {
+        // given a private course's route file
+        let key = "private/routes/c1.geojson";
+        let body = br#"{"type":"LineString","coordinates":[[126.9,37.5],[127.0,37.6]]}"#;
+        blobs
+            .put(key, body.to_vec(), "application/geo+json")
+            .await
+            .expect("put");
+        // when its owner's view signs a GET for it
+        let url = blobs
+            .presign_get(key, Duration::from_secs(900))
+            .await
+            .expect("presign");
+        // then whoever holds the URL reads exactly that file
+        let response = runcrew_tests::http().get(&url).send().await.expect("get");
+        assert_eq!(response.status(), 200, "{url}");
+        assert_eq!(response.bytes().await.expect("body").as_ref(), body);
+        url
+    }
+
     pub async fn public_urls_point_at_the_cdn(blobs: &dyn Blobs, cdn: &str) {
         assert_eq!(
             blobs.public_url("thumbnails/courses/c1.png"),
@@ -211,6 +231,72 @@ mod filesystem {
             running.app.blobs().expect("blobs"),
         )
         .await;
+        running.stop().await;
+    }
+
+    #[tokio::test]
+    async fn a_presigned_get_reads_a_private_file() {
+        let (running, _dir) = gateway().await;
+        cases::a_presigned_get_reads_a_private_file(running.app.blobs().expect("blobs")).await;
+        running.stop().await;
+    }
+
+    #[tokio::test]
+    async fn the_cdn_refuses_a_private_file_without_a_valid_unexpired_signature() {
+        let (running, _dir) = gateway().await;
+        let blobs = running.app.blobs().expect("blobs");
+        let url = cases::a_presigned_get_reads_a_private_file(blobs).await;
+        let status = |address: String| async move {
+            runcrew_tests::http()
+                .get(address)
+                .send()
+                .await
+                .expect("cdn")
+                .status()
+                .as_u16()
+        };
+        // the bare CDN address of a private file
+        let bare = format!("{}/_cdn/private/routes/c1.geojson", running.url());
+        assert_eq!(status(bare).await, 403);
+        // the signature of one file on another
+        blobs
+            .put(
+                "private/routes/c2.geojson",
+                b"{}".to_vec(),
+                "application/geo+json",
+            )
+            .await
+            .expect("put");
+        assert_eq!(status(url.replace("c1.geojson", "c2.geojson")).await, 403);
+        // an edited expiry
+        let (base, query) = url.split_once('?').expect("query");
+        let edited: String = url::form_urlencoded::parse(query.as_bytes())
+            .map(|(k, v)| {
+                if k == "expires" {
+                    format!("expires={}", v.parse::<i64>().expect("epoch") + 3600)
+                } else {
+                    format!("{k}={v}")
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("&");
+        assert_eq!(status(format!("{base}?{edited}")).await, 403);
+        // an expired URL
+        let expired = blobs
+            .presign_get("private/routes/c1.geojson", Duration::from_secs(0))
+            .await
+            .expect("presign");
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        assert_eq!(status(expired).await, 403);
+        // while a public file needs no signature
+        blobs
+            .put("thumbnails/courses/c1.png", b"png".to_vec(), "image/png")
+            .await
+            .expect("put");
+        assert_eq!(
+            status(format!("{}/_cdn/thumbnails/courses/c1.png", running.url())).await,
+            200
+        );
         running.stop().await;
     }
 
@@ -334,6 +420,19 @@ mod s3_moto {
     async fn public_urls_point_at_the_cdn() {
         cases::public_urls_point_at_the_cdn(&runcrew_tests::s3_blobs().await, "https://cdn.test")
             .await;
+    }
+
+    #[tokio::test]
+    async fn a_presigned_get_reads_a_private_file() {
+        let url =
+            cases::a_presigned_get_reads_a_private_file(&runcrew_tests::s3_blobs().await).await;
+        // and the URL is S3's own, signed, and short-lived
+        let url = url::Url::parse(&url).expect("url");
+        let query: std::collections::HashMap<String, String> =
+            url.query_pairs().into_owned().collect();
+        assert_eq!(query["X-Amz-Expires"], "900");
+        assert!(query.contains_key("X-Amz-Signature"));
+        assert!(url.path().ends_with("/private/routes/c1.geojson"), "{url}");
     }
 
     #[tokio::test]

@@ -2,8 +2,6 @@
 //! renderer and the Mapbox fake), near search, privacy, likes, favorites, reviews and
 //! deletion. The near search also runs over DynamoDB Local, whose indexes it relies on.
 
-use std::sync::Arc;
-
 use runcrew_local::Running;
 use runcrew_tests::fakes::MapboxFake;
 use runcrew_tests::{bearer, call, dev_login, eventually, http};
@@ -335,10 +333,7 @@ async fn near_search_on_the_embedded_store() {
 
 #[tokio::test]
 async fn near_search_on_dynamodb_local() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = runcrew_tests::dynamodb_store().await;
-    let app = runcrew_tests::app_over(runcrew_tests::config(dir.path(), &[]), Arc::new(store));
-    let api = runcrew_tests::serve_app(app).await;
+    let (api, _dir) = runcrew_tests::serve_on_dynamodb_local().await;
     near_search_finds_the_right_courses_nearest_first(&api).await;
     api.stop().await;
 }
@@ -773,6 +768,415 @@ async fn deleting_a_course_removes_its_files_likes_favorites_and_reviews() {
             .await
             .0,
         404
+    );
+    api.stop().await;
+}
+
+/// The bytes of a base64url text without padding, if it is one (a store cursor is two).
+fn base64url(text: &str) -> Option<Vec<u8>> {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut bits = 0u32;
+    let mut held = 0;
+    let mut out = Vec::new();
+    for c in text.bytes() {
+        let value = ALPHABET.iter().position(|&a| a == c)? as u32;
+        bits = (bits << 6) | value;
+        held += 6;
+        if held >= 8 {
+            held -= 8;
+            out.push((bits >> held) as u8);
+        }
+    }
+    Some(out)
+}
+
+/// Whether `id` shows anywhere in `answer`, in the clear or inside a base64url cursor.
+fn gives_away(answer: &Value, id: &str) -> bool {
+    let cursor = answer["next_cursor"].as_str().unwrap_or_default();
+    answer.to_string().contains(id)
+        || cursor
+            .split('.')
+            .filter_map(base64url)
+            .any(|bytes| String::from_utf8_lossy(&bytes).contains(id))
+}
+
+/// The file a course's view points at, fetched as anyone holding the URL would.
+async fn fetched(course: &Value, field: &str) -> (u16, Option<String>, Vec<u8>) {
+    fetch(
+        course[field]
+            .as_str()
+            .unwrap_or_else(|| panic!("{field} in {course}")),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_private_course_route_file_and_map_are_not_served_to_others() {
+    let (api, _dir) = runcrew_tests::start_local(&[]).await;
+    let alice = dev_login(&api, "alice").await;
+    // given alice's private course, its map drawn
+    let course = create_ok(&api, &alice, "Home loop", short_route(CENTER), "private").await;
+    let id = id_of(&course);
+    thumbnail_of(&api, &id, &alice).await;
+    let (_, mine) = get_course(&api, &id, Some(&alice)).await;
+    // then nothing is served at the course's public CDN addresses
+    for path in [
+        format!("/_cdn/routes/{id}.geojson"),
+        format!("/_cdn/thumbnails/courses/{id}.png"),
+    ] {
+        assert_eq!(fetch(&url(&api, &path)).await.0, 404, "{path}");
+    }
+    // and the CDN does not serve the private folder to whoever guesses the address
+    for path in [
+        format!("/_cdn/private/routes/{id}.geojson"),
+        format!("/_cdn/private/thumbnails/courses/{id}.png"),
+    ] {
+        assert_eq!(fetch(&url(&api, &path)).await.0, 403, "{path}");
+    }
+    // and alice reads her route and map through the signed URLs of her view
+    let (status, kind, route) = fetched(&mine, "route_url").await;
+    assert_eq!(
+        (status, kind.as_deref()),
+        (200, Some("application/geo+json"))
+    );
+    assert_eq!(
+        serde_json::from_slice::<Value>(&route).expect("geojson")["type"],
+        "LineString"
+    );
+    let (status, kind, png) = fetched(&mine, "thumbnail_url").await;
+    assert_eq!((status, kind.as_deref()), (200, Some("image/png")));
+    assert!(png.starts_with(b"\x89PNG"));
+    // and a signed URL edited to reach another file, or re-signed by hand, is refused
+    let route_url = mine["route_url"].as_str().expect("route url");
+    let other = route_url.replace(&format!("{id}.geojson"), &format!("{id}.png"));
+    assert_eq!(fetch(&other).await.0, 403);
+    let (base, _) = route_url.split_once("signature=").expect("signed");
+    assert_eq!(fetch(&format!("{base}signature=forged")).await.0, 403);
+    api.stop().await;
+}
+
+#[tokio::test]
+async fn a_course_made_private_leaves_the_cdn_and_returns_when_made_public_again() {
+    let (api, _dir) = runcrew_tests::start_local(&[]).await;
+    let alice = dev_login(&api, "alice").await;
+    let bob = dev_login(&api, "bob").await;
+    // given alice's public course with its map, both on the CDN
+    let course = create_ok(&api, &alice, "Riverside", short_route(CENTER), "public").await;
+    let id = id_of(&course);
+    let public_route = course["route_url"].as_str().expect("route url").to_owned();
+    let public_map = thumbnail_of(&api, &id, &alice).await;
+    assert_eq!(fetch(&public_route).await.0, 200);
+    assert_eq!(fetch(&public_map).await.0, 200);
+    let course_url = url(&api, &format!("/v1/courses/{id}"));
+    let set = |visibility: &'static str| {
+        call(
+            http()
+                .patch(&course_url)
+                .bearer_auth(bearer(&alice))
+                .json(&json!({ "visibility": visibility })),
+        )
+    };
+    // when alice makes it private
+    assert_eq!(set("private").await.0, 200);
+    // then its public addresses serve nothing, to bob or anyone
+    assert_eq!(fetch(&public_route).await.0, 404);
+    assert_eq!(fetch(&public_map).await.0, 404);
+    assert_eq!(get_course(&api, &id, Some(&bob)).await.0, 404);
+    // and alice gets her map again, drawn in the private folder, through signed URLs
+    let private_map = eventually("the map in its private place", || async {
+        let (_, course) = get_course(&api, &id, Some(&alice)).await;
+        course["thumbnail_url"]
+            .as_str()
+            .filter(|u| u.contains("/private/") && u.contains("signature="))
+            .map(str::to_owned)
+    })
+    .await;
+    assert_eq!(fetch(&private_map).await.0, 200);
+    let (_, mine) = get_course(&api, &id, Some(&alice)).await;
+    assert_eq!(fetched(&mine, "route_url").await.0, 200);
+    // and asking again changes nothing
+    assert_eq!(set("private").await.0, 200);
+    assert_eq!(fetch(&public_route).await.0, 404);
+    // when she makes it public again
+    assert_eq!(set("public").await.0, 200);
+    // then the CDN serves its route and, once drawn, its map at the public addresses
+    assert_eq!(fetch(&public_route).await.0, 200);
+    let map_again = thumbnail_of(&api, &id, &bob).await;
+    assert_eq!(map_again, public_map);
+    assert_eq!(fetch(&map_again).await.0, 200);
+    // and nothing is left in the private folder
+    let blobs = api.app.blobs().expect("blobs");
+    for key in [
+        format!("private/routes/{id}.geojson"),
+        format!("private/thumbnails/courses/{id}.png"),
+    ] {
+        assert_eq!(blobs.head(&key).await.expect("head"), None, "{key}");
+    }
+    // and when she makes it private and deletes it, no file of it remains anywhere
+    assert_eq!(set("private").await.0, 200);
+    eventually("the private map", || async {
+        let (_, course) = get_course(&api, &id, Some(&alice)).await;
+        course["thumbnail_url"].as_str().map(str::to_owned)
+    })
+    .await;
+    assert_eq!(
+        call(http().delete(&course_url).bearer_auth(bearer(&alice)))
+            .await
+            .0,
+        204
+    );
+    for key in [
+        format!("routes/{id}.geojson"),
+        format!("thumbnails/courses/{id}.png"),
+        format!("private/routes/{id}.geojson"),
+        format!("private/thumbnails/courses/{id}.png"),
+    ] {
+        assert_eq!(blobs.head(&key).await.expect("head"), None, "{key}");
+    }
+    api.stop().await;
+}
+
+#[tokio::test]
+async fn erasing_an_account_removes_its_private_course_files() {
+    let (api, _dir) = runcrew_tests::start_local(&[]).await;
+    let alice = dev_login(&api, "alice").await;
+    // given alice's private course with its map drawn
+    let course = create_ok(&api, &alice, "Secret hill", short_route(CENTER), "private").await;
+    let id = id_of(&course);
+    thumbnail_of(&api, &id, &alice).await;
+    let blobs = api.app.blobs().expect("blobs");
+    let files = [
+        format!("private/routes/{id}.geojson"),
+        format!("private/thumbnails/courses/{id}.png"),
+    ];
+    for key in &files {
+        assert!(blobs.head(key).await.expect("head").is_some(), "{key}");
+    }
+    // when alice erases her account
+    let (status, _) = call(
+        http()
+            .delete(url(&api, "/v1/users/me"))
+            .bearer_auth(bearer(&alice)),
+    )
+    .await;
+    assert_eq!(status, 204);
+    // then her course's files are gone from the private folder too
+    for key in &files {
+        assert_eq!(blobs.head(key).await.expect("head"), None, "{key}");
+    }
+    api.stop().await;
+}
+
+#[tokio::test]
+async fn favorites_give_away_nothing_of_a_course_its_owner_made_private() {
+    let (api, _dir) = runcrew_tests::start_local(&[]).await;
+    let alice = dev_login(&api, "alice").await;
+    let bob = dev_login(&api, "bob").await;
+    // given bob favorited alice's two public courses, "Secret" last
+    let open = id_of(&create_ok(&api, &alice, "Open", short_route(CENTER), "public").await);
+    let secret = id_of(&create_ok(&api, &alice, "Secret", short_route(CENTER), "public").await);
+    for id in [&open, &secret] {
+        let favorite = url(&api, &format!("/v1/courses/{id}/favorite"));
+        assert_eq!(
+            call(http().put(&favorite).bearer_auth(bearer(&bob)))
+                .await
+                .0,
+            204
+        );
+    }
+    // when alice makes "Secret" private
+    let (status, _) = call(
+        http()
+            .patch(url(&api, &format!("/v1/courses/{secret}")))
+            .bearer_auth(bearer(&alice))
+            .json(&json!({"visibility": "private"})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    // then bob, paging his favorites one at a time, sees "Open" only, and no page (nor its
+    // cursor) carries the private course's id
+    let mut listed = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..5 {
+        let mut request = http()
+            .get(url(&api, "/v1/users/me/favorites"))
+            .query(&[("limit", "1")])
+            .bearer_auth(bearer(&bob));
+        if let Some(cursor) = &cursor {
+            request = request.query(&[("cursor", cursor)]);
+        }
+        let (status, page) = call(request).await;
+        assert_eq!(status, 200, "{page}");
+        assert!(!gives_away(&page, &secret), "{page}");
+        for item in page["items"].as_array().expect("items") {
+            listed.push(
+                item["course"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            );
+        }
+        cursor = page["next_cursor"].as_str().map(str::to_owned);
+        if cursor.is_none() {
+            break;
+        }
+    }
+    assert_eq!(listed, ["Open"]);
+    assert_eq!(cursor, None, "the list ends");
+    // and alice, whose course it is, still sees bob's favorite counted on it
+    let (_, course) = get_course(&api, &secret, Some(&alice)).await;
+    assert_eq!(course["favorite_count"], 1);
+    api.stop().await;
+}
+
+#[tokio::test]
+async fn after_erasure_the_old_token_writes_nothing_in_the_course_library() {
+    let (api, _dir) = runcrew_tests::start_local(&[]).await;
+    let alice = dev_login(&api, "alice").await;
+    let bob = dev_login(&api, "bob").await;
+    // given bob's course and alice's own, and alice erases her account
+    let theirs = id_of(&create_ok(&api, &bob, "Bob's hill", short_route(CENTER), "public").await);
+    let hers = id_of(&create_ok(&api, &alice, "Alice's loop", short_route(CENTER), "public").await);
+    let (status, _) = call(
+        http()
+            .delete(url(&api, "/v1/users/me"))
+            .bearer_auth(bearer(&alice)),
+    )
+    .await;
+    assert_eq!(status, 204);
+    // when her access token, still unexpired, writes
+    let token = bearer(&alice);
+    let theirs_url = url(&api, &format!("/v1/courses/{theirs}"));
+    let attempts = [
+        http()
+            .post(url(&api, "/v1/courses"))
+            .json(&json!({"name": "Ghost", "route": short_route(CENTER)})),
+        http().put(format!("{theirs_url}/like")),
+        http().put(format!("{theirs_url}/favorite")),
+        http().delete(format!("{theirs_url}/like")),
+        http().delete(format!("{theirs_url}/favorite")),
+        http()
+            .post(format!("{theirs_url}/reviews"))
+            .json(&json!({"rating": 1, "text": "from beyond"})),
+    ];
+    // then every write is refused as the closed account's
+    for attempt in attempts {
+        let (status, body) = call(attempt.bearer_auth(&token)).await;
+        assert_eq!(status, 401, "{body}");
+    }
+    // and her own course, erased with her, cannot be changed or deleted
+    let mine = url(&api, &format!("/v1/courses/{hers}"));
+    let (status, _) = call(
+        http()
+            .patch(&mine)
+            .bearer_auth(&token)
+            .json(&json!({"name": "Back"})),
+    )
+    .await;
+    assert_eq!(status, 404);
+    assert_eq!(call(http().delete(&mine).bearer_auth(&token)).await.0, 404);
+    // and nothing was written: bob's course has no like, favorite or review, no course
+    // is hers, and no index lists anything of hers
+    let (_, course) = get_course(&api, &theirs, None).await;
+    assert_eq!(
+        (
+            &course["like_count"],
+            &course["favorite_count"],
+            &course["review_count"]
+        ),
+        (&json!(0), &json!(0), &json!(0))
+    );
+    let (_, reviews) = call(http().get(format!("{theirs_url}/reviews"))).await;
+    assert_eq!(reviews["items"], json!([]));
+    let user_id = alice["user_id"].as_str().expect("user id");
+    let store = api.app.store().expect("store");
+    for (index, partition) in [
+        (
+            runcrew_shared::store::Index::Gsi1,
+            format!("CREATOR#{user_id}"),
+        ),
+        (
+            runcrew_shared::store::Index::Gsi1,
+            format!("LIKER#{user_id}"),
+        ),
+        (
+            runcrew_shared::store::Index::Gsi1,
+            format!("FAVORITES#{user_id}"),
+        ),
+        (
+            runcrew_shared::store::Index::Gsi2,
+            format!("REVIEWER#{user_id}"),
+        ),
+    ] {
+        let page = store
+            .query(&runcrew_shared::store::Query::index(
+                index,
+                partition.clone(),
+            ))
+            .await
+            .expect("query");
+        assert!(page.items.is_empty(), "{partition}: {:?}", page.items);
+    }
+    api.stop().await;
+}
+
+#[tokio::test]
+async fn names_and_texts_that_show_nothing_or_reorder_text_are_refused_naming_the_field() {
+    let (api, _dir) = runcrew_tests::start_local(&[]).await;
+    let alice = dev_login(&api, "alice").await;
+    // given names of zero-width characters only, or carrying a bidi override, an isolate
+    // or hidden tag characters
+    for (body, field) in [
+        (json!({"name": "\u{200B}\u{200C}\u{200D}"}), "name"),
+        (json!({"name": "\u{2060}\u{FEFF}"}), "name"),
+        (json!({"name": "Loop \u{202E}gnp.exe"}), "name"),
+        (json!({"name": "Loop \u{2066}x\u{2069}"}), "name"),
+        (json!({"name": "Loop\u{E0041}\u{E0042}"}), "name"),
+        (
+            json!({"name": "Loop", "description": "fine \u{202D}reversed"}),
+            "description",
+        ),
+        (
+            json!({"name": "Loop", "description": "\u{200B}"}),
+            "description",
+        ),
+    ] {
+        let mut body = body;
+        body["route"] = short_route(CENTER);
+        // when alice draws a course with one, then it is refused naming the field
+        let (status, answer) = create(&api, &alice, body.clone()).await;
+        assert_eq!(
+            (status, answer["error"]["field"].as_str()),
+            (422, Some(field)),
+            "{body}"
+        );
+    }
+    // and nothing was written
+    let (_, list) = call(http().get(url(&api, "/v1/courses"))).await;
+    assert_eq!(list["items"], json!([]));
+    // and a rename or a review with one is refused the same way
+    let id = id_of(&create_ok(&api, &alice, "Loop", short_route(CENTER), "public").await);
+    let (status, answer) = call(
+        http()
+            .patch(url(&api, &format!("/v1/courses/{id}")))
+            .bearer_auth(bearer(&alice))
+            .json(&json!({"name": "\u{3164}"})),
+    )
+    .await;
+    assert_eq!(
+        (status, answer["error"]["field"].as_str()),
+        (422, Some("name"))
+    );
+    let (status, answer) = call(
+        http()
+            .post(url(&api, &format!("/v1/courses/{id}/reviews")))
+            .bearer_auth(bearer(&alice))
+            .json(&json!({"rating": 5, "text": "great \u{202E}nur"})),
+    )
+    .await;
+    assert_eq!(
+        (status, answer["error"]["field"].as_str()),
+        (422, Some("text"))
     );
     api.stop().await;
 }

@@ -17,7 +17,11 @@ const APPLE_CLIENT: &str = "app.runcrew.ios";
 
 fn google(fake: &OidcFake) -> IdTokenVerifier {
     IdTokenVerifier::google(
-        JwksCache::new(http_client(), &fake.jwks_url(), Duration::from_secs(3600)),
+        JwksCache::new(
+            http_client().expect("provider client"),
+            &fake.jwks_url(),
+            Duration::from_secs(3600),
+        ),
         vec![
             GOOGLE_CLIENT.into(),
             "1234-web.apps.googleusercontent.com".into(),
@@ -27,7 +31,11 @@ fn google(fake: &OidcFake) -> IdTokenVerifier {
 
 fn apple(fake: &OidcFake) -> IdTokenVerifier {
     IdTokenVerifier::apple(
-        JwksCache::new(http_client(), &fake.jwks_url(), Duration::from_secs(3600)),
+        JwksCache::new(
+            http_client().expect("provider client"),
+            &fake.jwks_url(),
+            Duration::from_secs(3600),
+        ),
         vec![APPLE_CLIENT.into()],
     )
 }
@@ -59,7 +67,11 @@ async fn kakao_accepts_a_token_of_our_app_and_refuses_another_apps() {
     let kakao = KakaoFake::start().await;
     kakao.user("ours", 4242, 1111, "달리는곰").await;
     kakao.user("theirs", 5151, 9999, "someone").await;
-    let verifier = Kakao::new(http_client(), &kakao.url(), "1111");
+    let verifier = Kakao::new(
+        http_client().expect("provider client"),
+        &kakao.url(),
+        "1111",
+    );
 
     let identity = verifier
         .verify("ours", None)
@@ -77,7 +89,11 @@ async fn kakao_accepts_a_token_of_our_app_and_refuses_another_apps() {
 #[tokio::test]
 async fn kakao_down_is_unavailable_not_rejected() {
     let server = down().await;
-    let verifier = Kakao::new(http_client(), &server.uri(), "1111");
+    let verifier = Kakao::new(
+        http_client().expect("provider client"),
+        &server.uri(),
+        "1111",
+    );
     assert!(matches!(
         verifier.verify("any", None).await,
         Err(IdentityError::Unavailable {
@@ -86,7 +102,11 @@ async fn kakao_down_is_unavailable_not_rejected() {
         })
     ));
     // and nothing listening at all is the same
-    let closed = Kakao::new(http_client(), "http://127.0.0.1:9", "1111");
+    let closed = Kakao::new(
+        http_client().expect("provider client"),
+        "http://127.0.0.1:9",
+        "1111",
+    );
     assert!(matches!(
         closed.verify("any", None).await,
         Err(IdentityError::Unavailable { .. })
@@ -98,7 +118,7 @@ async fn naver_accepts_resultcode_00_only() {
     let naver = NaverFake::start().await;
     naver.reply("good", "00", "32742776").await;
     naver.reply("odd", "028", "").await;
-    let verifier = Naver::new(http_client(), &naver.url());
+    let verifier = Naver::new(http_client().expect("provider client"), &naver.url());
 
     let identity = verifier.verify("good", None).await.expect("resultcode 00");
     assert_eq!(identity.subject, "32742776");
@@ -107,7 +127,7 @@ async fn naver_accepts_resultcode_00_only() {
 
     let server = down().await;
     assert!(matches!(
-        Naver::new(http_client(), &server.uri())
+        Naver::new(http_client().expect("provider client"), &server.uri())
             .verify("good", None)
             .await,
         Err(IdentityError::Unavailable { .. })
@@ -159,8 +179,12 @@ async fn an_unknown_kid_fetches_the_keys_again_but_at_most_once_a_minute() {
     let mut fake = OidcFake::start("/oauth2/v3/certs", "google-1", 3600).await;
     let interval = Duration::from_secs(1);
     let verifier = IdTokenVerifier::google(
-        JwksCache::new(http_client(), &fake.jwks_url(), Duration::from_secs(3600))
-            .with_refetch_interval(interval),
+        JwksCache::new(
+            http_client().expect("provider client"),
+            &fake.jwks_url(),
+            Duration::from_secs(3600),
+        )
+        .with_refetch_interval(interval),
         vec![GOOGLE_CLIENT.into()],
     );
     verifier
@@ -200,7 +224,7 @@ async fn google_keys_unavailable_is_503_material() {
     let server = down().await;
     let verifier = IdTokenVerifier::google(
         JwksCache::new(
-            http_client(),
+            http_client().expect("provider client"),
             &format!("{}/oauth2/v3/certs", server.uri()),
             Duration::from_secs(3600),
         ),

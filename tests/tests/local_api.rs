@@ -251,6 +251,30 @@ async fn unknown_routes_get_a_404_json_error_with_security_headers() {
     api.stop().await;
 }
 
+#[tokio::test]
+async fn a_path_that_does_not_decode_is_a_400_envelope_naming_the_parameter() {
+    let (api, _dir) = local_api().await;
+    // the route matches (`{courseId}` takes any segment); its value is not UTF-8
+    let response = get(format!("{}/v1/courses/%ff%fe", api.url())).await;
+    assert_eq!(response.status(), 400);
+    assert_eq!(response.headers()["content-type"], "application/json");
+    assert_security_headers(&response);
+    let body: Value = response.json().await.expect("a JSON body, not plain text");
+    assert_eq!(body["error"]["code"], "malformed_path", "{body}");
+    assert_eq!(body["error"]["field"], "courseId", "{body}");
+    assert!(
+        body["error"]["request_id"]
+            .as_str()
+            .is_some_and(|id| !id.is_empty())
+    );
+    // while a well-formed but unknown id is the function's own 404
+    let response = get(format!("{}/v1/courses/%41bc", api.url())).await;
+    assert_eq!(response.status(), 404);
+    let body: Value = response.json().await.expect("json");
+    assert!(body["error"]["code"].is_string(), "{body}");
+    api.stop().await;
+}
+
 // --- the fixture API -----------------------------------------------------------------------
 
 const FIXTURE: &str = r#"

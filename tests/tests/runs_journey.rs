@@ -159,10 +159,7 @@ async fn the_leaderboard_follows_faster_runs_deletions_and_plausibility() {
 
 #[tokio::test]
 async fn the_leaderboard_journey_on_dynamodb_local() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = runcrew_tests::dynamodb_store().await;
-    let app = runcrew_tests::app_over(runcrew_tests::config(dir.path(), &[]), Arc::new(store));
-    let api = runcrew_tests::serve_app(app).await;
+    let (api, _dir) = runcrew_tests::serve_on_dynamodb_local().await;
     leaderboard_journey(&api).await;
     api.stop().await;
 }
@@ -462,4 +459,549 @@ async fn following_counts_once_queues_one_job_and_feeds_public_runs_newest_first
     let (_, feed) = call(http().get(url(&api, "/v1/feed")).bearer_auth(bearer(&a))).await;
     assert_eq!(feed["items"], json!([]));
     api.stop().await;
+}
+
+// ---- issue 12: privacy, closed accounts, numbers, idempotency ----
+
+/// The runs `login` sees as their own, newest first.
+async fn my_runs(api: &Running, login: &Value) -> Vec<Value> {
+    let (status, page) = call(
+        http()
+            .get(url(api, "/v1/runs?limit=50"))
+            .bearer_auth(bearer(login)),
+    )
+    .await;
+    assert_eq!(status, 200, "{page}");
+    page["items"].as_array().expect("items").clone()
+}
+
+async fn private_runs_journey(api: &Running) {
+    // given a's public 2 km course
+    let a = dev_login(api, "a").await;
+    let b = dev_login(api, "b").await;
+    let course = two_km_course(api, &a).await;
+    let on = |seconds: i64, minutes_ago: i64, visibility: &str| json!({"started_at": seoul_time(minutes_ago), "duration_s": seconds, "distance_m": 2010.0, "course_id": course, "visibility": visibility});
+    // when b runs it privately
+    let hidden = run_ok(api, &b, on(500, 300, "private")).await;
+    // then the run is b's alone: not on the board, for nobody
+    assert_eq!(hidden["on_leaderboard"], false, "{hidden}");
+    assert_eq!(hidden["personal_best_on_course"], false, "{hidden}");
+    let hidden_id = hidden["run_id"].as_str().expect("id").to_owned();
+    assert_eq!(board(api, &course, None).await.0, []);
+    let (_, me) = board(api, &course, Some(&b)).await;
+    assert_eq!(me, Value::Null, "b has no place on the board: {me}");
+    // when b runs it publicly, slower
+    let shown = run_ok(api, &b, on(600, 200, "public")).await;
+    assert_eq!(shown["on_leaderboard"], true, "{shown}");
+    // and privately once more, faster than both
+    run_ok(api, &b, on(480, 100, "private")).await;
+    // then the board shows b's public time, never hidden behind the private ones
+    assert_eq!(board(api, &course, None).await.0, [row("b", 1, 600)]);
+    let (_, me) = board(api, &course, Some(&b)).await;
+    assert_eq!(
+        (me["duration_s"].as_i64(), me["run_id"].as_str()),
+        (Some(600), shown["run_id"].as_str())
+    );
+    // and no private run id reaches anyone reading the board
+    let (_, body) = call(
+        http()
+            .get(url(api, &format!("/v1/courses/{course}/leaderboard")))
+            .bearer_auth(bearer(&a)),
+    )
+    .await;
+    assert!(!body.to_string().contains(&hidden_id), "{body}");
+    // when b deletes the public run
+    let shown_id = shown["run_id"].as_str().expect("id");
+    let (status, _) = call(
+        http()
+            .delete(url(api, &format!("/v1/runs/{shown_id}")))
+            .bearer_auth(bearer(&b)),
+    )
+    .await;
+    assert_eq!(status, 204);
+    // then no private run takes its place
+    assert_eq!(board(api, &course, None).await.0, []);
+    // and b still has both private runs
+    assert_eq!(my_runs(api, &b).await.len(), 2);
+}
+
+#[tokio::test]
+async fn a_private_run_stays_off_the_leaderboard_and_never_hides_a_public_one() {
+    let (api, _dir) = runcrew_tests::start_local(&[]).await;
+    private_runs_journey(&api).await;
+    api.stop().await;
+}
+
+#[tokio::test]
+async fn a_private_run_stays_off_the_leaderboard_on_dynamodb_local() {
+    let (api, _dir) = runcrew_tests::serve_on_dynamodb_local().await;
+    private_runs_journey(&api).await;
+    api.stop().await;
+}
+
+#[tokio::test]
+async fn a_feed_never_hands_out_the_id_of_a_course_its_reader_cannot_see() {
+    let (api, _dir) = runcrew_tests::start_local(&[]).await;
+    let a = dev_login(&api, "a").await;
+    let b = dev_login(&api, "b").await;
+    let b_id = b["user_id"].as_str().expect("id").to_owned();
+    // given b's three courses: one public, one private, one public that b deletes later
+    let public = two_km_course(&api, &b).await;
+    let (status, private) = call(
+        http()
+            .post(url(&api, "/v1/courses"))
+            .bearer_auth(bearer(&b))
+            .json(&json!({
+                "name": "My secret loop",
+                "visibility": "private",
+                "route": {"type": "LineString", "coordinates": [[126.9779, 37.5663], [126.9779, 37.584286]]}
+            })),
+    )
+    .await;
+    assert_eq!(status, 201, "{private}");
+    let private = private["course_id"].as_str().expect("id").to_owned();
+    let gone = two_km_course(&api, &b).await;
+    // and b's public runs on each of them
+    for (course, minutes_ago) in [(&public, 300), (&private, 200), (&gone, 100)] {
+        run_ok(
+            &api,
+            &b,
+            json!({"started_at": seoul_time(minutes_ago), "duration_s": 600, "distance_m": 2000.0, "course_id": course}),
+        )
+        .await;
+    }
+    let (status, _) = call(
+        http()
+            .delete(url(&api, &format!("/v1/courses/{gone}")))
+            .bearer_auth(bearer(&b)),
+    )
+    .await;
+    assert_eq!(status, 204);
+    // when a, who follows b, reads the feed
+    let (status, _) = call(
+        http()
+            .put(url(&api, &format!("/v1/users/{b_id}/follow")))
+            .bearer_auth(bearer(&a)),
+    )
+    .await;
+    assert_eq!(status, 204);
+    let (status, feed) = call(http().get(url(&api, "/v1/feed")).bearer_auth(bearer(&a))).await;
+    assert_eq!(status, 200, "{feed}");
+    // then all three runs are there, but only the public course is named
+    let courses: Vec<Value> = feed["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|item| item["course_id"].clone())
+        .collect();
+    assert_eq!(courses, [Value::Null, Value::Null, json!(public)]);
+    assert!(!feed.to_string().contains(&private), "{feed}");
+    assert!(!feed.to_string().contains(&gone), "{feed}");
+    // while b still sees her own private course on her own run
+    assert!(
+        my_runs(&api, &b)
+            .await
+            .iter()
+            .any(|run| run["course_id"] == json!(private))
+    );
+    api.stop().await;
+}
+
+#[tokio::test]
+async fn an_erased_account_cannot_create_runs_with_its_still_valid_token() {
+    let (api, _dir) = runcrew_tests::start_local(&[]).await;
+    let a = dev_login(&api, "a").await;
+    let a_id = a["user_id"].as_str().expect("id").to_owned();
+    // given a closed her account; her access token lives on for up to 15 minutes
+    let (status, _) = call(
+        http()
+            .delete(url(&api, "/v1/users/me"))
+            .bearer_auth(bearer(&a)),
+    )
+    .await;
+    assert_eq!(status, 204);
+    // when the token sends a run, with and without an Idempotency-Key
+    let body = json!({"started_at": seoul_time(30), "duration_s": 1500, "distance_m": 5000.0});
+    let (status, answer) = run(&api, &a, body.clone()).await;
+    // then it is refused as a closed account
+    assert_eq!(status, 401, "{answer}");
+    let (status, answer) = call(
+        http()
+            .post(url(&api, "/v1/runs"))
+            .bearer_auth(bearer(&a))
+            .header("idempotency-key", "after-erasure-1")
+            .json(&body),
+    )
+    .await;
+    assert_eq!(status, 401, "{answer}");
+    // and nothing of hers is left in the table
+    let left = api
+        .app
+        .store()
+        .expect("store")
+        .query(&runcrew_shared::store::Query::partition(
+            runcrew_shared::users::user_partition(&a_id),
+        ))
+        .await
+        .expect("query");
+    assert_eq!(left.items, [], "items written for a closed account");
+    api.stop().await;
+}
+
+async fn vanishing_distance_journey(api: &Running) {
+    let a = dev_login(api, "a").await;
+    // when a run says it covered 1e-131 m, or 0.04 m
+    for distance in [1e-131, 0.04] {
+        let (status, answer) = run(
+            api,
+            &a,
+            json!({"started_at": seoul_time(5), "duration_s": 60, "distance_m": distance}),
+        )
+        .await;
+        // then it is refused naming the field, not a server error
+        assert_eq!(status, 422, "{distance}: {answer}");
+        assert_eq!(answer["error"]["field"], "distance_m", "{answer}");
+    }
+    // and a distance is kept to the 0.1 m it means
+    let kept = run_ok(
+        api,
+        &a,
+        json!({"started_at": seoul_time(5), "duration_s": 1800, "distance_m": 5000.04999}),
+    )
+    .await;
+    assert_eq!(kept["distance_m"], 5000.0);
+    assert_eq!(my_runs(api, &a).await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_vanishingly_small_distance_is_refused_naming_distance_m() {
+    let (api, _dir) = runcrew_tests::start_local(&[]).await;
+    vanishing_distance_journey(&api).await;
+    api.stop().await;
+}
+
+#[tokio::test]
+async fn a_vanishingly_small_distance_is_refused_on_dynamodb_local() {
+    let (api, _dir) = runcrew_tests::serve_on_dynamodb_local().await;
+    vanishing_distance_journey(&api).await;
+    api.stop().await;
+}
+
+/// `POST /v1/runs` as API Gateway hands it to the function: `user_id`'s claims and an
+/// `Idempotency-Key` that is not ASCII (API Gateway passes header values as text).
+fn run_event(user_id: &str, key: &str, body: &Value) -> lambda_http::Request {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../events/runs-create.json");
+    let mut event: Value =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("sample")).expect("json");
+    event["requestContext"]["authorizer"]["jwt"]["claims"]["sub"] = json!(user_id);
+    event["headers"]["idempotency-key"] = json!(key);
+    event["body"] = json!(body.to_string());
+    lambda_http::request::from_str(&event.to_string()).expect("an API Gateway event")
+}
+
+#[tokio::test]
+async fn a_non_ascii_idempotency_key_still_makes_one_run() {
+    let (api, _dir) = runcrew_tests::start_local(&[]).await;
+    let a = dev_login(&api, "a").await;
+    let a_id = a["user_id"].as_str().expect("id").to_owned();
+    let body = json!({"started_at": seoul_time(30), "duration_s": 1500, "distance_m": 5000.0});
+    // when the same run is sent twice with the key "café-1"
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let request = run_event(&a_id, "café-1", &body);
+        assert!(
+            request.headers()["idempotency-key"].to_str().is_err(),
+            "the key is not ASCII text"
+        );
+        let response = runcrew_runs::CREATE.call(&api.app, request).await;
+        assert_eq!(response.status(), 201);
+        let answer: Value = serde_json::from_slice(response.body().as_ref()).expect("json");
+        ids.push(answer["run_id"].as_str().expect("id").to_owned());
+    }
+    // then one run exists and both answers name it
+    assert_eq!(ids[0], ids[1]);
+    assert_eq!(my_runs(&api, &a).await.len(), 1);
+    api.stop().await;
+}
+
+#[tokio::test]
+async fn a_replay_answers_exactly_what_the_first_request_answered() {
+    let (api, _dir) = runcrew_tests::start_local(&[]).await;
+    let a = dev_login(&api, "a").await;
+    let course = two_km_course(&api, &a).await;
+    let body = json!({"started_at": seoul_time(30), "duration_s": 600, "distance_m": 2000.0, "course_id": course});
+    let send = || {
+        http()
+            .post(url(&api, "/v1/runs"))
+            .bearer_auth(bearer(&a))
+            .header("idempotency-key", "best-1")
+            .json(&body)
+            .send()
+    };
+    // given a first run on a course, which is a personal best
+    let first: Value = send().await.expect("post").json().await.expect("json");
+    assert_eq!(first["personal_best_on_course"], true, "{first}");
+    // when the client retries
+    let again = send().await.expect("post");
+    assert_eq!(again.status(), 201);
+    // then the replay is the first answer, including what was learnt after the commit
+    let again: Value = again.json().await.expect("json");
+    assert_eq!(again, first);
+    api.stop().await;
+}
+
+#[tokio::test]
+async fn a_repeat_while_the_first_request_runs_is_told_when_to_retry() {
+    let (api, _dir) = runcrew_tests::start_local(&[]).await;
+    let a = dev_login(&api, "a").await;
+    let a_id = a["user_id"].as_str().expect("id").to_owned();
+    let body =
+        json!({"started_at": seoul_time(30), "duration_s": 1500, "distance_m": 5000.0}).to_string();
+    // given a first request with key "slow-1" that is still running (its claim is held)
+    let mut pending = serde_json::Map::new();
+    pending.insert("state".into(), json!("pending"));
+    pending.insert(
+        "fingerprint".into(),
+        json!(runcrew_shared::digest::sha256_hex(&[body.as_bytes()])),
+    );
+    api.app
+        .store()
+        .expect("store")
+        .put(
+            runcrew_shared::store::Item::new(
+                runcrew_shared::idempotency::item_key(&a_id, "POST /v1/runs", b"slow-1"),
+                pending,
+            )
+            .with_version(7)
+            .expiring_at(runcrew_tests::now() + 60),
+            runcrew_shared::store::Condition::NotExists,
+        )
+        .await
+        .expect("claim");
+    // when the client sends it again
+    let response = http()
+        .post(url(&api, "/v1/runs"))
+        .bearer_auth(bearer(&a))
+        .header("idempotency-key", "slow-1")
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .expect("post");
+    // then it is 409 and told when to retry
+    assert_eq!(response.status(), 409);
+    let retry_after = response
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    assert!(
+        retry_after.is_some_and(|s| (1..=2).contains(&s)),
+        "{retry_after:?}"
+    );
+    let answer: Value = response.json().await.expect("json");
+    assert_eq!(answer["error"]["code"], "idempotent_request_in_progress");
+    assert_eq!(my_runs(&api, &a).await.len(), 0);
+    api.stop().await;
+}
+
+/// How a request is cut off right after its run committed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CutOffAt {
+    /// The transaction committed but its reply was lost: the handler hears an outage
+    /// (a timeout on the way back) and fails the request.
+    ReplyLost,
+    /// The transaction committed and the function died right after (a Lambda timeout): no
+    /// write after the commit happens, and the client never hears the answer.
+    FunctionDies,
+}
+
+/// A store that, once armed, cuts the next transaction off as `CutOffAt` says.
+struct CutOffStore {
+    inner: Arc<dyn runcrew_shared::store::Store>,
+    armed: std::sync::Mutex<Option<CutOffAt>>,
+    dead: std::sync::atomic::AtomicBool,
+}
+
+impl CutOffStore {
+    fn new(inner: Arc<dyn runcrew_shared::store::Store>) -> Self {
+        CutOffStore {
+            inner,
+            armed: std::sync::Mutex::new(None),
+            dead: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    fn arm(&self, at: CutOffAt) {
+        *self.armed.lock().expect("lock") = Some(at);
+    }
+
+    fn revive(&self) {
+        self.dead.store(false, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn alive(&self) -> Result<(), runcrew_shared::store::StoreError> {
+        if self.dead.load(std::sync::atomic::Ordering::SeqCst) {
+            Err(runcrew_shared::store::StoreError::Unavailable(
+                "the function was stopped".into(),
+            ))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl runcrew_shared::store::Store for CutOffStore {
+    async fn get(
+        &self,
+        key: &runcrew_shared::store::Key,
+    ) -> Result<Option<runcrew_shared::store::Item>, runcrew_shared::store::StoreError> {
+        self.alive()?;
+        self.inner.get(key).await
+    }
+
+    async fn get_many(
+        &self,
+        keys: &[runcrew_shared::store::Key],
+    ) -> Result<Vec<runcrew_shared::store::Item>, runcrew_shared::store::StoreError> {
+        self.alive()?;
+        self.inner.get_many(keys).await
+    }
+
+    async fn put(
+        &self,
+        item: runcrew_shared::store::Item,
+        condition: runcrew_shared::store::Condition,
+    ) -> Result<(), runcrew_shared::store::StoreError> {
+        self.alive()?;
+        self.inner.put(item, condition).await
+    }
+
+    async fn delete(
+        &self,
+        key: &runcrew_shared::store::Key,
+        condition: runcrew_shared::store::Condition,
+    ) -> Result<(), runcrew_shared::store::StoreError> {
+        self.alive()?;
+        self.inner.delete(key, condition).await
+    }
+
+    async fn query(
+        &self,
+        query: &runcrew_shared::store::Query,
+    ) -> Result<runcrew_shared::store::Page, runcrew_shared::store::StoreError> {
+        self.alive()?;
+        self.inner.query(query).await
+    }
+
+    async fn count(
+        &self,
+        query: &runcrew_shared::store::Query,
+    ) -> Result<usize, runcrew_shared::store::StoreError> {
+        self.alive()?;
+        self.inner.count(query).await
+    }
+
+    async fn add(
+        &self,
+        key: &runcrew_shared::store::Key,
+        field: &str,
+        delta: i64,
+        expires_at: Option<i64>,
+    ) -> Result<i64, runcrew_shared::store::StoreError> {
+        self.alive()?;
+        self.inner.add(key, field, delta, expires_at).await
+    }
+
+    async fn transact(
+        &self,
+        writes: Vec<runcrew_shared::store::Write>,
+    ) -> Result<(), runcrew_shared::store::StoreError> {
+        self.alive()?;
+        let at = self.armed.lock().expect("lock").take();
+        self.inner.transact(writes).await?;
+        match at {
+            None => Ok(()),
+            Some(CutOffAt::ReplyLost) => Err(runcrew_shared::store::StoreError::Unavailable(
+                "the reply was lost".into(),
+            )),
+            Some(CutOffAt::FunctionDies) => {
+                self.dead.store(true, std::sync::atomic::Ordering::SeqCst);
+                Ok(())
+            }
+        }
+    }
+
+    async fn ping(&self) -> Result<(), runcrew_shared::store::StoreError> {
+        self.alive()?;
+        self.inner.ping().await
+    }
+}
+
+/// A run sent with an `Idempotency-Key` is cut off right after its commit, then sent again:
+/// the retry replays the run, and there is one run.
+async fn cut_off_journey(inner: Arc<dyn runcrew_shared::store::Store>, at: CutOffAt) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Arc::new(CutOffStore::new(inner));
+    let app = runcrew_tests::app_over(runcrew_tests::config(dir.path(), &[]), store.clone());
+    let api = runcrew_tests::serve_app(app).await;
+    let a = dev_login(&api, "a").await;
+    let course = two_km_course(&api, &a).await;
+    let body = json!({"started_at": seoul_time(30), "duration_s": 600, "distance_m": 2000.0, "course_id": course});
+    let send = || {
+        http()
+            .post(url(&api, "/v1/runs"))
+            .bearer_auth(bearer(&a))
+            .header("idempotency-key", format!("cut-off-{at:?}"))
+            .json(&body)
+            .send()
+    };
+    // given a run cut off right after its commit
+    store.arm(at);
+    let first = send().await.expect("post");
+    let first_status = first.status().as_u16();
+    let first: Value = first.json().await.unwrap_or(Value::Null);
+    store.revive();
+    // when the client retries with the same key, now and again
+    let mut replays = Vec::new();
+    for _ in 0..2 {
+        let response = send().await.expect("post");
+        assert_eq!(response.status(), 201, "{at:?}: a retry after the cut-off");
+        assert_eq!(
+            response
+                .headers()
+                .get("idempotent-replayed")
+                .and_then(|v| v.to_str().ok()),
+            Some("true"),
+            "{at:?}: the retry replays"
+        );
+        let answer: Value = response.json().await.expect("json");
+        replays.push(answer["run_id"].as_str().expect("id").to_owned());
+    }
+    // then there is exactly one run, the one every answer names
+    let runs = my_runs(&api, &a).await;
+    assert_eq!(runs.len(), 1, "{at:?}: {runs:?}");
+    assert_eq!(replays[0], replays[1]);
+    assert_eq!(runs[0]["run_id"].as_str(), Some(replays[0].as_str()));
+    if first_status == 201 {
+        assert_eq!(first["run_id"].as_str(), Some(replays[0].as_str()));
+    }
+    api.stop().await;
+}
+
+#[tokio::test]
+async fn a_run_cut_off_after_its_commit_is_replayed_not_created_again() {
+    for at in [CutOffAt::ReplyLost, CutOffAt::FunctionDies] {
+        let store =
+            runcrew_shared::store::embedded::EmbeddedStore::in_memory(runcrew_tests::codec());
+        cut_off_journey(Arc::new(store), at).await;
+    }
+}
+
+#[tokio::test]
+async fn a_run_cut_off_after_its_commit_is_replayed_on_dynamodb_local() {
+    for at in [CutOffAt::ReplyLost, CutOffAt::FunctionDies] {
+        cut_off_journey(Arc::new(runcrew_tests::dynamodb_store().await), at).await;
+    }
 }

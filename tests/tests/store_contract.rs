@@ -672,6 +672,68 @@ mod cases {
         assert!(matches!(result, Err(StoreError::Invalid(_))), "{result:?}");
     }
 
+    pub async fn numbers_the_table_cannot_hold_are_refused_alike(store: &dyn Store) {
+        // given numbers at DynamoDB's edges: 1e-130 is its smallest magnitude, 9.9e125 near
+        // its largest, and plain decimals a route or a run carries
+        let edges = json!({
+            "tiny": 1e-130, "huge": -9.9e125, "lat": 37.566_535_7, "distance_m": 8200.1,
+            "nested": {"coords": [[126.978_000_1, 0.0]]}, "count": i64::MAX
+        });
+        store
+            .put(item("NUM#1", "EDGES", edges.clone()), Condition::None)
+            .await
+            .expect("numbers at the edges are stored");
+        // then they come back exactly as written
+        let stored = store
+            .get(&Key::new("NUM#1", "EDGES"))
+            .await
+            .expect("get")
+            .expect("exists");
+        // (compared as numbers: the table gives 0.0 back as 0)
+        fn numbers(value: &Value) -> Vec<f64> {
+            match value {
+                Value::Number(n) => vec![n.as_f64().expect("a number")],
+                Value::Array(items) => items.iter().flat_map(numbers).collect(),
+                Value::Object(fields) => fields.values().flat_map(numbers).collect(),
+                _ => vec![],
+            }
+        }
+        for (name, value) in body(edges) {
+            let back = stored.body.get(&name).expect("the attribute is there");
+            assert_eq!(numbers(back), numbers(&value), "{name}");
+        }
+        // and past the edges every adapter refuses the write the same way, naming the
+        // attribute, where DynamoDB alone used to answer "Number underflow"
+        for (name, bad) in [
+            ("tiny", json!({"distance_m": 1e-131})),
+            ("nested", json!({"route": {"coords": [[126.9, -1e-300]]}})),
+            ("huge", json!({"distance_m": 1e127})),
+        ] {
+            let put = store
+                .put(item("NUM#1", name, bad.clone()), Condition::None)
+                .await;
+            assert!(
+                matches!(&put, Err(StoreError::Invalid(m)) if m.contains("outside")),
+                "{name}: {put:?}"
+            );
+            let in_transaction = store
+                .transact(vec![Write::Put {
+                    item: item("NUM#1", name, bad),
+                    condition: Condition::None,
+                }])
+                .await;
+            assert!(
+                matches!(in_transaction, Err(StoreError::Invalid(_))),
+                "{name}: {in_transaction:?}"
+            );
+            assert_eq!(
+                store.get(&Key::new("NUM#1", name)).await.expect("get"),
+                None,
+                "{name}: nothing written"
+            );
+        }
+    }
+
     fn now() -> i64 {
         runcrew_tests::now()
     }
@@ -725,6 +787,10 @@ macro_rules! store_contract {
             #[tokio::test]
             async fn get_many_reads_live_items_and_skips_missing_ones() {
                 cases::get_many_reads_live_items_and_skips_missing_ones(&$make).await
+            }
+            #[tokio::test]
+            async fn numbers_the_table_cannot_hold_are_refused_alike() {
+                cases::numbers_the_table_cannot_hold_are_refused_alike(&$make).await
             }
             #[tokio::test]
             async fn reserved_attributes_cannot_be_overwritten_by_a_body() {

@@ -105,3 +105,129 @@ fn the_table_in_the_template_has_the_keys_and_indexes_the_store_uses() {
         );
     }
 }
+
+/// The text of a scalar, looking through a short-form tag (`!Sub "..."`).
+fn text(value: &Value) -> Option<String> {
+    match value {
+        Value::Tagged(tagged) => text(&tagged.value),
+        Value::String(s) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+/// The texts of a scalar or a list of scalars.
+fn texts(value: &Value) -> Vec<String> {
+    match value {
+        Value::Sequence(items) => items.iter().filter_map(text).collect(),
+        other => text(other).into_iter().collect(),
+    }
+}
+
+/// The policy statements of a function's inline policies.
+fn statements(doc: &Value, function: &str) -> Vec<Value> {
+    doc["Resources"][function]["Properties"]["Policies"]
+        .as_sequence()
+        .unwrap_or_else(|| panic!("{function} has policies"))
+        .iter()
+        .flat_map(|policy| {
+            policy["Statement"]
+                .as_sequence()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+#[test]
+fn the_thumbnails_task_may_list_the_prefixes_it_reads_so_a_missing_file_is_404_not_403() {
+    // given the thumbnails function's policy
+    let doc: Value = serde_norway::from_str(TEMPLATE).expect("yaml");
+    let statements = statements(&doc, "ThumbnailsFunction");
+    // then it may list the bucket (S3 answers a missing object with 404 only then), limited
+    // to the prefixes whose files it reads
+    let list = statements
+        .iter()
+        .find(|s| texts(&s["Action"]).contains(&"s3:ListBucket".to_owned()))
+        .expect("a ListBucket grant");
+    assert_eq!(text(&list["Effect"]).as_deref(), Some("Allow"));
+    let bucket = texts(&list["Resource"]);
+    assert_eq!(bucket.len(), 1, "{bucket:?}");
+    assert!(
+        bucket[0].ends_with("files-${AWS::AccountId}"),
+        "the bucket itself, not its objects: {bucket:?}"
+    );
+    let mut prefixes = texts(&list["Condition"]["StringLike"]["s3:prefix"]);
+    prefixes.sort();
+    assert_eq!(prefixes, ["private/routes/*", "routes/*", "uploads/*"]);
+    // and it reads objects under exactly those prefixes
+    let read = statements
+        .iter()
+        .find(|s| texts(&s["Action"]).contains(&"s3:GetObject".to_owned()))
+        .expect("a GetObject grant");
+    let mut read: Vec<String> = texts(&read["Resource"])
+        .iter()
+        .filter_map(|arn| arn.split_once("}/").map(|(_, path)| path.to_owned()))
+        .collect();
+    read.sort();
+    assert_eq!(read, prefixes);
+}
+
+#[test]
+fn the_cdn_serves_no_private_file_and_private_routes_still_get_their_map() {
+    let doc: Value = serde_norway::from_str(TEMPLATE).expect("yaml");
+    // given the bucket policy
+    let policy = doc["Resources"]["FilesBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+        .as_sequence()
+        .expect("statements")
+        .clone();
+    let is_cdn = |s: &&Value| {
+        text(&s["Principal"]["Service"]).as_deref() == Some("cloudfront.amazonaws.com")
+    };
+    // then CloudFront may read only the public folders, never the whole bucket
+    let allowed: Vec<String> = policy
+        .iter()
+        .filter(is_cdn)
+        .filter(|s| text(&s["Effect"]).as_deref() == Some("Allow"))
+        .flat_map(|s| texts(&s["Resource"]))
+        .collect();
+    assert!(!allowed.is_empty());
+    for resource in &allowed {
+        assert!(!resource.ends_with("}/*"), "the whole bucket: {resource}");
+        assert!(!resource.contains("/private"), "{resource}");
+    }
+    // and is denied the private folder outright
+    assert!(
+        policy
+            .iter()
+            .filter(is_cdn)
+            .filter(|s| text(&s["Effect"]).as_deref() == Some("Deny"))
+            .any(|s| texts(&s["Resource"])
+                .iter()
+                .any(|r| r.ends_with("/private/*"))),
+        "{policy:?}"
+    );
+    // and a private course's route file raises the thumbnails task like a public one
+    let spec = spec();
+    for key in [
+        "routes/019aa5c0e1f27d4b8c9d0e1f2a3b4c5d.geojson",
+        "private/routes/019aa5c0e1f27d4b8c9d0e1f2a3b4c5d.geojson",
+        "uploads/u1/a.png",
+    ] {
+        assert!(
+            spec.s3_triggers
+                .iter()
+                .any(|t| t.binary == "thumbnails" && t.matches_created(key)),
+            "{key}"
+        );
+    }
+    // and nothing the task writes raises it again
+    for key in [
+        "thumbnails/courses/c.png",
+        "private/thumbnails/courses/c.png",
+    ] {
+        assert!(
+            !spec.s3_triggers.iter().any(|t| t.matches_created(key)),
+            "{key}"
+        );
+    }
+}

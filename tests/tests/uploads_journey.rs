@@ -193,3 +193,162 @@ async fn an_upload_request_outside_the_rules_is_refused_naming_the_field() {
     assert_eq!(upload(&grant, vec![0; 50]).await, 403);
     api.stop().await;
 }
+
+#[tokio::test]
+async fn after_erasure_the_old_token_gets_no_upload() {
+    let (api, _dir) = runcrew_tests::start_local(&[]).await;
+    let alice = dev_login(&api, "alice").await;
+    // given alice erased her account
+    let (status, _) = call(
+        http()
+            .delete(url(&api, "/v1/users/me"))
+            .bearer_auth(bearer(&alice)),
+    )
+    .await;
+    assert_eq!(status, 204);
+    // when her still unexpired token asks for an upload, then it is refused
+    let (status, answer) = presign(
+        &api,
+        &alice,
+        json!({"purpose": "avatar", "content_type": "image/jpeg", "size": 100}),
+    )
+    .await;
+    assert_eq!(status, 401, "{answer}");
+    assert!(answer.get("upload").is_none(), "{answer}");
+    api.stop().await;
+}
+
+/// The thumbnails task's event for a file at `encoded_key`, as S3 sends it: the sample
+/// event with the key form-URL-encoded (a space is `+`, other bytes `%XX`).
+fn created_event(encoded_key: &str) -> Value {
+    let sample = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../events/thumbnails.json"),
+    )
+    .expect("the thumbnails sample");
+    let mut event: Value = serde_json::from_str(&sample).expect("json");
+    event["Records"][0]["s3"]["object"]["key"] = json!(encoded_key);
+    event["Records"][0]["s3"]["configurationId"] = json!("Uploads");
+    event
+}
+
+fn png() -> Vec<u8> {
+    let image = image::RgbImage::from_fn(300, 200, |x, _| image::Rgb([x as u8, 90, 30]));
+    let mut bytes = Vec::new();
+    image
+        .write_to(&mut Cursor::new(&mut bytes), image::ImageFormat::Png)
+        .expect("png");
+    bytes
+}
+
+/// Keys S3 may hold though we never issue them, with their event encoding.
+const ODD_KEYS: &[(&str, &str)] = &[
+    ("uploads/u1/my photo.png", "uploads/u1/my+photo.png"),
+    ("uploads/u1/my photo 2.png", "uploads/u1/my%20photo%202.png"),
+    ("uploads/u1/사진.png", "uploads/u1/%EC%82%AC%EC%A7%84.png"),
+    ("uploads/u1/a(1)!.png", "uploads/u1/a%281%29%21.png"),
+];
+
+#[tokio::test]
+async fn a_file_whose_key_we_never_issue_is_refused_and_removed_not_retried() {
+    // given files under uploads/ whose keys hold a space, Hangul or punctuation (put there
+    // by something other than our presigned PUTs)
+    let dir = tempfile::tempdir().expect("tempdir");
+    let app = runcrew_tests::local_app(dir.path()).await;
+    for (key, _) in ODD_KEYS {
+        let path = dir.path().join("blobs").join(key);
+        std::fs::create_dir_all(path.parent().expect("folder")).expect("folder");
+        std::fs::write(&path, png()).expect("file");
+    }
+    let blobs = app.blobs().expect("blobs");
+    for (key, encoded) in ODD_KEYS {
+        assert!(blobs.head(key).await.expect("head").is_some(), "{key}");
+        // when S3's event for it reaches the thumbnails task
+        let outcome = runcrew_uploads::THUMBNAILS
+            .call(
+                &app,
+                serde_json::from_value(created_event(encoded)).expect("an S3 event"),
+            )
+            .await;
+        // then the task succeeds (no retry, no dead letter), the file is gone and no
+        // thumbnail was made
+        assert!(outcome.is_ok(), "{key}: {outcome:?}");
+        assert_eq!(blobs.head(key).await.expect("head"), None, "{key}");
+    }
+    let thumbnails = dir.path().join("blobs").join("thumbnails");
+    assert!(!thumbnails.exists(), "no thumbnail was made");
+    // and a key that would climb out of its folder is refused without a retry either
+    let outcome = runcrew_uploads::THUMBNAILS
+        .call(
+            &app,
+            serde_json::from_value(created_event("uploads/..%2F..%2Fetc%2Fpasswd"))
+                .expect("an S3 event"),
+        )
+        .await;
+    assert!(outcome.is_ok(), "{outcome:?}");
+}
+
+#[tokio::test]
+async fn on_s3_a_file_whose_key_we_never_issue_is_refused_and_removed() {
+    // given a bucket on the S3 test server holding photos under keys we never issue
+    let bucket = format!("runcrew-test-{}", uuid::Uuid::new_v4().simple());
+    let blobs = runcrew_shared::blobs::s3::S3Blobs::from_sdk_config(
+        &runcrew_tests::sdk_config(),
+        Some(&runcrew_tests::s3_endpoint()),
+        bucket.clone(),
+        "https://cdn.test",
+    );
+    blobs
+        .client()
+        .create_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .expect("bucket");
+    for (key, _) in ODD_KEYS {
+        blobs
+            .client()
+            .put_object()
+            .bucket(&bucket)
+            .key(*key)
+            .content_type("image/png")
+            .body(png().into())
+            .send()
+            .await
+            .expect("put");
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = runcrew_shared::store::embedded::EmbeddedStore::open(
+        &dir.path().join("store.redb"),
+        runcrew_tests::codec(),
+    )
+    .expect("store");
+    let app = runcrew_shared::App::from_parts(
+        runcrew_tests::config(dir.path(), &[]),
+        Some(std::sync::Arc::new(store)),
+        Some(std::sync::Arc::new(blobs.clone())),
+        None,
+    );
+    for (key, encoded) in ODD_KEYS {
+        // when S3's event for one reaches the thumbnails task
+        let outcome = runcrew_uploads::THUMBNAILS
+            .call(
+                &app,
+                serde_json::from_value(created_event(encoded)).expect("an S3 event"),
+            )
+            .await;
+        // then it succeeds and the object is gone from the bucket
+        assert!(outcome.is_ok(), "{key}: {outcome:?}");
+        use runcrew_shared::blobs::Blobs as _;
+        assert_eq!(blobs.head(key).await.expect("head"), None, "{key}");
+    }
+    // and nothing was written under thumbnails/
+    let listed = blobs
+        .client()
+        .list_objects_v2()
+        .bucket(&bucket)
+        .prefix("thumbnails/")
+        .send()
+        .await
+        .expect("list");
+    assert_eq!(listed.key_count(), Some(0));
+}

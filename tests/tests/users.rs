@@ -27,10 +27,34 @@ async fn patch_me(api: &Running, login: &Value, change: Value) -> (u16, Value) {
     .await
 }
 
+/// Asks for an upload of a photo as `login`; returns the answer, with its `file_url` and
+/// `thumbnail_urls`.
+async fn upload(api: &Running, login: &Value) -> Value {
+    let (status, body) = call(
+        runcrew_tests::http()
+            .post(url(api, "/v1/uploads"))
+            .bearer_auth(bearer(login))
+            .json(&json!({"purpose": "avatar", "content_type": "image/png", "size": 1000})),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    body
+}
+
+async fn get_me(api: &Running, login: &Value) -> (u16, Value) {
+    call(
+        runcrew_tests::http()
+            .get(url(api, "/v1/users/me"))
+            .bearer_auth(bearer(login)),
+    )
+    .await
+}
+
 #[tokio::test]
 async fn a_profile_change_is_saved_and_each_bad_field_is_named() {
     let (api, _dir) = runcrew_tests::start_local(&[]).await;
     let alice = dev_login(&api, "alice").await;
+    let photo = upload(&api, &alice).await;
 
     let (status, me) = patch_me(
         &api,
@@ -40,7 +64,7 @@ async fn a_profile_change_is_saved_and_each_bad_field_is_named() {
             "bio": "Han river 10k\nevery Sunday",
             "time_zone": "Asia/Seoul",
             "units": "imperial",
-            "avatar_url": format!("{}/_cdn/uploads/a/avatar.png", api.url())
+            "avatar_url": photo["file_url"]
         }),
     )
     .await;
@@ -575,4 +599,270 @@ async fn the_dev_provider_is_refused_outside_local_and_production_will_not_enabl
         other => panic!("{other:?}"),
     };
     assert_eq!(body["error"]["field"], "provider");
+}
+
+#[tokio::test]
+async fn an_avatar_url_of_another_users_photo_is_refused() {
+    let (api, _dir) = runcrew_tests::start_local(&[]).await;
+    let alice = dev_login(&api, "alice").await;
+    let mallory = dev_login(&api, "mallory").await;
+    let alices_photo = upload(&api, &alice).await;
+
+    // Mallory cannot show Alice's photo (nor its thumbnails) as her own
+    let mut urls = vec![alices_photo["file_url"].clone()];
+    urls.extend(
+        alices_photo["thumbnail_urls"]
+            .as_object()
+            .expect("thumbnails")
+            .values()
+            .cloned(),
+    );
+    for theirs in urls {
+        let (status, body) = patch_me(&api, &mallory, json!({"avatar_url": theirs})).await;
+        assert_eq!(status, 422, "{theirs}: {body}");
+        assert_eq!(body["error"]["field"], "avatar_url");
+    }
+    let (_, me) = get_me(&api, &mallory).await;
+    assert_eq!(me["avatar_url"], Value::Null);
+
+    // Alice can, and her thumbnails too
+    let (status, me) = patch_me(
+        &api,
+        &alice,
+        json!({"avatar_url": alices_photo["file_url"]}),
+    )
+    .await;
+    assert_eq!(status, 200, "{me}");
+    assert_eq!(me["avatar_url"], alices_photo["file_url"]);
+    let thumbnail = alices_photo["thumbnail_urls"]["256"].clone();
+    let (status, me) = patch_me(&api, &alice, json!({"avatar_url": thumbnail})).await;
+    assert_eq!(status, 200, "{me}");
+    api.stop().await;
+}
+
+#[tokio::test]
+async fn an_avatar_url_elsewhere_on_the_cdn_is_refused() {
+    let (api, _dir) = runcrew_tests::start_local(&[]).await;
+    let alice = dev_login(&api, "alice").await;
+    let alice_id = alice["user_id"].as_str().expect("id");
+    let mine = upload(&api, &alice).await["file_url"]
+        .as_str()
+        .expect("file_url")
+        .to_owned();
+    let cdn = format!("{}/_cdn", api.url());
+    let course = course_of(&api, &alice, "Private loop").await;
+    for url in [
+        format!("{cdn}/routes/{course}.geojson"),
+        format!("{cdn}/private/routes/{course}.geojson"),
+        format!("{cdn}/thumbnails/courses/{course}.png"),
+        format!("{cdn}/uploads/{alice_id}/%2e%2e/%2e%2e/routes/{course}.geojson"),
+        format!("{cdn}/uploads/{alice_id}/../../routes/{course}.geojson"),
+        format!("{mine}?v=2"),
+        format!("{mine}#me"),
+        format!("{cdn}/uploads/{alice_id}/avatar.png"),
+    ] {
+        let (status, body) = patch_me(&api, &alice, json!({"avatar_url": url})).await;
+        assert_eq!(status, 422, "{url}: {body}");
+        assert_eq!(body["error"]["field"], "avatar_url", "{url}");
+    }
+    api.stop().await;
+}
+
+#[tokio::test]
+async fn an_erased_users_photo_cannot_be_taken_up_by_anyone() {
+    // given bob's photo, as the CDN still serves it from caches after his erasure
+    let (api, _dir) = runcrew_tests::start_local(&[]).await;
+    let alice = dev_login(&api, "alice").await;
+    let bob = dev_login(&api, "bob").await;
+    let his_photo = upload(&api, &bob).await["file_url"].clone();
+    let (status, _) = call(
+        runcrew_tests::http()
+            .delete(url(&api, "/v1/users/me"))
+            .bearer_auth(bearer(&bob)),
+    )
+    .await;
+    assert_eq!(status, 204);
+    // when alice names it as her avatar, then it is refused: his photo lives on nowhere
+    let (status, body) = patch_me(&api, &alice, json!({"avatar_url": his_photo})).await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["field"], "avatar_url");
+    api.stop().await;
+}
+
+#[tokio::test]
+async fn a_json_array_does_not_change_the_profile() {
+    let (api, _dir) = runcrew_tests::start_local(&[]).await;
+    let alice = dev_login(&api, "alice").await;
+    for body in [
+        json!(["Mallory", "bio"]),
+        json!(["Mallory"]),
+        json!("Mallory"),
+        json!(42),
+    ] {
+        let (status, error) = patch_me(&api, &alice, body.clone()).await;
+        assert_eq!(status, 422, "{body}: {error}");
+        assert_eq!(error["error"]["field"], "body", "{body}");
+        assert!(
+            error["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("expected an object")),
+            "{error}"
+        );
+    }
+    let (_, me) = get_me(&api, &alice).await;
+    assert_eq!(me["display_name"], "alice");
+    assert_eq!(me["bio"], "");
+    api.stop().await;
+}
+
+#[tokio::test]
+async fn errors_speak_json_and_do_not_echo_a_long_value_back() {
+    let (api, _dir) = runcrew_tests::start_local(&[]).await;
+    let alice = dev_login(&api, "alice").await;
+    for (change, field, message) in [
+        (
+            json!({"display_name": 5}),
+            "display_name",
+            "expected a string, got 5",
+        ),
+        (
+            json!({"bio": ["a"]}),
+            "bio",
+            "expected a string, got a list",
+        ),
+        (
+            json!({"units": true}),
+            "units",
+            "expected one of `metric`, `imperial`",
+        ),
+        (
+            json!({"units": "furlongs"}),
+            "units",
+            r#"expected one of `metric`, `imperial`, got "furlongs""#,
+        ),
+    ] {
+        let (status, body) = patch_me(&api, &alice, change.clone()).await;
+        assert_eq!(status, 422, "{change}: {body}");
+        assert_eq!(body["error"]["field"], field, "{change}");
+        assert_eq!(body["error"]["message"], message, "{change}");
+    }
+    let long = "u".repeat(60 * 1024);
+    let (status, body) = patch_me(&api, &alice, json!({"units": long})).await;
+    assert_eq!(status, 422);
+    let message = body["error"]["message"].as_str().expect("message");
+    assert!(message.len() < 300, "{} bytes echoed back", message.len());
+    assert!(message.contains("uuuu…"), "{message}");
+    api.stop().await;
+}
+
+#[tokio::test]
+async fn invisible_or_disguised_names_and_bios_are_refused() {
+    let (api, _dir) = runcrew_tests::start_local(&[]).await;
+    let alice = dev_login(&api, "alice").await;
+    for (change, field) in [
+        (
+            json!({"display_name": "\u{200B}\u{200B}\u{200B}"}),
+            "display_name",
+        ),
+        (
+            json!({"display_name": "\u{200C}\u{200D}\u{2060}\u{FEFF}"}),
+            "display_name",
+        ),
+        (json!({"display_name": "\u{3164}"}), "display_name"),
+        (
+            json!({"display_name": "admin\u{202E}txt.exe"}),
+            "display_name",
+        ),
+        (
+            json!({"display_name": "eve\u{2066}bob\u{2069}"}),
+            "display_name",
+        ),
+        (
+            json!({"display_name": "eve\u{E0041}\u{E0042}"}),
+            "display_name",
+        ),
+        (json!({"bio": "\u{200B}\u{FEFF}"}), "bio"),
+        (json!({"bio": "see \u{202E}kniL"}), "bio"),
+    ] {
+        let (status, body) = patch_me(&api, &alice, change.clone()).await;
+        assert_eq!(status, 422, "{change}: {body}");
+        assert_eq!(body["error"]["field"], field, "{change}");
+    }
+    // while names in any script, with emoji sequences, still go
+    let (status, me) = patch_me(
+        &api,
+        &alice,
+        json!({"display_name": "김민준 👩‍👩‍👧", "bio": "می‌خواهم run\n"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{me}");
+    assert_eq!(me["display_name"], "김민준 👩‍👩‍👧");
+    api.stop().await;
+}
+
+#[tokio::test]
+async fn after_erasure_the_same_token_can_neither_change_the_profile_nor_log_out() {
+    let (api, _dir) = runcrew_tests::start_local(&[]).await;
+    let alice = dev_login(&api, "alice").await;
+    let alice_id = alice["user_id"].as_str().expect("id");
+    let bob = dev_login(&api, "bob").await;
+    let bob_id = bob["user_id"].as_str().expect("id");
+    let (status, _) = call(
+        runcrew_tests::http()
+            .delete(url(&api, "/v1/users/me"))
+            .bearer_auth(bearer(&alice)),
+    )
+    .await;
+    assert_eq!(status, 204);
+
+    // her access token still verifies for a few minutes, but the account is closed
+    let (status, body) = patch_me(&api, &alice, json!({"display_name": "Back again"})).await;
+    assert_eq!(status, 401, "{body}");
+    assert_eq!(body["error"]["code"], "unauthorized");
+    assert_eq!(body["error"]["message"], "this account is closed");
+    for all in [false, true] {
+        let (status, body) = call(
+            runcrew_tests::http()
+                .post(url(&api, "/v1/auth/logout"))
+                .bearer_auth(bearer(&alice))
+                .json(&json!({"all": all})),
+        )
+        .await;
+        assert_eq!(status, 401, "all={all}: {body}");
+        assert_eq!(body["error"]["message"], "this account is closed");
+    }
+    // nor follow anyone: bob gains no follower from a closed account
+    let (status, body) = call(
+        runcrew_tests::http()
+            .put(url(&api, &format!("/v1/users/{bob_id}/follow")))
+            .bearer_auth(bearer(&alice)),
+    )
+    .await;
+    assert_eq!(status, 401, "{body}");
+    assert_eq!(body["error"]["message"], "this account is closed");
+    let (_, bob_profile) =
+        call(runcrew_tests::http().get(url(&api, &format!("/v1/users/{bob_id}")))).await;
+    assert_eq!(bob_profile["follower_count"], 0, "{bob_profile}");
+    // and nothing came back: no profile under her id
+    let (status, _) =
+        call(runcrew_tests::http().get(url(&api, &format!("/v1/users/{alice_id}")))).await;
+    assert_eq!(status, 404);
+    api.stop().await;
+}
+
+#[tokio::test]
+async fn logout_of_an_open_account_still_answers_204() {
+    let (api, _dir) = runcrew_tests::start_local(&[]).await;
+    let alice = dev_login(&api, "alice").await;
+    for all in [false, true] {
+        let (status, body) = call(
+            runcrew_tests::http()
+                .post(url(&api, "/v1/auth/logout"))
+                .bearer_auth(bearer(&alice))
+                .json(&json!({"all": all})),
+        )
+        .await;
+        assert_eq!(status, 204, "all={all}: {body}");
+    }
+    api.stop().await;
 }

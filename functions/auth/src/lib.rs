@@ -347,21 +347,24 @@ pub async fn refresh(app: &App, req: Request) -> Result<Response<Body>, ApiError
     }
 }
 
-/// `POST /v1/auth/logout`: 204 whether or not the session was still open.
+/// `POST /v1/auth/logout`: 204 whether or not the session was still open; 401
+/// [`users::account_closed`] when the account was erased (the access token outlives it by
+/// up to 15 minutes).
 pub async fn logout(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
     let caller = app.caller(&req)?;
     let body: LogoutRequest = request::optional_json_body(&req)?.unwrap_or_default();
     let store = app.store()?;
-    let ended: Vec<String> = if body.all {
-        sessions::list(store, &caller.user_id)
-            .await?
-            .into_iter()
-            .map(|s| s.session_id)
-            .collect()
-    } else {
-        caller.session_id.iter().cloned().collect()
-    };
-    sessions::end(store, &caller.user_id, &ended).await?;
+    // The caller's own session always, so the account is checked even with nothing else
+    // left to end (`all` after the sessions expired, or after an erasure).
+    let mut ended: Vec<String> = caller.session_id.iter().cloned().collect();
+    if body.all {
+        for session in sessions::list(store, &caller.user_id).await? {
+            if !ended.contains(&session.session_id) {
+                ended.push(session.session_id);
+            }
+        }
+    }
+    sessions::end_for_open_account(store, &caller.user_id, &ended).await?;
     audit::record(
         app,
         &AuditEvent {

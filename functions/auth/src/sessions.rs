@@ -15,8 +15,10 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use runcrew_shared::digest::sha256_hex;
 use runcrew_shared::identity::Provider;
-use runcrew_shared::store::{Condition, Item, Key, Query, SortRange, Store, Write};
-use runcrew_shared::users::{from_body, is_user_id, now_rfc3339, to_body, user_partition};
+use runcrew_shared::store::{Condition, Item, Key, Query, SortRange, Store, StoreError, Write};
+use runcrew_shared::users::{
+    account_closed, from_body, is_user_id, now_rfc3339, open_account_check, to_body, user_partition,
+};
 use runcrew_shared::{ApiError, App};
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
@@ -249,6 +251,33 @@ pub async fn end(store: &dyn Store, user_id: &str, session_ids: &[String]) -> Re
             })
             .collect();
         store.transact(writes).await?;
+    }
+    Ok(())
+}
+
+/// Ends sessions of an account that must still be open (a logout): each transaction also
+/// checks that the profile exists, so a token that outlived its account's erasure is told
+/// [`runcrew_shared::users::account_closed`] (401) instead of a quiet 204 and an audit
+/// event for an account that is gone. With no session to end it writes nothing and checks
+/// nothing.
+pub async fn end_for_open_account(
+    store: &dyn Store,
+    user_id: &str,
+    session_ids: &[String],
+) -> Result<(), ApiError> {
+    for chunk in session_ids.chunks(runcrew_shared::store::MAX_TRANSACTION_WRITES - 1) {
+        let mut writes = vec![open_account_check(user_id)];
+        writes.extend(chunk.iter().map(|sid| Write::Delete {
+            key: session_key(user_id, sid),
+            condition: Condition::None,
+        }));
+        match store.transact(writes).await {
+            Ok(()) => {}
+            Err(StoreError::TransactionCanceled { failed }) if failed.contains(&0) => {
+                return Err(account_closed());
+            }
+            Err(e) => return Err(e.into()),
+        }
     }
     Ok(())
 }

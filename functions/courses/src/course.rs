@@ -11,6 +11,13 @@
 //! is a descending index query. Counters (likes, favorites, reviews, rating sum) live on
 //! the course item and change only through [`Write::Increment`] in the transaction that
 //! writes the like, favorite or review.
+//!
+//! Files follow the visibility: a public course's route and map are at public CDN keys
+//! (`routes/<id>.geojson`, `thumbnails/courses/<id>.png`); a private course's are under the
+//! bucket's private folder (`private/routes/...`, `private/thumbnails/courses/...`), which
+//! the CDN does not serve, and its creator gets short-lived presigned URLs for them.
+
+use std::time::Duration;
 
 use runcrew_shared::route::{BoundingBox, LatLng, Route};
 use runcrew_shared::store::{Index, Item, Key, Store};
@@ -91,22 +98,53 @@ pub fn course_partition(course_id: &str) -> String {
     format!("COURSE#{course_id}")
 }
 
-/// Where the full route lives in the bucket.
+/// Where the full route of a public course lives in the bucket (served by the CDN).
 pub fn route_blob_key(course_id: &str) -> String {
-    format!("routes/{course_id}.geojson")
+    route_file_key(course_id, Visibility::Public)
 }
 
-/// Where the map thumbnail lives in the bucket.
+/// Where the map thumbnail of a public course lives in the bucket (served by the CDN).
 pub fn thumbnail_blob_key(course_id: &str) -> String {
-    format!("thumbnails/courses/{course_id}.png")
+    thumbnail_file_key(course_id, Visibility::Public)
 }
 
-/// The course id of a route file key (`routes/<id>.geojson`), if it is one.
-pub fn course_id_of_route_key(key: &str) -> Option<&str> {
-    key.strip_prefix("routes/")
+/// The folder of a course's files: the CDN's public one, or the private one it never serves.
+fn files_folder(visibility: Visibility) -> &'static str {
+    match visibility {
+        Visibility::Public => "",
+        Visibility::Private => blobs::PRIVATE_PREFIX,
+    }
+}
+
+/// Where the full route of a course of `visibility` lives in the bucket.
+pub fn route_file_key(course_id: &str, visibility: Visibility) -> String {
+    format!("{}routes/{course_id}.geojson", files_folder(visibility))
+}
+
+/// Where the map thumbnail of a course of `visibility` lives in the bucket.
+pub fn thumbnail_file_key(course_id: &str, visibility: Visibility) -> String {
+    format!(
+        "{}thumbnails/courses/{course_id}.png",
+        files_folder(visibility)
+    )
+}
+
+/// The course id of a route file key (`routes/<id>.geojson` or
+/// `private/routes/<id>.geojson`) and the visibility its place stands for, if it is one.
+pub fn course_of_route_key(key: &str) -> Option<(&str, Visibility)> {
+    let (rest, visibility) = match key.strip_prefix(blobs::PRIVATE_PREFIX) {
+        Some(rest) => (rest, Visibility::Private),
+        None => (key, Visibility::Public),
+    };
+    rest.strip_prefix("routes/")
         .and_then(|rest| rest.strip_suffix(".geojson"))
         .filter(|id| is_course_id(id))
+        .map(|id| (id, visibility))
 }
+
+/// How long the presigned URLs of a private course's files work: long enough to load the
+/// map and route of a screen, short enough that a URL passed on stops working soon.
+pub const PRIVATE_FILE_URL_LIFETIME: Duration = Duration::from_secs(15 * 60);
 
 /// The gsi1 partition of a creator's courses of one visibility.
 pub fn creator_partition(user_id: &str, visibility: Visibility) -> String {
@@ -127,6 +165,16 @@ pub fn is_course_id(id: &str) -> bool {
 /// A new time-ordered id.
 pub fn new_course_id() -> String {
     uuid::Uuid::now_v7().simple().to_string()
+}
+
+impl Visibility {
+    /// The other one.
+    pub fn other(self) -> Visibility {
+        match self {
+            Visibility::Public => Visibility::Private,
+            Visibility::Private => Visibility::Public,
+        }
+    }
 }
 
 /// The 404 every invisible or missing course gets.
@@ -206,10 +254,36 @@ impl Course {
             .then(|| (self.rating_sum as f64 / self.review_count as f64 * 100.0).round() / 100.0)
     }
 
-    /// What the API shows.
-    pub fn view(&self, app: &App) -> Value {
+    /// Where its route file is, for its visibility.
+    pub fn route_key(&self) -> String {
+        route_file_key(&self.course_id, self.visibility)
+    }
+
+    /// What the API shows. A public course's files have CDN URLs; a private course's are
+    /// presigned GETs valid for [`PRIVATE_FILE_URL_LIFETIME`] (only its creator ever sees
+    /// this view), since the CDN does not serve the private folder.
+    pub async fn view(&self, app: &App) -> Result<Value, ApiError> {
         let cdn = &app.config.cdn_base_url;
-        json!({
+        let (route_url, thumbnail_url) = match self.visibility {
+            Visibility::Public => (
+                blobs::join_url(cdn, &self.route_key()),
+                self.thumbnail_key
+                    .as_deref()
+                    .map(|k| blobs::join_url(cdn, k)),
+            ),
+            Visibility::Private => {
+                let files = app.blobs()?;
+                let route = files
+                    .presign_get(&self.route_key(), PRIVATE_FILE_URL_LIFETIME)
+                    .await?;
+                let thumbnail = match self.thumbnail_key.as_deref() {
+                    Some(key) => Some(files.presign_get(key, PRIVATE_FILE_URL_LIFETIME).await?),
+                    None => None,
+                };
+                (route, thumbnail)
+            }
+        };
+        Ok(json!({
             "course_id": self.course_id,
             "creator_id": self.creator_id,
             "name": self.name,
@@ -226,11 +300,11 @@ impl Course {
             "favorite_count": self.favorite_count,
             "review_count": self.review_count,
             "average_rating": self.average_rating(),
-            "route_url": blobs::join_url(cdn, &route_blob_key(&self.course_id)),
-            "thumbnail_url": self.thumbnail_key.as_deref().map(|k| blobs::join_url(cdn, k)),
+            "route_url": route_url,
+            "thumbnail_url": thumbnail_url,
             "created_at": self.created_at,
             "updated_at": self.updated_at,
-        })
+        }))
     }
 }
 
@@ -302,4 +376,31 @@ pub async fn load_owned(
         ));
     }
     Ok((course, version))
+}
+
+/// Puts a course's files where `visibility` says: the route file is copied from the other
+/// place when it is not here yet (its arrival raises the thumbnails task, which draws the
+/// map in the same place), then the other place's route and map are removed, so a course
+/// made private leaves nothing at its public CDN keys. Safe to repeat: a retried change
+/// finishes a move that failed part-way.
+pub async fn place_files(
+    files: &dyn blobs::Blobs,
+    course_id: &str,
+    visibility: Visibility,
+) -> Result<(), ApiError> {
+    let here = route_file_key(course_id, visibility);
+    let there = route_file_key(course_id, visibility.other());
+    if files.head(&here).await?.is_none()
+        && let Some(file) = files.get(&there).await?
+    {
+        files
+            .put(&here, file.bytes, &file.meta.content_type)
+            .await?;
+    }
+    // Last, so a failure above leaves the only copy where it was for the retry.
+    files.delete(&there).await?;
+    files
+        .delete(&thumbnail_file_key(course_id, visibility.other()))
+        .await?;
+    Ok(())
 }

@@ -9,7 +9,7 @@ use runcrew_shared::store::{
 use runcrew_shared::users::from_body;
 
 use crate::course::{
-    Visibility, course_key, course_partition, creator_partition, route_blob_key, thumbnail_blob_key,
+    Visibility, course_key, course_partition, creator_partition, route_file_key, thumbnail_file_key,
 };
 use crate::reactions::Reaction;
 use crate::reviews::{Review, reviewer_partition};
@@ -23,8 +23,9 @@ pub const ERASED_KEY_PATTERNS: &[&str] = &[
 ];
 
 /// Deletes a course: its likes, favorites and reviews (100 per transaction), its route and
-/// thumbnail files, and last the course item, so a retry after a failure part-way finds
-/// the course and finishes. Returns the items deleted.
+/// thumbnail files in both places (public and private: a visibility change interrupted
+/// part-way may have left a copy in either), and last the course item, so a retry after a
+/// failure part-way finds the course and finishes. Returns the items deleted.
 pub async fn delete_course(
     store: &dyn Store,
     blobs: &dyn Blobs,
@@ -52,8 +53,16 @@ pub async fn delete_course(
         deleted += children.len();
         store.transact(children).await?;
     }
-    blobs.delete(&route_blob_key(course_id)).await?;
-    blobs.delete(&thumbnail_blob_key(course_id)).await?;
+    let files: Vec<String> = [Visibility::Public, Visibility::Private]
+        .into_iter()
+        .flat_map(|v| {
+            [
+                route_file_key(course_id, v),
+                thumbnail_file_key(course_id, v),
+            ]
+        })
+        .collect();
+    futures::future::try_join_all(files.iter().map(|key| blobs.delete(key))).await?;
     store
         .delete(&course_key(course_id), Condition::None)
         .await?;

@@ -5,16 +5,22 @@
 //!
 //! | route | reads | writes |
 //! |---|---|---|
-//! | `POST /v1/courses` | 0 | 1 PutItem + 1 S3 PUT (the route file) |
+//! | `POST /v1/courses` | 0 | 1 transaction (the course, and a check that the account is open) + 1 S3 PUT (the route file) |
 //! | `GET /v1/courses` (newest, creator) | 1 Query | 0 |
 //! | `GET /v1/courses?near=` | up to 9 Queries in parallel (one per geohash cell the circle reaches) | 0 |
 //! | `GET /v1/courses/{id}` | 1 GetItem | 0 |
-//! | `PATCH /v1/courses/{id}` | 1 GetItem | 1 PutItem (version-conditioned) |
-//! | `DELETE /v1/courses/{id}` | 1 GetItem + 1 Query per 100 children | 1 transaction per 100 + 2 S3 DELETEs + 1 DeleteItem |
-//! | `PUT/DELETE .../like`, `.../favorite` | 1 GetItem | 1 transaction |
+//! | `PATCH /v1/courses/{id}` | 1 GetItem | 1 PutItem (version-conditioned); with `visibility`: 1 S3 HEAD [+ 1 GET + 1 PUT moving the route file] + 2 S3 DELETEs |
+//! | `DELETE /v1/courses/{id}` | 1 GetItem + 1 Query per 100 children | 1 transaction per 100 + 4 S3 DELETEs (in parallel) + 1 DeleteItem |
+//! | `PUT/DELETE .../like`, `.../favorite` | 1 GetItem | 1 transaction (with the account check) |
 //! | `GET /v1/users/me/favorites` | 1 Query + 1 BatchGetItem | 0 |
-//! | `POST .../reviews` | 2 GetItem | 1 transaction |
+//! | `POST .../reviews` | 2 GetItem | 1 transaction (with the account check) |
 //! | `GET .../reviews` | 1 Query, then 1 BatchGetItem (the course and the authors) | 0 |
+//!
+//! Every write that creates or changes something of the caller's (a course, a like, a
+//! favorite, a review) carries [`open_account_check`] in its transaction: an access token
+//! outlives the account it was issued to by up to 15 minutes, and what it wrote after the
+//! erasure would be found by no one. A private course's view signs its file URLs (no round
+//! trip).
 
 pub mod course;
 pub mod erasure;
@@ -25,16 +31,18 @@ use std::collections::HashSet;
 
 use futures::future::try_join_all;
 use lambda_http::{Body, Request, Response};
+use runcrew_shared::idempotency::Completion;
 use runcrew_shared::route::{LatLng, Route, distance_between};
-use runcrew_shared::store::{Condition, Index, MAX_PAGE, Query, SortRange, StoreError};
-use runcrew_shared::users::{is_user_id, now_rfc3339};
+use runcrew_shared::store::{Condition, Index, MAX_PAGE, Query, SortRange, StoreError, Write};
+use runcrew_shared::text::{Shape, visible_text};
+use runcrew_shared::users::{account_closed, is_user_id, now_rfc3339, open_account_check};
 use runcrew_shared::{ApiError, App, HttpFunction, Needs, geocell, request, response};
 use serde::Deserialize;
 use serde_json::Value;
 
 use crate::course::{
     Course, PUBLIC_PARTITION, Visibility, course_not_found, creator_partition, load_owned,
-    load_visible, route_blob_key,
+    load_visible, place_files, thumbnail_file_key,
 };
 
 /// `POST /v1/courses`.
@@ -44,24 +52,24 @@ pub static CREATE: HttpFunction = HttpFunction {
     handler: |app, req| Box::pin(create(app, req)),
 };
 
-/// `GET /v1/courses`.
+/// `GET /v1/courses` (the bucket signs the file URLs of a creator's private courses).
 pub static LIST: HttpFunction = HttpFunction {
     binary: "courses-list",
-    needs: Needs::NOTHING.store(),
+    needs: Needs::NOTHING.store().blobs(),
     handler: |app, req| Box::pin(list(app, req)),
 };
 
-/// `GET /v1/courses/{courseId}`.
+/// `GET /v1/courses/{courseId}` (the bucket signs a private course's file URLs).
 pub static GET: HttpFunction = HttpFunction {
     binary: "courses-get",
-    needs: Needs::NOTHING.store(),
+    needs: Needs::NOTHING.store().blobs(),
     handler: |app, req| Box::pin(get(app, req)),
 };
 
-/// `PATCH /v1/courses/{courseId}`.
+/// `PATCH /v1/courses/{courseId}` (a visibility change moves the course's files).
 pub static UPDATE: HttpFunction = HttpFunction {
     binary: "courses-update",
-    needs: Needs::NOTHING.store(),
+    needs: Needs::NOTHING.store().blobs(),
     handler: |app, req| Box::pin(update(app, req)),
 };
 
@@ -106,7 +114,8 @@ pub const MAX_LIST_PAGE: usize = 50;
 /// (`MAX_PAGE` courses a page), which the README notes.
 const NEAR_PAGES_PER_CELL: usize = 3;
 
-/// A name of 1 to [`MAX_NAME`] characters, trimmed; 422 naming `name` otherwise.
+/// A name of 1 to [`MAX_NAME`] characters, trimmed, that shows something and cannot
+/// reorder or hide the text around it in a list ([`visible_text`]); 422 naming `name`.
 fn checked_name(name: &str) -> Result<String, ApiError> {
     let trimmed = name.trim();
     let count = trimmed.chars().count();
@@ -116,16 +125,12 @@ fn checked_name(name: &str) -> Result<String, ApiError> {
             format!("must be 1 to {MAX_NAME} characters"),
         ));
     }
-    if request::has_control_chars(trimmed, false) {
-        return Err(ApiError::invalid(
-            "name",
-            "must not contain control characters",
-        ));
-    }
+    visible_text("name", trimmed, Shape::Line)?;
     Ok(trimmed.to_owned())
 }
 
-/// A description of at most [`MAX_DESCRIPTION`] characters; 422 naming `description`.
+/// A description of at most [`MAX_DESCRIPTION`] characters, empty or showing something,
+/// with no bidirectional controls or hidden tag text; 422 naming `description`.
 fn checked_description(text: &str) -> Result<String, ApiError> {
     if text.chars().count() > MAX_DESCRIPTION {
         return Err(ApiError::invalid(
@@ -133,12 +138,7 @@ fn checked_description(text: &str) -> Result<String, ApiError> {
             format!("must be at most {MAX_DESCRIPTION} characters"),
         ));
     }
-    if request::has_control_chars(text, true) {
-        return Err(ApiError::invalid(
-            "description",
-            "must not contain control characters other than newlines",
-        ));
-    }
+    visible_text("description", text, Shape::Paragraph)?;
     Ok(text.to_owned())
 }
 
@@ -154,12 +154,13 @@ struct NewCourse {
 }
 
 /// `POST /v1/courses`: validates the route, computes distance, start, box and geohash,
-/// writes the course, then its full route file (which triggers the thumbnail). With an
+/// writes the course (401 when the caller's account is closed), then its full route file
+/// (which triggers the thumbnail), in the private folder for a private course. With an
 /// `Idempotency-Key`, a retry within 24 hours gets the first answer and creates nothing.
 pub async fn create(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
     let caller = app.caller(&req)?;
-    runcrew_shared::idempotency::once(app.store()?, &req, &caller.user_id, || {
-        create_course(app, &req, &caller.user_id)
+    runcrew_shared::idempotency::once_committed(app.store()?, &req, &caller.user_id, |completion| {
+        create_course(app, &req, &caller.user_id, completion)
     })
     .await
 }
@@ -168,6 +169,7 @@ async fn create_course(
     app: &App,
     req: &Request,
     user_id: &str,
+    completion: Option<Completion>,
 ) -> Result<Response<Body>, ApiError> {
     let input: NewCourse = request::json_body_limited(req, MAX_CREATE_BODY)?;
     let name = checked_name(&input.name)?;
@@ -183,33 +185,59 @@ async fn create_course(
         &route,
         &now_rfc3339(),
     );
+    // The answer is known before the commit, so an Idempotency-Key's answer commits with
+    // the course: a retry after any cut-off replays it instead of creating a second one.
+    let mut resp = response::json(http::StatusCode::CREATED, &course.view(app).await?)?;
+    if let Ok(location) = http::HeaderValue::from_str(&format!("/v1/courses/{}", course.course_id))
+    {
+        resp.headers_mut().insert(http::header::LOCATION, location);
+    }
     // The item first: when the route file lands, its thumbnail event finds the course.
-    store.put(course.to_item(1)?, Condition::NotExists).await?;
+    // The account check rides in the same transaction, so a token outliving its erased
+    // account writes nothing.
+    let mut writes = vec![
+        Write::Put {
+            item: course.to_item(1)?,
+            condition: Condition::NotExists,
+        },
+        open_account_check(user_id),
+    ];
+    writes.extend(completion.as_ref().map(|c| c.answer(&resp)));
+    match store.transact(writes).await {
+        Ok(()) => {}
+        Err(StoreError::TransactionCanceled { failed }) if failed.contains(&1) => {
+            return Err(account_closed());
+        }
+        Err(StoreError::TransactionCanceled { failed })
+            if failed.contains(&2)
+                && let Some(completion) = &completion =>
+        {
+            return Err(completion.claim_lost());
+        }
+        Err(StoreError::TransactionCanceled { .. }) => {
+            return Err(StoreError::ConditionFailed.into());
+        }
+        Err(other) => return Err(other.into()),
+    }
     let file = serde_json::to_vec(&route.to_geojson())
         .map_err(|e| ApiError::Internal(format!("route file: {e}")))?;
     if let Err(err) = blobs
-        .put(
-            &route_blob_key(&course.course_id),
-            file,
-            "application/geo+json",
-        )
+        .put(&course.route_key(), file, "application/geo+json")
         .await
     {
-        // Without its route the course is not usable: take it back, then report.
-        if let Err(undo) = store
-            .delete(&course::course_key(&course.course_id), Condition::None)
-            .await
-        {
+        // Without its route the course is not usable: take it back (and the answer that
+        // said it was created, so a retry runs anew), then report.
+        let mut undo = vec![Write::Delete {
+            key: course::course_key(&course.course_id),
+            condition: Condition::None,
+        }];
+        undo.extend(completion.as_ref().map(Completion::retract));
+        if let Err(undo) = store.transact(undo).await {
             tracing::error!(course_id = %course.course_id, error = %undo, "a course without its route file remains");
         }
         return Err(err.into());
     }
     tracing::info!(course_id = %course.course_id, points = route.len(), "course created");
-    let mut resp = response::json(http::StatusCode::CREATED, &course.view(app))?;
-    if let Ok(location) = http::HeaderValue::from_str(&format!("/v1/courses/{}", course.course_id))
-    {
-        resp.headers_mut().insert(http::header::LOCATION, location);
-    }
     Ok(resp)
 }
 
@@ -287,7 +315,7 @@ pub async fn list(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
         .await?;
     let mut views = Vec::with_capacity(page.items.len());
     for item in &page.items {
-        views.push(Course::from_item(item)?.0.view(app));
+        views.push(Course::from_item(item)?.0.view(app).await?);
     }
     response::page(&views, page.cursor.as_deref())
 }
@@ -346,15 +374,12 @@ async fn list_near(
         a.0.total_cmp(&b.0)
             .then_with(|| a.1.course_id.cmp(&b.1.course_id))
     });
-    let views: Vec<Value> = found
-        .into_iter()
-        .take(limit)
-        .map(|(away, course)| {
-            let mut view = course.view(app);
-            view["distance_away_m"] = Value::from((away * 10.0).round() / 10.0);
-            view
-        })
-        .collect();
+    let mut views: Vec<Value> = Vec::with_capacity(limit.min(found.len()));
+    for (away, course) in found.into_iter().take(limit) {
+        let mut view = course.view(app).await?;
+        view["distance_away_m"] = Value::from((away * 10.0).round() / 10.0);
+        views.push(view);
+    }
     response::page(&views, None)
 }
 
@@ -368,7 +393,7 @@ pub async fn get(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
         viewer.as_ref().map(|c| c.user_id.as_str()),
     )
     .await?;
-    response::ok(&course.view(app))
+    response::ok(&course.view(app).await?)
 }
 
 #[derive(Debug, Deserialize)]
@@ -388,7 +413,10 @@ struct CourseChange {
 const UPDATE_ATTEMPTS: usize = 3;
 
 /// `PATCH /v1/courses/{courseId}`: name, description and visibility, by the creator only.
-/// The route cannot change: runs and leaderboards refer to it.
+/// The route cannot change: runs and leaderboards refer to it. A request naming the
+/// visibility puts the course's files where it says ([`place_files`]) after the item is
+/// written: made private, its route and map leave the public CDN keys. The map is drawn
+/// again in its new place, so `thumbnail_url` is null until then.
 pub async fn update(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
     let caller = app.caller(&req)?;
     let course_id = request::path_param(&req, "courseId")?;
@@ -416,22 +444,41 @@ pub async fn update(app: &App, req: Request) -> Result<Response<Body>, ApiError>
         }
         if let Some(visibility) = change.visibility {
             course.visibility = visibility;
+            // A map in the other place is about to go; the new one is recorded when drawn.
+            let here = thumbnail_file_key(&course.course_id, visibility);
+            if course
+                .thumbnail_key
+                .as_ref()
+                .is_some_and(|key| *key != here)
+            {
+                course.thumbnail_key = None;
+            }
         }
         course.updated_at = now_rfc3339();
         match store
             .put(course.to_item(version + 1)?, Condition::VersionIs(version))
             .await
         {
-            Ok(()) => return response::ok(&course.view(app)),
+            Ok(()) => {
+                if change.visibility.is_some() {
+                    place_files(app.blobs()?, &course.course_id, course.visibility).await?;
+                }
+                return response::ok(&course.view(app).await?);
+            }
             Err(StoreError::ConditionFailed) => continue,
             Err(e) => return Err(e.into()),
         }
     }
-    Err(ApiError::Conflict {
-        code: "course_busy",
-        message: "the course changed while it was being updated; try again".into(),
-    })
+    Err(ApiError::busy(
+        "course_busy",
+        "the course changed while it was being updated; try again",
+        BUSY_RETRY_AFTER_SECONDS,
+    ))
 }
+
+/// Seconds a client waits before trying again a write that lost a race with other writes
+/// of the same item (`course_busy`, `review_busy`): those races last milliseconds.
+pub const BUSY_RETRY_AFTER_SECONDS: u64 = 1;
 
 /// `DELETE /v1/courses/{courseId}`: the course, its route and thumbnail files, and its
 /// likes, favorites and reviews; by the creator only.

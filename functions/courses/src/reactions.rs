@@ -3,6 +3,7 @@
 
 use lambda_http::{Body, Request, Response};
 use runcrew_shared::store::{Condition, Index, Item, Key, Query, StoreError, Write};
+use runcrew_shared::users::{account_closed, open_account_check};
 use runcrew_shared::{ApiError, App, HttpFunction, Needs, request, response};
 use serde_json::{Map, Value, json};
 
@@ -37,10 +38,10 @@ pub static UNFAVORITE: HttpFunction = HttpFunction {
     handler: |app, req| Box::pin(react(app, req, Reaction::Favorite, false)),
 };
 
-/// `GET /v1/users/me/favorites`.
+/// `GET /v1/users/me/favorites` (the bucket signs the file URLs of my own private courses).
 pub static MY_FAVORITES: HttpFunction = HttpFunction {
     binary: "users-me-favorites",
-    needs: Needs::NOTHING.store(),
+    needs: Needs::NOTHING.store().blobs(),
     handler: |app, req| Box::pin(my_favorites(app, req)),
 };
 
@@ -108,7 +109,8 @@ impl Reaction {
 }
 
 /// Adds (`on`) or removes the caller's reaction. Idempotent: a second like is no second
-/// like, removing an absent one is fine. 204 either way.
+/// like, removing an absent one is fine. 204 either way; 401 when the caller's account is
+/// closed (its token outlives it by up to 15 minutes), with nothing written.
 pub async fn react(
     app: &App,
     req: Request,
@@ -136,8 +138,14 @@ pub async fn react(
         deltas: vec![(reaction.counter().into(), if on { 1 } else { -1 })],
         must_exist: true,
     };
-    match store.transact(vec![first, count]).await {
+    match store
+        .transact(vec![first, count, open_account_check(&caller.user_id)])
+        .await
+    {
         Ok(()) => Ok(response::no_content()),
+        Err(StoreError::TransactionCanceled { failed }) if failed.contains(&2) => {
+            Err(account_closed())
+        }
         // The course went away between the read and the write.
         Err(StoreError::TransactionCanceled { failed }) if failed.contains(&1) => {
             Err(course_not_found())
@@ -148,8 +156,9 @@ pub async fn react(
     }
 }
 
-/// `GET /v1/users/me/favorites`: my favorites newest first, each with its course (courses
-/// that became private to someone else drop out).
+/// `GET /v1/users/me/favorites`: my favorites newest first, each with its course. Courses
+/// that became private to someone else drop out, id and all: the page cursor is sealed by
+/// the store, so a page that ends on such a favorite does not carry its course's id either.
 pub async fn my_favorites(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
     let caller = app.caller(&req)?;
     let limit = request::page_limit(&req, DEFAULT_PAGE, MAX_LIST_PAGE)?;
@@ -177,14 +186,13 @@ pub async fn my_favorites(app: &App, req: Request) -> Result<Response<Body>, Api
             courses.insert(course.course_id.clone(), course);
         }
     }
-    let items: Vec<Value> = page
-        .items
-        .iter()
-        .filter_map(|f| {
-            let course = courses.get(f.str("course_id")?)?;
-            Some(json!({"favorited_at": f.str("at"), "course": course.view(app)}))
-        })
-        .collect();
+    let mut items: Vec<Value> = Vec::with_capacity(page.items.len());
+    for favorite in &page.items {
+        let Some(course) = favorite.str("course_id").and_then(|id| courses.get(id)) else {
+            continue;
+        };
+        items.push(json!({"favorited_at": favorite.str("at"), "course": course.view(app).await?}));
+    }
     let mut resp = response::page(&items, page.cursor.as_deref())?;
     resp.headers_mut().insert(
         http::header::CACHE_CONTROL,

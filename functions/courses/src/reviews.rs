@@ -5,7 +5,10 @@ use std::collections::HashMap;
 
 use lambda_http::{Body, Request, Response};
 use runcrew_shared::store::{Condition, Index, Item, Key, Query, StoreError, Write};
-use runcrew_shared::users::{from_body, now_rfc3339, profile_key, to_body};
+use runcrew_shared::text::{Shape, visible_text};
+use runcrew_shared::users::{
+    account_closed, from_body, now_rfc3339, open_account_check, profile_key, to_body,
+};
 use runcrew_shared::{ApiError, App, HttpFunction, Needs, request, response};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -13,7 +16,7 @@ use serde_json::{Value, json};
 use crate::course::{
     course_key, course_not_found, course_partition, is_course_id, load_visible, load_visible_with,
 };
-use crate::{DEFAULT_PAGE, MAX_LIST_PAGE};
+use crate::{BUSY_RETRY_AFTER_SECONDS, DEFAULT_PAGE, MAX_LIST_PAGE};
 
 /// `POST /v1/courses/{courseId}/reviews`.
 pub static CREATE: HttpFunction = HttpFunction {
@@ -103,7 +106,10 @@ struct NewReview {
 const WRITE_ATTEMPTS: usize = 3;
 
 /// `POST /v1/courses/{courseId}/reviews`: creates (201) or replaces (200) the caller's
-/// review; the course's count and rating sum follow in the same transaction.
+/// review; the course's count and rating sum follow in the same transaction, with a check
+/// that the caller's account is still open (401 otherwise: a review must never outlive its
+/// author's erasure). Losing the race with the same author's other writes three times is
+/// 409 `review_busy` with `Retry-After`.
 pub async fn create(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
     let caller = app.caller(&req)?;
     let course_id = request::path_param(&req, "courseId")?;
@@ -120,12 +126,7 @@ pub async fn create(app: &App, req: Request) -> Result<Response<Body>, ApiError>
             format!("must be at most {MAX_TEXT} characters"),
         ));
     }
-    if request::has_control_chars(&input.text, true) {
-        return Err(ApiError::invalid(
-            "text",
-            "must not contain control characters other than newlines",
-        ));
-    }
+    visible_text("text", &input.text, Shape::Paragraph)?;
     let store = app.store()?;
     let (course, _) = load_visible(store, course_id, Some(&caller.user_id)).await?;
     let key = review_key(&course.course_id, &caller.user_id);
@@ -167,6 +168,7 @@ pub async fn create(app: &App, req: Request) -> Result<Response<Body>, ApiError>
                 ],
                 must_exist: true,
             },
+            open_account_check(&caller.user_id),
         ];
         match store.transact(writes).await {
             Ok(()) => {
@@ -177,6 +179,9 @@ pub async fn create(app: &App, req: Request) -> Result<Response<Body>, ApiError>
                 };
                 return response::json(status, &review.view(None));
             }
+            Err(StoreError::TransactionCanceled { failed }) if failed.contains(&2) => {
+                return Err(account_closed());
+            }
             Err(StoreError::TransactionCanceled { failed }) if failed.contains(&1) => {
                 return Err(course_not_found());
             }
@@ -185,10 +190,11 @@ pub async fn create(app: &App, req: Request) -> Result<Response<Body>, ApiError>
             Err(other) => return Err(other.into()),
         }
     }
-    Err(ApiError::Conflict {
-        code: "review_busy",
-        message: "the review changed while it was being written; try again".into(),
-    })
+    Err(ApiError::busy(
+        "review_busy",
+        "the review changed while it was being written; try again",
+        BUSY_RETRY_AFTER_SECONDS,
+    ))
 }
 
 /// `GET /v1/courses/{courseId}/reviews`: newest first, each with its author's display

@@ -5,6 +5,11 @@ use runcrew_shared::error::DEPENDENCY_RETRY_AFTER_SECONDS;
 use runcrew_shared::{ApiError, App, HandlerFuture, HttpFunction, Needs, response};
 use serde::Serialize;
 
+/// How long readiness waits for each dependency: a stalled table or bucket makes the check
+/// fail fast (and says which one stalled) instead of hanging until it resumes, which would
+/// hide the stall from a load balancer or a deploy's smoke test.
+pub const CHECK_BUDGET: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// `GET /healthz`: builds nothing, so it answers even when every dependency is down.
 pub static HEALTHZ: HttpFunction = HttpFunction {
     binary: "healthz",
@@ -72,40 +77,72 @@ struct Checks {
     bucket: Check,
 }
 
-fn check(ok: bool) -> Check {
-    if ok {
-        Check {
-            status: "ok",
-            error: None,
-        }
-    } else {
-        Check {
-            status: "unavailable",
-            error: Some("unreachable"),
+/// What one dependency's check came to.
+enum Outcome {
+    Ok,
+    Failed,
+    Stalled,
+}
+
+impl Outcome {
+    fn view(&self) -> Check {
+        match self {
+            Outcome::Ok => Check {
+                status: "ok",
+                error: None,
+            },
+            Outcome::Failed => Check {
+                status: "unavailable",
+                error: Some("unreachable"),
+            },
+            Outcome::Stalled => Check {
+                status: "unavailable",
+                error: Some("timed_out"),
+            },
         }
     }
 }
 
-/// Readiness: 200 when the table and the bucket both answer; otherwise 503 with
-/// Retry-After and which of them failed. Both are checked at once.
+/// Runs one check within [`CHECK_BUDGET`], logging a failure with the dependency's name.
+async fn bounded<E: std::fmt::Display>(
+    dependency: &'static str,
+    check: impl std::future::Future<Output = Result<(), E>>,
+) -> Outcome {
+    match tokio::time::timeout(CHECK_BUDGET, check).await {
+        Ok(Ok(())) => Outcome::Ok,
+        Ok(Err(err)) => {
+            tracing::warn!(dependency, error = %err, "readiness check failed");
+            Outcome::Failed
+        }
+        Err(_) => {
+            tracing::warn!(
+                dependency,
+                budget_ms = CHECK_BUDGET.as_millis() as u64,
+                "readiness check timed out"
+            );
+            Outcome::Stalled
+        }
+    }
+}
+
+/// Readiness: 200 when the table and the bucket both answer within [`CHECK_BUDGET`];
+/// otherwise 503 with Retry-After and which of them failed (`unreachable`) or stalled
+/// (`timed_out`). Both are checked at once.
 pub async fn readyz(app: &App, _req: Request) -> Result<Response<Body>, ApiError> {
     let store = app.store()?;
     let blobs = app.blobs()?;
-    let (table, bucket) = tokio::join!(store.ping(), blobs.ping());
-    if let Err(err) = &table {
-        tracing::warn!(dependency = "table", error = %err, "readiness check failed");
-    }
-    if let Err(err) = &bucket {
-        tracing::warn!(dependency = "bucket", error = %err, "readiness check failed");
-    }
-    let ready = table.is_ok() && bucket.is_ok();
+    let (table, bucket) = tokio::join!(
+        bounded("table", store.ping()),
+        bounded("bucket", blobs.ping())
+    );
+    let ready = matches!((&table, &bucket), (Outcome::Ok, Outcome::Ok));
     let body = Readiness {
         status: if ready { "ready" } else { "unavailable" },
         version: &app.config.version,
         environment: app.config.environment.as_str(),
         checks: Checks {
-            table: check(table.is_ok()),
-            bucket: check(bucket.is_ok()),
+            table: table.view(),
+            bucket: bucket.view(),
         },
     };
     if ready {

@@ -100,6 +100,8 @@ impl Best {
 }
 
 /// Puts `run` on its course's board if it beats the runner's best. Returns whether it did.
+/// Only runs that may be on the board count ([`Run::on_board`]): a private run never
+/// takes (or hides) the runner's public place.
 pub async fn offer(store: &dyn Store, run: &Run) -> Result<bool, ApiError> {
     let Some(course_id) = run.course_id.as_deref().filter(|_| run.on_board()) else {
         return Ok(false);
@@ -134,9 +136,16 @@ pub async fn offer(store: &dyn Store, run: &Run) -> Result<bool, ApiError> {
 }
 
 /// After `run` was deleted: if it held the runner's entry, the runner's next best run on
-/// the course takes its place, or the entry goes.
+/// the course takes its place, or the entry goes. The next best is the fastest of the
+/// runner's runs that may be on the board ([`Run::on_board`]: public, plausible, not
+/// Strava), read from the gsi2 `RUNS#<userId>#<courseId>` index, fastest first; runs
+/// written there before private runs were kept off boards are skipped as they are read.
 pub async fn withdraw(store: &dyn Store, run: &Run) -> Result<(), ApiError> {
-    let Some(course_id) = run.course_id.as_deref().filter(|_| run.on_board()) else {
+    let Some(course_id) = run
+        .course_id
+        .as_deref()
+        .filter(|_| run.may_have_held_a_place())
+    else {
         return Ok(());
     };
     let key = best_key(course_id, &run.user_id);
@@ -150,20 +159,7 @@ pub async fn withdraw(store: &dyn Store, run: &Run) -> Result<(), ApiError> {
         if Best::from_item(&item)?.run_id != run.run_id {
             return Ok(());
         }
-        // The index may still list the deleted run for a moment: skip it by id.
-        let page = store
-            .query(
-                &Query::index(Index::Gsi2, course_runs_partition(&run.user_id, course_id)).limit(3),
-            )
-            .await?;
-        let mut next = None;
-        for candidate in &page.items {
-            let candidate = Run::from_item(candidate)?;
-            if candidate.run_id != run.run_id {
-                next = Some(candidate);
-                break;
-            }
-        }
+        let next = next_best(store, course_id, run).await?;
         let outcome = match next {
             Some(next) => {
                 store
@@ -185,6 +181,37 @@ pub async fn withdraw(store: &dyn Store, run: &Run) -> Result<(), ApiError> {
         code: "leaderboard_busy",
         message: "the leaderboard changed too often; try again".into(),
     })
+}
+
+/// Index entries read per page while looking for the next best.
+const NEXT_BEST_PAGE: usize = 10;
+
+/// The runner's fastest run on `course_id` other than `deleted` that may be on the board.
+/// Usually the first page's first or second entry (the index may still list the deleted
+/// run for a moment: it is skipped by id); later pages only past older private runs.
+async fn next_best(
+    store: &dyn Store,
+    course_id: &str,
+    deleted: &Run,
+) -> Result<Option<Run>, ApiError> {
+    let mut query = Query::index(
+        Index::Gsi2,
+        course_runs_partition(&deleted.user_id, course_id),
+    )
+    .limit(NEXT_BEST_PAGE);
+    loop {
+        let page = store.query(&query).await?;
+        for item in &page.items {
+            let candidate = Run::from_item(item)?;
+            if candidate.run_id != deleted.run_id && candidate.on_board() {
+                return Ok(Some(candidate));
+            }
+        }
+        match page.cursor {
+            Some(cursor) => query = query.after(Some(cursor)),
+            None => return Ok(None),
+        }
+    }
 }
 
 /// The rank of the entry with board key `board_key`: entries up to and including it.

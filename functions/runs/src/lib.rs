@@ -4,10 +4,10 @@
 //!
 //! | route | reads | writes |
 //! |---|---|---|
-//! | `POST /v1/runs` | [1 GetItem course] + 1 GetItem best + 1 GetItem records | 1 PutItem (idempotency claim) + 1 transaction (run, path, 4 totals) + [1 PutItem best] + [1 PutItem records] + 1 PutItem (idempotency answer, with the header) |
+//! | `POST /v1/runs` | [1 GetItem course] + [1 GetItem best] + 1 GetItem records | [1 PutItem (idempotency claim)] + 1 transaction (run, path, 4 totals, open-account check [, idempotency answer]) + [1 PutItem best] + [1 PutItem records] + [1 PutItem (final idempotency answer)] |
 //! | `GET /v1/runs` | 1 Query | 0 |
 //! | `GET /v1/runs/{id}` | 1 BatchGetItem (run, path) | 0 |
-//! | `DELETE /v1/runs/{id}` | 1 GetItem + [1 GetItem best + 1 Query next best] + [1 GetItem records] | 1 transaction + [1 write best] + [records rebuilt: 1 Query per 1,000 runs + 1 PutItem] |
+//! | `DELETE /v1/runs/{id}` | 1 GetItem + [1 GetItem best + 1 Query next best] + [1 GetItem records] | 1 transaction (with the open-account check) + [1 write best] + [records rebuilt: 1 Query per 1,000 runs + 1 PutItem] |
 //! | `GET /v1/courses/{id}/leaderboard` | 1 Query page, then 1 BatchGetItem (course, names [, mine]) [∥ 1 COUNT for a later page's first rank] [+ 1 COUNT for my rank off the page] | 0 |
 //! | `GET /v1/users/me/stats` | 1 GetItem profile, then 1 BatchGetItem (4 totals + records) | 0 |
 
@@ -21,8 +21,10 @@ use std::collections::HashMap;
 use lambda_http::{Body, Request, Response};
 use runcrew_courses::course::{course_not_found, is_course_id, load_visible, load_visible_with};
 use runcrew_shared::route::Route;
-use runcrew_shared::store::{Condition, Index, Key, Query, Write};
-use runcrew_shared::users::{is_user_id, load_profile, now_rfc3339, profile_key};
+use runcrew_shared::store::{Condition, Index, Key, Query, StoreError, Write};
+use runcrew_shared::users::{
+    account_closed, is_user_id, load_profile, now_rfc3339, open_account_check, profile_key,
+};
 use runcrew_shared::{ApiError, App, HttpFunction, Needs, idempotency, request, response};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -32,7 +34,7 @@ use time::format_description::well_known::Rfc3339;
 use crate::board::{Best, best_key, board_partition, rank_of};
 use crate::run::{
     Flag, MAX_DISTANCE_M, MAX_DURATION_S, Run, RunVisibility, Source, new_run_id, path_item,
-    path_key, run_key, runs_of,
+    path_key, round_distance, run_key, runs_of,
 };
 
 /// `POST /v1/runs`.
@@ -118,16 +120,37 @@ fn pace_text(seconds_per_km: f64) -> String {
 }
 
 /// `POST /v1/runs`: a run of the caller. With an `Idempotency-Key`, a repeat within 24
-/// hours returns the first answer and creates nothing.
+/// hours returns the first answer and creates nothing: the answer is committed in the
+/// run's own transaction, so a retry after any cut-off replays it. A replay after a
+/// cut-off between that commit and the leaderboard update may say
+/// `"personal_best_on_course": false` where the first answer would have said `true` (the
+/// best is known only after the commit; the stored answer is refreshed best-effort).
+/// A closed account (a token that outlives its erasure) is refused with 401.
 pub async fn create(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
     let caller = app.caller(&req)?;
-    idempotency::once(app.store()?, &req, &caller.user_id, || {
-        create_run(app, &req, &caller.user_id)
+    idempotency::once_committed(app.store()?, &req, &caller.user_id, |completion| {
+        create_run(app, &req, &caller.user_id, completion)
     })
     .await
 }
 
-async fn create_run(app: &App, req: &Request, user_id: &str) -> Result<Response<Body>, ApiError> {
+/// The 201 of a new run.
+fn created(run: &Run, personal_best: bool) -> Result<Response<Body>, ApiError> {
+    let mut view = run.owner_view();
+    view["personal_best_on_course"] = json!(personal_best);
+    let mut resp = response::json(http::StatusCode::CREATED, &view)?;
+    if let Ok(location) = http::HeaderValue::from_str(&format!("/v1/runs/{}", run.run_id)) {
+        resp.headers_mut().insert(http::header::LOCATION, location);
+    }
+    Ok(resp)
+}
+
+async fn create_run(
+    app: &App,
+    req: &Request,
+    user_id: &str,
+    completion: Option<idempotency::Completion>,
+) -> Result<Response<Body>, ApiError> {
     let input: NewRun = request::json_body_limited(req, MAX_CREATE_BODY)?;
     let started = OffsetDateTime::parse(&input.started_at, &Rfc3339).map_err(|_| {
         ApiError::invalid(
@@ -148,13 +171,12 @@ async fn create_run(app: &App, req: &Request, user_id: &str) -> Result<Response<
             format!("must be 1 to {MAX_DURATION_S} seconds"),
         ));
     }
-    if !(input.distance_m.is_finite()
-        && input.distance_m > 0.0
-        && input.distance_m <= MAX_DISTANCE_M)
-    {
+    // To the 0.1 m a distance means, before anything checks or stores it.
+    let distance_m = round_distance(input.distance_m);
+    if !(distance_m.is_finite() && distance_m > 0.0 && distance_m <= MAX_DISTANCE_M) {
         return Err(ApiError::invalid(
             "distance_m",
-            "must be more than 0 and at most 1,000,000 metres",
+            "must be at least 0.1 and at most 1,000,000 metres",
         ));
     }
     let source = input.source.unwrap_or_default();
@@ -194,7 +216,7 @@ async fn create_run(app: &App, req: &Request, user_id: &str) -> Result<Response<
     };
 
     let rules = &app.config.runs;
-    let pace = input.duration_s as f64 / (input.distance_m / 1000.0);
+    let pace = input.duration_s as f64 / (distance_m / 1000.0);
     let flag = if pace < rules.pace_floor_seconds_per_km {
         Some(Flag {
             reason: "too_fast".into(),
@@ -205,12 +227,12 @@ async fn create_run(app: &App, req: &Request, user_id: &str) -> Result<Response<
             ),
         })
     } else if let Some(course) = &course {
-        let off = (input.distance_m - course.distance_m).abs() / course.distance_m;
+        let off = (distance_m - course.distance_m).abs() / course.distance_m;
         (off > rules.course_distance_tolerance).then(|| Flag {
             reason: "distance_mismatch".into(),
             detail: format!(
                 "{:.0} m differs from the course's {:.0} m by {:.0}% (more than {:.0}%)",
-                input.distance_m,
+                distance_m,
                 course.distance_m,
                 off * 100.0,
                 rules.course_distance_tolerance * 100.0
@@ -235,7 +257,7 @@ async fn create_run(app: &App, req: &Request, user_id: &str) -> Result<Response<
         time_zone: input.time_zone.clone(),
         local_date: started.date().to_string(),
         duration_s: input.duration_s,
-        distance_m: input.distance_m,
+        distance_m,
         course_id: course.as_ref().map(|c| c.course_id.clone()),
         source,
         visibility: input.visibility,
@@ -254,7 +276,33 @@ async fn create_run(app: &App, req: &Request, user_id: &str) -> Result<Response<
         });
     }
     writes.extend(stats::tally(&run, 1)?);
-    store.transact(writes).await?;
+    // Nothing is written for an erased account whose access token still lives.
+    let account_at = writes.len();
+    writes.push(open_account_check(user_id));
+    // The answer a retry replays commits with the run (before the best is known).
+    let answer_at = match &completion {
+        Some(completion) => {
+            writes.push(completion.answer(&created(&run, false)?));
+            Some(writes.len() - 1)
+        }
+        None => None,
+    };
+    match store.transact(writes).await {
+        Ok(()) => {}
+        Err(StoreError::TransactionCanceled { failed }) => {
+            if failed.contains(&account_at) {
+                return Err(account_closed());
+            }
+            if let (Some(completion), Some(at)) = (&completion, answer_at)
+                && failed.contains(&at)
+            {
+                // The claim expired and another request holds the key: nothing was written.
+                return Err(completion.claim_lost());
+            }
+            return Err(StoreError::TransactionCanceled { failed }.into());
+        }
+        Err(other) => return Err(other.into()),
+    }
 
     // The run is saved: what follows must not turn it into an error the client retries.
     let best = match board::offer(store, &run).await {
@@ -267,13 +315,7 @@ async fn create_run(app: &App, req: &Request, user_id: &str) -> Result<Response<
     if let Err(err) = stats::offer_records(store, &run).await {
         tracing::error!(run_id = %run.run_id, error = %err, "records not updated; the run is saved");
     }
-    let mut view = run.owner_view();
-    view["personal_best_on_course"] = json!(best);
-    let mut resp = response::json(http::StatusCode::CREATED, &view)?;
-    if let Ok(location) = http::HeaderValue::from_str(&format!("/v1/runs/{}", run.run_id)) {
-        resp.headers_mut().insert(http::header::LOCATION, location);
-    }
-    Ok(resp)
+    created(&run, best)
 }
 
 /// `GET /v1/runs`: my runs, newest first.
@@ -352,10 +394,15 @@ pub async fn delete(app: &App, req: Request) -> Result<Response<Body>, ApiError>
         },
     ];
     writes.extend(stats::tally(&run, -1)?);
+    let account_at = writes.len();
+    writes.push(open_account_check(&caller.user_id));
     match store.transact(writes).await {
         Ok(()) => {}
+        Err(StoreError::TransactionCanceled { failed }) if failed.contains(&account_at) => {
+            return Err(account_closed());
+        }
         // Deleted by a concurrent request: the outcome the client wants.
-        Err(runcrew_shared::store::StoreError::TransactionCanceled { .. }) => {
+        Err(StoreError::TransactionCanceled { .. }) => {
             return Err(run_not_found());
         }
         Err(other) => return Err(other.into()),

@@ -3,11 +3,14 @@
 //!
 //! | item | pk / sk | indexes |
 //! |---|---|---|
-//! | run | `USER#<userId>` / `RUN#<runId>` | public, not Strava: gsi1 `RUNFEED#<userId>` / id (the feed); on a course, plausible, not Strava: gsi2 `RUNS#<userId>#<courseId>` / `<seconds>#<runId>` (the runner's next best) |
+//! | run | `USER#<userId>` / `RUN#<runId>` | public, not Strava: gsi1 `RUNFEED#<userId>` / id (the feed); public, on a course, plausible, not Strava: gsi2 `RUNS#<userId>#<courseId>` / `<seconds>#<runId>` (the runner's next best) |
 //! | path | `USER#<userId>` / `RUNPATH#<runId>` | – |
 //!
 //! Run ids are UUIDv7 stamped with the run's start, so "newest first" is by when it was run.
 
+use std::collections::HashSet;
+
+use runcrew_courses::course::{Course, course_key};
 use runcrew_shared::ApiError;
 use runcrew_shared::route::Route;
 use runcrew_shared::store::{Index, Item, Key, Query, SortRange};
@@ -38,10 +41,11 @@ pub enum Source {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum RunVisibility {
-    /// Followers see it in their feed.
+    /// Followers see it in their feed; on a course, it may hold the runner's place on the
+    /// leaderboard.
     #[default]
     Public,
-    /// Only its runner.
+    /// Only its runner: no feed, no leaderboard, nobody else's view.
     Private,
 }
 
@@ -124,6 +128,42 @@ pub fn padded_seconds(seconds: i64) -> String {
     format!("{seconds:09}")
 }
 
+/// `metres` to the 0.1 m a run's distance means. The table refuses what it cannot hold
+/// (DynamoDB: `Number underflow` below 1e-130), so every distance is rounded before it is
+/// validated or stored: `1e-131` becomes 0 and is refused as "not more than 0".
+pub fn round_distance(metres: f64) -> f64 {
+    (metres * 10.0).round() / 10.0
+}
+
+/// The keys of the courses `runs` name, each once, to read in the BatchGetItem that shows
+/// the runs to someone else (their ids are shown only for courses that viewer may see).
+pub fn course_keys<'r>(runs: impl IntoIterator<Item = &'r Run>) -> Vec<Key> {
+    let mut ids: Vec<&str> = runs
+        .into_iter()
+        .filter_map(|r| r.course_id.as_deref())
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids.into_iter().map(course_key).collect()
+}
+
+/// The ids of the courses among `items` (read by [`course_keys`], mixed with other items)
+/// that `viewer` may see: public ones, and private ones `viewer` drew. A course that is
+/// missing (deleted) or private to someone else is not among them, so its id is not
+/// handed out.
+pub fn visible_courses(items: &[Item], viewer: Option<&str>) -> HashSet<String> {
+    items
+        .iter()
+        .filter(|item| item.key.pk.starts_with("COURSE#"))
+        .filter_map(|item| {
+            let (course, version) = Course::from_item(item).ok()?;
+            (item.key == course_key(&course.course_id)).then_some((course, version))
+        })
+        .filter(|(course, _)| course.visible_to(viewer))
+        .map(|(course, _)| course.course_id)
+        .collect()
+}
+
 /// A new run id for a run that started at `started_ms`.
 pub fn new_run_id(started_ms: i64) -> String {
     let random: [u8; 10] = rand::random();
@@ -139,8 +179,16 @@ impl Run {
         self.duration_s as f64 / (self.distance_m / 1000.0)
     }
 
-    /// Whether it may appear on a leaderboard: on a course, plausible, not from Strava.
+    /// Whether it may appear on a leaderboard: public, on a course, plausible, not from
+    /// Strava. A private run is only its runner's, so it never holds (or hides) a place.
     pub fn on_board(&self) -> bool {
+        self.visibility == RunVisibility::Public && self.may_have_held_a_place()
+    }
+
+    /// Whether it could hold a leaderboard place under any rule it was ever written with:
+    /// runs written before private runs were kept off boards may still hold one, so a
+    /// deletion of such a run still hands the place on.
+    pub fn may_have_held_a_place(&self) -> bool {
         self.course_id.is_some() && self.flag.is_none() && self.source != Source::Strava
     }
 
@@ -192,8 +240,10 @@ impl Run {
         })
     }
 
-    /// What followers see in their feed.
-    pub fn public_view(&self) -> Value {
+    /// What followers see in their feed. `course_visible`: whether the viewer may see the
+    /// run's course ([`visible_courses`]); if not, `course_id` is null, so the id of a
+    /// private or deleted course is never handed to someone who cannot see it.
+    pub fn public_view(&self, course_visible: bool) -> Value {
         json!({
             "run_id": self.run_id,
             "user_id": self.user_id,
@@ -201,7 +251,7 @@ impl Run {
             "duration_s": self.duration_s,
             "distance_m": self.distance_m,
             "pace_s_per_km": (self.pace_s_per_km() * 10.0).round() / 10.0,
-            "course_id": self.course_id,
+            "course_id": self.course_id.as_ref().filter(|_| course_visible),
             "source": self.source,
         })
     }

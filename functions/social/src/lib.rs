@@ -11,7 +11,8 @@
 //! **The feed is fanned out on read.** A page reads who I follow (1 Query per 1,000
 //! followed) and then, in parallel, each followed runner's feed index (`RUNFEED#<userId>`,
 //! public runs that are not from Strava) for one page, merges newest first and reads the
-//! authors' names (1 BatchGetItem). Cost: 0 extra writes per run; per feed page 2 + F
+//! authors' names and the runs' courses (1 BatchGetItem; a course id is shown only to a
+//! viewer who may see the course). Cost: 0 extra writes per run; per feed page 2 + F
 //! requests for F people followed, each Query returning at most one page. Why: a run
 //! costs nothing more to write however many followers its runner has (fan-out on write
 //! costs one write per follower per run, and a queue consumer to do it); unfollowing,
@@ -26,10 +27,10 @@ use std::collections::HashMap;
 
 use futures::stream::{self, StreamExt, TryStreamExt};
 use lambda_http::{Body, Request, Response};
-use runcrew_runs::run::{Run, feed_partition};
+use runcrew_runs::run::{Run, course_keys, feed_partition, visible_courses};
 use runcrew_shared::queue::{QueueName, send_or_park};
 use runcrew_shared::store::{Condition, Index, Item, Key, Query, SortRange, StoreError, Write};
-use runcrew_shared::users::{is_user_id, now_rfc3339, profile_key, user_partition};
+use runcrew_shared::users::{account_closed, is_user_id, now_rfc3339, profile_key, user_partition};
 use runcrew_shared::{ApiError, App, HttpFunction, Needs, request, response};
 use serde_json::{Map, Value, json};
 
@@ -157,10 +158,15 @@ pub async fn follow(app: &App, req: Request) -> Result<Response<Body>, ApiError>
         Err(StoreError::TransactionCanceled { failed }) if failed.contains(&2) => {
             return Err(user_not_found());
         }
+        // My own profile is missing: with our own tokens the account was closed (erased
+        // while its access token still lives); with an external issuer it is not made yet.
         Err(StoreError::TransactionCanceled { failed }) if failed.contains(&1) => {
-            return Err(ApiError::Conflict {
-                code: "profile_missing",
-                message: "your profile does not exist yet; call GET /v1/users/me first".into(),
+            return Err(match app.config.auth.external_oidc {
+                None => account_closed(),
+                Some(_) => ApiError::Conflict {
+                    code: "profile_missing",
+                    message: "your profile does not exist yet; call GET /v1/users/me first".into(),
+                },
             });
         }
         // Already following: nothing changes and nobody is notified twice.
@@ -352,22 +358,37 @@ pub async fn feed(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
     runs.sort_by(|a, b| b.run_id.cmp(&a.run_id));
     let more = runs.len() > limit;
     runs.truncate(limit);
+    // One BatchGetItem: the page's authors (at most one per run) and the courses its runs
+    // name (as many), at most 2 × MAX_LIST_PAGE = 100 keys.
     let keys: Vec<Key> = {
         let mut ids: Vec<&str> = runs.iter().map(|r| r.user_id.as_str()).collect();
         ids.sort_unstable();
         ids.dedup();
-        ids.into_iter().map(profile_key).collect()
+        let mut keys: Vec<Key> = ids.into_iter().map(profile_key).collect();
+        keys.extend(course_keys(&runs));
+        keys
     };
-    let authors: HashMap<String, Item> = store
-        .get_many(&keys)
-        .await?
+    let found = if keys.is_empty() {
+        Vec::new()
+    } else {
+        store.get_many(&keys).await?
+    };
+    // A course id is shown only when I may see the course (not private to someone else,
+    // not deleted): the id of a course I cannot see is not mine to have.
+    let courses = visible_courses(&found, Some(&caller.user_id));
+    let authors: HashMap<String, Item> = found
         .into_iter()
+        .filter(|i| i.key.pk.starts_with("USER#"))
         .filter_map(|i| Some((i.str("user_id")?.to_owned(), i)))
         .collect();
     let items: Vec<Value> = runs
         .iter()
         .map(|run| {
-            let mut view = run.public_view();
+            let course_visible = run
+                .course_id
+                .as_ref()
+                .is_some_and(|id| courses.contains(id));
+            let mut view = run.public_view(course_visible);
             let author = authors.get(&run.user_id);
             view["author"] = json!({
                 "user_id": run.user_id,

@@ -2,10 +2,12 @@
 //!
 //! - `POST /v1/uploads` hands out a presigned PUT (content type and exact size signed, 15
 //!   minutes) for `uploads/<userId>/<uuid>.<ext>`: the bytes go straight to the bucket.
-//! - The `thumbnails` task runs on S3 ObjectCreated under `routes/` and `uploads/` and
-//!   writes only under `thumbnails/`, so it never triggers itself: a course's map image
-//!   (Mapbox Static Images with a token, else [`route_maps::drawn`]) and 256 px and
-//!   1024 px versions of uploaded photos ([`photos`]).
+//!   A closed account's token gets none (401; one GetItem).
+//! - The `thumbnails` task runs on S3 ObjectCreated under `routes/`, `private/routes/` and
+//!   `uploads/` and writes only under `thumbnails/` and `private/thumbnails/`, so it never
+//!   triggers itself: a course's map image (Mapbox Static Images with a token, else
+//!   [`route_maps::drawn`]) beside its route (public or private), and 256 px and 1024 px
+//!   versions of uploaded photos ([`photos`]).
 
 pub mod photos;
 pub mod route_maps;
@@ -18,10 +20,10 @@ use runcrew_shared::{ApiError, App, HttpFunction, Needs, S3Function, request, re
 use serde::Deserialize;
 use serde_json::json;
 
-/// `POST /v1/uploads`.
+/// `POST /v1/uploads` (the table: is the caller's account still open?).
 pub static CREATE: HttpFunction = HttpFunction {
     binary: "uploads-create",
-    needs: Needs::NOTHING.blobs(),
+    needs: Needs::NOTHING.store().blobs(),
     handler: |app, req| Box::pin(create(app, req)),
 };
 
@@ -37,6 +39,22 @@ pub static FUNCTIONS: &[&HttpFunction] = &[&CREATE];
 
 /// Every S3-triggered function of this crate.
 pub static TASKS: &[&S3Function] = &[&THUMBNAILS];
+
+/// The `main` of the `thumbnails` binary: with a Mapbox token configured, the Mapbox
+/// client is built before the first event, so a client that cannot be built (no TLS roots
+/// where `SSL_CERT_FILE` points) stops the start with a clear error instead of failing
+/// every map later; then the task runs as every S3 task does.
+pub async fn run_thumbnails() -> Result<(), lambda_http::Error> {
+    runcrew_shared::telemetry::init();
+    // A configuration that does not read is reported by `run_s3`, with every problem.
+    if let Ok(config) = runcrew_shared::config::Config::from_env()
+        && let Err(err) = route_maps::from_config(&config)
+    {
+        tracing::error!(function = THUMBNAILS.binary, error = %err, "start-up refused");
+        return Err(err.into());
+    }
+    runcrew_shared::run_s3(&THUMBNAILS).await
+}
 
 /// The largest upload, in bytes.
 pub const MAX_UPLOAD_BYTES: u64 = 10 * 1024 * 1024;
@@ -72,7 +90,9 @@ pub fn extension_of(content_type: &str) -> Option<&'static str> {
 }
 
 /// `POST /v1/uploads`: a presigned PUT for one image of the caller, the CDN URL it will
-/// have, and the URLs its thumbnails will have once the task made them.
+/// have, and the URLs its thumbnails will have once the task made them. 401 when the
+/// caller's account is closed: its token outlives the erasure by up to 15 minutes, and a
+/// file uploaded then would belong to no one.
 pub async fn create(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
     let caller = app.caller(&req)?;
     let input: NewUpload = request::json_body(&req)?;
@@ -88,6 +108,7 @@ pub async fn create(app: &App, req: Request) -> Result<Response<Body>, ApiError>
             format!("must be 1 to {MAX_UPLOAD_BYTES} bytes (10 MB)"),
         ));
     }
+    runcrew_shared::users::require_open_account(app.store()?, &caller.user_id).await?;
     let id = uuid::Uuid::now_v7().simple().to_string();
     let key = format!("uploads/{}/{id}.{ext}", caller.user_id);
     let blobs = app.blobs()?;

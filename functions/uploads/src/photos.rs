@@ -1,7 +1,12 @@
 //! Thumbnails of uploaded photos: only real images (the bytes are sniffed, the name and
-//! declared type are not trusted), no decompression bombs (the pixel count is checked from
-//! the header before anything is decoded), no metadata (re-encoding drops EXIF, GPS
-//! included, after the orientation it carried has been applied).
+//! declared type are not trusted), no decompression bombs (the pixel count and the decoded
+//! size are checked from the header before anything is decoded), no metadata (re-encoding
+//! drops EXIF, GPS included, after the orientation it carried has been applied).
+//!
+//! Memory: the decoded image is the one large buffer ([`MAX_DECODED_BYTES`] at most). It
+//! is shrunk at once to at most [`WORKING_SIDE`] pixels a side with a box filter, which
+//! needs no buffer the size of the original, and dropped; the orientation and the
+//! Lanczos resizes then work on that small copy.
 
 use std::io::Cursor;
 
@@ -15,6 +20,15 @@ pub const SIZES: [u32; 2] = [256, 1024];
 pub const MAX_PIXELS: u64 = 50_000_000;
 /// The longest side a photo may have.
 pub const MAX_SIDE: u32 = 12_000;
+/// The most bytes one decode may hold: the decoded photo plus the decoder's own frame
+/// (WebP). A 48-megapixel RGB JPEG or PNG (144 MB) fits, an RGBA or 16-bit one of as many
+/// pixels does not, nor a WebP of more than about 22 megapixels. With the small working
+/// copy, one decode peaks at about 170 MB, well under the thumbnails function's 1,024 MB
+/// (BENCHMARKS.md has the measured figures).
+pub const MAX_DECODED_BYTES: u64 = 150 * 1024 * 1024;
+/// The longest side of the working copy the thumbnails are made from: twice the largest
+/// thumbnail, so the final Lanczos pass still has detail to work with.
+pub const WORKING_SIDE: u32 = 2 * SIZES[1];
 /// JPEG quality of the thumbnails.
 const QUALITY: u8 = 82;
 
@@ -25,7 +39,8 @@ pub enum Refusal {
     /// The bytes are not a JPEG, PNG or WebP image, whatever the name or type said.
     #[error("not a JPEG, PNG or WebP image")]
     NotAnImage,
-    /// More pixels than [`MAX_PIXELS`] or a side over [`MAX_SIDE`].
+    /// More pixels than [`MAX_PIXELS`], a side over [`MAX_SIDE`], or more than
+    /// [`MAX_DECODED_BYTES`] to decode.
     #[error("{width}x{height} pixels is more than this service decodes")]
     TooLarge {
         /// Declared width.
@@ -63,17 +78,29 @@ pub fn thumbnails(bytes: &[u8]) -> Result<Vec<(u32, Vec<u8>)>, Refusal> {
     let mut limits = Limits::default();
     limits.max_image_width = Some(MAX_SIDE);
     limits.max_image_height = Some(MAX_SIDE);
-    limits.max_alloc = Some(MAX_PIXELS * 4 + 64 * 1024 * 1024);
+    limits.max_alloc = Some(MAX_DECODED_BYTES);
     reader.limits(limits);
     let mut decoder = reader.into_decoder().map_err(|e| refusal(&e))?;
     let (width, height) = decoder.dimensions();
-    if u64::from(width) * u64::from(height) > MAX_PIXELS {
+    let pixels = u64::from(width) * u64::from(height);
+    if pixels > MAX_PIXELS
+        || decoder.total_bytes() + scratch_bytes(format, pixels) > MAX_DECODED_BYTES
+    {
         return Err(Refusal::TooLarge { width, height });
     }
     let orientation = decoder
         .orientation()
         .unwrap_or(image::metadata::Orientation::NoTransforms);
-    let mut image = DynamicImage::from_decoder(decoder).map_err(|e| refusal(&e))?;
+    // The one large buffer goes (at the end of this block) as soon as the small working
+    // copy exists.
+    let mut image = {
+        let decoded = DynamicImage::from_decoder(decoder).map_err(|e| refusal(&e))?;
+        if decoded.width().max(decoded.height()) > WORKING_SIDE {
+            decoded.thumbnail(WORKING_SIDE, WORKING_SIDE)
+        } else {
+            decoded
+        }
+    };
     image.apply_orientation(orientation);
     SIZES
         .iter()
@@ -86,6 +113,17 @@ pub fn thumbnails(bytes: &[u8]) -> Result<Vec<(u32, Vec<u8>)>, Refusal> {
             Ok((size, encode_jpeg(&scaled)?))
         })
         .collect()
+}
+
+/// What a decoder holds beside the image it returns, by format, as measured
+/// (`examples/decode_peak.rs`): the WebP decoder works on a whole frame of 4 bytes a pixel
+/// (ARGB, or YUV planes for lossy images) before it hands over the image, while the PNG and
+/// JPEG decoders stream rows into it.
+fn scratch_bytes(format: ImageFormat, pixels: u64) -> u64 {
+    match format {
+        ImageFormat::WebP => pixels * 4,
+        _ => 0,
+    }
 }
 
 fn refusal(err: &image::ImageError) -> Refusal {
@@ -184,6 +222,63 @@ mod tests {
             }
         }
         !crc
+    }
+
+    #[test]
+    fn an_rgba_photo_larger_than_the_decode_budget_is_refused_from_its_header() {
+        // 7000 x 7000 RGBA: 49 million pixels (under the pixel limit) but 196 MB decoded.
+        let mut bytes = png(1, 1);
+        bytes[16..20].copy_from_slice(&7_000u32.to_be_bytes());
+        bytes[20..24].copy_from_slice(&7_000u32.to_be_bytes());
+        let crc = crc32(&bytes[12..29]);
+        bytes[29..33].copy_from_slice(&crc.to_be_bytes());
+        assert_eq!(
+            thumbnails(&bytes).expect_err("refused"),
+            Refusal::TooLarge {
+                width: 7_000,
+                height: 7_000
+            }
+        );
+    }
+
+    #[test]
+    fn a_webp_whose_decoding_frame_exceeds_the_budget_is_refused_from_its_header() {
+        // A lossless WebP whose header declares 7000 x 7000 RGB: 147 MB decoded, but the
+        // decoder's ARGB frame of 196 MB beside it.
+        let image = image::RgbImage::from_pixel(1, 1, image::Rgb([10, 20, 30]));
+        let mut bytes = Vec::new();
+        image
+            .write_to(&mut Cursor::new(&mut bytes), ImageFormat::WebP)
+            .expect("webp");
+        let at = bytes
+            .windows(4)
+            .position(|w| w == b"VP8L")
+            .expect("a lossless chunk")
+            + 9;
+        let header = u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes"));
+        let sides = (7_000 - 1) | ((7_000 - 1) << 14);
+        let patched = (header & !((1 << 28) - 1)) | sides;
+        bytes[at..at + 4].copy_from_slice(&patched.to_le_bytes());
+        assert_eq!(
+            thumbnails(&bytes).expect_err("refused"),
+            Refusal::TooLarge {
+                width: 7_000,
+                height: 7_000
+            }
+        );
+    }
+
+    #[test]
+    fn a_large_photo_keeps_its_shape_through_the_working_copy() {
+        let out = thumbnails(&png(3000, 1500)).expect("thumbnails");
+        let sizes: Vec<(u32, u32)> = out
+            .iter()
+            .map(|(_, jpeg)| {
+                let img = image::load_from_memory(jpeg).expect("jpeg");
+                (img.width(), img.height())
+            })
+            .collect();
+        assert_eq!(sizes, [(256, 128), (1024, 512)]);
     }
 
     #[test]

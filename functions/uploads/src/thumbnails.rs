@@ -1,18 +1,39 @@
-//! The `thumbnails` task: S3 ObjectCreated events under `routes/` and `uploads/`.
+//! The `thumbnails` task: S3 ObjectCreated events under `routes/`, `private/routes/` and
+//! `uploads/`.
 //!
 //! Every record is handled on its own and is safe to handle twice (the same outputs are
 //! written again), since S3 may deliver an event more than once. A record that can never
-//! succeed (a text file posing as a photo) is refused and logged; one that failed for a
-//! dependency fails the invocation so Lambda retries it, then dead-letters it.
+//! succeed (a text file posing as a photo, a key we never issue, a route file whose course
+//! is gone or has moved) is refused and logged; one that failed for a dependency fails the
+//! invocation so Lambda retries it, then dead-letters it.
+//!
+//! A course's map goes beside its route: `routes/<id>.geojson` gives the public
+//! `thumbnails/courses/<id>.png`, `private/routes/<id>.geojson` the private
+//! `private/thumbnails/courses/<id>.png`, and only while the course still has that
+//! visibility, so a late event never puts a private course's map where the CDN serves it.
+
+use std::sync::LazyLock;
 
 use aws_lambda_events::s3::S3Event;
-use runcrew_courses::course::{Course, course_id_of_route_key, course_key, thumbnail_blob_key};
+use runcrew_courses::course::{
+    Course, Visibility, course_key, course_of_route_key, thumbnail_file_key,
+};
+use runcrew_shared::blobs::{BlobError, validate_key};
 use runcrew_shared::route::Route;
-use runcrew_shared::store::{Condition, StoreError};
+use runcrew_shared::store::{Condition, Item, StoreError};
 use runcrew_shared::{App, TaskError};
+use tokio::sync::Semaphore;
 
 use crate::photos::{self, Refusal};
 use crate::route_maps::{self, MAX_MAP_POINTS, MapError, drawn};
+
+/// Photos decoded at once in one process. Lambda hands an execution environment one event
+/// at a time, but the local gateway runs every upload's task in one process: without a
+/// bound, six large photos decoding together took it to 2 GB. Each decode stays within
+/// [`photos::MAX_DECODED_BYTES`], so this bounds the process at about twice that.
+pub const MAX_PARALLEL_DECODES: usize = 2;
+
+static DECODES: LazyLock<Semaphore> = LazyLock::new(|| Semaphore::new(MAX_PARALLEL_DECODES));
 
 /// Handles one S3 event.
 pub async fn handle(app: &App, event: S3Event) -> Result<(), TaskError> {
@@ -26,8 +47,8 @@ pub async fn handle(app: &App, event: S3Event) -> Result<(), TaskError> {
             continue;
         };
         let key = decode_key(raw_key);
-        let outcome = if let Some(course_id) = course_id_of_route_key(&key) {
-            course_map(app, course_id, &key).await
+        let outcome = if let Some((course_id, visibility)) = course_of_route_key(&key) {
+            course_map(app, course_id, visibility, &key).await
         } else if key.starts_with("uploads/") {
             photo(app, &key).await
         } else {
@@ -45,7 +66,7 @@ pub async fn handle(app: &App, event: S3Event) -> Result<(), TaskError> {
     }
 }
 
-/// S3 event keys are URL-encoded with `+` for spaces.
+/// S3 event keys are URL-encoded with `+` for spaces (a `+` of the key itself is `%2B`).
 pub fn decode_key(raw: &str) -> String {
     let spaced = raw.replace('+', " ");
     percent_encoding::percent_decode_str(&spaced)
@@ -56,14 +77,44 @@ pub fn decode_key(raw: &str) -> String {
 /// Attempts at recording the thumbnail on a course that is being changed meanwhile.
 const RECORD_ATTEMPTS: usize = 3;
 
+fn blob_error(err: BlobError) -> TaskError {
+    TaskError(err.to_string())
+}
+
 /// Draws (or fetches) the map image of a course's route and records it on the course.
-async fn course_map(app: &App, course_id: &str, key: &str) -> Result<(), TaskError> {
+///
+/// The course is read first: a course deleted before its map was drawn (or a redelivered
+/// event after the deletion) ends here, without asking the bucket for a file that is gone;
+/// a course whose visibility changed since its route file landed there ends here too (the
+/// file's move raised an event of its own in the new place).
+async fn course_map(
+    app: &App,
+    course_id: &str,
+    visibility: Visibility,
+    key: &str,
+) -> Result<(), TaskError> {
     let blobs = app.blobs()?;
     let store = app.store()?;
-    let Some(file) = blobs.get(key).await.map_err(|e| TaskError(e.to_string()))? else {
+    let Some(item) = store
+        .get(&course_key(course_id))
+        .await
+        .map_err(store_error)?
+    else {
+        tracing::info!(course_id, "the course is gone (deleted); nothing to draw");
+        return Ok(());
+    };
+    if Course::from_item(&item)?.0.visibility != visibility {
         tracing::info!(
             course_id,
-            "the route file is gone (course deleted); nothing to draw"
+            key,
+            "the course changed visibility since this route file landed; drawn from its new place"
+        );
+        return Ok(());
+    }
+    let Some(file) = blobs.get(key).await.map_err(blob_error)? else {
+        tracing::info!(
+            course_id,
+            "the route file is gone (course deleted or moved); nothing to draw"
         );
         return Ok(());
     };
@@ -74,7 +125,7 @@ async fn course_map(app: &App, course_id: &str, key: &str) -> Result<(), TaskErr
             return Ok(());
         }
     };
-    let maps = route_maps::from_config(&app.config);
+    let maps = route_maps::from_config(&app.config).map_err(|e| TaskError(e.to_string()))?;
     let png = match maps.render(&route).await {
         Ok(png) => png,
         Err(err @ (MapError::Unavailable(_) | MapError::Refused(_))) => {
@@ -84,44 +135,73 @@ async fn course_map(app: &App, course_id: &str, key: &str) -> Result<(), TaskErr
         }
         Err(err) => return Err(TaskError(err.to_string())),
     };
-    let thumbnail = thumbnail_blob_key(course_id);
+    let thumbnail = thumbnail_file_key(course_id, visibility);
     blobs
         .put(&thumbnail, png, "image/png")
         .await
-        .map_err(|e| TaskError(e.to_string()))?;
+        .map_err(blob_error)?;
+    let mut item = Some(item);
     for _ in 0..RECORD_ATTEMPTS {
-        let Some(item) = store
-            .get(&course_key(course_id))
-            .await
-            .map_err(store_error)?
-        else {
-            // Deleted while we drew: do not leave its picture behind.
-            blobs
-                .delete(&thumbnail)
+        let current = match item.take() {
+            Some(first) => Some(first),
+            None => store
+                .get(&course_key(course_id))
                 .await
-                .map_err(|e| TaskError(e.to_string()))?;
+                .map_err(store_error)?,
+        };
+        let Some(current) = current else {
+            // Deleted while we drew: do not leave its picture behind.
+            blobs.delete(&thumbnail).await.map_err(blob_error)?;
             return Ok(());
         };
-        let (mut course, version) = Course::from_item(&item)?;
-        if course.thumbnail_key.as_deref() == Some(thumbnail.as_str()) {
-            return Ok(());
-        }
-        course.thumbnail_key = Some(thumbnail.clone());
-        match store
-            .put(course.to_item(version + 1)?, Condition::VersionIs(version))
-            .await
-        {
-            Ok(()) => {
+        match record(store, &current, &thumbnail, visibility).await? {
+            Recorded::Done => {
                 tracing::info!(course_id, maps = maps.name(), "course thumbnail ready");
                 return Ok(());
             }
-            Err(StoreError::ConditionFailed) => continue,
-            Err(err) => return Err(store_error(err)),
+            Recorded::Moved => {
+                // Its visibility changed while we drew: this picture is in the wrong place.
+                blobs.delete(&thumbnail).await.map_err(blob_error)?;
+                return Ok(());
+            }
+            Recorded::Raced => continue,
         }
     }
     Err(TaskError(format!(
         "course {course_id} kept changing; the thumbnail is stored but not yet recorded"
     )))
+}
+
+enum Recorded {
+    Done,
+    Moved,
+    Raced,
+}
+
+/// Records `thumbnail` on the course in `item` unless its visibility is no longer
+/// `visibility`.
+async fn record(
+    store: &dyn runcrew_shared::store::Store,
+    item: &Item,
+    thumbnail: &str,
+    visibility: Visibility,
+) -> Result<Recorded, TaskError> {
+    let (mut course, version) = Course::from_item(item)?;
+    if course.visibility != visibility {
+        return Ok(Recorded::Moved);
+    }
+    if course.thumbnail_key.as_deref() == Some(thumbnail) {
+        return Ok(Recorded::Done);
+    }
+    course.thumbnail_key = Some(thumbnail.to_owned());
+    match store
+        .put(course.to_item(version + 1)?, Condition::VersionIs(version))
+        .await
+    {
+        Ok(()) => Ok(Recorded::Done),
+        Err(StoreError::ConditionFailed) => Ok(Recorded::Raced),
+        Err(err) => Err(store_error(err)),
+    }
 }
 
 fn store_error(err: StoreError) -> TaskError {
@@ -130,9 +210,28 @@ fn store_error(err: StoreError) -> TaskError {
 
 /// Makes the 256 px and 1024 px versions of an uploaded photo, or removes a file that is
 /// not a photo we accept.
+///
+/// Only keys in the alphabet of keys we issue get thumbnails: `POST /v1/uploads` never
+/// hands out another, so a file with a space, Hangul or any other character there came
+/// from elsewhere; it is refused and removed, like a file that is not an image. A key the
+/// bucket port cannot even name safely (`..`, control characters) is logged for an operator
+/// and left, since retrying cannot help.
 async fn photo(app: &App, key: &str) -> Result<(), TaskError> {
     let blobs = app.blobs()?;
-    let Some(file) = blobs.get(key).await.map_err(|e| TaskError(e.to_string()))? else {
+    if let Err(err) = validate_key(key) {
+        return match blobs.delete(key).await {
+            Ok(()) => {
+                tracing::warn!(key, reason = %err, "upload refused and removed: not a key this service issues");
+                Ok(())
+            }
+            Err(BlobError::InvalidKey(_)) => {
+                tracing::error!(key, reason = %err, "upload refused; its key cannot be removed by this task, remove it by hand");
+                Ok(())
+            }
+            Err(other) => Err(blob_error(other)),
+        };
+    }
+    let Some(file) = blobs.get(key).await.map_err(blob_error)? else {
         return Ok(());
     };
     let made = if file.bytes.len() as u64 > crate::MAX_UPLOAD_BYTES {
@@ -143,6 +242,10 @@ async fn photo(app: &App, key: &str) -> Result<(), TaskError> {
         )))
     } else {
         let bytes = file.bytes;
+        let _permit = DECODES
+            .acquire()
+            .await
+            .map_err(|e| TaskError(format!("decode permit: {e}")))?;
         tokio::task::spawn_blocking(move || photos::thumbnails(&bytes))
             .await
             .map_err(|e| TaskError(format!("thumbnail worker: {e}")))?
@@ -156,17 +259,14 @@ async fn photo(app: &App, key: &str) -> Result<(), TaskError> {
                 blobs
                     .put(&target, jpeg, "image/jpeg")
                     .await
-                    .map_err(|e| TaskError(e.to_string()))?;
+                    .map_err(blob_error)?;
             }
             tracing::info!(key, "photo thumbnails ready");
             Ok(())
         }
         Err(refusal) => {
             // The CDN must never serve what is not a real image: the file goes.
-            blobs
-                .delete(key)
-                .await
-                .map_err(|e| TaskError(e.to_string()))?;
+            blobs.delete(key).await.map_err(blob_error)?;
             tracing::warn!(key, reason = %refusal, declared_type = %file.meta.content_type, "upload refused and removed");
             Ok(())
         }

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use runcrew_courses::course::{Course, Visibility, course_key, route_blob_key};
-use runcrew_lambda_fake::{invoke_once, sample_event};
+use runcrew_lambda_fake::{FakeRuntimeApi, invoke_once, lambda_env, sample_event, spawn_function};
 use runcrew_shared::blobs::Blobs;
 use runcrew_shared::blobs::filesystem::FilesystemBlobs;
 use runcrew_shared::route::Route;
@@ -86,5 +86,51 @@ async fn the_thumbnails_binary_draws_the_map_of_the_sample_course() {
     assert_eq!(
         item.str("thumbnail_key"),
         Some(format!("thumbnails/courses/{SAMPLE_COURSE_ID}.png").as_str())
+    );
+}
+
+#[tokio::test]
+async fn a_mapbox_client_that_cannot_be_built_stops_the_start_with_a_clear_error() {
+    // given a Mapbox token and no TLS roots where SSL_CERT_FILE points (a wrong bundle
+    // path in the function's configuration)
+    let runtime = FakeRuntimeApi::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let empty_bundle = dir.path().join("no-roots.pem");
+    std::fs::write(&empty_bundle, "").expect("empty bundle");
+    runtime.queue("req-1", &sample_event("thumbnails"));
+    let mut env = lambda_env(&runtime, dir.path());
+    env.extend(
+        [
+            ("MAPBOX_ACCESS_TOKEN", "pk.test-token"),
+            ("SSL_CERT_FILE", empty_bundle.to_str().expect("path")),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned())),
+    );
+    let process = spawn_function(Path::new(env!("CARGO_BIN_EXE_thumbnails")), &env);
+    // when it starts, then it exits with an error naming the Mapbox client, and handles
+    // no event (rather than drawing every map without the client's timeouts)
+    let output = tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        process.wait_with_output(),
+    )
+    .await
+    .expect("the process ends by itself")
+    .expect("output");
+    assert!(!output.status.success());
+    let logs = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(logs.contains("Mapbox HTTP client"), "{logs}");
+    assert!(
+        !logs.contains("pk.test-token"),
+        "the token stays out of the logs"
+    );
+    assert_eq!(
+        runtime
+            .outcome("req-1", std::time::Duration::from_millis(100))
+            .await,
+        None
     );
 }

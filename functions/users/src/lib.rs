@@ -5,6 +5,7 @@
 //! OIDC mode the user is created on first use of `/v1/users/me` from the token's claims.
 
 pub mod erasure;
+pub mod fields;
 
 use lambda_http::{Body, Request, Response};
 use runcrew_shared::audit::{self, AuditEvent};
@@ -14,6 +15,8 @@ use runcrew_shared::store::{Condition, StoreError};
 use runcrew_shared::users::{self, Profile, Units, is_user_id, load_profile, now_rfc3339};
 use runcrew_shared::{ApiError, App, HandlerFuture, HttpFunction, Needs, request, response};
 use serde::{Deserialize, Deserializer};
+
+use crate::fields::{AvatarUrl, Bio, DisplayName};
 
 /// `GET /v1/users/me`.
 pub static ME_GET: HttpFunction = HttpFunction {
@@ -57,12 +60,7 @@ fn get_user_handler(app: &App, req: Request) -> HandlerFuture<'_> {
 /// Every function of this crate, for the local gateway's registry.
 pub static FUNCTIONS: &[&HttpFunction] = &[&ME_GET, &ME_UPDATE, &ME_DELETE, &ME_EXPORT, &GET_USER];
 
-/// The longest display name, in characters.
-pub const MAX_DISPLAY_NAME: usize = 40;
-/// The longest bio, in characters.
-pub const MAX_BIO: usize = 280;
-/// The longest avatar URL, in bytes.
-pub const MAX_AVATAR_URL: usize = 2048;
+pub use fields::{MAX_AVATAR_URL, MAX_BIO, MAX_DISPLAY_NAME};
 
 fn user_not_found() -> ApiError {
     ApiError::not_found("user_not_found", "no such user")
@@ -120,53 +118,24 @@ struct ProfileChange {
 }
 
 impl ProfileChange {
-    /// Checks every field, naming the first that is wrong.
-    fn validate(&self, app: &App) -> Result<(), ApiError> {
-        if let Some(name) = &self.display_name {
-            let count = name.trim().chars().count();
-            if count == 0 || count > MAX_DISPLAY_NAME {
-                return Err(ApiError::invalid(
-                    "display_name",
-                    format!("must be 1 to {MAX_DISPLAY_NAME} characters"),
-                ));
-            }
-            if request::has_control_chars(name, false) {
-                return Err(ApiError::invalid(
-                    "display_name",
-                    "must not contain control characters",
-                ));
-            }
-        }
-        if let Some(bio) = &self.bio {
-            if bio.chars().count() > MAX_BIO {
-                return Err(ApiError::invalid(
-                    "bio",
-                    format!("must be at most {MAX_BIO} characters"),
-                ));
-            }
-            if request::has_control_chars(bio, true) {
-                return Err(ApiError::invalid(
-                    "bio",
-                    "must not contain control characters other than newlines",
-                ));
-            }
-        }
-        if let Some(Some(url)) = &self.avatar_url {
-            let prefix = format!("{}/", app.config.cdn_base_url);
-            let on_our_cdn = url.starts_with(&prefix)
-                && url.len() > prefix.len()
-                && url.len() <= MAX_AVATAR_URL
-                && !url.contains("..")
-                && !url.contains(char::is_whitespace);
-            if !on_our_cdn {
-                return Err(ApiError::invalid(
-                    "avatar_url",
-                    format!(
-                        "must be a file on our CDN ({prefix}...); upload it through POST /v1/uploads"
-                    ),
-                ));
-            }
-        }
+    /// The change as checked values, naming the first field that is wrong. An avatar must
+    /// be one of `owner`'s own uploads ([`AvatarUrl`]).
+    fn parse(self, app: &App, owner: &str) -> Result<ProfileUpdate, ApiError> {
+        let display_name = self
+            .display_name
+            .as_deref()
+            .map(DisplayName::parse)
+            .transpose()?;
+        let bio = self.bio.as_deref().map(Bio::parse).transpose()?;
+        let avatar_url = match self.avatar_url {
+            None => None,
+            Some(None) => Some(None),
+            Some(Some(url)) => Some(Some(AvatarUrl::parse(
+                &url,
+                &app.config.cdn_base_url,
+                owner,
+            )?)),
+        };
         if let Some(zone) = &self.time_zone
             && jiff::tz::db().get(zone).is_err()
         {
@@ -175,18 +144,37 @@ impl ProfileChange {
                 "must be an IANA time zone such as Asia/Seoul or Europe/Berlin",
             ));
         }
-        Ok(())
+        Ok(ProfileUpdate {
+            display_name,
+            bio,
+            avatar_url,
+            time_zone: self.time_zone,
+            units: self.units,
+        })
     }
+}
 
+/// A checked [`ProfileChange`]; absent fields stay as they are, a `Some(None)` avatar is
+/// cleared.
+#[derive(Debug)]
+struct ProfileUpdate {
+    display_name: Option<DisplayName>,
+    bio: Option<Bio>,
+    avatar_url: Option<Option<AvatarUrl>>,
+    time_zone: Option<String>,
+    units: Option<Units>,
+}
+
+impl ProfileUpdate {
     fn apply(&self, profile: &mut Profile) {
         if let Some(name) = &self.display_name {
-            profile.display_name = name.trim().to_owned();
+            profile.display_name = name.as_str().to_owned();
         }
         if let Some(bio) = &self.bio {
-            profile.bio = bio.clone();
+            profile.bio = bio.as_str().to_owned();
         }
         if let Some(url) = &self.avatar_url {
-            profile.avatar_url = url.clone();
+            profile.avatar_url = url.as_ref().map(|u| u.as_str().to_owned());
         }
         if let Some(zone) = &self.time_zone {
             profile.time_zone = zone.clone();
@@ -203,14 +191,21 @@ const UPDATE_ATTEMPTS: usize = 3;
 
 /// `PATCH /v1/users/me`: changes only the fields sent; concurrent changes never overwrite
 /// each other silently (version condition, re-read on conflict).
+///
+/// 401 [`users::account_closed`] once the account is erased: its access token lives on for
+/// up to 15 minutes, and the write is conditioned on the profile's version, so it never
+/// brings a profile back.
 pub async fn update_me(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
     let caller = app.caller(&req)?;
     let change: ProfileChange = request::json_body(&req)?;
-    change.validate(app)?;
+    let update = change.parse(app, &caller.user_id)?;
     let store = app.store()?;
     for _ in 0..UPDATE_ATTEMPTS {
-        let (mut profile, version) = my_profile(app, &req, &caller).await?;
-        change.apply(&mut profile);
+        let (mut profile, version) = match my_profile(app, &req, &caller).await {
+            Err(ApiError::NotFound { .. }) => return Err(users::account_closed()),
+            other => other?,
+        };
+        update.apply(&mut profile);
         match store
             .put(profile.to_item(version + 1)?, Condition::VersionIs(version))
             .await

@@ -17,6 +17,8 @@ use std::time::Instant;
 
 use axum::Router;
 use axum::body::{Body as AxumBody, Bytes, to_bytes};
+use axum::extract::path::ErrorKind;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{ConnectInfo, Path, Request as AxumRequest, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
@@ -29,7 +31,7 @@ use runcrew_shared::identity::jwks::JwksCache;
 use runcrew_shared::response::add_security_headers;
 use runcrew_shared::telemetry;
 use runcrew_shared::tokens::stringify_claims;
-use runcrew_shared::{App, HttpFunction};
+use runcrew_shared::{ApiError, App, HttpFunction};
 use serde_json::{Map, Value, json};
 
 use crate::template::{ApiSpec, CorsSpec, RouteSpec, ThrottleSpec};
@@ -107,8 +109,9 @@ pub struct Gateway {
     spec: ApiSpec,
     registry: HashMap<&'static str, &'static HttpFunction>,
     buckets: Mutex<HashMap<String, Bucket>>,
-    /// External OIDC mode: the issuer's keys, found through its discovery document.
-    external_keys: Option<(String, JwksCache)>,
+    /// External OIDC mode: the issuer's keys, found through its discovery document (`None`
+    /// when no HTTP client could be built: every token is refused).
+    external_keys: Option<(String, Option<JwksCache>)>,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -167,10 +170,13 @@ impl Gateway {
         let external_keys = app.config.auth.external_oidc.as_ref().map(|oidc| {
             let ttl =
                 std::time::Duration::from_secs(app.config.auth.providers.jwks_cache_ttl_seconds);
-            (
-                oidc.issuer.clone(),
-                JwksCache::discover(http_client(), &oidc.issuer, ttl),
-            )
+            // Without a client the issuer's keys cannot be fetched: every token is refused,
+            // as API Gateway refuses them when it cannot reach the issuer.
+            let jwks = http_client()
+                .map(|client| JwksCache::discover(client, &oidc.issuer, ttl))
+                .inspect_err(|err| tracing::error!(target: "gateway", error = %err, "external issuer keys unavailable"))
+                .ok();
+            (oidc.issuer.clone(), jwks)
         });
         Ok(Gateway {
             app,
@@ -203,17 +209,17 @@ impl Gateway {
                 .join("/");
             let gateway = self.clone();
             let spec = Arc::new(route.clone());
-            let handler = move |ConnectInfo(addr): ConnectInfo<SocketAddr>,
-                                params: Option<Path<HashMap<String, String>>>,
-                                req: AxumRequest| {
-                let gateway = gateway.clone();
-                let spec = spec.clone();
-                async move {
-                    gateway
-                        .dispatch(&spec, addr, params.map(|p| p.0).unwrap_or_default(), req)
-                        .await
-                }
-            };
+            let handler =
+                move |ConnectInfo(addr): ConnectInfo<SocketAddr>,
+                      params: Result<Option<Path<HashMap<String, String>>>, PathRejection>,
+                      req: AxumRequest| {
+                    let gateway = gateway.clone();
+                    let spec = spec.clone();
+                    let params = params
+                        .map(|p| p.map(|p| p.0).unwrap_or_default())
+                        .map_err(|rejection| undecodable_parameter(&rejection));
+                    async move { gateway.dispatch(&spec, addr, params, req).await }
+                };
             let method_router = if route.method == "ANY" {
                 any(handler)
             } else {
@@ -291,9 +297,10 @@ impl Gateway {
             .trim();
         let audiences: Vec<&str> = spec.audience.iter().map(String::as_str).collect();
         let verified = match &self.external_keys {
-            Some((issuer, jwks)) if *issuer == spec.issuer => {
-                jwks.verify_claims(token, &spec.issuer, &audiences).await
-            }
+            Some((issuer, jwks)) if *issuer == spec.issuer => match jwks {
+                Some(jwks) => jwks.verify_claims(token, &spec.issuer, &audiences).await,
+                None => Err("the issuer's keys cannot be fetched".to_owned()),
+            },
             _ => self
                 .app
                 .keys()
@@ -310,11 +317,13 @@ impl Gateway {
         }
     }
 
+    /// Serves one request of `route`; `path_params` is the name of the parameter that could
+    /// not be decoded when one could not.
     async fn dispatch(
         &self,
         route: &RouteSpec,
         addr: SocketAddr,
-        path_params: HashMap<String, String>,
+        path_params: Result<HashMap<String, String>, String>,
         req: AxumRequest,
     ) -> Response {
         let route_key = route.route_key();
@@ -350,6 +359,25 @@ impl Gateway {
                     return gateway_error(StatusCode::UNAUTHORIZED, "Unauthorized");
                 }
             },
+        };
+        let path_params = match path_params {
+            Ok(params) => params,
+            Err(name) => {
+                let err = ApiError::bad_request(
+                    "malformed_path",
+                    Some(&name),
+                    format!("path parameter {name} is not valid percent-encoded UTF-8"),
+                );
+                telemetry::access_log(
+                    &request_id,
+                    req.method().as_str(),
+                    &route_key,
+                    400,
+                    0.0,
+                    Some(err.code()),
+                );
+                return into_axum(runcrew_shared::response::error(&err, &request_id));
+            }
         };
         let Some(function) = self.registry.get(route.binary.as_str()) else {
             return gateway_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error");
@@ -388,6 +416,22 @@ impl Gateway {
     }
 }
 
+/// The name of the path parameter axum could not percent-decode into UTF-8 (`%ff%fe`).
+///
+/// The route matched (a `{courseId}` segment takes any bytes), so this is not the gateway's
+/// own `{"message":"Not Found"}`: the request reached the API and cannot be read, which the
+/// API answers as every unreadable request, a 400 envelope with a code (`malformed_path`)
+/// and the parameter named, never axum's plain-text rejection.
+fn undecodable_parameter(rejection: &PathRejection) -> String {
+    match rejection {
+        PathRejection::FailedToDeserializePathParams(err) => match err.kind() {
+            ErrorKind::InvalidUtf8InPathParam { key } => key.clone(),
+            _ => "path".to_owned(),
+        },
+        _ => "path".to_owned(),
+    }
+}
+
 /// The payload 2.0 event API Gateway would send for this request.
 fn api_gateway_event(
     parts: &axum::http::request::Parts,
@@ -401,7 +445,10 @@ fn api_gateway_event(
     let mut headers: BTreeMap<String, String> = BTreeMap::new();
     let mut cookies = Vec::new();
     for (name, value) in &parts.headers {
-        let Ok(value) = value.to_str() else { continue };
+        // API Gateway passes a header with bytes outside ASCII on (an `Idempotency-Key` of
+        // `café-1`); dropping it here would hide it from the function.
+        let value = String::from_utf8_lossy(value.as_bytes());
+        let value = value.as_ref();
         if name == header::COOKIE {
             cookies.extend(
                 value
@@ -628,11 +675,32 @@ fn preflight_response(
     response
 }
 
-/// `GET /_cdn/<key>`: what CloudFront would serve from the bucket.
-async fn serve_blob(State(gateway): State<Arc<Gateway>>, Path(key): Path<String>) -> Response {
+/// `GET /_cdn/<key>`: what CloudFront would serve from the bucket. The private folder is
+/// not served (CloudFront may read only the public folders); a presigned GET of the
+/// filesystem adapter (`?expires=&signature=`) reads one file there until it expires, as
+/// an S3 presigned URL would.
+async fn serve_blob(
+    State(gateway): State<Arc<Gateway>>,
+    Path(key): Path<String>,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+) -> Response {
     let Ok(blobs) = gateway.app.blobs() else {
         return gateway_error(StatusCode::NOT_FOUND, "Not Found");
     };
+    let private = runcrew_shared::blobs::is_private_key(&key);
+    if private {
+        let signed = signed_get_query(query.as_deref().unwrap_or(""));
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let accepted = match (blobs.as_filesystem(), signed) {
+            (Some(local), Some(signed)) => local.accept_presigned_get(&key, &signed, now),
+            _ => Err(runcrew_shared::blobs::BlobError::Signature(
+                "a private file is read through a presigned URL".into(),
+            )),
+        };
+        if let Err(err) = accepted {
+            return s3_error(StatusCode::FORBIDDEN, "AccessDenied", &err.to_string());
+        }
+    }
     match blobs.get(&key).await {
         Ok(Some(blob)) => {
             let mut response = (StatusCode::OK, blob.bytes).into_response();
@@ -641,11 +709,12 @@ async fn serve_blob(State(gateway): State<Arc<Gateway>>, Path(key): Path<String>
                 header::CONTENT_TYPE,
                 blob.meta.content_type,
             );
-            insert(
-                response.headers_mut(),
-                header::CACHE_CONTROL,
-                "public, max-age=60".into(),
-            );
+            let cache = if private {
+                "private, no-store"
+            } else {
+                "public, max-age=60"
+            };
+            insert(response.headers_mut(), header::CACHE_CONTROL, cache.into());
             response
         }
         Ok(None) | Err(runcrew_shared::blobs::BlobError::InvalidKey(_)) => {
@@ -728,6 +797,17 @@ async fn accept_upload(
             )
         }
     }
+}
+
+/// The signed values of a presigned GET of the filesystem adapter.
+fn signed_get_query(raw: &str) -> Option<runcrew_shared::blobs::filesystem::SignedGetQuery> {
+    let pairs: HashMap<String, String> = url::form_urlencoded::parse(raw.as_bytes())
+        .into_owned()
+        .collect();
+    Some(runcrew_shared::blobs::filesystem::SignedGetQuery {
+        expires: pairs.get("expires")?.parse().ok()?,
+        signature: pairs.get("signature")?.clone(),
+    })
 }
 
 fn presigned_query(raw: &str) -> Option<PresignedQuery> {

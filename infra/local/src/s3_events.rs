@@ -67,6 +67,9 @@ impl Blobs for NotifyingBlobs {
             .presign_put(key, content_type, content_length, expires_in)
             .await
     }
+    async fn presign_get(&self, key: &str, expires_in: Duration) -> Result<String, BlobError> {
+        self.inner.presign_get(key, expires_in).await
+    }
     fn public_url(&self, key: &str) -> String {
         self.inner.public_url(key)
     }

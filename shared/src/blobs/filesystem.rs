@@ -3,7 +3,9 @@
 //! A file's content type sits beside it in `.meta/<key>.json`. Presigned PUTs point at the
 //! local gateway (`/_local/uploads/<key>?...`) and carry an HMAC over method, key, content
 //! type, exact length and expiry; the gateway calls [`FilesystemBlobs::accept_presigned_put`],
-//! which refuses anything altered or expired, as S3 would.
+//! which refuses anything altered or expired, as S3 would. Presigned GETs (how the owner
+//! reads a private file) point at the gateway's CDN stand-in (`/_cdn/<key>?...`) with an
+//! HMAC over key and expiry, checked by [`FilesystemBlobs::accept_presigned_get`].
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -14,7 +16,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use super::{Blob, BlobError, BlobMeta, Blobs, PresignedPut, join_url, validate_key};
+use super::{
+    Blob, BlobError, BlobMeta, Blobs, PresignedPut, join_url, validate_key, validate_stored_key,
+};
 
 /// The path under the local gateway where presigned PUTs land.
 pub const UPLOAD_PATH: &str = "/_local/uploads";
@@ -58,6 +62,15 @@ pub struct PresignedQuery {
     pub signature: String,
 }
 
+/// The query string of a local presigned GET, as the gateway received it.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct SignedGetQuery {
+    /// Epoch seconds.
+    pub expires: i64,
+    /// HMAC, base64url.
+    pub signature: String,
+}
+
 impl FilesystemBlobs {
     /// Files under `root`; public URLs under `cdn_base_url`; presigned PUTs to
     /// `upload_base_url` + [`UPLOAD_PATH`], signed with `signing_key`.
@@ -75,9 +88,45 @@ impl FilesystemBlobs {
         }
     }
 
+    /// Where a file we write goes: the key must be in the alphabet of keys we write.
     fn path_of(&self, key: &str) -> Result<PathBuf, BlobError> {
         validate_key(key)?;
         Ok(self.root.join(key))
+    }
+
+    /// Where a file we read or remove is: any key a bucket may hold that stays inside it.
+    fn stored_path_of(&self, key: &str) -> Result<PathBuf, BlobError> {
+        validate_stored_key(key)?;
+        Ok(self.root.join(key))
+    }
+
+    fn get_signature(&self, key: &str, expires: i64) -> String {
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(&self.signing_key).expect("HMAC takes any key length");
+        mac.update(format!("GET\n{key}\n{expires}").as_bytes());
+        URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+    }
+
+    /// Checks a presigned GET the way S3 would: the signature over key and expiry, and the
+    /// expiry itself.
+    pub fn accept_presigned_get(
+        &self,
+        key: &str,
+        query: &SignedGetQuery,
+        now: i64,
+    ) -> Result<(), BlobError> {
+        validate_stored_key(key)?;
+        let expected = self.get_signature(key, query.expires);
+        let given = query.signature.as_bytes();
+        if expected.len() != given.len()
+            || !bool::from(subtle::ConstantTimeEq::ct_eq(expected.as_bytes(), given))
+        {
+            return Err(BlobError::Signature("the signature does not match".into()));
+        }
+        if now > query.expires {
+            return Err(BlobError::Signature("the URL has expired".into()));
+        }
+        Ok(())
     }
 
     fn sidecar_of(&self, key: &str) -> PathBuf {
@@ -159,7 +208,7 @@ impl Blobs for FilesystemBlobs {
     }
 
     async fn get(&self, key: &str) -> Result<Option<Blob>, BlobError> {
-        let path = self.path_of(key)?;
+        let path = self.stored_path_of(key)?;
         let bytes = match tokio::fs::read(&path).await {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -172,7 +221,7 @@ impl Blobs for FilesystemBlobs {
     }
 
     async fn delete(&self, key: &str) -> Result<(), BlobError> {
-        let path = self.path_of(key)?;
+        let path = self.stored_path_of(key)?;
         for p in [path, self.sidecar_of(key)] {
             match tokio::fs::remove_file(&p).await {
                 Ok(()) => {}
@@ -212,7 +261,7 @@ impl Blobs for FilesystemBlobs {
     }
 
     async fn head(&self, key: &str) -> Result<Option<BlobMeta>, BlobError> {
-        let path = self.path_of(key)?;
+        let path = self.stored_path_of(key)?;
         let size = match tokio::fs::metadata(&path).await {
             Ok(m) => m.len(),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -262,6 +311,17 @@ impl Blobs for FilesystemBlobs {
             ],
             expires_at: expires,
         })
+    }
+
+    async fn presign_get(&self, key: &str, expires_in: Duration) -> Result<String, BlobError> {
+        validate_key(key)?;
+        let expires =
+            time::OffsetDateTime::now_utc().unix_timestamp() + expires_in.as_secs() as i64;
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("expires", &expires.to_string())
+            .append_pair("signature", &self.get_signature(key, expires))
+            .finish();
+        Ok(format!("{}?{query}", join_url(&self.cdn_base_url, key)))
     }
 
     fn public_url(&self, key: &str) -> String {

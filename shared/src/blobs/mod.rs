@@ -1,9 +1,13 @@
-//! The Blobs port: files in the bucket, served publicly through the CDN.
+//! The Blobs port: files in the bucket, served publicly through the CDN, except those under
+//! [`PRIVATE_PREFIX`].
 //!
 //! Clients never send file bytes through a function: they get a presigned PUT whose content
 //! type, exact length and expiry are signed, upload straight to the bucket, and read the
-//! result from the CDN URL. Adapters: [`s3::S3Blobs`] (AWS) and
-//! [`filesystem::FilesystemBlobs`] (laptops; the local gateway accepts its presigned PUTs).
+//! result from the CDN URL. Files under [`PRIVATE_PREFIX`] (a private course's route and
+//! map) are never served by the CDN: their owner reads them through a short-lived presigned
+//! GET ([`Blobs::presign_get`]). Adapters: [`s3::S3Blobs`] (AWS) and
+//! [`filesystem::FilesystemBlobs`] (laptops; the local gateway accepts its presigned PUTs
+//! and GETs).
 
 pub mod filesystem;
 pub mod s3;
@@ -42,6 +46,16 @@ pub struct PresignedPut {
     pub headers: Vec<(String, String)>,
     /// Epoch seconds after which the URL is refused.
     pub expires_at: i64,
+}
+
+/// The folder of files only their owner may read: the CDN does not serve it (the bucket
+/// policy grants CloudFront the public folders only, and the local gateway refuses it
+/// without a signature), so such a file is read through [`Blobs::presign_get`].
+pub const PRIVATE_PREFIX: &str = "private/";
+
+/// Whether `key` lies in the private folder, where the CDN serves nothing.
+pub fn is_private_key(key: &str) -> bool {
+    key.starts_with(PRIVATE_PREFIX)
 }
 
 /// Why a blob call failed.
@@ -83,6 +97,10 @@ pub trait Blobs: Send + Sync {
         content_length: u64,
         expires_in: Duration,
     ) -> Result<PresignedPut, BlobError>;
+    /// A URL that reads the file at `key` until `expires_in` has passed, whoever holds it:
+    /// how the owner of a private file (under [`PRIVATE_PREFIX`]) reads it, since the CDN
+    /// does not serve that folder. Signing needs no round trip.
+    async fn presign_get(&self, key: &str, expires_in: Duration) -> Result<String, BlobError>;
     /// The public (CDN) URL the file at `key` has.
     fn public_url(&self, key: &str) -> String;
     /// A cheap round trip that proves the bucket answers (`/readyz`).
@@ -94,20 +112,48 @@ pub trait Blobs: Send + Sync {
     }
 }
 
-/// Keys are relative paths of safe segments: no `..`, no hidden segments, no backslashes.
+/// Keys we write (puts and presigned URLs) are relative paths of safe segments in a small
+/// alphabet: ASCII letters and digits and `-_.=+@`; no `..`, no hidden segments, no
+/// backslashes.
 pub fn validate_key(key: &str) -> Result<(), BlobError> {
+    if key.len() > 512 {
+        return Err(BlobError::InvalidKey(key.to_owned()));
+    }
+    validate_stored_key(key)?;
+    if !key
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '-' | '_' | '.' | '=' | '+' | '@'))
+    {
+        return Err(BlobError::InvalidKey(key.to_owned()));
+    }
+    Ok(())
+}
+
+/// The longest key S3 stores, in bytes.
+pub const MAX_STORED_KEY_BYTES: usize = 1024;
+/// The longest segment of a key, in bytes: a file name on the filesystem adapter (255 bytes
+/// on common filesystems, less `.json` for its content-type sidecar).
+pub const MAX_SEGMENT_BYTES: usize = 250;
+
+/// Keys we only read or remove (gets, heads, deletes) may be any key a bucket can hold
+/// that is still safe as a relative path: S3 holds keys we never write (a space, Hangul),
+/// and a task handed one must be able to look at it and remove it. Still refused: `..`,
+/// hidden or empty segments, backslashes, control characters, and over-long keys or
+/// segments.
+pub fn validate_stored_key(key: &str) -> Result<(), BlobError> {
     let bad = || BlobError::InvalidKey(key.to_owned());
-    if key.is_empty() || key.len() > 512 || key.starts_with('/') || key.ends_with('/') {
+    if key.is_empty()
+        || key.len() > MAX_STORED_KEY_BYTES
+        || key.starts_with('/')
+        || key.ends_with('/')
+    {
         return Err(bad());
     }
     for segment in key.split('/') {
-        if segment.is_empty() || segment.starts_with('.') {
+        if segment.is_empty() || segment.starts_with('.') || segment.len() > MAX_SEGMENT_BYTES {
             return Err(bad());
         }
-        if !segment
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '=' | '+' | '@'))
-        {
+        if segment.chars().any(|c| c == '\\' || c.is_control()) {
             return Err(bad());
         }
     }
@@ -155,6 +201,37 @@ mod tests {
         ] {
             assert!(validate_key(key).is_ok(), "{key}");
         }
+    }
+
+    #[test]
+    fn keys_we_only_read_may_hold_what_s3_holds_but_never_climb_out() {
+        for key in [
+            "uploads/u1/my photo.png",
+            "uploads/u1/사진.png",
+            "uploads/u1/a+b (1).png",
+        ] {
+            assert!(validate_stored_key(key).is_ok(), "{key}");
+            assert!(validate_key(key).is_err(), "{key} is not a key we write");
+        }
+        for key in [
+            "../etc/passwd",
+            "a/../b",
+            "/abs",
+            ".meta/x",
+            "a\\b",
+            "a/b\u{0}c",
+            "a/line\nbreak",
+        ] {
+            assert!(validate_stored_key(key).is_err(), "{key:?}");
+        }
+        assert!(validate_stored_key(&format!("uploads/{}", "x".repeat(251))).is_err());
+    }
+
+    #[test]
+    fn private_keys_are_those_under_the_private_folder() {
+        assert!(is_private_key("private/routes/c1.geojson"));
+        assert!(!is_private_key("routes/c1.geojson"));
+        assert!(!is_private_key("uploads/private/x.png"));
     }
 
     #[test]

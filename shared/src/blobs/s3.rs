@@ -12,7 +12,9 @@ use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{Delete, ObjectIdentifier};
 
-use super::{Blob, BlobError, BlobMeta, Blobs, PresignedPut, join_url, validate_key};
+use super::{
+    Blob, BlobError, BlobMeta, Blobs, PresignedPut, join_url, validate_key, validate_stored_key,
+};
 
 /// The S3 adapter over one bucket.
 #[derive(Clone, Debug)]
@@ -87,7 +89,7 @@ impl Blobs for S3Blobs {
     }
 
     async fn get(&self, key: &str) -> Result<Option<Blob>, BlobError> {
-        validate_key(key)?;
+        validate_stored_key(key)?;
         let out = match self
             .client
             .get_object()
@@ -119,7 +121,7 @@ impl Blobs for S3Blobs {
     }
 
     async fn delete(&self, key: &str) -> Result<(), BlobError> {
-        validate_key(key)?;
+        validate_stored_key(key)?;
         self.client
             .delete_object()
             .bucket(&self.bucket)
@@ -184,7 +186,7 @@ impl Blobs for S3Blobs {
     }
 
     async fn head(&self, key: &str) -> Result<Option<BlobMeta>, BlobError> {
-        validate_key(key)?;
+        validate_stored_key(key)?;
         match self
             .client
             .head_object()
@@ -238,6 +240,21 @@ impl Blobs for S3Blobs {
             expires_at: time::OffsetDateTime::now_utc().unix_timestamp()
                 + expires_in.as_secs() as i64,
         })
+    }
+
+    async fn presign_get(&self, key: &str, expires_in: Duration) -> Result<String, BlobError> {
+        validate_key(key)?;
+        let config =
+            PresigningConfig::expires_in(expires_in).map_err(|e| BlobError::Io(e.to_string()))?;
+        let request = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .presigned(config)
+            .await
+            .map_err(unavailable)?;
+        Ok(request.uri().to_owned())
     }
 
     fn public_url(&self, key: &str) -> String {

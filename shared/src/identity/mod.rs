@@ -171,12 +171,17 @@ impl Slots {
 
 /// The verifiers this server has settings for, by provider.
 ///
-/// Built on the first login, not at init: the HTTP client loads TLS roots, which a function
-/// should not pay for before a request needs it (and a `dev` login never does).
+/// [`IdentityProviders::ready`] builds them at start-up, as the identity port of
+/// `auth-login` is built: the HTTP client loads TLS roots, and a client that cannot be built
+/// (no CA certificates, a broken TLS set-up) must stop the start, loudly, rather than fail
+/// every login after it. It costs a cold login nothing: that function's first request is a
+/// login, which needs the client anyway; a server with only the `dev` provider builds no
+/// client at all. [`IdentityProviders::from_config`] defers the building to the first
+/// login (tests, tools); there a client that cannot be built makes logins 503, logged.
 #[derive(Default)]
 pub struct IdentityProviders {
     settings: Option<(ProviderConfig, bool)>,
-    built: OnceLock<Slots>,
+    built: OnceLock<Result<Slots, HttpClientError>>,
     overrides: Slots,
 }
 
@@ -195,15 +200,44 @@ pub const PROVIDER_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// See [`PROVIDER_CONNECT_TIMEOUT`].
 pub const PROVIDER_REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// The HTTP client of provider calls could not be built (its TLS set-up failed).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the HTTPS client of the login providers cannot be built (check SSL_CERT_FILE and the CA \
+     certificates): {0}"
+)]
+pub struct HttpClientError(String);
+
 /// The HTTP client of provider calls: rustls, short timeouts, no redirects to follow.
-pub fn http_client() -> reqwest::Client {
+///
+/// An error when it cannot be built, never a client without these settings: a client with
+/// no timeouts would hold a login until the function's own timeout whenever a provider
+/// stalls, and one that follows redirects could be led off the provider's host.
+pub fn http_client() -> Result<reqwest::Client, HttpClientError> {
+    http_client_builder()
+        .build()
+        .map_err(|e| HttpClientError(error_chain(&e)))
+}
+
+/// The settings of [`http_client`], before building.
+fn http_client_builder() -> reqwest::ClientBuilder {
     reqwest::Client::builder()
         .connect_timeout(PROVIDER_CONNECT_TIMEOUT)
         .timeout(PROVIDER_REQUEST_TIMEOUT)
         .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("runcrew-api/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .unwrap_or_else(|_| reqwest::Client::new())
+}
+
+/// An error and its sources on one line (reqwest's own message is only "builder error").
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 impl IdentityProviders {
@@ -219,6 +253,16 @@ impl IdentityProviders {
         }
     }
 
+    /// The verifiers `config` enables, built now: the identity port of a function, built at
+    /// start-up, which fails when the HTTP client of the providers cannot be built.
+    pub fn ready(config: &Config) -> Result<Self, HttpClientError> {
+        let providers = IdentityProviders::from_config(config);
+        if let Err(err) = providers.built() {
+            return Err(err.clone());
+        }
+        Ok(providers)
+    }
+
     /// Replaces one provider's verifier (tests).
     pub fn with(mut self, provider: Provider, verifier: Arc<dyn IdentityVerifier>) -> Self {
         if let Some(slot) = self.overrides.get_mut(provider) {
@@ -227,10 +271,10 @@ impl IdentityProviders {
         self
     }
 
-    fn built(&self) -> &Slots {
+    fn built(&self) -> &Result<Slots, HttpClientError> {
         self.built.get_or_init(|| match &self.settings {
             Some((providers, dev)) => build(providers, *dev),
-            None => Slots::default(),
+            None => Ok(Slots::default()),
         })
     }
 
@@ -241,19 +285,41 @@ impl IdentityProviders {
         token: &str,
         nonce: Option<&str>,
     ) -> Result<Identity, IdentityError> {
-        let verifier = self
-            .overrides
-            .get(provider)
-            .or_else(|| self.built().get(provider))
-            .ok_or(IdentityError::NotConfigured(provider))?;
+        let verifier = match self.overrides.get(provider) {
+            Some(verifier) => verifier,
+            None => match self.built() {
+                Ok(slots) => slots.get(provider),
+                Err(err) => {
+                    return Err(IdentityError::Unavailable {
+                        provider,
+                        detail: err.to_string(),
+                    });
+                }
+            }
+            .ok_or(IdentityError::NotConfigured(provider))?,
+        };
         verifier.verify(token, nonce).await
     }
 }
 
-fn build(p: &ProviderConfig, dev: bool) -> Slots {
-    let client = http_client();
-    let ttl = Duration::from_secs(p.jwks_cache_ttl_seconds);
+/// Whether `p` enables a provider that is asked over HTTPS.
+fn needs_http(p: &ProviderConfig) -> bool {
+    p.kakao_app_id.is_some()
+        || p.naver_client_id.is_some()
+        || !p.google_client_ids.is_empty()
+        || !p.apple_client_ids.is_empty()
+}
+
+fn build(p: &ProviderConfig, dev: bool) -> Result<Slots, HttpClientError> {
     let mut slots = Slots::default();
+    if dev {
+        slots.dev = Some(Arc::new(dev::DevLogin));
+    }
+    if !needs_http(p) {
+        return Ok(slots);
+    }
+    let client = http_client()?;
+    let ttl = Duration::from_secs(p.jwks_cache_ttl_seconds);
     if let Some(app_id) = &p.kakao_app_id {
         slots.kakao = Some(Arc::new(kakao::Kakao::new(
             client.clone(),
@@ -279,10 +345,7 @@ fn build(p: &ProviderConfig, dev: bool) -> Slots {
             p.apple_client_ids.clone(),
         )));
     }
-    if dev {
-        slots.dev = Some(Arc::new(dev::DevLogin));
-    }
-    slots
+    Ok(slots)
 }
 
 /// Reads a provider's JSON reply: 2xx is parsed, 401/403 (and a 400 about the token) reject
@@ -308,12 +371,40 @@ pub(crate) async fn provider_json<T: serde::de::DeserializeOwned>(
     }
 }
 
-/// Trims a provider's name to what a display name allows (1–40 characters); `None` when
-/// nothing is left, so the profile falls back to "Runner xxxx".
+/// Trims a provider's name to what a display name allows (1–40 characters of visible
+/// text, [`crate::text::visible_text`]); `None` when nothing acceptable is left, so the
+/// profile falls back to "Runner xxxx". A provider's nickname is as free as any user input,
+/// and the profile must not take in at login what `PATCH /v1/users/me` would refuse.
 pub fn display_name(raw: Option<&str>) -> Option<String> {
     let trimmed = raw?.trim();
-    if trimmed.is_empty() {
-        return None;
+    let name: String = trimmed.chars().take(40).collect();
+    let name = name.trim_end();
+    crate::text::visible_text("display_name", name, crate::text::Shape::Line)
+        .ok()
+        .map(|()| name.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_providers_name_becomes_a_display_name_only_when_visible() {
+        assert_eq!(display_name(Some("  민준 ")).as_deref(), Some("민준"));
+        assert_eq!(
+            display_name(Some(&"x".repeat(50))).map(|n| n.chars().count()),
+            Some(40)
+        );
+        for hidden in [
+            "",
+            "  ",
+            "\u{3164}",
+            "\u{200B}\u{200D}",
+            "eve\u{202E}nimda",
+            "a\u{7}",
+        ] {
+            assert_eq!(display_name(Some(hidden)), None, "{hidden:?}");
+        }
+        assert_eq!(display_name(None), None);
     }
-    Some(trimmed.chars().take(40).collect())
 }

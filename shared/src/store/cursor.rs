@@ -1,9 +1,20 @@
 //! Opaque, tamper-evident paging cursors.
 //!
-//! A cursor is `base64url(json of the last key) . base64url(HMAC-SHA256)`, where the MAC
-//! also covers the query's scope (index, order, partition). A cursor edited by a client,
-//! or taken from one list to page another, fails with [`StoreError::BadCursor`] (400).
+//! A cursor is `base64url(nonce ‖ ciphertext ‖ tag)`: the position where the last page
+//! ended, sealed with AES-256-GCM-SIV under a key derived from the cursor secret, with the
+//! query's scope (index, order, partition) as associated data. Clients see random bytes,
+//! so they cannot read the table's keys out of a cursor or build on its layout; a cursor
+//! edited by a client, sealed under another secret, or taken from one list to page
+//! another, fails with [`StoreError::BadCursor`] (400).
+//!
+//! GCM-SIV rather than plain GCM: nonces are random, and should two ever repeat, SIV only
+//! reveals that two cursors hold the same position, where GCM would leak the
+//! authentication key. Rotating the cursor secret invalidates the cursors in flight
+//! (clients start the list again), as it did when cursors were only signed.
 
+use std::sync::Arc;
+
+use aws_lc_rs::aead::{AES_256_GCM_SIV, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
@@ -12,7 +23,8 @@ use sha2::Sha256;
 
 use super::{Key, StoreError};
 
-type HmacSha256 = Hmac<Sha256>;
+/// The length of the authentication tag that follows the ciphertext.
+const TAG_LEN: usize = 16;
 
 /// Where the last page ended: the table key, and the index key for index queries.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -24,10 +36,10 @@ pub struct Position {
     pub index_key: Option<Key>,
 }
 
-/// Signs and checks cursors with one secret.
+/// Seals and opens cursors with one secret.
 #[derive(Clone)]
 pub struct CursorCodec {
-    secret: Vec<u8>,
+    key: Arc<LessSafeKey>,
 }
 
 impl std::fmt::Debug for CursorCodec {
@@ -37,45 +49,55 @@ impl std::fmt::Debug for CursorCodec {
 }
 
 impl CursorCodec {
-    /// A codec keyed by `secret` (at least 32 bytes outside local use).
+    /// A codec keyed by `secret` (at least 32 bytes outside local use). The AES key is
+    /// derived from it (HMAC-SHA256 with a label), so a secret of any length gives a full
+    /// 256-bit key that serves no other purpose.
     pub fn new(secret: impl AsRef<[u8]>) -> Self {
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(secret.as_ref()).expect("HMAC takes any key length");
+        mac.update(b"runcrew-cursor-aes-256-gcm-siv");
+        let key_bytes = mac.finalize().into_bytes();
+        let key = UnboundKey::new(&AES_256_GCM_SIV, &key_bytes)
+            .expect("HMAC-SHA256 gives exactly the 32 bytes AES-256 takes");
         CursorCodec {
-            secret: secret.as_ref().to_vec(),
+            key: Arc::new(LessSafeKey::new(key)),
         }
-    }
-
-    fn mac(&self, scope: &str, payload: &[u8]) -> HmacSha256 {
-        let mut mac = HmacSha256::new_from_slice(&self.secret).expect("HMAC takes any key length");
-        mac.update(scope.as_bytes());
-        mac.update(&[0]);
-        mac.update(payload);
-        mac
     }
 
     /// The cursor after `position` in the list named by `scope`.
     pub fn encode(&self, scope: &str, position: &Position) -> String {
-        let payload = serde_json::to_vec(position).expect("keys serialize");
-        let tag = self.mac(scope, &payload).finalize().into_bytes();
-        format!(
-            "{}.{}",
-            URL_SAFE_NO_PAD.encode(&payload),
-            URL_SAFE_NO_PAD.encode(tag)
-        )
+        // Neither step can fail: a position is two pairs of strings, and AES-GCM-SIV seals
+        // anything shorter than 2^36 bytes.
+        let mut sealed = serde_json::to_vec(position).expect("keys serialize");
+        let nonce: [u8; NONCE_LEN] = rand::random();
+        self.key
+            .seal_in_place_append_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(scope.as_bytes()),
+                &mut sealed,
+            )
+            .expect("a position is far below the AEAD length limit");
+        let mut cursor = Vec::with_capacity(NONCE_LEN + sealed.len());
+        cursor.extend_from_slice(&nonce);
+        cursor.extend_from_slice(&sealed);
+        URL_SAFE_NO_PAD.encode(cursor)
     }
 
-    /// The position a cursor stands for, if we issued it for this `scope`.
+    /// The position a cursor stands for, if we sealed it for this `scope`.
     pub fn decode(&self, scope: &str, cursor: &str) -> Result<Position, StoreError> {
-        let (payload, tag) = cursor.split_once('.').ok_or(StoreError::BadCursor)?;
-        let payload = URL_SAFE_NO_PAD
-            .decode(payload)
+        let mut bytes = URL_SAFE_NO_PAD
+            .decode(cursor)
             .map_err(|_| StoreError::BadCursor)?;
-        let tag = URL_SAFE_NO_PAD
-            .decode(tag)
+        if bytes.len() < NONCE_LEN + TAG_LEN {
+            return Err(StoreError::BadCursor);
+        }
+        let mut sealed = bytes.split_off(NONCE_LEN);
+        let nonce = Nonce::try_assume_unique_for_key(&bytes).map_err(|_| StoreError::BadCursor)?;
+        let plain = self
+            .key
+            .open_in_place(nonce, Aad::from(scope.as_bytes()), &mut sealed)
             .map_err(|_| StoreError::BadCursor)?;
-        self.mac(scope, &payload)
-            .verify_slice(&tag)
-            .map_err(|_| StoreError::BadCursor)?;
-        serde_json::from_slice(&payload).map_err(|_| StoreError::BadCursor)
+        serde_json::from_slice(plain).map_err(|_| StoreError::BadCursor)
     }
 }
 
@@ -83,38 +105,93 @@ impl CursorCodec {
 mod tests {
     use super::*;
 
+    const SCOPE: &str = "table|asc|COURSE#1";
+
+    fn codec() -> CursorCodec {
+        CursorCodec::new("k".repeat(32))
+    }
+
+    fn position() -> Position {
+        Position {
+            key: Key::new("COURSE#1", "REVIEW#b"),
+            index_key: Some(Key::new("REVIEWS#1", "1700000000000#b")),
+        }
+    }
+
     #[test]
     fn a_cursor_round_trips_and_rejects_edits_and_other_lists() {
-        let codec = CursorCodec::new("k".repeat(32));
-        let position = Position {
-            key: Key::new("COURSE#1", "REVIEW#b"),
-            index_key: None,
-        };
-        let cursor = codec.encode("table|asc|COURSE#1", &position);
-        assert_eq!(
-            codec.decode("table|asc|COURSE#1", &cursor).expect("valid"),
-            position
-        );
+        let codec = codec();
+        let cursor = codec.encode(SCOPE, &position());
+        assert_eq!(codec.decode(SCOPE, &cursor).expect("valid"), position());
         assert_eq!(
             codec.decode("table|asc|COURSE#2", &cursor),
             Err(StoreError::BadCursor)
         );
-        let forged = Position {
-            key: Key::new("COURSE#1", "REVIEW#z"),
-            index_key: None,
-        };
-        let forged = format!(
-            "{}.{}",
-            URL_SAFE_NO_PAD.encode(serde_json::to_vec(&forged).expect("json")),
-            cursor.split_once('.').expect("dot").1
-        );
         assert_eq!(
-            codec.decode("table|asc|COURSE#1", &forged),
+            codec.decode("table|desc|COURSE#1", &cursor),
             Err(StoreError::BadCursor)
         );
+        assert_eq!(codec.decode(SCOPE, "garbage"), Err(StoreError::BadCursor));
+        assert_eq!(codec.decode(SCOPE, ""), Err(StoreError::BadCursor));
+    }
+
+    #[test]
+    fn a_cursor_does_not_show_the_table_keys() {
+        let cursor = codec().encode(SCOPE, &position());
+        let bytes = URL_SAFE_NO_PAD.decode(&cursor).expect("base64url");
+        let text = String::from_utf8_lossy(&bytes);
+        for part in ["COURSE#1", "REVIEW#b", "REVIEWS#1", "\"pk\"", "index_key"] {
+            assert!(!text.contains(part), "{part} readable in {text:?}");
+        }
+        assert!(!cursor.contains('.'), "no readable payload part: {cursor}");
+    }
+
+    #[test]
+    fn two_cursors_for_the_same_position_differ() {
+        let codec = codec();
+        let (a, b) = (
+            codec.encode(SCOPE, &position()),
+            codec.encode(SCOPE, &position()),
+        );
+        assert_ne!(
+            a, b,
+            "a fresh nonce each time, so equal positions cannot be matched"
+        );
+        assert_eq!(codec.decode(SCOPE, &b).expect("valid"), position());
+    }
+
+    #[test]
+    fn every_flipped_bit_is_refused() {
+        let codec = codec();
+        let bytes = URL_SAFE_NO_PAD
+            .decode(codec.encode(SCOPE, &position()))
+            .expect("base64url");
+        for i in 0..bytes.len() {
+            let mut edited = bytes.clone();
+            edited[i] ^= 0x01;
+            assert_eq!(
+                codec.decode(SCOPE, &URL_SAFE_NO_PAD.encode(&edited)),
+                Err(StoreError::BadCursor),
+                "byte {i}"
+            );
+        }
         assert_eq!(
-            codec.decode("table|asc|COURSE#1", "garbage"),
+            codec.decode(SCOPE, &URL_SAFE_NO_PAD.encode(&bytes[..bytes.len() - 1])),
             Err(StoreError::BadCursor)
         );
+    }
+
+    #[test]
+    fn a_cursor_sealed_under_another_secret_is_refused() {
+        let theirs = CursorCodec::new("t".repeat(32)).encode(SCOPE, &position());
+        assert_eq!(codec().decode(SCOPE, &theirs), Err(StoreError::BadCursor));
+    }
+
+    #[test]
+    fn a_signed_cursor_of_the_previous_format_is_refused() {
+        // base64url(json).base64url(hmac), as cursors were before they were sealed
+        let json = URL_SAFE_NO_PAD.encode(br#"{"key":{"pk":"COURSE#1","sk":"REVIEW#b"}}"#);
+        let old = format!("{json}.{}", URL_SAFE_NO_PAD.encode([7u8; 32]));
+        assert_eq!(codec().decode(SCOPE, &old), Err(StoreError::BadCursor));
     }
 }

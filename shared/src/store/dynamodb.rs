@@ -180,6 +180,7 @@ impl DynamoStore {
         table: impl Into<String>,
         cursors: CursorCodec,
     ) -> Self {
+        // Timeouts come with `sdk`: `Init::sdk` sets `app::aws_timeouts` for every function.
         let mut builder = aws_sdk_dynamodb::config::Builder::from(sdk);
         if let Some(url) = endpoint {
             builder = builder.endpoint_url(url);
@@ -316,7 +317,8 @@ impl DynamoStore {
                     .map_err(|e| StoreError::Invalid(e.to_string()))?,
             );
         }
-        self.client
+        let created = self
+            .client
             .create_table()
             .table_name(&self.table)
             .billing_mode(BillingMode::PayPerRequest)
@@ -325,8 +327,14 @@ impl DynamoStore {
             .key_schema(key("sk", KeyType::Range)?)
             .set_global_secondary_indexes(Some(indexes))
             .send()
-            .await
-            .map_err(classify)?;
+            .await;
+        match created {
+            Ok(_) => {}
+            // A retried create whose first attempt went through (the answer was lost), or a
+            // table made before: either way it is there.
+            Err(err) if err.code() == Some("ResourceInUseException") => {}
+            Err(err) => return Err(classify(err)),
+        }
         self.client
             .update_time_to_live()
             .table_name(&self.table)

@@ -183,7 +183,43 @@ impl Item {
                 "body uses the reserved attribute {name}"
             )));
         }
+        for (name, value) in &self.body {
+            check_numbers(name, value)?;
+        }
         Ok(())
+    }
+}
+
+/// The smallest magnitude other than zero that a DynamoDB number may have.
+pub const MIN_NUMBER_MAGNITUDE: f64 = 1e-130;
+/// The magnitude DynamoDB numbers stay below (its largest is 9.99…E+125).
+pub const NUMBER_MAGNITUDE_LIMIT: f64 = 1e126;
+
+/// Refuses numbers DynamoDB cannot hold (it answers `Number underflow` or `overflow`), in
+/// every adapter alike, so the embedded store never accepts what the table would refuse.
+/// Domain types round their numbers to what they mean (coordinates to 7 decimals,
+/// distances to 0.1 m) long before this; reaching it is a bug of ours.
+fn check_numbers(path: &str, value: &Value) -> Result<(), StoreError> {
+    match value {
+        Value::Number(n) => match n.as_f64() {
+            Some(v)
+                if v != 0.0
+                    && !(MIN_NUMBER_MAGNITUDE..NUMBER_MAGNITUDE_LIMIT).contains(&v.abs()) =>
+            {
+                Err(StoreError::Invalid(format!(
+                    "attribute {path}: {v:e} is outside the numbers the table can hold"
+                )))
+            }
+            _ => Ok(()),
+        },
+        Value::Array(values) => values
+            .iter()
+            .enumerate()
+            .try_for_each(|(i, v)| check_numbers(&format!("{path}[{i}]"), v)),
+        Value::Object(fields) => fields
+            .iter()
+            .try_for_each(|(k, v)| check_numbers(&format!("{path}.{k}"), v)),
+        _ => Ok(()),
     }
 }
 

@@ -1,5 +1,6 @@
-//! Lambda entry of the `thumbnails` task (S3 ObjectCreated under `routes/` and `uploads/`).
+//! Lambda entry of the `thumbnails` task (S3 ObjectCreated under `routes/`,
+//! `private/routes/` and `uploads/`).
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    runcrew_shared::run_s3(&runcrew_uploads::THUMBNAILS).await
+    runcrew_uploads::run_thumbnails().await
 }

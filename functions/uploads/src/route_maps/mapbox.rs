@@ -31,30 +31,55 @@ const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'.')
     .remove(b'~');
 
-/// One HTTP client per execution environment, built on first use.
-fn client() -> &'static reqwest::Client {
-    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
-    CLIENT.get_or_init(|| {
-        reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(2))
-            .timeout(Duration::from_secs(8))
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("runcrew-api/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .unwrap_or_else(|_| reqwest::Client::new())
-    })
+/// The longest a connection to Mapbox may take.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// The longest one request to Mapbox may take, so a stalled answer cannot hold the task
+/// until the function's own timeout.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(8);
+
+/// One HTTP client per execution environment, built once. A client that cannot be built
+/// (no TLS roots, say) is an error every time, never a default client without our
+/// timeouts; the `thumbnails` binary builds it at start so such a start fails loudly.
+pub fn client() -> Result<&'static reqwest::Client, MapError> {
+    static CLIENT: OnceLock<Result<reqwest::Client, String>> = OnceLock::new();
+    CLIENT
+        .get_or_init(|| {
+            reqwest::Client::builder()
+                .connect_timeout(CONNECT_TIMEOUT)
+                .timeout(REQUEST_TIMEOUT)
+                .redirect(reqwest::redirect::Policy::none())
+                .user_agent(concat!("runcrew-api/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .map_err(|e| {
+                    use std::error::Error as _;
+                    let mut detail = e.to_string();
+                    let mut source = e.source();
+                    while let Some(cause) = source {
+                        detail.push_str(": ");
+                        detail.push_str(&cause.to_string());
+                        source = cause.source();
+                    }
+                    detail
+                })
+        })
+        .as_ref()
+        .map_err(|detail| MapError::Setup(format!("the Mapbox HTTP client: {detail}")))
 }
 
 /// The Mapbox adapter.
 #[derive(Debug, Clone)]
 pub struct MapboxMaps {
     config: MapboxConfig,
+    client: &'static reqwest::Client,
 }
 
 impl MapboxMaps {
-    /// An adapter with these settings.
-    pub fn new(config: MapboxConfig) -> Self {
-        MapboxMaps { config }
+    /// An adapter with these settings; fails when its HTTP client cannot be built.
+    pub fn new(config: MapboxConfig) -> Result<Self, MapError> {
+        Ok(MapboxMaps {
+            config,
+            client: client()?,
+        })
     }
 
     /// The request URL for `route`, simplified until it fits [`MAX_URL_BYTES`].
@@ -89,7 +114,7 @@ impl RouteMaps for MapboxMaps {
             if attempt > 0 {
                 tokio::time::sleep(Duration::from_millis(200 * 4u64.pow(attempt - 1))).await;
             }
-            let response = match client().get(&url).send().await {
+            let response = match self.client.get(&url).send().await {
                 Ok(r) => r,
                 Err(err) => {
                     last = MapError::Unavailable(err.without_url().to_string());

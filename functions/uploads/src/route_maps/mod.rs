@@ -33,6 +33,9 @@ pub enum MapError {
     /// Drawing failed.
     #[error("drawing failed: {0}")]
     Drawing(String),
+    /// The map service's client cannot be built: a start-up error, not a retry.
+    #[error("cannot set up the map service: {0}")]
+    Setup(String),
 }
 
 /// Makes the PNG map image of a route.
@@ -44,10 +47,11 @@ pub trait RouteMaps: Send + Sync {
     fn name(&self) -> &'static str;
 }
 
-/// Mapbox when `MAPBOX_ACCESS_TOKEN` is set, otherwise our own drawing.
-pub fn from_config(config: &Config) -> Box<dyn RouteMaps> {
-    match &config.maps.mapbox {
-        Some(mapbox) => Box::new(mapbox::MapboxMaps::new(mapbox.clone())),
+/// Mapbox when `MAPBOX_ACCESS_TOKEN` is set, otherwise our own drawing; an error when the
+/// Mapbox client cannot be built.
+pub fn from_config(config: &Config) -> Result<Box<dyn RouteMaps>, MapError> {
+    Ok(match &config.maps.mapbox {
+        Some(mapbox) => Box::new(mapbox::MapboxMaps::new(mapbox.clone())?),
         None => Box::new(drawn::DrawnMaps),
-    }
+    })
 }
