@@ -43,6 +43,8 @@ pub const WINDOW_SECONDS: i64 = 24 * 3600;
 /// 30 s, so no request a client waits on outlives it. A request still running after that
 /// cannot commit anyway (its answer is conditioned on its own claim).
 const PENDING_SECONDS: i64 = 30;
+/// How long a failed request waits to release its claim before leaving it to expire.
+const RELEASE_BUDGET: std::time::Duration = std::time::Duration::from_secs(1);
 /// The longest key accepted, in bytes.
 pub const MAX_KEY_LEN: usize = 255;
 /// What `Retry-After` tells a client whose key is still being answered: most requests
@@ -261,26 +263,23 @@ async fn finish(
                 tracing::warn!(error = %err, "could not keep the final answer of an idempotent request");
             }
         }
-        Err(ApiError::Unavailable { .. }) => {
-            // The table (or another dependency) is down or stalled: a release would only
-            // wait out another timeout before the client hears 503. The claim expires by
-            // itself within PENDING_SECONDS, and a write still in flight cannot commit
-            // an answer once it has.
-            tracing::info!("idempotency key left to expire: a dependency is unavailable");
-        }
         _ => {
             // Nothing was created: free the key so the client may try again. Only this
-            // request's own claim goes: an answer committed before the failure stays.
-            match store
-                .delete(&state.item_key, Condition::VersionIs(state.claim_version))
-                .await
-            {
-                Ok(()) => {}
-                Err(StoreError::ConditionFailed) => {
+            // request's own claim goes: an answer committed before the failure stays. The
+            // release gets RELEASE_BUDGET: when the table itself stalled, waiting out
+            // another timeout would only delay the client's 503; the claim then expires by
+            // itself within PENDING_SECONDS.
+            let release = store.delete(&state.item_key, Condition::VersionIs(state.claim_version));
+            match tokio::time::timeout(RELEASE_BUDGET, release).await {
+                Ok(Ok(())) => {}
+                Ok(Err(StoreError::ConditionFailed)) => {
                     tracing::info!("an idempotency key whose answer is committed stays");
                 }
-                Err(err) => {
+                Ok(Err(err)) => {
                     tracing::warn!(error = %err, "could not release an idempotency key");
+                }
+                Err(_) => {
+                    tracing::warn!("idempotency key left to expire: its release stalled");
                 }
             }
         }

@@ -218,6 +218,44 @@ async fn after_erasure_the_old_token_gets_no_upload() {
     api.stop().await;
 }
 
+#[tokio::test]
+async fn a_photo_put_after_its_owners_erasure_is_removed_not_published() {
+    let (api, _dir) = runcrew_tests::start_local(&[]).await;
+    let alice = dev_login(&api, "alice").await;
+    // given an upload URL alice got before she erased her account (it lives 15 minutes)
+    let photo = jpeg(800, 600);
+    let (status, grant) = presign(
+        &api,
+        &alice,
+        json!({"purpose": "avatar", "content_type": "image/jpeg", "size": photo.len()}),
+    )
+    .await;
+    assert_eq!(status, 201, "{grant}");
+    let (status, _) = call(
+        http()
+            .delete(url(&api, "/v1/users/me"))
+            .bearer_auth(bearer(&alice)),
+    )
+    .await;
+    assert_eq!(status, 204);
+    // when the photo is PUT with it afterwards (the bucket still honours the signature)
+    assert_eq!(upload(&grant, photo).await, 200);
+    // then the thumbnails task removes it instead of publishing it and its thumbnails
+    let file_url = grant["file_url"].as_str().expect("file url").to_owned();
+    eventually("the orphan upload removed", || {
+        let file_url = file_url.clone();
+        async move { (status_of(&file_url).await == 404).then_some(()) }
+    })
+    .await;
+    for size in ["256", "1024"] {
+        let address = grant["thumbnail_urls"][size]
+            .as_str()
+            .expect("thumbnail url");
+        assert_eq!(status_of(address).await, 404, "{size}");
+    }
+    api.stop().await;
+}
+
 /// The thumbnails task's event for a file at `encoded_key`, as S3 sends it: the sample
 /// event with the key form-URL-encoded (a space is `+`, other bytes `%XX`).
 fn created_event(encoded_key: &str) -> Value {
@@ -290,20 +328,8 @@ async fn a_file_whose_key_we_never_issue_is_refused_and_removed_not_retried() {
 #[tokio::test]
 async fn on_s3_a_file_whose_key_we_never_issue_is_refused_and_removed() {
     // given a bucket on the S3 test server holding photos under keys we never issue
-    let bucket = format!("runcrew-test-{}", uuid::Uuid::new_v4().simple());
-    let blobs = runcrew_shared::blobs::s3::S3Blobs::from_sdk_config(
-        &runcrew_tests::sdk_config(),
-        Some(&runcrew_tests::s3_endpoint()),
-        bucket.clone(),
-        "https://cdn.test",
-    );
-    blobs
-        .client()
-        .create_bucket()
-        .bucket(&bucket)
-        .send()
-        .await
-        .expect("bucket");
+    let blobs = runcrew_tests::s3_blobs().await;
+    let bucket = blobs.bucket_name().to_owned();
     for (key, _) in ODD_KEYS {
         blobs
             .client()

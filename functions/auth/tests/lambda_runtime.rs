@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use runcrew_lambda_fake::{FakeRuntimeApi, invoke_once, lambda_env, sample_event, spawn_function};
+use runcrew_lambda_fake::{FakeRuntimeApi, invoke_once, lambda_env, refused_start, sample_event};
 use serde_json::Value;
 
 #[tokio::test]
@@ -54,19 +54,9 @@ async fn a_login_function_without_ca_certificates_refuses_to_start() {
         ]
         .map(|(k, v)| (k.to_owned(), v)),
     );
-    let process = spawn_function(Path::new(env!("CARGO_BIN_EXE_auth-login")), &env);
     // when it starts, then it exits saying why, rather than serving logins with a client
     // stripped of its timeouts (or none at all)
-    let output = tokio::time::timeout(Duration::from_secs(30), process.wait_with_output())
-        .await
-        .expect("the process ends by itself")
-        .expect("output");
-    assert!(!output.status.success());
-    let logs = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let logs = refused_start(Path::new(env!("CARGO_BIN_EXE_auth-login")), &env).await;
     assert!(logs.contains("start-up refused"), "{logs}");
     assert!(
         logs.contains("HTTPS client of the login providers cannot be built"),

@@ -455,17 +455,26 @@ pub async fn update(app: &App, req: Request) -> Result<Response<Body>, ApiError>
             }
         }
         course.updated_at = now_rfc3339();
-        match store
-            .put(course.to_item(version + 1)?, Condition::VersionIs(version))
-            .await
-        {
+        // The account check rides along: an erasure running meanwhile has not yet reached
+        // this course, and must not find it changed (or its files moved) after it has.
+        let writes = vec![
+            Write::Put {
+                item: course.to_item(version + 1)?,
+                condition: Condition::VersionIs(version),
+            },
+            open_account_check(&caller.user_id),
+        ];
+        match store.transact(writes).await {
             Ok(()) => {
                 if change.visibility.is_some() {
                     place_files(app.blobs()?, &course.course_id, course.visibility).await?;
                 }
                 return response::ok(&course.view(app).await?);
             }
-            Err(StoreError::ConditionFailed) => continue,
+            Err(StoreError::TransactionCanceled { failed }) if failed.contains(&1) => {
+                return Err(account_closed());
+            }
+            Err(StoreError::TransactionCanceled { .. }) => continue,
             Err(e) => return Err(e.into()),
         }
     }

@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use runcrew_lambda_fake::{FakeRuntimeApi, invoke_once, lambda_env, sample_event, spawn_function};
+use runcrew_lambda_fake::{FakeRuntimeApi, invoke_once, lambda_env, refused_start, sample_event};
 use serde_json::Value;
 
 #[tokio::test]
@@ -57,18 +57,8 @@ async fn production_refuses_to_start_with_an_insecure_configuration() {
         ]
         .map(|(k, v)| (k.to_owned(), v.to_owned())),
     );
-    let process = spawn_function(Path::new(env!("CARGO_BIN_EXE_healthz")), &env);
     // when it starts, then it exits with an error naming each problem, and serves nothing
-    let output = tokio::time::timeout(Duration::from_secs(30), process.wait_with_output())
-        .await
-        .expect("the process ends by itself")
-        .expect("output");
-    assert!(!output.status.success());
-    let logs = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let logs = refused_start(Path::new(env!("CARGO_BIN_EXE_healthz")), &env).await;
     assert!(logs.contains("DEV_LOGIN"), "{logs}");
     assert!(logs.contains("signing-key source"), "{logs}");
     assert!(logs.contains("CURSOR_SECRET"), "{logs}");

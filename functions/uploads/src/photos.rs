@@ -165,17 +165,21 @@ mod tests {
         bytes
     }
 
-    #[test]
-    fn a_photo_gets_both_sizes_never_enlarged() {
-        let out = thumbnails(&png(2000, 1000)).expect("thumbnails");
-        let sizes: Vec<(u32, u32)> = out
+    /// The width and height of each thumbnail made of `photo`.
+    fn thumbnail_sizes(photo: &[u8]) -> Vec<(u32, u32)> {
+        thumbnails(photo)
+            .expect("thumbnails")
             .iter()
             .map(|(_, jpeg)| {
                 let img = image::load_from_memory(jpeg).expect("jpeg");
                 (img.width(), img.height())
             })
-            .collect();
-        assert_eq!(sizes, [(256, 128), (1024, 512)]);
+            .collect()
+    }
+
+    #[test]
+    fn a_photo_gets_both_sizes_never_enlarged() {
+        assert_eq!(thumbnail_sizes(&png(2000, 1000)), [(256, 128), (1024, 512)]);
         let small = thumbnails(&png(300, 200)).expect("thumbnails");
         let img = image::load_from_memory(&small[1].1).expect("jpeg");
         assert_eq!((img.width(), img.height()), (300, 200));
@@ -270,15 +274,7 @@ mod tests {
 
     #[test]
     fn a_large_photo_keeps_its_shape_through_the_working_copy() {
-        let out = thumbnails(&png(3000, 1500)).expect("thumbnails");
-        let sizes: Vec<(u32, u32)> = out
-            .iter()
-            .map(|(_, jpeg)| {
-                let img = image::load_from_memory(jpeg).expect("jpeg");
-                (img.width(), img.height())
-            })
-            .collect();
-        assert_eq!(sizes, [(256, 128), (1024, 512)]);
+        assert_eq!(thumbnail_sizes(&png(3000, 1500)), [(256, 128), (1024, 512)]);
     }
 
     #[test]

@@ -21,6 +21,7 @@ use runcrew_courses::course::{
 use runcrew_shared::blobs::{BlobError, validate_key};
 use runcrew_shared::route::Route;
 use runcrew_shared::store::{Condition, Item, StoreError};
+use runcrew_shared::users::profile_key;
 use runcrew_shared::{App, TaskError};
 use tokio::sync::Semaphore;
 
@@ -230,6 +231,24 @@ async fn photo(app: &App, key: &str) -> Result<(), TaskError> {
             }
             Err(other) => Err(blob_error(other)),
         };
+    }
+    // An upload URL lives 15 minutes: one used after its owner's account was erased would
+    // leave a public photo that no erasure will come back for. Remove it instead.
+    if let Some(owner) = key
+        .strip_prefix("uploads/")
+        .and_then(|rest| rest.split('/').next())
+    {
+        let store = app.store()?;
+        if store
+            .get(&profile_key(owner))
+            .await
+            .map_err(|e| TaskError(format!("profile of the uploader: {e}")))?
+            .is_none()
+        {
+            blobs.delete(key).await.map_err(blob_error)?;
+            tracing::warn!(key, "upload removed: its owner's account is closed");
+            return Ok(());
+        }
     }
     let Some(file) = blobs.get(key).await.map_err(blob_error)? else {
         return Ok(());

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use runcrew_courses::course::{Course, Visibility, course_key, route_blob_key};
-use runcrew_lambda_fake::{FakeRuntimeApi, invoke_once, lambda_env, sample_event, spawn_function};
+use runcrew_lambda_fake::{FakeRuntimeApi, invoke_once, lambda_env, refused_start, sample_event};
 use runcrew_shared::blobs::Blobs;
 use runcrew_shared::blobs::filesystem::FilesystemBlobs;
 use runcrew_shared::route::Route;
@@ -106,22 +106,9 @@ async fn a_mapbox_client_that_cannot_be_built_stops_the_start_with_a_clear_error
         ]
         .map(|(k, v)| (k.to_owned(), v.to_owned())),
     );
-    let process = spawn_function(Path::new(env!("CARGO_BIN_EXE_thumbnails")), &env);
     // when it starts, then it exits with an error naming the Mapbox client, and handles
     // no event (rather than drawing every map without the client's timeouts)
-    let output = tokio::time::timeout(
-        std::time::Duration::from_secs(30),
-        process.wait_with_output(),
-    )
-    .await
-    .expect("the process ends by itself")
-    .expect("output");
-    assert!(!output.status.success());
-    let logs = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let logs = refused_start(Path::new(env!("CARGO_BIN_EXE_thumbnails")), &env).await;
     assert!(logs.contains("Mapbox HTTP client"), "{logs}");
     assert!(
         !logs.contains("pk.test-token"),

@@ -66,6 +66,11 @@ impl S3Blobs {
         Self::new(Client::from_conf(builder.build()), bucket, cdn_base_url)
     }
 
+    /// The bucket's name (tests put objects beside the adapter through [`S3Blobs::client`]).
+    pub fn bucket_name(&self) -> &str {
+        &self.bucket
+    }
+
     /// The underlying client (bucket set-up in tests).
     pub fn client(&self) -> &Client {
         &self.client

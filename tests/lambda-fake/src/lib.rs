@@ -253,6 +253,25 @@ pub fn spawn_function(binary: &Path, env: &[(String, String)]) -> tokio::process
     command.spawn().expect("start the function binary")
 }
 
+/// Starts the function binary at `binary` with `env`, expecting it to refuse to start: waits
+/// (30 s at most) for it to exit by itself, checks that it failed, and returns its logs
+/// (standard output and error) for the test to read the reason in.
+pub async fn refused_start(binary: &Path, env: &[(String, String)]) -> String {
+    let output = tokio::time::timeout(
+        Duration::from_secs(30),
+        spawn_function(binary, env).wait_with_output(),
+    )
+    .await
+    .expect("the process ends by itself")
+    .expect("output");
+    assert!(!output.status.success(), "the start was not refused");
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
 /// The sample event `events/<binary>.json` of the repository, as text.
 pub fn sample_event(binary: &str) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../../events/{binary}.json"));
