@@ -231,3 +231,26 @@ fn the_cdn_serves_no_private_file_and_private_routes_still_get_their_map() {
         );
     }
 }
+
+#[test]
+fn course_files_leave_the_cdn_edges_within_minutes_of_going_private() {
+    // given the CDN's cache behaviours
+    let doc: Value = serde_norway::from_str(TEMPLATE).expect("yaml");
+    let config = &doc["Resources"]["Cdn"]["Properties"]["DistributionConfig"];
+    let behaviours = config["CacheBehaviors"]
+        .as_sequence()
+        .expect("cache behaviours");
+    // then a course's route and map are cached under a policy that keeps them at most 5
+    // minutes (a course made private would otherwise stay on the edges for a day)
+    for pattern in ["routes/*", "thumbnails/courses/*"] {
+        let behaviour = behaviours
+            .iter()
+            .find(|b| text(&b["PathPattern"]).as_deref() == Some(pattern))
+            .unwrap_or_else(|| panic!("no cache behaviour for {pattern}"));
+        // (`!Ref CourseFilesCachePolicy`: the tag looked through)
+        let policy_ref = text(&behaviour["CachePolicyId"]).expect("a policy of ours");
+        let policy = &doc["Resources"][policy_ref.as_str()]["Properties"]["CachePolicyConfig"];
+        let max_ttl = policy["MaxTTL"].as_u64().expect("MaxTTL");
+        assert!(max_ttl <= 300, "{pattern}: MaxTTL {max_ttl}");
+    }
+}
