@@ -33,6 +33,7 @@ pub mod store;
 pub mod telemetry;
 pub mod text;
 pub mod tokens;
+pub mod uploads;
 pub mod users;
 
 pub use app::{App, Needs};

@@ -118,13 +118,6 @@ pub fn body_bytes(body: &Body) -> &[u8] {
     }
 }
 
-/// Whether `text` holds control characters (newlines allowed where `allow_newlines`), which
-/// names and texts shown to other users must not.
-pub fn has_control_chars(text: &str, allow_newlines: bool) -> bool {
-    text.chars()
-        .any(|c| c.is_control() && !(allow_newlines && c == '\n'))
-}
-
 /// The `limit` query parameter of a list: `default` when absent, 422 naming `limit` unless
 /// it is 1 to `max`.
 pub fn page_limit(req: &Request, default: usize, max: usize) -> Result<usize, ApiError> {

@@ -16,7 +16,7 @@ pub mod thumbnails;
 use std::time::Duration;
 
 use lambda_http::{Body, Request, Response};
-use runcrew_shared::{ApiError, App, HttpFunction, Needs, S3Function, request, response};
+use runcrew_shared::{ApiError, App, HttpFunction, Needs, S3Function, request, response, uploads};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -79,16 +79,6 @@ struct NewUpload {
     size: u64,
 }
 
-/// The file extension of an accepted image type.
-pub fn extension_of(content_type: &str) -> Option<&'static str> {
-    match content_type {
-        "image/jpeg" => Some("jpg"),
-        "image/png" => Some("png"),
-        "image/webp" => Some("webp"),
-        _ => None,
-    }
-}
-
 /// `POST /v1/uploads`: a presigned PUT for one image of the caller, the CDN URL it will
 /// have, and the URLs its thumbnails will have once the task made them. 401 when the
 /// caller's account is closed: its token outlives the erasure by up to 15 minutes, and a
@@ -96,7 +86,7 @@ pub fn extension_of(content_type: &str) -> Option<&'static str> {
 pub async fn create(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
     let caller = app.caller(&req)?;
     let input: NewUpload = request::json_body(&req)?;
-    let ext = extension_of(&input.content_type).ok_or_else(|| {
+    let ext = uploads::extension_of(&input.content_type).ok_or_else(|| {
         ApiError::invalid(
             "content_type",
             "must be image/jpeg, image/png or image/webp",
@@ -110,17 +100,17 @@ pub async fn create(app: &App, req: Request) -> Result<Response<Body>, ApiError>
     }
     runcrew_shared::users::require_open_account(app.store()?, &caller.user_id).await?;
     let id = uuid::Uuid::now_v7().simple().to_string();
-    let key = format!("uploads/{}/{id}.{ext}", caller.user_id);
+    let key = uploads::upload_key(&caller.user_id, &id, ext);
     let blobs = app.blobs()?;
     let upload = blobs
         .presign_put(&key, &input.content_type, input.size, UPLOAD_URL_LIFETIME)
         .await?;
-    let thumbnails: serde_json::Map<String, serde_json::Value> = photos::SIZES
+    let thumbnails: serde_json::Map<String, serde_json::Value> = uploads::THUMBNAIL_SIZES
         .iter()
         .map(|size| {
             (
                 size.to_string(),
-                json!(blobs.public_url(&photos::thumbnail_key(&key, *size).unwrap_or_default())),
+                json!(blobs.public_url(&uploads::thumbnail_key(&key, *size).unwrap_or_default())),
             )
         })
         .collect();

@@ -15,7 +15,7 @@ use image::imageops::FilterType;
 use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits};
 
 /// The longest side of each thumbnail, in pixels.
-pub const SIZES: [u32; 2] = [256, 1024];
+pub use runcrew_shared::uploads::THUMBNAIL_SIZES as SIZES;
 /// The most pixels a photo may have (a 48-megapixel phone photo fits).
 pub const MAX_PIXELS: u64 = 50_000_000;
 /// The longest side a photo may have.
@@ -54,14 +54,6 @@ pub enum Refusal {
     /// The header looked right but the image data is broken.
     #[error("the image data is damaged: {0}")]
     Damaged(String),
-}
-
-/// The thumbnail key of an upload for one size: `uploads/u/x.png` →
-/// `thumbnails/uploads/u/x_256.jpg`.
-pub fn thumbnail_key(upload_key: &str, size: u32) -> Option<String> {
-    let rest = upload_key.strip_prefix("uploads/")?;
-    let stem = rest.rsplit_once('.').map_or(rest, |(stem, _)| stem);
-    Some(format!("thumbnails/uploads/{stem}_{size}.jpg"))
 }
 
 /// Decodes `bytes` within the limits, applies the EXIF orientation and returns one JPEG
@@ -275,14 +267,5 @@ mod tests {
     #[test]
     fn a_large_photo_keeps_its_shape_through_the_working_copy() {
         assert_eq!(thumbnail_sizes(&png(3000, 1500)), [(256, 128), (1024, 512)]);
-    }
-
-    #[test]
-    fn thumbnail_keys_sit_under_thumbnails() {
-        assert_eq!(
-            thumbnail_key("uploads/u1/abc.png", 256).as_deref(),
-            Some("thumbnails/uploads/u1/abc_256.jpg")
-        );
-        assert_eq!(thumbnail_key("routes/x.geojson", 256), None);
     }
 }

@@ -234,10 +234,7 @@ async fn photo(app: &App, key: &str) -> Result<(), TaskError> {
     }
     // An upload URL lives 15 minutes: one used after its owner's account was erased would
     // leave a public photo that no erasure will come back for. Remove it instead.
-    if let Some(owner) = key
-        .strip_prefix("uploads/")
-        .and_then(|rest| rest.split('/').next())
-    {
+    if let Some(owner) = runcrew_shared::uploads::owner_of(key) {
         let store = app.store()?;
         if store
             .get(&profile_key(owner))
@@ -272,7 +269,7 @@ async fn photo(app: &App, key: &str) -> Result<(), TaskError> {
     match made {
         Ok(versions) => {
             for (size, jpeg) in versions {
-                let Some(target) = photos::thumbnail_key(key, size) else {
+                let Some(target) = runcrew_shared::uploads::thumbnail_key(key, size) else {
                     continue;
                 };
                 blobs

@@ -3,6 +3,7 @@
 
 use runcrew_shared::ApiError;
 use runcrew_shared::text::{Shape, visible_text};
+use runcrew_shared::uploads::{is_own_thumbnail, is_own_upload};
 
 /// The longest display name, in characters.
 pub const MAX_DISPLAY_NAME: usize = 40;
@@ -60,13 +61,6 @@ impl Bio {
     }
 }
 
-/// The sizes of the thumbnails the uploads task makes of every photo
-/// (`runcrew_uploads::photos::SIZES`; a function crate does not depend on another's).
-pub const THUMBNAIL_SIZES: [u32; 2] = [256, 1024];
-
-/// The file types `POST /v1/uploads` hands out keys for.
-const UPLOAD_EXTENSIONS: [&str; 3] = ["jpg", "png", "webp"];
-
 /// An avatar: the CDN URL of one of the user's own photo uploads, or of one of its
 /// thumbnails, exactly as `POST /v1/uploads` and the thumbnails task name them:
 ///
@@ -109,44 +103,6 @@ impl AvatarUrl {
     /// The URL.
     pub fn as_str(&self) -> &str {
         &self.0
-    }
-}
-
-/// 32 lowercase hex digits: a UUID in the simple form uploads-create writes.
-fn is_upload_id(id: &str) -> bool {
-    id.len() == 32 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-}
-
-/// `uploads/<owner>/<id>.<ext>`.
-fn is_own_upload(key: &str, owner: &str) -> bool {
-    let Some(file) = key
-        .strip_prefix("uploads/")
-        .and_then(|rest| rest.strip_prefix(owner))
-        .and_then(|rest| rest.strip_prefix('/'))
-    else {
-        return false;
-    };
-    match file.split_once('.') {
-        Some((id, ext)) => is_upload_id(id) && UPLOAD_EXTENSIONS.contains(&ext),
-        None => false,
-    }
-}
-
-/// `thumbnails/uploads/<owner>/<id>_<size>.jpg`.
-fn is_own_thumbnail(key: &str, owner: &str) -> bool {
-    let Some(file) = key
-        .strip_prefix("thumbnails/uploads/")
-        .and_then(|rest| rest.strip_prefix(owner))
-        .and_then(|rest| rest.strip_prefix('/'))
-        .and_then(|rest| rest.strip_suffix(".jpg"))
-    else {
-        return false;
-    };
-    match file.split_once('_') {
-        Some((id, size)) => {
-            is_upload_id(id) && THUMBNAIL_SIZES.iter().any(|s| s.to_string() == size)
-        }
-        None => false,
     }
 }
 
