@@ -1,4 +1,6 @@
-//! The common crate of every RunCrew function.
+//! The common crate of every RunCrew function: the infrastructure every area stands on.
+//! The domain (profiles, courses, runs, boards...) lives in `runcrew-model`, which
+//! depends on this crate, never the other way round.
 //!
 //! - [`config`]: typed configuration, refusing insecure production settings at start-up;
 //! - [`error`], [`request`], [`response`]: the JSON error envelope and HTTP glue;
@@ -7,8 +9,8 @@
 //! - [`tokens`]: RS256 keys that sign our tokens and feed the JWKS;
 //! - [`identity`]: social-login verification (Kakao, Naver, Google, Apple, dev);
 //! - [`app`], [`function`]: the ports of one execution environment and the handler wrapper;
-//! - [`users`], [`audit`], [`rate_limit`], [`idempotency`]: accounts and their links, the
-//!   audit trail, per-client limits and `Idempotency-Key` replays kept in the table;
+//! - [`audit`], [`rate_limit`]: the audit trail and per-client limits;
+//! - [`clock`], [`ids`]: the one timestamp format and the one id shape of the API;
 //! - [`route`], [`geocell`]: routes drawn on a map (GeoJSON or polyline, haversine
 //!   distance, simplification) and geohash cells for "near a point" queries;
 //! - [`text`]: the check that names and texts shown to others are visible;
@@ -17,13 +19,14 @@
 pub mod app;
 pub mod audit;
 pub mod blobs;
+pub mod clock;
 pub mod config;
 pub mod digest;
 pub mod error;
 pub mod function;
 pub mod geocell;
-pub mod idempotency;
 pub mod identity;
+pub mod ids;
 pub mod queue;
 pub mod rate_limit;
 pub mod request;
@@ -34,7 +37,6 @@ pub mod telemetry;
 pub mod text;
 pub mod tokens;
 pub mod uploads;
-pub mod users;
 
 pub use app::{App, Needs};
 pub use error::ApiError;

@@ -358,8 +358,8 @@ async fn following_counts_once_queues_one_job_and_feeds_public_runs_newest_first
         .await;
     }
     // and one imported from Strava, as the importer writes it
-    let strava = runcrew_runs::run::Run {
-        run_id: runcrew_runs::run::new_run_id(
+    let strava = runcrew_model::run::Run {
+        run_id: runcrew_model::run::new_run_id(
             OffsetDateTime::now_utc().unix_timestamp() * 1000 - 60_000,
         ),
         user_id: b_id.clone(),
@@ -371,8 +371,8 @@ async fn following_counts_once_queues_one_job_and_feeds_public_runs_newest_first
         duration_s: 1700,
         distance_m: 5000.0,
         course_id: None,
-        source: runcrew_runs::run::Source::Strava,
-        visibility: runcrew_runs::run::RunVisibility::Public,
+        source: runcrew_model::run::Source::Strava,
+        visibility: runcrew_model::run::RunVisibility::Public,
         flag: None,
         path_points: None,
         created_at: seoul_time(0),
@@ -640,7 +640,7 @@ async fn an_erased_account_cannot_create_runs_with_its_still_valid_token() {
         .store()
         .expect("store")
         .query(&runcrew_shared::store::Query::partition(
-            runcrew_shared::users::user_partition(&a_id),
+            runcrew_model::profile::user_partition(&a_id),
         ))
         .await
         .expect("query");
@@ -769,7 +769,7 @@ async fn a_repeat_while_the_first_request_runs_is_told_when_to_retry() {
         .expect("store")
         .put(
             runcrew_shared::store::Item::new(
-                runcrew_shared::idempotency::item_key(&a_id, "POST /v1/runs", b"slow-1"),
+                runcrew_model::idempotency::item_key(&a_id, "POST /v1/runs", b"slow-1"),
                 pending,
             )
             .with_version(7)

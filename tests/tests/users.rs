@@ -6,10 +6,10 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use runcrew_local::Running;
+use runcrew_model::profile::find_or_create;
 use runcrew_shared::identity::{Identity, Provider};
 use runcrew_shared::store::Store;
 use runcrew_shared::store::embedded::EmbeddedStore;
-use runcrew_shared::users::find_or_create;
 use runcrew_tests::fakes::OidcFake;
 use serde_json::{Value, json};
 
@@ -335,7 +335,7 @@ async fn erasing_an_account_leaves_no_item_with_its_id() {
     // every kind of item she owns is one the erasure knows about
     for pattern in &hers {
         assert!(
-            runcrew_users::erasure::ERASED_KEY_PATTERNS.contains(&pattern.as_str()),
+            runcrew_erasure::ERASED_KEY_PATTERNS.contains(&pattern.as_str()),
             "{pattern} carries the user id but erasure does not list it"
         );
     }
@@ -467,7 +467,7 @@ async fn race_first_logins(store: Arc<dyn Store>) {
             find_or_create(
                 store.as_ref(),
                 &identity,
-                runcrew_shared::users::new_user_id,
+                runcrew_model::profile::new_user_id,
             )
             .await
             .expect("login")

@@ -10,19 +10,17 @@
 //! Login and refresh are limited per client address and per account in the table
 //! ([`runcrew_shared::rate_limit`]), and every outcome that matters is audited.
 
-pub mod sessions;
-
 use lambda_http::{Body, Request, Response};
+use runcrew_model::profile::{self, new_user_id};
 use runcrew_shared::app::external_user_id;
 use runcrew_shared::audit::{self, AuditEvent};
 use runcrew_shared::identity::{Identity, IdentityError, Provider};
 use runcrew_shared::rate_limit::FixedWindow;
 use runcrew_shared::store::Store;
-use runcrew_shared::users::{self, new_user_id};
 use runcrew_shared::{ApiError, App, HandlerFuture, HttpFunction, Needs, request, response};
 use serde::Deserialize;
 
-use crate::sessions::{Presented, RefreshToken};
+use runcrew_model::session::{self, Presented, RefreshToken};
 
 /// `POST /v1/auth/login`.
 pub static LOGIN: HttpFunction = HttpFunction {
@@ -228,9 +226,9 @@ pub async fn login(app: &App, req: Request) -> Result<Response<Body>, ApiError> 
         )
         .await?;
 
-    let account = users::find_or_create(store, &identity, || user_id_for(&identity)).await?;
+    let account = profile::find_or_create(store, &identity, || user_id_for(&identity)).await?;
     let now = now();
-    let (session, refresh) = sessions::open(app, &account.user_id, provider, now).await?;
+    let (session, refresh) = session::open(app, &account.user_id, provider, now).await?;
     evict_beyond_cap(app, &account.user_id, &request_id).await?;
     audit::record(
         app,
@@ -246,7 +244,7 @@ pub async fn login(app: &App, req: Request) -> Result<Response<Body>, ApiError> 
         },
     )
     .await;
-    let mut body = sessions::token_response(app, &session, &refresh, now)?;
+    let mut body = session::token_response(app, &session, &refresh, now)?;
     body["new_user"] = serde_json::Value::Bool(account.created);
     let status = if account.created {
         http::StatusCode::CREATED
@@ -259,7 +257,7 @@ pub async fn login(app: &App, req: Request) -> Result<Response<Body>, ApiError> 
 /// Ends the oldest sessions beyond `MAX_SESSIONS`.
 async fn evict_beyond_cap(app: &App, user_id: &str, request_id: &str) -> Result<(), ApiError> {
     let store = app.store()?;
-    let open = sessions::list(store, user_id).await?;
+    let open = session::list(store, user_id).await?;
     let excess = open.len().saturating_sub(app.config.auth.max_sessions);
     if excess == 0 {
         return Ok(());
@@ -268,7 +266,7 @@ async fn evict_beyond_cap(app: &App, user_id: &str, request_id: &str) -> Result<
         .iter()
         .map(|s| s.session_id.clone())
         .collect();
-    sessions::end(store, user_id, &oldest).await?;
+    session::end(store, user_id, &oldest).await?;
     for session_id in &oldest {
         audit::record(
             app,
@@ -302,7 +300,7 @@ pub async fn refresh(app: &App, req: Request) -> Result<Response<Body>, ApiError
     let body: RefreshRequest = request::json_body(&req)?;
     let token = RefreshToken::parse(&body.refresh_token).ok_or_else(invalid_refresh)?;
 
-    match sessions::present(store, &token).await? {
+    match session::present(store, &token).await? {
         Presented::Current(session, version) => {
             // Counted only for a proven token: user ids are public, so counting guesses
             // per account would let anyone lock a user out of refreshing.
@@ -311,16 +309,16 @@ pub async fn refresh(app: &App, req: Request) -> Result<Response<Body>, ApiError
                 .hit(store, &format!("user:{}", token.user_id), now())
                 .await?;
             let now = now();
-            let (session, refresh) = sessions::rotate(app, session, version, now)
+            let (session, refresh) = session::rotate(app, session, version, now)
                 .await?
                 .ok_or_else(invalid_refresh)?;
             response::no_store(
                 http::StatusCode::OK,
-                &sessions::token_response(app, &session, &refresh, now)?,
+                &session::token_response(app, &session, &refresh, now)?,
             )
         }
         Presented::Reused(session) => {
-            sessions::end(
+            session::end(
                 store,
                 &session.user_id,
                 std::slice::from_ref(&session.session_id),
@@ -348,7 +346,7 @@ pub async fn refresh(app: &App, req: Request) -> Result<Response<Body>, ApiError
 }
 
 /// `POST /v1/auth/logout`: 204 whether or not the session was still open; 401
-/// [`users::account_closed`] when the account was erased (the access token outlives it by
+/// [`profile::account_closed`] when the account was erased (the access token outlives it by
 /// up to 15 minutes).
 pub async fn logout(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
     let caller = app.caller(&req)?;
@@ -358,13 +356,13 @@ pub async fn logout(app: &App, req: Request) -> Result<Response<Body>, ApiError>
     // left to end (`all` after the sessions expired, or after an erasure).
     let mut ended: Vec<String> = caller.session_id.iter().cloned().collect();
     if body.all {
-        for session in sessions::list(store, &caller.user_id).await? {
+        for session in session::list(store, &caller.user_id).await? {
             if !ended.contains(&session.session_id) {
                 ended.push(session.session_id);
             }
         }
     }
-    sessions::end_for_open_account(store, &caller.user_id, &ended).await?;
+    session::end_for_open_account(store, &caller.user_id, &ended).await?;
     audit::record(
         app,
         &AuditEvent {

@@ -22,8 +22,6 @@
 //! erasure would be found by no one. A private course's view signs its file URLs (no round
 //! trip).
 
-pub mod course;
-pub mod erasure;
 pub mod reactions;
 pub mod reviews;
 
@@ -31,16 +29,17 @@ use std::collections::HashSet;
 
 use futures::future::try_join_all;
 use lambda_http::{Body, Request, Response};
-use runcrew_shared::idempotency::Completion;
+use runcrew_model::idempotency::Completion;
+use runcrew_model::profile::{account_closed, is_user_id, open_account_check};
+use runcrew_shared::clock::now_rfc3339;
 use runcrew_shared::route::{LatLng, Route, distance_between};
 use runcrew_shared::store::{Condition, Index, MAX_PAGE, Query, SortRange, StoreError, Write};
 use runcrew_shared::text::{Shape, visible_text};
-use runcrew_shared::users::{account_closed, is_user_id, now_rfc3339, open_account_check};
 use runcrew_shared::{ApiError, App, HttpFunction, Needs, geocell, request, response};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::course::{
+use runcrew_model::course::{
     Course, PUBLIC_PARTITION, Visibility, course_not_found, creator_partition, load_owned,
     load_visible, place_files, thumbnail_file_key,
 };
@@ -159,7 +158,7 @@ struct NewCourse {
 /// `Idempotency-Key`, a retry within 24 hours gets the first answer and creates nothing.
 pub async fn create(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
     let caller = app.caller(&req)?;
-    runcrew_shared::idempotency::once_committed(app.store()?, &req, &caller.user_id, |completion| {
+    runcrew_model::idempotency::once_committed(app.store()?, &req, &caller.user_id, |completion| {
         create_course(app, &req, &caller.user_id, completion)
     })
     .await
@@ -228,7 +227,7 @@ async fn create_course(
         // Without its route the course is not usable: take it back (and the answer that
         // said it was created, so a retry runs anew), then report.
         let mut undo = vec![Write::Delete {
-            key: course::course_key(&course.course_id),
+            key: runcrew_model::course::course_key(&course.course_id),
             condition: Condition::None,
         }];
         undo.extend(completion.as_ref().map(Completion::retract));
@@ -501,7 +500,7 @@ pub async fn delete(app: &App, req: Request) -> Result<Response<Body>, ApiError>
             ApiError::NotFound { .. } => course_not_found(),
             other => other,
         })?;
-    erasure::delete_course(store, app.blobs()?, &course.course_id).await?;
+    runcrew_model::course::delete_course(store, app.blobs()?, &course.course_id).await?;
     tracing::info!(course_id = %course.course_id, "course deleted");
     Ok(response::no_content())
 }

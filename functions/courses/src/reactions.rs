@@ -2,13 +2,14 @@
 //! course's counter changes in the same transaction as the item.
 
 use lambda_http::{Body, Request, Response};
-use runcrew_shared::store::{Condition, Index, Item, Key, Query, StoreError, Write};
-use runcrew_shared::users::{account_closed, open_account_check};
+use runcrew_model::profile::{account_closed, open_account_check};
+use runcrew_shared::store::{Condition, Index, Key, Query, StoreError, Write};
 use runcrew_shared::{ApiError, App, HttpFunction, Needs, request, response};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
-use crate::course::{Course, course_key, course_not_found, course_partition, load_visible};
 use crate::{DEFAULT_PAGE, MAX_LIST_PAGE};
+use runcrew_model::course::{Course, course_key, course_not_found, load_visible};
+use runcrew_model::reaction::Reaction;
 
 /// `PUT /v1/courses/{courseId}/like`.
 pub static LIKE: HttpFunction = HttpFunction {
@@ -44,69 +45,6 @@ pub static MY_FAVORITES: HttpFunction = HttpFunction {
     needs: Needs::NOTHING.store().blobs(),
     handler: |app, req| Box::pin(my_favorites(app, req)),
 };
-
-/// A like or a favorite: the same mechanics, different items and counters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Reaction {
-    /// A public thumbs-up, counted on the course.
-    Like,
-    /// A bookmark, listed under `/v1/users/me/favorites` newest first.
-    Favorite,
-}
-
-impl Reaction {
-    /// The sort-key prefix of its items in the course partition.
-    pub fn prefix(self) -> &'static str {
-        match self {
-            Reaction::Like => "LIKE#",
-            Reaction::Favorite => "FAVORITE#",
-        }
-    }
-
-    /// The counter on the course.
-    pub fn counter(self) -> &'static str {
-        match self {
-            Reaction::Like => "like_count",
-            Reaction::Favorite => "favorite_count",
-        }
-    }
-
-    /// The gsi1 partition listing one user's reactions of this kind.
-    pub fn user_partition(self, user_id: &str) -> String {
-        match self {
-            Reaction::Like => format!("LIKER#{user_id}"),
-            Reaction::Favorite => format!("FAVORITES#{user_id}"),
-        }
-    }
-
-    /// The key of `user_id`'s reaction to `course_id`.
-    pub fn key(self, course_id: &str, user_id: &str) -> Key {
-        Key::new(
-            course_partition(course_id),
-            format!("{}{user_id}", self.prefix()),
-        )
-    }
-
-    fn item(self, course_id: &str, user_id: &str) -> Item {
-        let now = time::OffsetDateTime::now_utc();
-        let at_ms = now.unix_timestamp_nanos() / 1_000_000;
-        let mut body = Map::new();
-        body.insert("course_id".into(), Value::from(course_id));
-        body.insert("user_id".into(), Value::from(user_id));
-        body.insert(
-            "at".into(),
-            Value::from(runcrew_shared::users::now_rfc3339()),
-        );
-        Item::new(self.key(course_id, user_id), body).with_index(
-            Index::Gsi1,
-            self.user_partition(user_id),
-            match self {
-                Reaction::Like => course_id.to_owned(),
-                Reaction::Favorite => format!("{at_ms:013}#{course_id}"),
-            },
-        )
-    }
-}
 
 /// Adds (`on`) or removes the caller's reaction. Idempotent: a second like is no second
 /// like, removing an absent one is fine. 204 either way; 401 when the caller's account is

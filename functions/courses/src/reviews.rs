@@ -1,22 +1,22 @@
 //! Reviews: one per user and course (posting again replaces it), with the course's rating
 //! sum and count changed in the same transaction.
 
-use std::collections::HashMap;
-
 use lambda_http::{Body, Request, Response};
-use runcrew_shared::store::{Condition, Index, Item, Key, Query, StoreError, Write};
+use runcrew_model::profile::{account_closed, open_account_check, profile_key};
+use runcrew_shared::clock::now_rfc3339;
+use runcrew_shared::store::from_body;
+use runcrew_shared::store::{Condition, Index, Key, Query, StoreError, Write};
 use runcrew_shared::text::{Shape, visible_text};
-use runcrew_shared::users::{
-    account_closed, from_body, now_rfc3339, open_account_check, profile_key, to_body,
-};
 use runcrew_shared::{ApiError, App, HttpFunction, Needs, request, response};
-use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde::Deserialize;
+use serde_json::Value;
 
-use crate::course::{
-    course_key, course_not_found, course_partition, is_course_id, load_visible, load_visible_with,
-};
 use crate::{BUSY_RETRY_AFTER_SECONDS, DEFAULT_PAGE, MAX_LIST_PAGE};
+use runcrew_model::author::Author;
+use runcrew_model::course::{
+    course_key, course_not_found, is_course_id, load_visible, load_visible_with,
+};
+use runcrew_model::review::{MAX_TEXT, Review, review_key};
 
 /// `POST /v1/courses/{courseId}/reviews`.
 pub static CREATE: HttpFunction = HttpFunction {
@@ -31,68 +31,6 @@ pub static LIST: HttpFunction = HttpFunction {
     needs: Needs::NOTHING.store(),
     handler: |app, req| Box::pin(list(app, req)),
 };
-
-/// The longest review text, in characters.
-pub const MAX_TEXT: usize = 1_000;
-
-/// A review item's body.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Review {
-    /// The course.
-    pub course_id: String,
-    /// The author.
-    pub user_id: String,
-    /// 1 to 5.
-    pub rating: i64,
-    /// Up to [`MAX_TEXT`] characters.
-    pub text: String,
-    /// RFC 3339, first posted.
-    pub created_at: String,
-    /// RFC 3339, last replaced.
-    pub updated_at: String,
-}
-
-/// The key of `user_id`'s review of `course_id`.
-pub fn review_key(course_id: &str, user_id: &str) -> Key {
-    Key::new(course_partition(course_id), format!("REVIEW#{user_id}"))
-}
-
-/// The gsi2 partition of one author's reviews (for erasure).
-pub fn reviewer_partition(user_id: &str) -> String {
-    format!("REVIEWER#{user_id}")
-}
-
-impl Review {
-    fn to_item(&self, version: u64) -> Result<Item, ApiError> {
-        let ms = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
-        Ok(
-            Item::new(review_key(&self.course_id, &self.user_id), to_body(self)?)
-                .with_version(version)
-                .with_index(
-                    Index::Gsi1,
-                    format!("REVIEWS#{}", self.course_id),
-                    format!("{ms:013}#{}", self.user_id),
-                )
-                .with_index(
-                    Index::Gsi2,
-                    reviewer_partition(&self.user_id),
-                    &self.course_id,
-                ),
-        )
-    }
-
-    fn view(&self, author: Option<&Value>) -> Value {
-        json!({
-            "course_id": self.course_id,
-            "user_id": self.user_id,
-            "author": author.cloned().unwrap_or(Value::Null),
-            "rating": self.rating,
-            "text": self.text,
-            "created_at": self.created_at,
-            "updated_at": self.updated_at,
-        })
-    }
-}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -222,15 +160,7 @@ pub async fn list(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
     let keys: Vec<Key> = reviews.iter().map(|r| profile_key(&r.user_id)).collect();
     let viewer_id = viewer.as_ref().map(|c| c.user_id.as_str());
     let (_, _, profiles) = load_visible_with(store, course_id, viewer_id, keys).await?;
-    let mut authors = HashMap::new();
-    for item in profiles {
-        if let (Some(id), Some(name)) = (item.str("user_id"), item.str("display_name")) {
-            authors.insert(
-                id.to_owned(),
-                json!({"display_name": name, "avatar_url": item.body.get("avatar_url")}),
-            );
-        }
-    }
+    let authors = Author::by_id(&profiles);
     let views: Vec<Value> = reviews
         .iter()
         .map(|r| r.view(authors.get(&r.user_id)))

@@ -5,7 +5,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use runcrew_courses::course::{Course, Visibility};
+use runcrew_model::course::{Course, Visibility};
 use runcrew_shared::App;
 use runcrew_shared::config::Config;
 use runcrew_shared::route::Route;

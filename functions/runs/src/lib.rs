@@ -11,30 +11,24 @@
 //! | `GET /v1/courses/{id}/leaderboard` | 1 Query page, then 1 BatchGetItem (course, names [, mine]) [∥ 1 COUNT for a later page's first rank] [+ 1 COUNT for my rank off the page] | 0 |
 //! | `GET /v1/users/me/stats` | 1 GetItem profile, then 1 BatchGetItem (4 totals + records) | 0 |
 
-pub mod board;
-pub mod erasure;
-pub mod run;
-pub mod stats;
-
-use std::collections::HashMap;
-
 use lambda_http::{Body, Request, Response};
-use runcrew_courses::course::{course_not_found, is_course_id, load_visible, load_visible_with};
+use runcrew_model::author::Author;
+use runcrew_model::course::{course_not_found, is_course_id, load_visible, load_visible_with};
+use runcrew_model::profile::{account_closed, load_profile, open_account_check, profile_key};
+use runcrew_model::{idempotency, leaderboard, stats};
+use runcrew_shared::clock::now_rfc3339;
 use runcrew_shared::route::Route;
 use runcrew_shared::store::{Condition, Index, Key, Query, StoreError, Write};
-use runcrew_shared::users::{
-    account_closed, is_user_id, load_profile, now_rfc3339, open_account_check, profile_key,
-};
-use runcrew_shared::{ApiError, App, HttpFunction, Needs, idempotency, request, response};
+use runcrew_shared::{ApiError, App, HttpFunction, Needs, request, response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::board::{Best, best_key, board_partition, rank_of};
-use crate::run::{
-    Flag, MAX_DISTANCE_M, MAX_DURATION_S, Run, RunVisibility, Source, new_run_id, path_item,
-    path_key, round_distance, run_key, runs_of,
+use runcrew_model::leaderboard::{Best, best_key, board_partition, rank_of};
+use runcrew_model::run::{
+    Flag, MAX_DISTANCE_M, MAX_DURATION_S, Run, RunVisibility, Source, is_run_id, new_run_id,
+    path_item, path_key, round_distance, run_key, runs_of,
 };
 
 /// `POST /v1/runs`.
@@ -305,7 +299,7 @@ async fn create_run(
     }
 
     // The run is saved: what follows must not turn it into an error the client retries.
-    let best = match board::offer(store, &run).await {
+    let best = match leaderboard::offer(store, &run).await {
         Ok(best) => best,
         Err(err) => {
             tracing::error!(run_id = %run.run_id, error = %err, "leaderboard not updated; the run is saved");
@@ -345,7 +339,7 @@ pub async fn list(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
 
 fn run_id_param(req: &Request) -> Result<&str, ApiError> {
     let id = request::path_param(req, "runId")?;
-    if is_user_id(id) {
+    if is_run_id(id) {
         Ok(id)
     } else {
         Err(run_not_found())
@@ -407,7 +401,7 @@ pub async fn delete(app: &App, req: Request) -> Result<Response<Body>, ApiError>
         }
         Err(other) => return Err(other.into()),
     }
-    board::withdraw(store, &run).await?;
+    leaderboard::withdraw(store, &run).await?;
     stats::withdraw_records(store, &run).await?;
     Ok(response::no_content())
 }
@@ -451,31 +445,18 @@ pub async fn leaderboard(app: &App, req: Request) -> Result<Response<Body>, ApiE
     );
     let (_, _, items) = course?;
     let first_rank = first_rank?;
-    let mut names = HashMap::new();
-    let mut mine = None;
-    for item in items {
-        if Some(&item.key) == mine_key.as_ref() {
-            mine = Some(item);
-        } else if let Some(id) = item.str("user_id") {
-            names.insert(
-                id.to_owned(),
-                (
-                    item.str("display_name").unwrap_or_default().to_owned(),
-                    item.body.get("avatar_url").cloned().unwrap_or(Value::Null),
-                ),
-            );
-        }
-    }
+    let authors = Author::by_id(&items);
+    let mine = mine_key.and_then(|key| items.into_iter().find(|item| item.key == key));
     let rows: Vec<Value> = entries
         .iter()
         .enumerate()
         .map(|(i, e)| {
-            let (name, avatar) = names.get(&e.user_id).cloned().unwrap_or_default();
+            let author = authors.get(&e.user_id);
             json!({
                 "rank": first_rank + i,
                 "user_id": e.user_id,
-                "display_name": name,
-                "avatar_url": avatar,
+                "display_name": author.map_or("", |a| a.display_name.as_str()),
+                "avatar_url": author.map_or(Value::Null, |a| a.avatar_url.clone()),
                 "duration_s": e.duration_s,
                 "distance_m": e.distance_m,
                 "run_id": e.run_id,

@@ -21,18 +21,19 @@
 //! so the feed reads at most [`MAX_FEED_FOLLOWING`] of them; past that, fan-out on write
 //! for heavy readers is the next step.
 
-pub mod erasure;
-
-use std::collections::HashMap;
-
 use futures::stream::{self, StreamExt, TryStreamExt};
 use lambda_http::{Body, Request, Response};
-use runcrew_runs::run::{Run, course_keys, feed_partition, visible_courses};
+use runcrew_model::author::Author;
+use runcrew_model::follow::{
+    count, follow_item, follow_key, followers_partition, following_partition,
+};
+use runcrew_model::profile::{account_closed, is_user_id, profile_key, user_partition};
+use runcrew_model::run::{Run, course_keys, feed_partition, is_run_id, visible_courses};
+use runcrew_shared::clock::now_rfc3339;
 use runcrew_shared::queue::{QueueName, send_or_park};
 use runcrew_shared::store::{Condition, Index, Item, Key, Query, SortRange, StoreError, Write};
-use runcrew_shared::users::{account_closed, is_user_id, now_rfc3339, profile_key, user_partition};
 use runcrew_shared::{ApiError, App, HttpFunction, Needs, request, response};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 /// `PUT /v1/users/{userId}/follow`.
 pub static FOLLOW: HttpFunction = HttpFunction {
@@ -81,50 +82,8 @@ pub const MAX_FEED_FOLLOWING: usize = 1_000;
 /// Feed index reads in flight at once.
 const FEED_CONCURRENCY: usize = 16;
 
-/// The key of `follower` following `followee`.
-pub fn follow_key(follower: &str, followee: &str) -> Key {
-    Key::new(user_partition(follower), format!("FOLLOWS#{followee}"))
-}
-
-/// The gsi1 partition of a user's followers.
-pub fn followers_partition(user_id: &str) -> String {
-    format!("FOLLOWERS#{user_id}")
-}
-
-/// The gsi2 partition of whom a user follows.
-pub fn following_partition(user_id: &str) -> String {
-    format!("FOLLOWING#{user_id}")
-}
-
 fn user_not_found() -> ApiError {
     ApiError::not_found("user_not_found", "no such user")
-}
-
-fn follow_item(follower: &str, followee: &str) -> Item {
-    let ms = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
-    let mut body = Map::new();
-    body.insert("follower_id".into(), json!(follower));
-    body.insert("followee_id".into(), json!(followee));
-    body.insert("followed_at".into(), json!(now_rfc3339()));
-    Item::new(follow_key(follower, followee), body)
-        .with_index(
-            Index::Gsi1,
-            followers_partition(followee),
-            format!("{ms:013}#{follower}"),
-        )
-        .with_index(
-            Index::Gsi2,
-            following_partition(follower),
-            format!("{ms:013}#{followee}"),
-        )
-}
-
-fn count(user_id: &str, field: &str, delta: i64) -> Write {
-    Write::Increment {
-        key: profile_key(user_id),
-        deltas: vec![(field.into(), delta)],
-        must_exist: true,
-    }
 }
 
 fn target(req: &Request) -> Result<&str, ApiError> {
@@ -266,13 +225,8 @@ pub async fn people(
         .collect();
     keys.push(profile_key(user_id));
     keys.dedup();
-    let profiles: HashMap<String, Item> = store
-        .get_many(&keys)
-        .await?
-        .into_iter()
-        .filter_map(|i| Some((i.str("user_id")?.to_owned(), i)))
-        .collect();
-    if !profiles.contains_key(user_id) {
+    let authors = Author::by_id(&store.get_many(&keys).await?);
+    if !authors.contains_key(user_id) {
         return Err(user_not_found());
     }
     let items: Vec<Value> = page
@@ -280,11 +234,11 @@ pub async fn people(
         .iter()
         .filter_map(|item| {
             let id = other(item)?;
-            let profile = profiles.get(&id)?;
+            let author = authors.get(&id)?;
             Some(json!({
                 "user_id": id,
-                "display_name": profile.str("display_name"),
-                "avatar_url": profile.body.get("avatar_url"),
+                "display_name": author.display_name,
+                "avatar_url": author.avatar_url,
                 "followed_at": item.str("followed_at"),
             }))
         })
@@ -323,7 +277,7 @@ pub async fn feed(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
     let caller = app.caller(&req)?;
     let limit = request::page_limit(&req, DEFAULT_PAGE, MAX_LIST_PAGE)?;
     let before = request::page_cursor(&req);
-    if before.as_deref().is_some_and(|c| !is_user_id(c)) {
+    if before.as_deref().is_some_and(|c| !is_run_id(c)) {
         return Err(ApiError::bad_request(
             "invalid_cursor",
             Some("cursor"),
@@ -376,11 +330,7 @@ pub async fn feed(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
     // A course id is shown only when I may see the course (not private to someone else,
     // not deleted): the id of a course I cannot see is not mine to have.
     let courses = visible_courses(&found, Some(&caller.user_id));
-    let authors: HashMap<String, Item> = found
-        .into_iter()
-        .filter(|i| i.key.pk.starts_with("USER#"))
-        .filter_map(|i| Some((i.str("user_id")?.to_owned(), i)))
-        .collect();
+    let authors = Author::by_id(&found);
     let items: Vec<Value> = runs
         .iter()
         .map(|run| {
@@ -389,12 +339,7 @@ pub async fn feed(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
                 .as_ref()
                 .is_some_and(|id| courses.contains(id));
             let mut view = run.public_view(course_visible);
-            let author = authors.get(&run.user_id);
-            view["author"] = json!({
-                "user_id": run.user_id,
-                "display_name": author.and_then(|a| a.str("display_name")),
-                "avatar_url": author.and_then(|a| a.body.get("avatar_url")),
-            });
+            view["author"] = Author::summary(&run.user_id, authors.get(&run.user_id));
             view
         })
         .collect();

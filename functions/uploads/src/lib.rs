@@ -98,7 +98,7 @@ pub async fn create(app: &App, req: Request) -> Result<Response<Body>, ApiError>
             format!("must be 1 to {MAX_UPLOAD_BYTES} bytes (10 MB)"),
         ));
     }
-    runcrew_shared::users::require_open_account(app.store()?, &caller.user_id).await?;
+    runcrew_model::profile::require_open_account(app.store()?, &caller.user_id).await?;
     let id = uuid::Uuid::now_v7().simple().to_string();
     let key = uploads::upload_key(&caller.user_id, &id, ext);
     let blobs = app.blobs()?;

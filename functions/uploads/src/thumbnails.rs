@@ -15,13 +15,13 @@
 use std::sync::LazyLock;
 
 use aws_lambda_events::s3::S3Event;
-use runcrew_courses::course::{
+use runcrew_model::course::{
     Course, Visibility, course_key, course_of_route_key, thumbnail_file_key,
 };
+use runcrew_model::profile::profile_key;
 use runcrew_shared::blobs::{BlobError, validate_key};
 use runcrew_shared::route::Route;
 use runcrew_shared::store::{Condition, Item, StoreError};
-use runcrew_shared::users::profile_key;
 use runcrew_shared::{App, TaskError};
 use tokio::sync::Semaphore;
 

@@ -3,8 +3,8 @@
 
 use std::path::Path;
 
-use runcrew_courses::course::{Course, Visibility, course_key, route_blob_key};
 use runcrew_lambda_fake::{FakeRuntimeApi, invoke_once, lambda_env, refused_start, sample_event};
+use runcrew_model::course::{Course, Visibility, course_key, route_blob_key};
 use runcrew_shared::blobs::Blobs;
 use runcrew_shared::blobs::filesystem::FilesystemBlobs;
 use runcrew_shared::route::Route;

@@ -4,19 +4,17 @@
 //! The public view never shows an e-mail address, provider ids or settings. In external
 //! OIDC mode the user is created on first use of `/v1/users/me` from the token's claims.
 
-pub mod erasure;
-pub mod fields;
-
 use lambda_http::{Body, Request, Response};
+use runcrew_model::profile::{
+    self, AvatarUrl, Bio, DisplayName, Profile, Units, is_user_id, load_profile,
+};
 use runcrew_shared::audit::{self, AuditEvent};
+use runcrew_shared::clock::now_rfc3339;
 use runcrew_shared::identity::{Identity, Provider};
 use runcrew_shared::request::Caller;
 use runcrew_shared::store::{Condition, StoreError};
-use runcrew_shared::users::{self, Profile, Units, is_user_id, load_profile, now_rfc3339};
 use runcrew_shared::{ApiError, App, HandlerFuture, HttpFunction, Needs, request, response};
 use serde::{Deserialize, Deserializer};
-
-use crate::fields::{AvatarUrl, Bio, DisplayName};
 
 /// `GET /v1/users/me`.
 pub static ME_GET: HttpFunction = HttpFunction {
@@ -60,7 +58,7 @@ fn get_user_handler(app: &App, req: Request) -> HandlerFuture<'_> {
 /// Every function of this crate, for the local gateway's registry.
 pub static FUNCTIONS: &[&HttpFunction] = &[&ME_GET, &ME_UPDATE, &ME_DELETE, &ME_EXPORT, &GET_USER];
 
-pub use fields::{MAX_AVATAR_URL, MAX_BIO, MAX_DISPLAY_NAME};
+pub use runcrew_model::profile::{MAX_AVATAR_URL, MAX_BIO, MAX_DISPLAY_NAME};
 
 fn user_not_found() -> ApiError {
     ApiError::not_found("user_not_found", "no such user")
@@ -82,7 +80,7 @@ async fn my_profile(app: &App, req: &Request, caller: &Caller) -> Result<(Profil
         email: claim("email").filter(|_| claim("email_verified").as_deref() == Some("true")),
         display_name: runcrew_shared::identity::display_name(claim("name").as_deref()),
     };
-    users::ensure_profile(store, &caller.user_id, &identity).await
+    profile::ensure_profile(store, &caller.user_id, &identity).await
 }
 
 /// `GET /v1/users/me`: the private view.
@@ -192,7 +190,7 @@ const UPDATE_ATTEMPTS: usize = 3;
 /// `PATCH /v1/users/me`: changes only the fields sent; concurrent changes never overwrite
 /// each other silently (version condition, re-read on conflict).
 ///
-/// 401 [`users::account_closed`] once the account is erased: its access token lives on for
+/// 401 [`profile::account_closed`] once the account is erased: its access token lives on for
 /// up to 15 minutes, and the write is conditioned on the profile's version, so it never
 /// brings a profile back.
 pub async fn update_me(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
@@ -202,7 +200,7 @@ pub async fn update_me(app: &App, req: Request) -> Result<Response<Body>, ApiErr
     let store = app.store()?;
     for _ in 0..UPDATE_ATTEMPTS {
         let (mut profile, version) = match my_profile(app, &req, &caller).await {
-            Err(ApiError::NotFound { .. }) => return Err(users::account_closed()),
+            Err(ApiError::NotFound { .. }) => return Err(profile::account_closed()),
             other => other?,
         };
         update.apply(&mut profile);
@@ -221,11 +219,11 @@ pub async fn update_me(app: &App, req: Request) -> Result<Response<Body>, ApiErr
     })
 }
 
-/// `DELETE /v1/users/me`: erases the account and everything it owns ([`erasure`]).
+/// `DELETE /v1/users/me`: erases the account and everything it owns ([`runcrew_erasure`]).
 pub async fn delete_me(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
     let caller = app.caller(&req)?;
     let store = app.store()?;
-    let erased = erasure::erase(store, app.blobs()?, &caller.user_id).await?;
+    let erased = runcrew_erasure::erase(store, app.blobs()?, &caller.user_id).await?;
     tracing::info!(items = erased.items, files = erased.files, "account erased");
     audit::record(
         app,
@@ -245,10 +243,10 @@ pub async fn export_me(app: &App, req: Request) -> Result<Response<Body>, ApiErr
     let caller = app.caller(&req)?;
     let store = app.store()?;
     let (profile, _) = my_profile(app, &req, &caller).await?;
-    let sessions: Vec<serde_json::Value> = runcrew_auth::sessions::list(store, &caller.user_id)
+    let sessions: Vec<serde_json::Value> = runcrew_model::session::list(store, &caller.user_id)
         .await?
         .iter()
-        .map(runcrew_auth::sessions::Session::summary)
+        .map(runcrew_model::session::Session::summary)
         .collect();
     audit::record(
         app,

@@ -2,12 +2,13 @@
 //! dev users `alice` and `bob`, alice's course along the Han river with its route file,
 //! and her run on it. The events test and the route benchmarks seed it the same way.
 
-use runcrew_courses::course::{Course, Visibility, route_blob_key};
-use runcrew_runs::run::{Run, RunVisibility, Source};
+use runcrew_model::course::{Course, Visibility, route_blob_key};
+use runcrew_model::profile as users;
+use runcrew_model::run::{Run, RunVisibility, Source};
 use runcrew_shared::identity::{Identity, Provider};
 use runcrew_shared::route::Route;
 use runcrew_shared::store::{Condition, Write};
-use runcrew_shared::{ApiError, App, users};
+use runcrew_shared::{ApiError, App};
 
 /// The course the samples name: alice's, public, in Yeouido.
 pub const COURSE_ID: &str = "019aa5c0e1f27d4b8c9d0e1f2a3b4c5d";
@@ -92,9 +93,9 @@ pub async fn seed_run(app: &App) -> Result<(), ApiError> {
         item: run.to_item()?,
         condition: Condition::None,
     }];
-    writes.extend(runcrew_runs::stats::tally(&run, 1)?);
+    writes.extend(runcrew_model::stats::tally(&run, 1)?);
     store.transact(writes).await?;
-    runcrew_runs::board::offer(store, &run).await?;
+    runcrew_model::leaderboard::offer(store, &run).await?;
     Ok(())
 }
 

@@ -8,12 +8,15 @@
 //! Adapters: [`dynamodb::DynamoStore`] (AWS) and [`embedded::EmbeddedStore`] (laptops and
 //! tests). Both pass the same contract suite (`tests/tests/store_contract.rs`).
 
+mod body;
 pub mod cursor;
 pub mod dynamodb;
 #[cfg(feature = "embedded-store")]
 pub mod embedded;
 
 use async_trait::async_trait;
+
+pub use body::{from_body, to_body};
 use serde_json::{Map, Value};
 
 /// Attribute names the adapters own; item bodies may not use them.

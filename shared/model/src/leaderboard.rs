@@ -10,8 +10,9 @@
 //! including one's own (one Query with Select COUNT).
 
 use runcrew_shared::ApiError;
-use runcrew_shared::store::{Condition, Index, Item, Key, Query, SortRange, Store, StoreError};
-use runcrew_shared::users::{from_body, to_body};
+use runcrew_shared::store::{
+    Condition, Index, Item, Key, Query, SortRange, Store, StoreError, from_body, to_body,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::run::{Run, course_runs_partition, padded_seconds};

@@ -4,8 +4,8 @@
 use runcrew_shared::ApiError;
 use runcrew_shared::store::{Condition, MAX_PAGE, Store, read_all};
 
-use crate::board::best_key;
-use crate::run::{Run, runs_of};
+use runcrew_model::leaderboard::best_key;
+use runcrew_model::run::{Run, runs_of};
 
 /// The key patterns [`erase_user`] and the partition sweep remove.
 pub const ERASED_KEY_PATTERNS: &[&str] = &[

@@ -30,10 +30,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use lambda_http::{Body, Request, Response};
 use serde_json::{Map, Value, json};
 
-use crate::error::ApiError;
-use crate::store::{Condition, Item, Key, Store, StoreError, Write};
-use crate::users::user_partition;
-use crate::{digest, request};
+use runcrew_shared::ApiError;
+use runcrew_shared::store::{Condition, Item, Key, Store, StoreError, Write};
+use runcrew_shared::{digest, request, response};
+
+use crate::profile::user_partition;
 
 /// The request header.
 pub const HEADER: &str = "idempotency-key";
@@ -309,8 +310,7 @@ async fn replay(
         .and_then(|s| u16::try_from(s).ok())
         .and_then(|s| http::StatusCode::from_u16(s).ok())
         .unwrap_or(http::StatusCode::OK);
-    let mut response =
-        crate::response::json_text(status, item.str("body").unwrap_or_default().to_owned());
+    let mut response = response::json_text(status, item.str("body").unwrap_or_default().to_owned());
     let headers = response.headers_mut();
     headers.insert(
         "idempotent-replayed",
@@ -382,7 +382,7 @@ mod tests {
                 offered: AtomicBool::new(false),
             }),
         };
-        let response = crate::response::json_text(http::StatusCode::CREATED, "{}".into());
+        let response = response::json_text(http::StatusCode::CREATED, "{}".into());
         match completion.answer(&response) {
             Write::Put { item, condition } => {
                 assert_eq!(condition, Condition::VersionIs(41));

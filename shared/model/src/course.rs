@@ -19,9 +19,11 @@
 
 use std::time::Duration;
 
+use runcrew_shared::blobs::Blobs;
 use runcrew_shared::route::{BoundingBox, LatLng, Route};
-use runcrew_shared::store::{Index, Item, Key, Store};
-use runcrew_shared::users::{from_body, to_body};
+use runcrew_shared::store::{
+    Condition, Index, Item, Key, MAX_TRANSACTION_WRITES, Query, Store, Write, from_body, to_body,
+};
 use runcrew_shared::{ApiError, App, blobs, geocell};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -159,7 +161,7 @@ pub const PUBLIC_PARTITION: &str = "COURSES#PUBLIC";
 
 /// Whether `id` has the shape of our ids, so other path values are a 404 without a read.
 pub fn is_course_id(id: &str) -> bool {
-    runcrew_shared::users::is_user_id(id)
+    runcrew_shared::ids::has_id_shape(id)
 }
 
 /// A new time-ordered id.
@@ -403,4 +405,51 @@ pub async fn place_files(
         .delete(&thumbnail_file_key(course_id, visibility.other()))
         .await?;
     Ok(())
+}
+
+/// Deletes a course: its likes, favorites and reviews (100 per transaction), its route and
+/// thumbnail files in both places (public and private: a visibility change interrupted
+/// part-way may have left a copy in either), and last the course item, so a retry after a
+/// failure part-way finds the course and finishes. Returns the items deleted.
+pub async fn delete_course(
+    store: &dyn Store,
+    blobs: &dyn Blobs,
+    course_id: &str,
+) -> Result<usize, ApiError> {
+    let mut deleted = 0;
+    loop {
+        // Always the first page: what the last round deleted is gone from it.
+        let page = store
+            .query(&Query::partition(course_partition(course_id)).limit(MAX_TRANSACTION_WRITES + 1))
+            .await?;
+        let children: Vec<Write> = page
+            .items
+            .into_iter()
+            .filter(|item| item.key.sk != "META")
+            .take(MAX_TRANSACTION_WRITES)
+            .map(|item| Write::Delete {
+                key: item.key,
+                condition: Condition::None,
+            })
+            .collect();
+        if children.is_empty() {
+            break;
+        }
+        deleted += children.len();
+        store.transact(children).await?;
+    }
+    let files: Vec<String> = [Visibility::Public, Visibility::Private]
+        .into_iter()
+        .flat_map(|v| {
+            [
+                route_file_key(course_id, v),
+                thumbnail_file_key(course_id, v),
+            ]
+        })
+        .collect();
+    futures::future::try_join_all(files.iter().map(|key| blobs.delete(key))).await?;
+    store
+        .delete(&course_key(course_id), Condition::None)
+        .await?;
+    Ok(deleted + 1)
 }

@@ -12,10 +12,10 @@
 
 use runcrew_shared::ApiError;
 use runcrew_shared::store::{Condition, Item, Key, MAX_PAGE, Store, StoreError, Write, read_all};
-use runcrew_shared::users::user_partition;
 use serde_json::{Map, Value, json};
 use time::Date;
 
+use crate::profile::user_partition;
 use crate::run::{Run, runs_of};
 
 /// The distances of personal records, by name.

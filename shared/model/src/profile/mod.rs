@@ -12,9 +12,15 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::error::ApiError;
-use crate::identity::{Identity, Provider};
-use crate::store::{Condition, Item, Key, Store, StoreError, Write};
+use runcrew_shared::ApiError;
+use runcrew_shared::clock::now_rfc3339;
+use runcrew_shared::identity::{Identity, Provider};
+use runcrew_shared::ids::has_id_shape;
+use runcrew_shared::store::{Condition, Item, Key, Store, StoreError, Write, from_body, to_body};
+
+mod fields;
+
+pub use fields::{AvatarUrl, Bio, DisplayName, MAX_AVATAR_URL, MAX_BIO, MAX_DISPLAY_NAME};
 
 /// The sort key of the profile in the user's partition.
 pub const PROFILE_SK: &str = "PROFILE";
@@ -40,10 +46,7 @@ pub fn identity_key(provider: Provider, subject: &str) -> Key {
 /// Whether `id` has the shape of our user ids (32 lowercase hex digits), so a path
 /// parameter of any other shape is a 404 without a read.
 pub fn is_user_id(id: &str) -> bool {
-    id.len() == 32
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    has_id_shape(id)
 }
 
 /// A new random user id.
@@ -112,31 +115,6 @@ pub struct Profile {
     pub created_at: String,
     /// RFC 3339.
     pub updated_at: String,
-}
-
-/// Now as RFC 3339 UTC with milliseconds.
-pub fn now_rfc3339() -> String {
-    let now = time::OffsetDateTime::now_utc();
-    let now = now
-        .replace_nanosecond(now.millisecond() as u32 * 1_000_000)
-        .unwrap_or(now);
-    now.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_else(|_| now.unix_timestamp().to_string())
-}
-
-/// A JSON object from a serializable value, for item bodies.
-pub fn to_body<T: Serialize>(value: &T) -> Result<Map<String, Value>, ApiError> {
-    match serde_json::to_value(value) {
-        Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err(ApiError::Internal("item body is not an object".into())),
-        Err(e) => Err(ApiError::Internal(format!("item body: {e}"))),
-    }
-}
-
-/// A value from an item body.
-pub fn from_body<T: serde::de::DeserializeOwned>(item: &Item) -> Result<T, ApiError> {
-    serde_json::from_value(Value::Object(item.body.clone()))
-        .map_err(|e| ApiError::Internal(format!("unreadable item {}: {e}", item.key.pk)))
 }
 
 impl Profile {

@@ -1,5 +1,9 @@
 //! Erasing an account: every item that carries the user's id, gone.
 //!
+//! This crate is the one place allowed to know every area (it depends on the whole
+//! `runcrew-model`); the `DELETE /v1/users/me` function calls [`erase`], and a later erasure
+//! job may too. Each area's part is a module here: [`courses`], [`runs`], [`social`].
+//!
 //! What a user owns, by key pattern (each later feature that stores user-owned items adds
 //! its pattern here and its step in [`erase`], and the erasure test proves the table holds
 //! nothing with the id afterwards):
@@ -22,15 +26,19 @@
 //! Not erased, because they carry no user id: audit items (a pseudonym), rate-limit windows
 //! (a digest, gone within minutes by TTL).
 //!
-//! The course library goes first ([`runcrew_courses::erasure::erase_user`]), found through
+//! The course library goes first ([`courses::erase_user`]), found through
 //! the indexes that list a user's courses, likes, favorites and reviews; then leaderboard
 //! entries (through the runs, before the runs go) and follows both ways. Then the links: a retry after a failure part-way still finds them through the
 //! profile, which goes with the rest of the partition, 100 items per transaction.
 
+pub mod courses;
+pub mod runs;
+pub mod social;
+
+use runcrew_model::profile::{identity_key, load_profile, user_partition};
 use runcrew_shared::ApiError;
 use runcrew_shared::blobs::Blobs;
 use runcrew_shared::store::{Condition, MAX_TRANSACTION_WRITES, Query, Store, Write};
-use runcrew_shared::users::{identity_key, load_profile, user_partition};
 
 /// The key patterns [`erase`] removes, for the erasure test and the README.
 pub const ERASED_KEY_PATTERNS: &[&str] = &[
@@ -74,9 +82,9 @@ pub async fn erase(
     user_id: &str,
 ) -> Result<Erased, ApiError> {
     let mut erased = Erased {
-        items: runcrew_courses::erasure::erase_user(store, blobs, user_id).await?
-            + runcrew_runs::erasure::erase_user(store, user_id).await?
-            + runcrew_social::erasure::erase_user(store, user_id).await?,
+        items: courses::erase_user(store, blobs, user_id).await?
+            + runs::erase_user(store, user_id).await?
+            + social::erase_user(store, user_id).await?,
         files: 0,
     };
     for folder in user_file_folders(user_id) {

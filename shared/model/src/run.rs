@@ -10,13 +10,15 @@
 
 use std::collections::HashSet;
 
-use runcrew_courses::course::{Course, course_key};
 use runcrew_shared::ApiError;
 use runcrew_shared::route::Route;
 use runcrew_shared::store::{Index, Item, Key, Query, SortRange};
-use runcrew_shared::users::{from_body, to_body, user_partition};
+use runcrew_shared::store::{from_body, to_body};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+
+use crate::course::{Course, course_key};
+use crate::profile::user_partition;
 
 /// The longest run accepted, in seconds (48 hours).
 pub const MAX_DURATION_S: i64 = 172_800;
@@ -162,6 +164,12 @@ pub fn visible_courses(items: &[Item], viewer: Option<&str>) -> HashSet<String> 
         .filter(|(course, _)| course.visible_to(viewer))
         .map(|(course, _)| course.course_id)
         .collect()
+}
+
+/// Whether `id` may be a run id (a UUIDv7 in hex), so a malformed path parameter or
+/// cursor is refused before any read.
+pub fn is_run_id(id: &str) -> bool {
+    runcrew_shared::ids::has_id_shape(id)
 }
 
 /// A new run id for a run that started at `started_ms`.

@@ -2,11 +2,10 @@
 //! followed runner's count goes down) and the follows of the user by others (which live in
 //! their partitions; their following counts go down).
 
+use runcrew_model::follow::{follow_key, followers_partition};
+use runcrew_model::profile::{profile_key, user_partition};
 use runcrew_shared::ApiError;
 use runcrew_shared::store::{Index, MAX_PAGE, Query, SortRange, Store, delete_and_count};
-use runcrew_shared::users::{profile_key, user_partition};
-
-use crate::{follow_key, followers_partition};
 
 /// The key patterns [`erase_user`] removes.
 pub const ERASED_KEY_PATTERNS: &[&str] = &["USER#<userId> / FOLLOWS#<userId>"];

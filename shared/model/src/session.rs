@@ -13,15 +13,18 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use runcrew_shared::clock::now_rfc3339;
 use runcrew_shared::digest::sha256_hex;
 use runcrew_shared::identity::Provider;
-use runcrew_shared::store::{Condition, Item, Key, Query, SortRange, Store, StoreError, Write};
-use runcrew_shared::users::{
-    account_closed, from_body, is_user_id, now_rfc3339, open_account_check, to_body, user_partition,
+use runcrew_shared::ids::has_id_shape;
+use runcrew_shared::store::{
+    Condition, Item, Key, Query, SortRange, Store, StoreError, Write, from_body, to_body,
 };
 use runcrew_shared::{ApiError, App};
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
+
+use crate::profile::{account_closed, is_user_id, open_account_check, user_partition};
 
 /// The sort-key prefix of sessions in a user's partition.
 pub const SESSION_PREFIX: &str = "SESSION#";
@@ -74,13 +77,12 @@ impl RefreshToken {
         let secret_ok = URL_SAFE_NO_PAD
             .decode(secret)
             .is_ok_and(|bytes| bytes.len() == 32);
-        (parts.next().is_none() && is_user_id(user_id) && is_user_id(session_id) && secret_ok).then(
-            || RefreshToken {
+        (parts.next().is_none() && is_user_id(user_id) && has_id_shape(session_id) && secret_ok)
+            .then(|| RefreshToken {
                 user_id: user_id.to_owned(),
                 session_id: session_id.to_owned(),
                 secret: secret.to_owned(),
-            },
-        )
+            })
     }
 
     /// The text the client keeps.
@@ -334,7 +336,7 @@ mod tests {
 
     #[test]
     fn a_refresh_token_round_trips_and_other_shapes_are_refused() {
-        let user = runcrew_shared::users::new_user_id();
+        let user = crate::profile::new_user_id();
         let sid = uuid::Uuid::now_v7().simple().to_string();
         let token = RefreshToken::generate(&user, &sid);
         let parsed = RefreshToken::parse(&token.expose()).expect("parses");
