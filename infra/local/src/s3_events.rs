@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use backon::{ExponentialBuilder, Retryable};
 use runcrew_shared::blobs::filesystem::FilesystemBlobs;
 use runcrew_shared::blobs::{Blob, BlobError, BlobMeta, Blobs, PresignedPut};
 use runcrew_shared::{App, S3Function};
@@ -18,7 +19,13 @@ use tokio::task::JoinHandle;
 use crate::template::S3TriggerSpec;
 
 /// Attempts per event: the first and Lambda's two retries.
-const ATTEMPTS: u32 = 3;
+const ATTEMPTS: usize = 3;
+/// The pauses before the retries (1 s, then 2 s): Lambda's own are a minute and more, which
+/// a developer waiting for a thumbnail would not sit through.
+const BACKOFF: ExponentialBuilder = ExponentialBuilder::new()
+    .with_min_delay(Duration::from_secs(1))
+    .with_factor(2.0)
+    .with_max_times(ATTEMPTS - 1);
 
 /// A stored file, as the notification describes it.
 #[derive(Debug, Clone)]
@@ -157,6 +164,14 @@ pub fn wire(
     (wired, Some(handle))
 }
 
+/// Why an event was not handled.
+enum Undelivered {
+    /// The event we built does not parse (a bug of ours): no retry can fix it.
+    Unparsable(serde_json::Error),
+    /// The function failed (it has logged why); Lambda would invoke it again.
+    Failed,
+}
+
 async fn deliver(
     app: &App,
     trigger: &S3TriggerSpec,
@@ -164,25 +179,35 @@ async fn deliver(
     event: serde_json::Value,
     key: &str,
 ) {
-    for attempt in 0..ATTEMPTS {
-        if attempt > 0 {
-            tokio::time::sleep(Duration::from_millis(500 << attempt)).await;
+    let invoke = || async {
+        let parsed = serde_json::from_value(event.clone()).map_err(Undelivered::Unparsable)?;
+        task.call(app, parsed)
+            .await
+            .map_err(|_| Undelivered::Failed)
+    };
+    let delivered = invoke
+        .retry(BACKOFF)
+        .when(|undelivered| matches!(undelivered, Undelivered::Failed))
+        .notify(|_, pause| {
+            tracing::warn!(
+                target: "gateway",
+                function = %trigger.function,
+                key,
+                retry_in_ms = pause.as_millis() as u64,
+                "S3 event failed; invoking again"
+            );
+        })
+        .await;
+    match delivered {
+        Ok(()) => {}
+        Err(Undelivered::Unparsable(err)) => {
+            tracing::error!(target: "gateway", error = %err, "an S3 event did not parse");
         }
-        let parsed = match serde_json::from_value(event.clone()) {
-            Ok(parsed) => parsed,
-            Err(err) => {
-                tracing::error!(target: "gateway", error = %err, "an S3 event did not parse");
-                return;
-            }
-        };
-        if task.call(app, parsed).await.is_ok() {
-            return;
-        }
+        Err(Undelivered::Failed) => tracing::error!(
+            target: "gateway",
+            function = %trigger.function,
+            key,
+            "S3 event failed after every retry: dead-lettered"
+        ),
     }
-    tracing::error!(
-        target: "gateway",
-        function = %trigger.function,
-        key,
-        "S3 event failed after every retry: dead-lettered"
-    );
 }

@@ -11,6 +11,7 @@ pub mod sqs;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use backon::{ExponentialBuilder, Retryable};
 use serde_json::{Map, Value, json};
 
 use crate::store::{Condition, Item, Key, Store};
@@ -56,7 +57,13 @@ pub trait Queue: Send + Sync {
 }
 
 /// Tries before a message becomes a dead letter.
-const SEND_ATTEMPTS: u32 = 3;
+const SEND_ATTEMPTS: usize = 3;
+/// The pauses between tries (50 ms, then 200 ms): a queue that blips is back within them,
+/// and the request that produced the message is still waiting for its answer.
+const SEND_BACKOFF: ExponentialBuilder = ExponentialBuilder::new()
+    .with_min_delay(Duration::from_millis(50))
+    .with_factor(4.0)
+    .with_max_times(SEND_ATTEMPTS - 1);
 /// How long a dead letter is kept for redrive.
 const DEAD_LETTER_SECONDS: i64 = 14 * 24 * 3600;
 
@@ -68,17 +75,21 @@ pub async fn send_or_park(
     name: QueueName,
     message: &Value,
 ) -> bool {
-    let mut last = None;
-    for attempt in 0..SEND_ATTEMPTS {
-        if attempt > 0 {
-            tokio::time::sleep(Duration::from_millis(50 * 4u64.pow(attempt - 1))).await;
-        }
-        match queue.send(name, message).await {
-            Ok(()) => return true,
-            Err(err) => last = Some(err),
-        }
-    }
-    let error = last.map(|e| e.to_string()).unwrap_or_default();
+    let sent = (|| queue.send(name, message))
+        .retry(SEND_BACKOFF)
+        .notify(|err, pause| {
+            tracing::warn!(
+                queue = name.as_str(),
+                error = %err,
+                retry_in_ms = pause.as_millis() as u64,
+                "a message could not be queued; trying again"
+            );
+        })
+        .await;
+    let error = match sent {
+        Ok(()) => return true,
+        Err(err) => err.to_string(),
+    };
     let now = time::OffsetDateTime::now_utc();
     let ms = now.unix_timestamp_nanos() / 1_000_000;
     let mut body = Map::new();

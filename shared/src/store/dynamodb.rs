@@ -7,15 +7,18 @@
 //! when it restarts an expired counter); `transact` 1 TransactWriteItems.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, Delete, GlobalSecondaryIndex,
     KeySchemaElement, KeyType, KeysAndAttributes, Projection, ProjectionType, Put, ReturnValue,
     ScalarAttributeType, Select, TimeToLiveSpecification, TransactWriteItem, Update,
 };
+use backon::{ExponentialBuilder, RetryableWithContext};
 use serde_json::{Map, Value};
 
 use super::cursor::CursorCodec;
@@ -28,7 +31,29 @@ use super::{
 type AttrMap = HashMap<String, AttributeValue>;
 
 /// Rounds of BatchGetItem before unread keys become "unavailable".
-const BATCH_GET_ATTEMPTS: u32 = 5;
+const BATCH_GET_ATTEMPTS: usize = 5;
+/// The pauses before resending unprocessed keys (50, 100, 200, 400 ms): DynamoDB leaves
+/// keys unread when a partition is throttled, and resending them at once would only be
+/// throttled again; a list request cannot wait much longer than this.
+const BATCH_GET_BACKOFF: ExponentialBuilder = ExponentialBuilder::new()
+    .with_min_delay(Duration::from_millis(50))
+    .with_factor(2.0)
+    .with_max_times(BATCH_GET_ATTEMPTS - 1);
+
+/// What a BatchGetItem still has to read, and what it has read so far.
+struct BatchRead {
+    /// `None` once every key is read.
+    pending: Option<KeysAndAttributes>,
+    items: Vec<Item>,
+}
+
+/// Why a round of BatchGetItem did not finish the read.
+enum Unfinished {
+    /// DynamoDB left keys unprocessed: another round may read them.
+    KeysLeft,
+    /// The call failed; the SDK has already retried what it could.
+    Failed(StoreError),
+}
 
 /// The DynamoDB adapter over one table.
 #[derive(Clone, Debug)]
@@ -163,6 +188,30 @@ where
     }
 }
 
+/// Maps a failed TransactWriteItems: a cancellation because conditions failed lists their
+/// positions, so a caller can tell a closed account from a lost race; anything else
+/// (a conflict with another transaction, throttling) is [`classify`]'s.
+fn transaction_error<R>(err: SdkError<TransactWriteItemsError, R>) -> StoreError
+where
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    if let Some(TransactWriteItemsError::TransactionCanceledException(canceled)) =
+        err.as_service_error()
+    {
+        let failed: Vec<usize> = canceled
+            .cancellation_reasons()
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.code() == Some("ConditionalCheckFailed"))
+            .map(|(i, _)| i)
+            .collect();
+        if !failed.is_empty() {
+            return StoreError::TransactionCanceled { failed };
+        }
+    }
+    classify(err)
+}
+
 impl DynamoStore {
     /// An adapter over `table` with an already-built client.
     pub fn new(client: Client, table: impl Into<String>, cursors: CursorCodec) -> Self {
@@ -204,6 +253,156 @@ impl DynamoStore {
             .table_name(&self.table)
             .set_item(Some(to_attrs(item)?))
             .set_condition_expression(cond.expression)
+            .set_expression_attribute_values((!cond.values.is_empty()).then_some(cond.values))
+            .build()
+            .map_err(|e| StoreError::Invalid(e.to_string()))
+    }
+
+    /// One BatchGetItem of the keys `read` still has pending; the items it read join
+    /// `read`, and the keys DynamoDB left unprocessed become the pending ones.
+    async fn batch_get_round(
+        &self,
+        mut read: BatchRead,
+        now: i64,
+    ) -> (BatchRead, Result<(), Unfinished>) {
+        let Some(pending) = read.pending.take() else {
+            return (read, Ok(()));
+        };
+        let out = match self
+            .client
+            .batch_get_item()
+            .request_items(&self.table, pending)
+            .send()
+            .await
+        {
+            Ok(out) => out,
+            Err(err) => return (read, Err(Unfinished::Failed(classify(err)))),
+        };
+        for attrs in out
+            .responses
+            .and_then(|mut r| r.remove(&self.table))
+            .unwrap_or_default()
+        {
+            match from_attrs(attrs) {
+                Ok(item) if item.is_expired(now) => {}
+                Ok(item) => read.items.push(item),
+                Err(err) => return (read, Err(Unfinished::Failed(err))),
+            }
+        }
+        read.pending = out
+            .unprocessed_keys
+            .and_then(|mut u| u.remove(&self.table))
+            .filter(|k| !k.keys.is_empty());
+        let outcome = match read.pending {
+            None => Ok(()),
+            Some(_) => Err(Unfinished::KeysLeft),
+        };
+        (read, outcome)
+    }
+
+    /// One write of a transaction, as DynamoDB takes it.
+    fn transact_item(&self, write: &Write, now: i64) -> Result<TransactWriteItem, StoreError> {
+        let action = TransactWriteItem::builder();
+        Ok(match write {
+            Write::Put { item, condition } => action.put(self.build_put(item, condition, now)?),
+            Write::Delete { key, condition } => {
+                action.delete(self.build_delete(key, condition, now)?)
+            }
+            Write::Add { key, field, delta } => action.update(self.build_add(key, field, *delta)?),
+            Write::Increment {
+                key,
+                deltas,
+                must_exist,
+            } => action.update(self.build_increment(key, deltas, *must_exist, now)?),
+            Write::Check { key, condition } => {
+                action.condition_check(self.build_check(key, condition, now)?)
+            }
+        }
+        .build())
+    }
+
+    fn build_delete(
+        &self,
+        key: &Key,
+        condition: &Condition,
+        now: i64,
+    ) -> Result<Delete, StoreError> {
+        let cond = condition_expr(condition, now);
+        Delete::builder()
+            .table_name(&self.table)
+            .set_key(Some(key_attrs(key)))
+            .set_condition_expression(cond.expression)
+            .set_expression_attribute_values((!cond.values.is_empty()).then_some(cond.values))
+            .build()
+            .map_err(|e| StoreError::Invalid(e.to_string()))
+    }
+
+    /// An unconditional `ADD` to one counter, creating the item and the counter at 0.
+    fn build_add(&self, key: &Key, field: &str, delta: i64) -> Result<Update, StoreError> {
+        Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key_attrs(key)))
+            .update_expression("ADD #f :d")
+            .expression_attribute_names("#f", field)
+            .expression_attribute_values(":d", n(delta))
+            .build()
+            .map_err(|e| StoreError::Invalid(e.to_string()))
+    }
+
+    /// `ADD` to several counters and to `version`, so a writer holding the version it read
+    /// loses to the count instead of overwriting it.
+    fn build_increment(
+        &self,
+        key: &Key,
+        deltas: &[(String, i64)],
+        must_exist: bool,
+        now: i64,
+    ) -> Result<Update, StoreError> {
+        let cond = condition_expr(
+            if must_exist {
+                &Condition::Exists
+            } else {
+                &Condition::None
+            },
+            now,
+        );
+        let mut names = HashMap::new();
+        let mut values = cond.values;
+        let mut adds = Vec::with_capacity(deltas.len() + 1);
+        for (i, (field, delta)) in deltas.iter().enumerate() {
+            names.insert(format!("#f{i}"), field.clone());
+            values.insert(format!(":d{i}"), n(*delta));
+            adds.push(format!("#f{i} :d{i}"));
+        }
+        values.insert(":one".into(), n(1));
+        adds.push("version :one".into());
+        Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key_attrs(key)))
+            .update_expression(format!("ADD {}", adds.join(", ")))
+            .set_condition_expression(cond.expression)
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values))
+            .build()
+            .map_err(|e| StoreError::Invalid(e.to_string()))
+    }
+
+    /// A condition check; DynamoDB requires an expression, so [`Condition::None`] becomes
+    /// one that always holds.
+    fn build_check(
+        &self,
+        key: &Key,
+        condition: &Condition,
+        now: i64,
+    ) -> Result<ConditionCheck, StoreError> {
+        let cond = condition_expr(condition, now);
+        let expression = cond
+            .expression
+            .unwrap_or_else(|| "attribute_exists(pk) OR attribute_not_exists(pk)".into());
+        ConditionCheck::builder()
+            .table_name(&self.table)
+            .set_key(Some(key_attrs(key)))
+            .condition_expression(expression)
             .set_expression_attribute_values((!cond.values.is_empty()).then_some(cond.values))
             .build()
             .map_err(|e| StoreError::Invalid(e.to_string()))
@@ -378,46 +577,28 @@ impl Store for DynamoStore {
             return Ok(Vec::new());
         }
         let now = now_epoch_seconds();
-        let mut pending = KeysAndAttributes::builder()
+        let all = KeysAndAttributes::builder()
             .set_keys(Some(keys.iter().map(key_attrs).collect()))
             .consistent_read(true)
             .build()
             .map_err(|e| StoreError::Invalid(e.to_string()))?;
-        let mut items = Vec::with_capacity(keys.len());
-        for attempt in 0..BATCH_GET_ATTEMPTS {
-            if attempt > 0 {
-                // DynamoDB hands back what it could not read under load: resend it, backing off.
-                tokio::time::sleep(std::time::Duration::from_millis(25 << attempt)).await;
-            }
-            let out = self
-                .client
-                .batch_get_item()
-                .request_items(&self.table, pending)
-                .send()
-                .await
-                .map_err(classify)?;
-            for attrs in out
-                .responses
-                .and_then(|mut r| r.remove(&self.table))
-                .unwrap_or_default()
-            {
-                let item = from_attrs(attrs)?;
-                if !item.is_expired(now) {
-                    items.push(item);
-                }
-            }
-            match out
-                .unprocessed_keys
-                .and_then(|mut u| u.remove(&self.table))
-                .filter(|k| !k.keys.is_empty())
-            {
-                None => return Ok(items),
-                Some(rest) => pending = rest,
-            }
+        let read = BatchRead {
+            pending: Some(all),
+            items: Vec::with_capacity(keys.len()),
+        };
+        // DynamoDB hands back what it could not read under load: resend it, backing off.
+        let (read, outcome) = (|read| self.batch_get_round(read, now))
+            .retry(BATCH_GET_BACKOFF)
+            .context(read)
+            .when(|unfinished| matches!(unfinished, Unfinished::KeysLeft))
+            .await;
+        match outcome {
+            Ok(()) => Ok(read.items),
+            Err(Unfinished::KeysLeft) => Err(StoreError::Unavailable(
+                "the table left keys unread after every retry".into(),
+            )),
+            Err(Unfinished::Failed(err)) => Err(err),
         }
-        Err(StoreError::Unavailable(
-            "the table left keys unread after every retry".into(),
-        ))
     }
 
     async fn put(&self, item: Item, condition: Condition) -> Result<(), StoreError> {
@@ -570,115 +751,17 @@ impl Store for DynamoStore {
     async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {
         validate_transaction(&writes)?;
         let now = now_epoch_seconds();
-        let mut actions = Vec::with_capacity(writes.len());
-        for write in &writes {
-            let action = match write {
-                Write::Put { item, condition } => {
-                    TransactWriteItem::builder().put(self.build_put(item, condition, now)?)
-                }
-                Write::Delete { key, condition } => {
-                    let cond = condition_expr(condition, now);
-                    TransactWriteItem::builder().delete(
-                        Delete::builder()
-                            .table_name(&self.table)
-                            .set_key(Some(key_attrs(key)))
-                            .set_condition_expression(cond.expression)
-                            .set_expression_attribute_values(
-                                (!cond.values.is_empty()).then_some(cond.values),
-                            )
-                            .build()
-                            .map_err(|e| StoreError::Invalid(e.to_string()))?,
-                    )
-                }
-                Write::Add { key, field, delta } => TransactWriteItem::builder().update(
-                    Update::builder()
-                        .table_name(&self.table)
-                        .set_key(Some(key_attrs(key)))
-                        .update_expression("ADD #f :d")
-                        .expression_attribute_names("#f", field)
-                        .expression_attribute_values(":d", n(*delta))
-                        .build()
-                        .map_err(|e| StoreError::Invalid(e.to_string()))?,
-                ),
-                Write::Increment {
-                    key,
-                    deltas,
-                    must_exist,
-                } => {
-                    let cond = condition_expr(
-                        if *must_exist {
-                            &Condition::Exists
-                        } else {
-                            &Condition::None
-                        },
-                        now,
-                    );
-                    let mut names = HashMap::new();
-                    let mut values = cond.values;
-                    let mut adds = Vec::with_capacity(deltas.len() + 1);
-                    for (i, (field, delta)) in deltas.iter().enumerate() {
-                        names.insert(format!("#f{i}"), field.clone());
-                        values.insert(format!(":d{i}"), n(*delta));
-                        adds.push(format!("#f{i} :d{i}"));
-                    }
-                    values.insert(":one".into(), n(1));
-                    adds.push("version :one".into());
-                    TransactWriteItem::builder().update(
-                        Update::builder()
-                            .table_name(&self.table)
-                            .set_key(Some(key_attrs(key)))
-                            .update_expression(format!("ADD {}", adds.join(", ")))
-                            .set_condition_expression(cond.expression)
-                            .set_expression_attribute_names(Some(names))
-                            .set_expression_attribute_values(Some(values))
-                            .build()
-                            .map_err(|e| StoreError::Invalid(e.to_string()))?,
-                    )
-                }
-                Write::Check { key, condition } => {
-                    let cond = condition_expr(condition, now);
-                    let expression = cond.expression.unwrap_or_else(|| {
-                        "attribute_exists(pk) OR attribute_not_exists(pk)".into()
-                    });
-                    TransactWriteItem::builder().condition_check(
-                        ConditionCheck::builder()
-                            .table_name(&self.table)
-                            .set_key(Some(key_attrs(key)))
-                            .condition_expression(expression)
-                            .set_expression_attribute_values(
-                                (!cond.values.is_empty()).then_some(cond.values),
-                            )
-                            .build()
-                            .map_err(|e| StoreError::Invalid(e.to_string()))?,
-                    )
-                }
-            };
-            actions.push(action.build());
-        }
-        let result = self
-            .client
+        let actions = writes
+            .iter()
+            .map(|write| self.transact_item(write, now))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.client
             .transact_write_items()
             .set_transact_items(Some(actions))
             .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(err) => {
-                if let Some(aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(canceled)) = err.as_service_error() {
-                    let reasons = canceled.cancellation_reasons();
-                    let failed: Vec<usize> = reasons
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, r)| r.code() == Some("ConditionalCheckFailed"))
-                        .map(|(i, _)| i)
-                        .collect();
-                    if !failed.is_empty() {
-                        return Err(StoreError::TransactionCanceled { failed });
-                    }
-                }
-                Err(classify(err))
-            }
-        }
+            .await
+            .map_err(transaction_error)?;
+        Ok(())
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -13,6 +13,7 @@ pub mod cursor;
 pub mod dynamodb;
 #[cfg(feature = "embedded-store")]
 pub mod embedded;
+pub mod versioned;
 
 use async_trait::async_trait;
 

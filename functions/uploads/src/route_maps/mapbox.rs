@@ -9,6 +9,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use backon::{ExponentialBuilder, Retryable};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use runcrew_shared::config::MapboxConfig;
 use runcrew_shared::route::Route;
@@ -18,7 +19,13 @@ use super::{HEIGHT, MapError, ROUTE_COLOR, RouteMaps, WIDTH};
 /// The longest URL sent (Mapbox refuses longer ones with 413 at about 8 KB).
 pub const MAX_URL_BYTES: usize = 8_192;
 /// Tries per image: the first and two retries.
-const ATTEMPTS: u32 = 3;
+const ATTEMPTS: usize = 3;
+/// The pauses before the retries (200 ms, then 800 ms): long enough for a 429 or a 5xx
+/// blip to pass, short enough that the thumbnail task is done within seconds.
+const BACKOFF: ExponentialBuilder = ExponentialBuilder::new()
+    .with_min_delay(Duration::from_millis(200))
+    .with_factor(4.0)
+    .with_max_times(ATTEMPTS - 1);
 /// The route line's width in logical pixels and its opacity.
 const LINE_WIDTH: u32 = 5;
 const LINE_OPACITY: &str = "0.9";
@@ -105,49 +112,85 @@ impl MapboxMaps {
     }
 }
 
+/// A failed request for the image, and whether another request may succeed.
+struct Failure {
+    error: MapError,
+    transient: bool,
+}
+
+impl Failure {
+    /// Mapbox or the network is struggling (5xx, 429, a connection or timeout error).
+    fn transient(error: MapError) -> Self {
+        Failure {
+            error,
+            transient: true,
+        }
+    }
+
+    /// Asking again would get the same answer.
+    fn lasting(error: MapError) -> Self {
+        Failure {
+            error,
+            transient: false,
+        }
+    }
+}
+
+impl MapboxMaps {
+    /// One request for the image at `url`.
+    async fn fetch(&self, url: &str) -> Result<Vec<u8>, Failure> {
+        let response = self.client.get(url).send().await.map_err(|err| {
+            Failure::transient(MapError::Unavailable(err.without_url().to_string()))
+        })?;
+        let status = response.status();
+        if status.is_success() {
+            // A body cut off half-way is not asked for again: on `Unavailable` the thumbnail
+            // task draws the map itself, sooner than two more tries would.
+            let bytes = response.bytes().await.map_err(|e| {
+                Failure::lasting(MapError::Unavailable(e.without_url().to_string()))
+            })?;
+            if !bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+                return Err(Failure::lasting(MapError::Refused(
+                    "the answer is not a PNG".into(),
+                )));
+            }
+            return Ok(bytes.to_vec());
+        }
+        if status.is_server_error() || status.as_u16() == 429 {
+            return Err(Failure::transient(MapError::Unavailable(format!(
+                "HTTP {}",
+                status.as_u16()
+            ))));
+        }
+        // 401/403 (token), 404/422 (style, overlay), 413 (URL): retrying cannot help.
+        let body = response.text().await.unwrap_or_default();
+        let message = serde_json::from_str::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| v["message"].as_str().map(str::to_owned))
+            .unwrap_or_default();
+        Err(Failure::lasting(MapError::Refused(format!(
+            "HTTP {}: {message}",
+            status.as_u16()
+        ))))
+    }
+}
+
 #[async_trait]
 impl RouteMaps for MapboxMaps {
     async fn render(&self, route: &Route) -> Result<Vec<u8>, MapError> {
         let url = self.url_for(route);
-        let mut last = MapError::Unavailable("no attempt".into());
-        for attempt in 0..ATTEMPTS {
-            if attempt > 0 {
-                tokio::time::sleep(Duration::from_millis(200 * 4u64.pow(attempt - 1))).await;
-            }
-            let response = match self.client.get(&url).send().await {
-                Ok(r) => r,
-                Err(err) => {
-                    last = MapError::Unavailable(err.without_url().to_string());
-                    continue;
-                }
-            };
-            let status = response.status();
-            if status.is_success() {
-                let bytes = response
-                    .bytes()
-                    .await
-                    .map_err(|e| MapError::Unavailable(e.without_url().to_string()))?;
-                if !bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
-                    return Err(MapError::Refused("the answer is not a PNG".into()));
-                }
-                return Ok(bytes.to_vec());
-            }
-            if status.is_server_error() || status.as_u16() == 429 {
-                last = MapError::Unavailable(format!("HTTP {}", status.as_u16()));
-                continue;
-            }
-            // 401/403 (token), 404/422 (style, overlay), 413 (URL): retrying cannot help.
-            let body = response.text().await.unwrap_or_default();
-            let message = serde_json::from_str::<serde_json::Value>(&body)
-                .ok()
-                .and_then(|v| v["message"].as_str().map(str::to_owned))
-                .unwrap_or_default();
-            return Err(MapError::Refused(format!(
-                "HTTP {}: {message}",
-                status.as_u16()
-            )));
-        }
-        Err(last)
+        (|| self.fetch(&url))
+            .retry(BACKOFF)
+            .when(|failure| failure.transient)
+            .notify(|failure, pause| {
+                tracing::warn!(
+                    error = %failure.error,
+                    retry_in_ms = pause.as_millis() as u64,
+                    "Mapbox did not answer with a map; trying again"
+                );
+            })
+            .await
+            .map_err(|failure| failure.error)
     }
 
     fn name(&self) -> &'static str {
