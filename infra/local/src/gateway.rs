@@ -15,6 +15,12 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use aws_lambda_events::apigw::{
+    ApiGatewayRequestAuthorizer, ApiGatewayRequestAuthorizerJwtDescription,
+    ApiGatewayV2httpRequest, ApiGatewayV2httpRequestContext,
+    ApiGatewayV2httpRequestContextHttpDescription,
+};
+use aws_lambda_events::query_map::QueryMap;
 use axum::Router;
 use axum::body::{Body as AxumBody, Bytes, to_bytes};
 use axum::extract::path::ErrorKind;
@@ -187,7 +193,7 @@ impl Gateway {
         })
     }
 
-    /// The API being served.
+    /// What this gateway serves, as read from template.yaml.
     pub fn spec(&self) -> &ApiSpec {
         &self.spec
     }
@@ -395,10 +401,7 @@ impl Gateway {
             path_params,
             claims,
         );
-        let request = match serde_json::from_value::<
-            lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequest,
-        >(event)
-        {
+        let request = match event {
             Ok(ev) => lambda_http::http::Request::from(
                 lambda_http::request::LambdaRequest::ApiGatewayV2(ev),
             ),
@@ -432,7 +435,10 @@ fn undecodable_parameter(rejection: &PathRejection) -> String {
     }
 }
 
-/// The payload 2.0 event API Gateway would send for this request.
+/// The payload 2.0 event API Gateway would send for this request, built as the type the
+/// function's runtime reads that JSON into, so a misspelt field is a compile error rather
+/// than a key silently dropped. Fails only when a header cannot be carried (its name and
+/// value come from a valid request, so in practice never); the gateway answers 500.
 fn api_gateway_event(
     parts: &axum::http::request::Parts,
     body: &Bytes,
@@ -441,10 +447,41 @@ fn api_gateway_event(
     request_id: &str,
     path_params: HashMap<String, String>,
     claims: Option<HashMap<String, String>>,
-) -> Value {
+) -> Result<ApiGatewayV2httpRequest, axum::http::Error> {
+    let (headers, cookies) = event_headers(&parts.headers);
+    let raw_query = parts.uri.query().unwrap_or("").to_owned();
+    let content_type = headers.get("content-type").map_or("", String::as_str);
+    let (body, is_base64_encoded) = event_body(body, content_type);
+    let mut event = ApiGatewayV2httpRequest::default();
+    event.version = Some("2.0".into());
+    event.route_key = Some(route_key.to_owned());
+    event.raw_path = Some(parts.uri.path().to_owned());
+    event.query_string_parameters = query_parameters(&raw_query);
+    event.raw_query_string = Some(raw_query);
+    event.cookies = (!cookies.is_empty()).then_some(cookies);
+    event.path_parameters = path_params;
+    event.request_context = request_context(
+        parts,
+        &headers,
+        addr,
+        route_key,
+        request_id,
+        claims,
+        time::OffsetDateTime::now_utc(),
+    );
+    event.headers = header_map(headers)?;
+    event.body = body;
+    event.is_base64_encoded = is_base64_encoded;
+    Ok(event)
+}
+
+/// The headers as API Gateway passes them, by lower-case name with repeated headers joined
+/// by commas, and the `Cookie` header split into the separate `cookies` list payload 2.0
+/// has for it.
+fn event_headers(request: &HeaderMap) -> (BTreeMap<String, String>, Vec<String>) {
     let mut headers: BTreeMap<String, String> = BTreeMap::new();
     let mut cookies = Vec::new();
-    for (name, value) in &parts.headers {
+    for (name, value) in request {
         // API Gateway passes a header with bytes outside ASCII on (an `Idempotency-Key` of
         // `café-1`); dropping it here would hide it from the function.
         let value = String::from_utf8_lossy(value.as_bytes());
@@ -466,10 +503,30 @@ fn api_gateway_event(
             })
             .or_insert_with(|| value.to_owned());
     }
-    let raw_query = parts.uri.query().unwrap_or("").to_owned();
-    let mut query: BTreeMap<String, String> = BTreeMap::new();
+    (headers, cookies)
+}
+
+/// The joined headers as the event's `HeaderMap`, one value per name, as a function on AWS
+/// sees them (a repeated header arrives as one comma-joined value).
+fn header_map(headers: BTreeMap<String, String>) -> Result<HeaderMap, axum::http::Error> {
+    let mut map = HeaderMap::with_capacity(headers.len());
+    for (name, value) in headers {
+        map.insert(
+            header::HeaderName::from_bytes(name.as_bytes())?,
+            HeaderValue::from_str(&value)?,
+        );
+    }
+    Ok(map)
+}
+
+/// `queryStringParameters`: API Gateway joins a repeated parameter's values with commas and
+/// the payload's reader splits every value on commas again (so `a=x%2Cy` reads as two
+/// values, as on AWS). Handlers see the query lambda_http parses from `rawQueryString`,
+/// which keeps them apart.
+fn query_parameters(raw_query: &str) -> QueryMap {
+    let mut joined: BTreeMap<String, String> = BTreeMap::new();
     for (k, v) in url::form_urlencoded::parse(raw_query.as_bytes()) {
-        query
+        joined
             .entry(k.into_owned())
             .and_modify(|existing| {
                 existing.push(',');
@@ -477,64 +534,73 @@ fn api_gateway_event(
             })
             .or_insert_with(|| v.into_owned());
     }
-    let content_type = headers.get("content-type").cloned().unwrap_or_default();
-    let (body_value, is_base64) = if body.is_empty() {
-        (Value::Null, false)
-    } else if is_textual(&content_type) && std::str::from_utf8(body).is_ok() {
-        (
-            Value::String(String::from_utf8_lossy(body).into_owned()),
-            false,
-        )
+    let split: HashMap<String, Vec<String>> = joined
+        .into_iter()
+        .map(|(k, v)| (k, v.split(',').map(str::to_owned).collect()))
+        .collect();
+    QueryMap::from(split)
+}
+
+/// The body as API Gateway passes it: absent when empty, text when the content type is
+/// textual and the bytes are UTF-8, else base64 with `isBase64Encoded`.
+fn event_body(body: &Bytes, content_type: &str) -> (Option<String>, bool) {
+    if body.is_empty() {
+        (None, false)
+    } else if is_textual(content_type) && std::str::from_utf8(body).is_ok() {
+        (Some(String::from_utf8_lossy(body).into_owned()), false)
     } else {
         (
-            Value::String(base64::engine::general_purpose::STANDARD.encode(body)),
+            Some(base64::engine::general_purpose::STANDARD.encode(body)),
             true,
         )
-    };
-    let now = time::OffsetDateTime::now_utc();
-    let mut context = json!({
-        "accountId": "000000000000",
-        "apiId": "local",
-        "domainName": headers.get("host").cloned().unwrap_or_else(|| "127.0.0.1".into()),
-        "domainPrefix": "local",
-        "http": {
-            "method": parts.method.as_str(),
-            "path": parts.uri.path(),
-            "protocol": "HTTP/1.1",
-            "sourceIp": addr.ip().to_string(),
-            "userAgent": headers.get("user-agent").cloned().unwrap_or_default(),
-        },
-        "requestId": request_id,
-        "routeKey": route_key,
-        "stage": "$default",
-        "time": now.format(&time::format_description::well_known::Rfc2822).unwrap_or_default(),
-        "timeEpoch": now.unix_timestamp() * 1000 + i64::from(now.millisecond()),
+    }
+}
+
+/// `requestContext`: where the request came from, when, and, behind an authorizer, the
+/// verified claims in `authorizer.jwt.claims`, where `caller(&req)` reads them on AWS.
+fn request_context(
+    parts: &axum::http::request::Parts,
+    headers: &BTreeMap<String, String>,
+    addr: SocketAddr,
+    route_key: &str,
+    request_id: &str,
+    claims: Option<HashMap<String, String>>,
+    now: time::OffsetDateTime,
+) -> ApiGatewayV2httpRequestContext {
+    let mut http = ApiGatewayV2httpRequestContextHttpDescription::default();
+    http.method = parts.method.clone();
+    http.path = Some(parts.uri.path().to_owned());
+    http.protocol = Some("HTTP/1.1".into());
+    http.source_ip = Some(addr.ip().to_string());
+    http.user_agent = Some(headers.get("user-agent").cloned().unwrap_or_default());
+
+    let mut context = ApiGatewayV2httpRequestContext::default();
+    context.account_id = Some("000000000000".into());
+    context.apiid = Some("local".into());
+    context.domain_name = Some(
+        headers
+            .get("host")
+            .cloned()
+            .unwrap_or_else(|| "127.0.0.1".into()),
+    );
+    context.domain_prefix = Some("local".into());
+    context.http = http;
+    context.request_id = Some(request_id.to_owned());
+    context.route_key = Some(route_key.to_owned());
+    context.stage = Some("$default".into());
+    context.time = Some(
+        now.format(&time::format_description::well_known::Rfc2822)
+            .unwrap_or_default(),
+    );
+    context.time_epoch = now.unix_timestamp() * 1000 + i64::from(now.millisecond());
+    context.authorizer = claims.map(|claims| {
+        let mut jwt = ApiGatewayRequestAuthorizerJwtDescription::default();
+        jwt.claims = claims;
+        let mut authorizer = ApiGatewayRequestAuthorizer::default();
+        authorizer.jwt = Some(jwt);
+        authorizer
     });
-    if let Some(claims) = claims {
-        context["authorizer"] = json!({ "jwt": { "claims": claims, "scopes": null } });
-    }
-    let mut event = json!({
-        "version": "2.0",
-        "routeKey": route_key,
-        "rawPath": parts.uri.path(),
-        "rawQueryString": raw_query,
-        "headers": headers,
-        "requestContext": context,
-        "isBase64Encoded": is_base64,
-    });
-    if !cookies.is_empty() {
-        event["cookies"] = json!(cookies);
-    }
-    if !query.is_empty() {
-        event["queryStringParameters"] = json!(query);
-    }
-    if !path_params.is_empty() {
-        event["pathParameters"] = json!(path_params);
-    }
-    if !body_value.is_null() {
-        event["body"] = body_value;
-    }
-    event
+    context
 }
 
 fn into_axum(response: lambda_http::Response<lambda_http::Body>) -> Response {
@@ -828,4 +894,198 @@ fn s3_error(status: StatusCode, code: &str, message: &str) -> Response {
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{code}</Code><Message>{message}</Message></Error>"
     );
     (status, [(header::CONTENT_TYPE, "application/xml")], body).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parts(request: axum::http::request::Builder) -> axum::http::request::Parts {
+        request.body(()).expect("a valid request").into_parts().0
+    }
+
+    fn address() -> SocketAddr {
+        SocketAddr::from(([10, 0, 0, 7], 5555))
+    }
+
+    /// Every non-null value of `expected` is in `actual` at the same place; a null may be
+    /// absent (the typed event leaves out what it does not have).
+    fn assert_carries(expected: &Value, actual: &Value, at: &str) {
+        match expected {
+            Value::Object(fields) => {
+                for (name, value) in fields {
+                    let inner = actual.get(name).unwrap_or(&Value::Null);
+                    assert_carries(value, inner, &format!("{at}.{name}"));
+                }
+            }
+            Value::Null => assert!(actual.is_null(), "{at}: {actual} instead of nothing"),
+            _ => assert_eq!(expected, actual, "{at}"),
+        }
+    }
+
+    /// Checks `event` against `old`, the JSON the gateway built before the event was typed:
+    /// the handler gets the same request, and the event serializes every field `old` set
+    /// with the same value.
+    fn assert_same_as_old(event: &ApiGatewayV2httpRequest, mut old: Value) {
+        // The clock is read inside; take its reading into the expected JSON.
+        old["requestContext"]["time"] = json!(event.request_context.time);
+        old["requestContext"]["timeEpoch"] = json!(event.request_context.time_epoch);
+        let read_back: ApiGatewayV2httpRequest =
+            serde_json::from_value(old.clone()).expect("the old event reads");
+        assert_eq!(event, &read_back);
+        let serialized = serde_json::to_value(event).expect("the event serializes");
+        assert_carries(&old, &serialized, "event");
+        assert_eq!(
+            serialized,
+            serde_json::to_value(&read_back).expect("serializes"),
+            "the fields the type always writes hold what the old event meant"
+        );
+    }
+
+    #[test]
+    fn an_authorized_text_request_is_the_event_the_json_builder_made() {
+        let parts = parts(
+            axum::http::Request::post("/v1/courses/abc%20d?b=2&a=1&a=x%2Cy")
+                .header("host", "127.0.0.1:3000")
+                .header("user-agent", "test/1.0")
+                .header("content-type", "application/json")
+                .header("cookie", "a=1; b=2")
+                .header("x-dup", "one")
+                .header("x-dup", "two")
+                .header(
+                    "idempotency-key",
+                    HeaderValue::from_bytes("café-1".as_bytes())
+                        .expect("bytes over 0x7f are valid"),
+                ),
+        );
+        let body = Bytes::from_static(br#"{"name":"x"}"#);
+        let claims = HashMap::from([
+            ("sub".to_owned(), "u1".to_owned()),
+            ("scope".to_owned(), "a b".to_owned()),
+        ]);
+        let event = api_gateway_event(
+            &parts,
+            &body,
+            address(),
+            "POST /v1/courses/{courseId}",
+            "req-1=",
+            HashMap::from([("courseId".to_owned(), "abc d".to_owned())]),
+            Some(claims),
+        )
+        .expect("the event builds");
+        assert_same_as_old(
+            &event,
+            json!({
+                "version": "2.0",
+                "routeKey": "POST /v1/courses/{courseId}",
+                "rawPath": "/v1/courses/abc%20d",
+                "rawQueryString": "b=2&a=1&a=x%2Cy",
+                "cookies": ["a=1", "b=2"],
+                "headers": {
+                    "content-type": "application/json",
+                    "host": "127.0.0.1:3000",
+                    "idempotency-key": "café-1",
+                    "user-agent": "test/1.0",
+                    "x-dup": "one,two",
+                },
+                "queryStringParameters": { "a": "1,x,y", "b": "2" },
+                "pathParameters": { "courseId": "abc d" },
+                "requestContext": {
+                    "accountId": "000000000000",
+                    "apiId": "local",
+                    "domainName": "127.0.0.1:3000",
+                    "domainPrefix": "local",
+                    "http": {
+                        "method": "POST",
+                        "path": "/v1/courses/abc%20d",
+                        "protocol": "HTTP/1.1",
+                        "sourceIp": "10.0.0.7",
+                        "userAgent": "test/1.0",
+                    },
+                    "requestId": "req-1=",
+                    "routeKey": "POST /v1/courses/{courseId}",
+                    "stage": "$default",
+                    "authorizer": { "jwt": { "claims": { "sub": "u1", "scope": "a b" }, "scopes": null } },
+                },
+                "isBase64Encoded": false,
+                "body": r#"{"name":"x"}"#,
+            }),
+        );
+        let time = event.request_context.time.as_deref().unwrap_or_default();
+        assert!(
+            time::OffsetDateTime::parse(time, &time::format_description::well_known::Rfc2822)
+                .is_ok(),
+            "{time}"
+        );
+        let now_ms = time::OffsetDateTime::now_utc().unix_timestamp() * 1000;
+        assert!((now_ms - event.request_context.time_epoch).abs() < 60_000);
+    }
+
+    #[test]
+    fn a_public_binary_request_leaves_out_what_it_does_not_have() {
+        let parts =
+            parts(axum::http::Request::put("/v1/things").header("content-type", "image/png"));
+        let body = Bytes::from_static(&[0x89, b'P', b'N', b'G', 0xff]);
+        let event = api_gateway_event(
+            &parts,
+            &body,
+            address(),
+            "PUT /v1/things",
+            "req-2=",
+            HashMap::new(),
+            None,
+        )
+        .expect("the event builds");
+        assert_same_as_old(
+            &event,
+            json!({
+                "version": "2.0",
+                "routeKey": "PUT /v1/things",
+                "rawPath": "/v1/things",
+                "rawQueryString": "",
+                "headers": { "content-type": "image/png" },
+                "requestContext": {
+                    "accountId": "000000000000",
+                    "apiId": "local",
+                    "domainName": "127.0.0.1",
+                    "domainPrefix": "local",
+                    "http": {
+                        "method": "PUT",
+                        "path": "/v1/things",
+                        "protocol": "HTTP/1.1",
+                        "sourceIp": "10.0.0.7",
+                        "userAgent": "",
+                    },
+                    "requestId": "req-2=",
+                    "routeKey": "PUT /v1/things",
+                    "stage": "$default",
+                },
+                "isBase64Encoded": true,
+                "body": "iVBOR/8=",
+            }),
+        );
+        let serialized = serde_json::to_value(&event).expect("serializes");
+        for absent in ["cookies", "queryStringParameters", "pathParameters"] {
+            assert!(serialized.get(absent).is_none(), "{absent}: {serialized}");
+        }
+        assert!(serialized["requestContext"].get("authorizer").is_none());
+    }
+
+    #[test]
+    fn an_empty_body_is_absent_and_not_base64() {
+        let parts = parts(axum::http::Request::get("/healthz"));
+        let event = api_gateway_event(
+            &parts,
+            &Bytes::new(),
+            address(),
+            "GET /healthz",
+            "req-3=",
+            HashMap::new(),
+            None,
+        )
+        .expect("the event builds");
+        assert_eq!(event.body, None);
+        assert!(!event.is_base64_encoded);
+        assert!(event.headers.is_empty());
+    }
 }

@@ -7,12 +7,12 @@
 
 use std::collections::HashMap;
 
-use serde_norway::Value;
+use serde_norway::{Mapping, Value};
 
 /// Why the template cannot be served.
 #[derive(Debug, thiserror::Error)]
 pub enum TemplateError {
-    /// Not YAML.
+    /// Not YAML at all; the parser's message says where.
     #[error("template.yaml is not valid YAML: {0}")]
     Yaml(String),
     /// YAML, but not a template we can serve.
@@ -66,9 +66,10 @@ pub struct CorsSpec {
     pub allow_methods: Vec<String>,
     /// Request headers allowed (lower-case).
     pub allow_headers: Vec<String>,
-    /// Response headers exposed.
+    /// Response headers scripts may read (`Access-Control-Expose-Headers`).
     pub expose_headers: Vec<String>,
-    /// Whether credentials are allowed.
+    /// Whether browsers may send credentials cross-origin. Browsers refuse `*` with
+    /// credentials, so then a `*` configuration answers with the request's own origin.
     pub allow_credentials: bool,
     /// Preflight cache seconds.
     pub max_age: Option<u64>,
@@ -110,7 +111,7 @@ impl S3TriggerSpec {
 /// Everything the local gateway serves from template.yaml.
 #[derive(Debug, Clone, Default)]
 pub struct ApiSpec {
-    /// HTTP routes.
+    /// HTTP routes, sorted by path, then method.
     pub routes: Vec<RouteSpec>,
     /// Binaries of every function in the template (HTTP or not).
     pub binaries: Vec<String>,
@@ -118,15 +119,16 @@ pub struct ApiSpec {
     pub cors: Option<CorsSpec>,
     /// JWT authorizers by name.
     pub authorizers: HashMap<String, JwtAuthorizerSpec>,
-    /// Default route throttling.
+    /// The throttling of every route without its own entry in `route_throttles`.
     pub default_throttle: Option<ThrottleSpec>,
-    /// Per-route throttling by route key.
+    /// Per-route throttling by route key (`POST /v1/auth/login`), over the default.
     pub route_throttles: HashMap<String, ThrottleSpec>,
-    /// S3 notifications into functions.
+    /// S3 notifications into functions; the filesystem blobs raise them on every stored file.
     pub s3_triggers: Vec<S3TriggerSpec>,
 }
 
-/// A resolved value: text or a list of text.
+/// What a template value evaluates to: conditions need booleans, and list parameters and
+/// `!Split` give lists that `!Join` and list fields take.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Resolved {
     Text(String),
@@ -291,244 +293,348 @@ impl Resolver<'_> {
 pub fn parse(text: &str, overrides: &HashMap<String, String>) -> Result<ApiSpec, TemplateError> {
     let doc: Value =
         serde_norway::from_str(text).map_err(|e| TemplateError::Yaml(e.to_string()))?;
-    let mut params = HashMap::new();
-    if let Some(Value::Mapping(declared)) = doc.get("Parameters") {
-        for (name, decl) in declared {
-            let Some(name) = name.as_str() else { continue };
-            let is_list = decl
-                .get("Type")
-                .and_then(Value::as_str)
-                .is_some_and(|t| t.contains("List"));
-            let raw = overrides
-                .get(name)
-                .cloned()
-                .or_else(|| match decl.get("Default") {
-                    Some(Value::String(s)) => Some(s.clone()),
-                    Some(Value::Number(n)) => Some(n.to_string()),
-                    Some(Value::Bool(b)) => Some(b.to_string()),
-                    _ => None,
-                });
-            if let Some(raw) = raw {
-                let value = if is_list {
-                    Resolved::List(
-                        raw.split(',')
-                            .map(|s| s.trim().to_owned())
-                            .filter(|s| !s.is_empty())
-                            .collect(),
-                    )
-                } else {
-                    Resolved::Text(raw)
-                };
-                params.insert(name.to_owned(), value);
-            }
-        }
-    }
-    for (pseudo, value) in [
-        ("AWS::Region", "local"),
-        ("AWS::AccountId", "000000000000"),
-        ("AWS::Partition", "aws"),
-        ("AWS::URLSuffix", "localhost"),
-    ] {
-        params
-            .entry(pseudo.to_owned())
-            .or_insert_with(|| Resolved::Text(value.to_owned()));
-    }
     let resolver = Resolver {
-        params,
+        params: parameters(&doc, overrides),
         conditions: doc.get("Conditions"),
     };
     let resources = doc
         .get("Resources")
         .and_then(Value::as_mapping)
         .ok_or_else(|| shape("no Resources"))?;
-
     let mut spec = ApiSpec::default();
-    let mut default_authorizer = None;
-    for (_, resource) in resources {
-        if resource.get("Type").and_then(Value::as_str) != Some("AWS::Serverless::HttpApi") {
-            continue;
+    // Every HttpApi is read before any function, so a route can name an authorizer declared
+    // further down the template.
+    let default_authorizer = read_http_apis(&resolver, resources, &mut spec)?;
+    read_functions(resources, default_authorizer.as_deref(), &mut spec)?;
+    spec.routes
+        .sort_by(|a, b| a.path.cmp(&b.path).then(a.method.cmp(&b.method)));
+    Ok(spec)
+}
+
+/// Stand-ins for the pseudo parameters AWS fills in, so a `!Sub` of an ARN or a domain
+/// still resolves on a laptop.
+const PSEUDO_PARAMETERS: [(&str, &str); 4] = [
+    ("AWS::Region", "local"),
+    ("AWS::AccountId", "000000000000"),
+    ("AWS::Partition", "aws"),
+    ("AWS::URLSuffix", "localhost"),
+];
+
+/// The values `!Ref` and `!Sub` see: each declared parameter's override or default, then the
+/// pseudo parameters. A parameter with neither stays out, so a reference to it fails by
+/// name instead of resolving to a guess.
+fn parameters(doc: &Value, overrides: &HashMap<String, String>) -> HashMap<String, Resolved> {
+    let mut params = HashMap::new();
+    if let Some(Value::Mapping(declared)) = doc.get("Parameters") {
+        for (name, decl) in declared {
+            let Some(name) = name.as_str() else { continue };
+            if let Some(value) = parameter_value(decl, overrides.get(name)) {
+                params.insert(name.to_owned(), value);
+            }
         }
+    }
+    for (pseudo, value) in PSEUDO_PARAMETERS {
+        params
+            .entry(pseudo.to_owned())
+            .or_insert_with(|| Resolved::Text(value.to_owned()));
+    }
+    params
+}
+
+/// One parameter's value from its override, else its `Default`. A `List` type splits on
+/// commas as CloudFormation does, so `AllowOrigins: !Ref Origins` becomes a list.
+fn parameter_value(decl: &Value, overridden: Option<&String>) -> Option<Resolved> {
+    let is_list = decl
+        .get("Type")
+        .and_then(Value::as_str)
+        .is_some_and(|t| t.contains("List"));
+    let raw = overridden.cloned().or_else(|| match decl.get("Default") {
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        Some(Value::Bool(b)) => Some(b.to_string()),
+        _ => None,
+    })?;
+    Some(if is_list {
+        Resolved::List(
+            raw.split(',')
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+                .collect(),
+        )
+    } else {
+        Resolved::Text(raw)
+    })
+}
+
+/// The resources of one `Type`, with their logical ids, in template order (which decides
+/// the order of `ApiSpec::binaries` and which of two HttpApis' settings win).
+fn resources_of_type<'a>(
+    resources: &'a Mapping,
+    kind: &'a str,
+) -> impl Iterator<Item = (&'a Value, &'a Value)> {
+    resources
+        .iter()
+        .filter(move |(_, resource)| resource.get("Type").and_then(Value::as_str) == Some(kind))
+}
+
+/// Reads the CORS, authorizers and throttling of every HttpApi into `spec`, and returns the
+/// default authorizer that routes without their own `Auth` fall back to. With several
+/// HttpApis, the last one that sets a value wins, and authorizers of all of them are kept.
+fn read_http_apis(
+    resolver: &Resolver<'_>,
+    resources: &Mapping,
+    spec: &mut ApiSpec,
+) -> Result<Option<String>, TemplateError> {
+    let mut default_authorizer = None;
+    for (_, resource) in resources_of_type(resources, "AWS::Serverless::HttpApi") {
         let Some(props) = resource.get("Properties") else {
             continue;
         };
         if let Some(cors) = props.get("CorsConfiguration") {
-            let list = |name: &str| -> Result<Vec<String>, TemplateError> {
-                cors.get(name)
-                    .map(|v| resolver.resolve(v).map(Resolved::list))
-                    .transpose()
-                    .map(Option::unwrap_or_default)
-            };
-            spec.cors = Some(CorsSpec {
-                allow_origins: list("AllowOrigins")?,
-                allow_methods: list("AllowMethods")?
-                    .into_iter()
-                    .map(|m| m.to_ascii_uppercase())
-                    .collect(),
-                allow_headers: list("AllowHeaders")?
-                    .into_iter()
-                    .map(|h| h.to_ascii_lowercase())
-                    .collect(),
-                expose_headers: list("ExposeHeaders")?,
-                allow_credentials: match cors.get("AllowCredentials") {
-                    None => false,
-                    Some(v) => resolver.resolve(v)?.text("AllowCredentials")? == "true",
-                },
-                max_age: cors
-                    .get("MaxAge")
-                    .map(|v| resolver.resolve(v).and_then(|r| r.text("MaxAge")))
-                    .transpose()?
-                    .and_then(|t| t.parse().ok()),
-            });
+            spec.cors = Some(cors_spec(resolver, cors)?);
         }
         if let Some(auth) = props.get("Auth") {
             default_authorizer = auth
                 .get("DefaultAuthorizer")
                 .and_then(Value::as_str)
                 .map(str::to_owned);
-            if let Some(Value::Mapping(authorizers)) = auth.get("Authorizers") {
-                for (name, def) in authorizers {
-                    let Some(name) = name.as_str() else { continue };
-                    let Some(jwt) = def.get("JwtConfiguration") else {
-                        continue;
-                    };
-                    let issuer = resolver
-                        .resolve(
-                            jwt.get("issuer")
-                                .ok_or_else(|| shape("JWT authorizer without issuer"))?,
-                        )?
-                        .text("issuer")?;
-                    let audience = resolver
-                        .resolve(
-                            jwt.get("audience")
-                                .ok_or_else(|| shape("JWT authorizer without audience"))?,
-                        )?
-                        .list();
-                    let source = def
-                        .get("IdentitySource")
-                        .and_then(Value::as_str)
-                        .unwrap_or("$request.header.Authorization");
-                    let header = source
-                        .strip_prefix("$request.header.")
-                        .unwrap_or("Authorization")
-                        .to_ascii_lowercase();
-                    spec.authorizers.insert(
-                        name.to_owned(),
-                        JwtAuthorizerSpec {
-                            issuer,
-                            audience,
-                            header,
-                        },
-                    );
-                }
-            }
+            read_authorizers(resolver, auth, &mut spec.authorizers)?;
         }
-        let throttle = |settings: &Value| -> Result<Option<ThrottleSpec>, TemplateError> {
-            let number = |name: &str| -> Result<Option<f64>, TemplateError> {
-                settings
-                    .get(name)
-                    .map(|v| resolver.resolve(v).and_then(|r| r.text(name)))
-                    .transpose()
-                    .map(|t| t.and_then(|t| t.parse().ok()))
-            };
-            Ok(
-                match (
-                    number("ThrottlingRateLimit")?,
-                    number("ThrottlingBurstLimit")?,
-                ) {
-                    (Some(rate), Some(burst)) => Some(ThrottleSpec { rate, burst }),
-                    (Some(rate), None) => Some(ThrottleSpec { rate, burst: rate }),
-                    _ => None,
-                },
-            )
-        };
         if let Some(settings) = props.get("DefaultRouteSettings") {
-            spec.default_throttle = throttle(settings)?;
+            spec.default_throttle = throttle_spec(resolver, settings)?;
         }
         if let Some(Value::Mapping(routes)) = props.get("RouteSettings") {
             for (key, settings) in routes {
-                if let (Some(key), Some(t)) = (key.as_str(), throttle(settings)?) {
+                if let (Some(key), Some(t)) = (key.as_str(), throttle_spec(resolver, settings)?) {
                     spec.route_throttles.insert(key.to_owned(), t);
                 }
             }
         }
     }
+    Ok(default_authorizer)
+}
 
-    for (logical_id, resource) in resources {
-        if resource.get("Type").and_then(Value::as_str) != Some("AWS::Serverless::Function") {
-            continue;
+/// An HttpApi's `CorsConfiguration`, normalised the way the gateway compares it: methods
+/// upper-case, headers lower-case (request header names arrive in any case).
+fn cors_spec(resolver: &Resolver<'_>, cors: &Value) -> Result<CorsSpec, TemplateError> {
+    let list = |name: &str| -> Result<Vec<String>, TemplateError> {
+        cors.get(name)
+            .map(|v| resolver.resolve(v).map(Resolved::list))
+            .transpose()
+            .map(Option::unwrap_or_default)
+    };
+    Ok(CorsSpec {
+        allow_origins: list("AllowOrigins")?,
+        allow_methods: list("AllowMethods")?
+            .into_iter()
+            .map(|m| m.to_ascii_uppercase())
+            .collect(),
+        allow_headers: list("AllowHeaders")?
+            .into_iter()
+            .map(|h| h.to_ascii_lowercase())
+            .collect(),
+        expose_headers: list("ExposeHeaders")?,
+        allow_credentials: match cors.get("AllowCredentials") {
+            None => false,
+            Some(v) => resolver.resolve(v)?.text("AllowCredentials")? == "true",
+        },
+        max_age: cors
+            .get("MaxAge")
+            .map(|v| resolver.resolve(v).and_then(|r| r.text("MaxAge")))
+            .transpose()?
+            .and_then(|t| t.parse().ok()),
+    })
+}
+
+/// Adds the JWT authorizers of an HttpApi's `Auth` to `authorizers`, by name. Authorizers of
+/// other kinds are skipped: the local gateway emulates only the JWT one.
+fn read_authorizers(
+    resolver: &Resolver<'_>,
+    auth: &Value,
+    authorizers: &mut HashMap<String, JwtAuthorizerSpec>,
+) -> Result<(), TemplateError> {
+    let Some(Value::Mapping(declared)) = auth.get("Authorizers") else {
+        return Ok(());
+    };
+    for (name, def) in declared {
+        let Some(name) = name.as_str() else { continue };
+        if let Some(jwt) = jwt_authorizer(resolver, def)? {
+            authorizers.insert(name.to_owned(), jwt);
         }
-        let logical_id = logical_id.as_str().unwrap_or_default().to_owned();
-        let binary = resource
-            .get("Metadata")
-            .and_then(|m| m.get("BuildProperties"))
-            .and_then(|b| b.get("Binary"))
-            .and_then(Value::as_str)
-            .ok_or_else(|| {
-                shape(format!(
-                    "{logical_id} has no Metadata.BuildProperties.Binary"
-                ))
-            })?
-            .to_owned();
+    }
+    Ok(())
+}
+
+/// One authorizer definition, `None` when it has no `JwtConfiguration`. Issuer and audience
+/// are required, as API Gateway requires them; the token header defaults to Authorization.
+fn jwt_authorizer(
+    resolver: &Resolver<'_>,
+    def: &Value,
+) -> Result<Option<JwtAuthorizerSpec>, TemplateError> {
+    let Some(jwt) = def.get("JwtConfiguration") else {
+        return Ok(None);
+    };
+    let issuer = resolver
+        .resolve(
+            jwt.get("issuer")
+                .ok_or_else(|| shape("JWT authorizer without issuer"))?,
+        )?
+        .text("issuer")?;
+    let audience = resolver
+        .resolve(
+            jwt.get("audience")
+                .ok_or_else(|| shape("JWT authorizer without audience"))?,
+        )?
+        .list();
+    let source = def
+        .get("IdentitySource")
+        .and_then(Value::as_str)
+        .unwrap_or("$request.header.Authorization");
+    let header = source
+        .strip_prefix("$request.header.")
+        .unwrap_or("Authorization")
+        .to_ascii_lowercase();
+    Ok(Some(JwtAuthorizerSpec {
+        issuer,
+        audience,
+        header,
+    }))
+}
+
+/// The throttling of a route-settings block. A rate without a burst gets a burst of the
+/// rate; a burst alone, or neither, is no throttling.
+fn throttle_spec(
+    resolver: &Resolver<'_>,
+    settings: &Value,
+) -> Result<Option<ThrottleSpec>, TemplateError> {
+    let number = |name: &str| -> Result<Option<f64>, TemplateError> {
+        settings
+            .get(name)
+            .map(|v| resolver.resolve(v).and_then(|r| r.text(name)))
+            .transpose()
+            .map(|t| t.and_then(|t| t.parse().ok()))
+    };
+    Ok(
+        match (
+            number("ThrottlingRateLimit")?,
+            number("ThrottlingBurstLimit")?,
+        ) {
+            (Some(rate), Some(burst)) => Some(ThrottleSpec { rate, burst }),
+            (Some(rate), None) => Some(ThrottleSpec { rate, burst: rate }),
+            _ => None,
+        },
+    )
+}
+
+/// Reads every function's binary into `spec.binaries` (HTTP or not: the registry check
+/// compares them all) and its `HttpApi` and `S3` events into routes and triggers. Other
+/// event types are not the gateway's to serve.
+fn read_functions(
+    resources: &Mapping,
+    default_authorizer: Option<&str>,
+    spec: &mut ApiSpec,
+) -> Result<(), TemplateError> {
+    for (logical_id, resource) in resources_of_type(resources, "AWS::Serverless::Function") {
+        let logical_id = logical_id.as_str().unwrap_or_default();
+        let binary = function_binary(logical_id, resource)?;
         spec.binaries.push(binary.clone());
         let Some(Value::Mapping(events)) = resource.get("Properties").and_then(|p| p.get("Events"))
         else {
             continue;
         };
         for (_, event) in events {
-            if event.get("Type").and_then(Value::as_str) == Some("S3") {
-                spec.s3_triggers
-                    .push(s3_trigger(&logical_id, &binary, event.get("Properties"))?);
-                continue;
+            match event.get("Type").and_then(Value::as_str) {
+                Some("S3") => {
+                    spec.s3_triggers
+                        .push(s3_trigger(logical_id, &binary, event.get("Properties"))?)
+                }
+                Some("HttpApi") => {
+                    let route = http_route(
+                        logical_id,
+                        &binary,
+                        event,
+                        default_authorizer,
+                        &spec.authorizers,
+                    )?;
+                    spec.routes.push(route);
+                }
+                _ => {}
             }
-            if event.get("Type").and_then(Value::as_str) != Some("HttpApi") {
-                continue;
-            }
-            let props = event
-                .get("Properties")
-                .ok_or_else(|| shape(format!("{logical_id}: HttpApi event without Properties")))?;
-            let path = props
-                .get("Path")
-                .and_then(Value::as_str)
-                .ok_or_else(|| shape(format!("{logical_id}: HttpApi event without Path")))?;
-            let method = props
-                .get("Method")
-                .and_then(Value::as_str)
-                .unwrap_or("ANY")
-                .to_ascii_uppercase();
-            let authorizer = match props
-                .get("Auth")
-                .and_then(|a| a.get("Authorizer"))
-                .and_then(Value::as_str)
-            {
-                Some("NONE") => None,
-                Some(name) => Some(name.to_owned()),
-                None => default_authorizer.clone(),
-            };
-            if let Some(name) = &authorizer
-                && !spec.authorizers.contains_key(name)
-            {
-                return Err(shape(format!(
-                    "{logical_id}: authorizer {name} is not defined on the HttpApi"
-                )));
-            }
-            spec.routes.push(RouteSpec {
-                method: if method == "X-AMAZON-APIGATEWAY-ANY-METHOD" {
-                    "ANY".into()
-                } else {
-                    method
-                },
-                path: path.to_owned(),
-                function: logical_id.clone(),
-                binary: binary.clone(),
-                authorizer,
-            });
         }
     }
-    spec.routes
-        .sort_by(|a, b| a.path.cmp(&b.path).then(a.method.cmp(&b.method)));
-    Ok(spec)
+    Ok(())
 }
 
+/// The cargo-lambda `Binary` a function is built as: the name the handler registry knows
+/// it by, so a function without one cannot be served.
+fn function_binary(logical_id: &str, resource: &Value) -> Result<String, TemplateError> {
+    resource
+        .get("Metadata")
+        .and_then(|m| m.get("BuildProperties"))
+        .and_then(|b| b.get("Binary"))
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .ok_or_else(|| {
+            shape(format!(
+                "{logical_id} has no Metadata.BuildProperties.Binary"
+            ))
+        })
+}
+
+/// The route of one `HttpApi` event. Its authorizer is its own `Auth.Authorizer`, none for
+/// `NONE`, else the API's default; naming one the HttpApi does not define is an error, so
+/// a typo cannot leave a route open.
+fn http_route(
+    logical_id: &str,
+    binary: &str,
+    event: &Value,
+    default_authorizer: Option<&str>,
+    authorizers: &HashMap<String, JwtAuthorizerSpec>,
+) -> Result<RouteSpec, TemplateError> {
+    let props = event
+        .get("Properties")
+        .ok_or_else(|| shape(format!("{logical_id}: HttpApi event without Properties")))?;
+    let path = props
+        .get("Path")
+        .and_then(Value::as_str)
+        .ok_or_else(|| shape(format!("{logical_id}: HttpApi event without Path")))?;
+    let method = props
+        .get("Method")
+        .and_then(Value::as_str)
+        .unwrap_or("ANY")
+        .to_ascii_uppercase();
+    let authorizer = match props
+        .get("Auth")
+        .and_then(|a| a.get("Authorizer"))
+        .and_then(Value::as_str)
+    {
+        Some("NONE") => None,
+        Some(name) => Some(name.to_owned()),
+        None => default_authorizer.map(str::to_owned),
+    };
+    if let Some(name) = &authorizer
+        && !authorizers.contains_key(name)
+    {
+        return Err(shape(format!(
+            "{logical_id}: authorizer {name} is not defined on the HttpApi"
+        )));
+    }
+    Ok(RouteSpec {
+        // API Gateway's OpenAPI extension for ANY, which a template may use as the Method.
+        method: if method == "X-AMAZON-APIGATEWAY-ANY-METHOD" {
+            "ANY".into()
+        } else {
+            method
+        },
+        path: path.to_owned(),
+        function: logical_id.to_owned(),
+        binary: binary.to_owned(),
+        authorizer,
+    })
+}
+
+/// The notification of one `S3` event. Only the prefix rule of the key filter is kept: it is
+/// the one the template uses, and the gateway matches new keys against it.
 fn s3_trigger(
     logical_id: &str,
     binary: &str,

@@ -72,7 +72,7 @@ pub struct AuthConfig {
     pub audit_retention_days: i64,
     /// `OIDC_ISSUER_URL` + `OIDC_AUDIENCE`: accept an external issuer's tokens instead.
     pub external_oidc: Option<ExternalOidc>,
-    /// The social-login providers.
+    /// Which social logins are enabled, and where their APIs are (fakes in tests).
     pub providers: ProviderConfig,
 }
 

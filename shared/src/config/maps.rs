@@ -27,10 +27,10 @@ impl fmt::Debug for MapboxConfig {
     }
 }
 
-/// Map image settings.
+/// Where route map images come from.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MapsConfig {
-    /// Mapbox, when configured.
+    /// Mapbox, when a token is configured; `None` means our own renderer draws the maps.
     pub mapbox: Option<MapboxConfig>,
 }
 

@@ -128,7 +128,7 @@ pub struct Config {
     pub table_name: String,
     /// `STORE` (embedded | dynamodb) and `DYNAMODB_ENDPOINT`.
     pub store: StoreBackend,
-    /// `BUCKET_NAME`: the files bucket.
+    /// `BUCKET_NAME`: the one bucket of every file (route files, map thumbnails, uploads).
     pub bucket_name: String,
     /// `BLOBS` (filesystem | s3) and `S3_ENDPOINT`.
     pub blobs: BlobBackend,
@@ -190,138 +190,21 @@ impl Config {
                 .map(|v| v.trim().to_owned())
                 .filter(|v| !v.is_empty())
         };
+        // Each part notes its problems here and carries on with a default, so the checks
+        // after it still run. The order of the parts is the order of the problems.
         let mut problems = Vec::new();
 
-        let environment = match get("ENVIRONMENT") {
-            None => Environment::Local,
-            Some(raw) => Environment::parse(&raw).unwrap_or_else(|| {
-                problems.push(ConfigProblem(format!(
-                    "ENVIRONMENT={raw} is not one of local, dev, stage, production"
-                )));
-                Environment::Local
-            }),
-        };
+        let environment = Environment::read(&get, &mut problems);
         let local = environment == Environment::Local;
-        let flag = |name: &str, default: bool, problems: &mut Vec<ConfigProblem>| match get(name) {
-            None => default,
-            Some(v) => match v.to_ascii_lowercase().as_str() {
-                "1" | "true" | "yes" | "on" => true,
-                "0" | "false" | "no" | "off" => false,
-                _ => {
-                    problems.push(ConfigProblem(format!("{name}={v} is not true or false")));
-                    default
-                }
-            },
-        };
-
-        let port = get("PORT").unwrap_or_else(|| "3000".into());
-        let public_base_url = get("PUBLIC_BASE_URL")
-            .unwrap_or_else(|| format!("http://127.0.0.1:{port}"))
-            .trim_end_matches('/')
-            .to_owned();
+        let public_base_url = public_base_url(&get);
         let data_dir = PathBuf::from(get("RUNCREW_DATA_DIR").unwrap_or_else(|| ".runcrew".into()));
-
-        let store = match get("STORE").as_deref() {
-            Some("embedded") => StoreBackend::Embedded,
-            Some("dynamodb") => StoreBackend::DynamoDb {
-                endpoint: get("DYNAMODB_ENDPOINT"),
-            },
-            None if local => StoreBackend::Embedded,
-            None => StoreBackend::DynamoDb {
-                endpoint: get("DYNAMODB_ENDPOINT"),
-            },
-            Some(other) => {
-                problems.push(ConfigProblem(format!(
-                    "STORE={other} is not embedded or dynamodb"
-                )));
-                StoreBackend::Embedded
-            }
-        };
-        let blobs = match get("BLOBS").as_deref() {
-            Some("filesystem") => BlobBackend::Filesystem,
-            Some("s3") => BlobBackend::S3 {
-                endpoint: get("S3_ENDPOINT"),
-            },
-            None if local => BlobBackend::Filesystem,
-            None => BlobBackend::S3 {
-                endpoint: get("S3_ENDPOINT"),
-            },
-            Some(other) => {
-                problems.push(ConfigProblem(format!(
-                    "BLOBS={other} is not filesystem or s3"
-                )));
-                BlobBackend::Filesystem
-            }
-        };
-        let queues = match get("QUEUES").as_deref() {
-            Some("memory") => QueueBackend::Memory,
-            Some("sqs") => QueueBackend::Sqs {
-                endpoint: get("SQS_ENDPOINT"),
-                push_url: get("PUSH_QUEUE_URL"),
-            },
-            None if local => QueueBackend::Memory,
-            None => QueueBackend::Sqs {
-                endpoint: get("SQS_ENDPOINT"),
-                push_url: get("PUSH_QUEUE_URL"),
-            },
-            Some(other) => {
-                problems.push(ConfigProblem(format!(
-                    "QUEUES={other} is not memory or sqs"
-                )));
-                QueueBackend::Memory
-            }
-        };
-        let mut fraction =
-            |name: &str, default: f64, range: std::ops::RangeInclusive<f64>| match get(name) {
-                None => default,
-                Some(raw) => match raw.parse::<f64>() {
-                    Ok(v) if v.is_finite() && range.contains(&v) => v,
-                    _ => {
-                        problems.push(ConfigProblem(format!(
-                            "{name}={raw} is not a number from {} to {}",
-                            range.start(),
-                            range.end()
-                        )));
-                        default
-                    }
-                },
-            };
-        let runs = RunsConfig {
-            pace_floor_seconds_per_km: fraction(
-                "RUN_PACE_FLOOR_SECONDS_PER_KM",
-                120.0,
-                1.0..=600.0,
-            ),
-            course_distance_tolerance: fraction("RUN_COURSE_DISTANCE_TOLERANCE", 0.1, 0.0..=1.0),
-        };
-        let cdn_base_url = get("CDN_BASE_URL")
-            .unwrap_or_else(|| format!("{public_base_url}/_cdn"))
-            .trim_end_matches('/')
-            .to_owned();
-
-        let signing_key = match get("SIGNING_KEY_SECRET_ID") {
-            Some(id) => Some(SigningKeySource::SecretsManager(id)),
-            None if local => Some(SigningKeySource::LocalDirectory(data_dir.join("keys"))),
-            None => None,
-        };
-
-        let allowed_origins = get("ALLOWED_ORIGINS")
-            .map(|v| {
-                v.split(',')
-                    .map(|o| o.trim().trim_end_matches('/').to_owned())
-                    .filter(|o| !o.is_empty())
-                    .collect()
-            })
-            .unwrap_or_else(|| {
-                if local {
-                    vec![
-                        "http://localhost:5173".into(),
-                        "http://127.0.0.1:5173".into(),
-                    ]
-                } else {
-                    Vec::new()
-                }
-            });
+        let store = StoreBackend::read(&get, local, &mut problems);
+        let blobs = BlobBackend::read(&get, local, &mut problems);
+        let queues = QueueBackend::read(&get, local, &mut problems);
+        let runs = RunsConfig::read(&get, &mut problems);
+        let cdn_base_url = cdn_base_url(&get, &public_base_url);
+        let signing_key = SigningKeySource::read(&get, local, &data_dir);
+        let allowed_origins = allowed_origins(&get, local);
 
         let config = Config {
             environment,
@@ -337,9 +220,9 @@ impl Config {
             signing_key,
             cursor_secret: get("CURSOR_SECRET"),
             allowed_origins,
-            cors_allow_credentials: flag("CORS_ALLOW_CREDENTIALS", false, &mut problems),
-            dev_login: flag("DEV_LOGIN", local, &mut problems),
-            api_docs: flag("API_DOCS", false, &mut problems),
+            cors_allow_credentials: flag(&get, "CORS_ALLOW_CREDENTIALS", false, &mut problems),
+            dev_login: flag(&get, "DEV_LOGIN", local, &mut problems),
+            api_docs: flag(&get, "API_DOCS", false, &mut problems),
             auth: AuthConfig::read(&get, &mut problems),
             maps: MapsConfig::read(&get),
             queues,
@@ -450,6 +333,209 @@ impl Config {
     }
 }
 
+/// How `from_lookup`'s parts read a variable: trimmed, and `None` when unset or blank, so
+/// an empty `KEY=` in a template or an `.env` file means "use the default".
+type Lookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+impl Environment {
+    /// `ENVIRONMENT`, `local` when unset. An unknown name is a problem, and the rest is read
+    /// as for a laptop, so that problem is not buried under the deployed-stage checks.
+    fn read(get: Lookup<'_>, problems: &mut Vec<ConfigProblem>) -> Self {
+        match get("ENVIRONMENT") {
+            None => Environment::Local,
+            Some(raw) => Environment::parse(&raw).unwrap_or_else(|| {
+                problems.push(ConfigProblem(format!(
+                    "ENVIRONMENT={raw} is not one of local, dev, stage, production"
+                )));
+                Environment::Local
+            }),
+        }
+    }
+}
+
+/// `PUBLIC_BASE_URL` without a trailing slash, as the `iss` of our tokens must match the
+/// authorizer's issuer exactly; on a laptop, the local gateway's address on `PORT`.
+fn public_base_url(get: Lookup<'_>) -> String {
+    let port = get("PORT").unwrap_or_else(|| "3000".into());
+    get("PUBLIC_BASE_URL")
+        .unwrap_or_else(|| format!("http://127.0.0.1:{port}"))
+        .trim_end_matches('/')
+        .to_owned()
+}
+
+/// `CDN_BASE_URL` without a trailing slash (file URLs are built as `{base}/{key}`); by
+/// default the local gateway's `/_cdn`, which serves the filesystem blobs.
+fn cdn_base_url(get: Lookup<'_>, public_base_url: &str) -> String {
+    get("CDN_BASE_URL")
+        .unwrap_or_else(|| format!("{public_base_url}/_cdn"))
+        .trim_end_matches('/')
+        .to_owned()
+}
+
+impl StoreBackend {
+    /// `STORE`: embedded on a laptop, DynamoDB elsewhere. An unknown value is a problem; the
+    /// embedded store stands in, so production also names it as the wrong store.
+    fn read(get: Lookup<'_>, local: bool, problems: &mut Vec<ConfigProblem>) -> Self {
+        let dynamodb = || StoreBackend::DynamoDb {
+            endpoint: get("DYNAMODB_ENDPOINT"),
+        };
+        match get("STORE").as_deref() {
+            Some("embedded") => StoreBackend::Embedded,
+            Some("dynamodb") => dynamodb(),
+            None if local => StoreBackend::Embedded,
+            None => dynamodb(),
+            Some(other) => {
+                problems.push(ConfigProblem(format!(
+                    "STORE={other} is not embedded or dynamodb"
+                )));
+                StoreBackend::Embedded
+            }
+        }
+    }
+}
+
+impl BlobBackend {
+    /// `BLOBS`: the filesystem on a laptop, S3 elsewhere. An unknown value is a problem; the
+    /// filesystem stands in, so production also names it as the wrong backend.
+    fn read(get: Lookup<'_>, local: bool, problems: &mut Vec<ConfigProblem>) -> Self {
+        let s3 = || BlobBackend::S3 {
+            endpoint: get("S3_ENDPOINT"),
+        };
+        match get("BLOBS").as_deref() {
+            Some("filesystem") => BlobBackend::Filesystem,
+            Some("s3") => s3(),
+            None if local => BlobBackend::Filesystem,
+            None => s3(),
+            Some(other) => {
+                problems.push(ConfigProblem(format!(
+                    "BLOBS={other} is not filesystem or s3"
+                )));
+                BlobBackend::Filesystem
+            }
+        }
+    }
+}
+
+impl QueueBackend {
+    /// `QUEUES`: in memory on a laptop, SQS elsewhere. An unknown value is a problem; memory
+    /// stands in, so production also names it as the wrong carrier.
+    fn read(get: Lookup<'_>, local: bool, problems: &mut Vec<ConfigProblem>) -> Self {
+        let sqs = || QueueBackend::Sqs {
+            endpoint: get("SQS_ENDPOINT"),
+            push_url: get("PUSH_QUEUE_URL"),
+        };
+        match get("QUEUES").as_deref() {
+            Some("memory") => QueueBackend::Memory,
+            Some("sqs") => sqs(),
+            None if local => QueueBackend::Memory,
+            None => sqs(),
+            Some(other) => {
+                problems.push(ConfigProblem(format!(
+                    "QUEUES={other} is not memory or sqs"
+                )));
+                QueueBackend::Memory
+            }
+        }
+    }
+}
+
+impl RunsConfig {
+    /// The plausibility rules, each checked against the range that keeps it meaningful.
+    fn read(get: Lookup<'_>, problems: &mut Vec<ConfigProblem>) -> Self {
+        RunsConfig {
+            pace_floor_seconds_per_km: number_in(
+                get,
+                "RUN_PACE_FLOOR_SECONDS_PER_KM",
+                120.0,
+                1.0..=600.0,
+                problems,
+            ),
+            course_distance_tolerance: number_in(
+                get,
+                "RUN_COURSE_DISTANCE_TOLERANCE",
+                0.1,
+                0.0..=1.0,
+                problems,
+            ),
+        }
+    }
+}
+
+/// A number within `range`, else a problem and `default`, so a typo cannot turn a
+/// plausibility rule off.
+fn number_in(
+    get: Lookup<'_>,
+    name: &str,
+    default: f64,
+    range: std::ops::RangeInclusive<f64>,
+    problems: &mut Vec<ConfigProblem>,
+) -> f64 {
+    match get(name) {
+        None => default,
+        Some(raw) => match raw.parse::<f64>() {
+            Ok(v) if v.is_finite() && range.contains(&v) => v,
+            _ => {
+                problems.push(ConfigProblem(format!(
+                    "{name}={raw} is not a number from {} to {}",
+                    range.start(),
+                    range.end()
+                )));
+                default
+            }
+        },
+    }
+}
+
+impl SigningKeySource {
+    /// `SIGNING_KEY_SECRET_ID`; a laptop without one generates keys under the data folder.
+    /// Elsewhere there is no source, which [`Config::problems`] refuses.
+    fn read(get: Lookup<'_>, local: bool, data_dir: &std::path::Path) -> Option<Self> {
+        match get("SIGNING_KEY_SECRET_ID") {
+            Some(id) => Some(SigningKeySource::SecretsManager(id)),
+            None if local => Some(SigningKeySource::LocalDirectory(data_dir.join("keys"))),
+            None => None,
+        }
+    }
+}
+
+/// `ALLOWED_ORIGINS`, without trailing slashes, as browsers send `Origin` without one. A
+/// laptop allows the usual dev servers; a deployed stage allows no origin until told.
+fn allowed_origins(get: Lookup<'_>, local: bool) -> Vec<String> {
+    get("ALLOWED_ORIGINS")
+        .map(|v| {
+            v.split(',')
+                .map(|o| o.trim().trim_end_matches('/').to_owned())
+                .filter(|o| !o.is_empty())
+                .collect()
+        })
+        .unwrap_or_else(|| {
+            if local {
+                vec![
+                    "http://localhost:5173".into(),
+                    "http://127.0.0.1:5173".into(),
+                ]
+            } else {
+                Vec::new()
+            }
+        })
+}
+
+/// A switch, read leniently (`1`/`true`/`yes`/`on` and their opposites) because operators
+/// write all of them; anything else is a problem and `default`.
+fn flag(get: Lookup<'_>, name: &str, default: bool, problems: &mut Vec<ConfigProblem>) -> bool {
+    match get(name) {
+        None => default,
+        Some(v) => match v.to_ascii_lowercase().as_str() {
+            "1" | "true" | "yes" | "on" => true,
+            "0" | "false" | "no" | "off" => false,
+            _ => {
+                problems.push(ConfigProblem(format!("{name}={v} is not true or false")));
+                default
+            }
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -546,6 +632,39 @@ mod tests {
             .collect();
         pairs.push(("ALLOWED_ORIGINS", "*"));
         assert!(config(&pairs).is_ok());
+    }
+
+    #[test]
+    fn problems_come_in_reading_order_and_a_bad_backend_is_also_refused_as_its_stand_in() {
+        let mut pairs = SAFE_PRODUCTION.to_vec();
+        pairs.extend([
+            ("STORE", "postgres"),
+            ("BLOBS", "gcs"),
+            ("QUEUES", "kafka"),
+            ("RUN_PACE_FLOOR_SECONDS_PER_KM", "0"),
+            ("API_DOCS", "maybe"),
+        ]);
+        let err = config(&pairs).expect_err("must refuse");
+        let messages: Vec<&str> = err.0.iter().map(|p| p.0.as_str()).collect();
+        assert_eq!(
+            messages,
+            [
+                "STORE=postgres is not embedded or dynamodb",
+                "BLOBS=gcs is not filesystem or s3",
+                "QUEUES=kafka is not memory or sqs",
+                "RUN_PACE_FLOOR_SECONDS_PER_KM=0 is not a number from 1 to 600",
+                "API_DOCS=maybe is not true or false",
+                "STORE=embedded: production uses DynamoDB",
+                "BLOBS=filesystem: production uses S3",
+                "QUEUES=memory: production uses SQS (set PUSH_QUEUE_URL)",
+            ]
+        );
+    }
+
+    #[test]
+    fn an_unknown_environment_is_read_as_local_and_named_alone() {
+        let err = config(&[("ENVIRONMENT", "qa")]).expect_err("unknown");
+        assert_eq!(err.0.len(), 1, "{err}");
     }
 
     #[test]
