@@ -21,7 +21,8 @@ use runcrew_model::course::{
 use runcrew_model::profile::profile_key;
 use runcrew_shared::blobs::{BlobError, validate_key};
 use runcrew_shared::route::Route;
-use runcrew_shared::store::{Condition, Item, StoreError};
+use runcrew_shared::store::versioned::{Change, Versioned, VersionedError};
+use runcrew_shared::store::{Item, StoreError};
 use runcrew_shared::{App, TaskError};
 use tokio::sync::Semaphore;
 
@@ -76,7 +77,7 @@ pub fn decode_key(raw: &str) -> String {
 }
 
 /// Attempts at recording the thumbnail on a course that is being changed meanwhile.
-const RECORD_ATTEMPTS: usize = 3;
+const RECORD_ATTEMPTS: u32 = 3;
 
 fn blob_error(err: BlobError) -> TaskError {
     TaskError(err.to_string())
@@ -141,68 +142,64 @@ async fn course_map(
         .put(&thumbnail, png, "image/png")
         .await
         .map_err(blob_error)?;
-    let mut item = Some(item);
-    for _ in 0..RECORD_ATTEMPTS {
-        let current = match item.take() {
-            Some(first) => Some(first),
-            None => store
-                .get(&course_key(course_id))
-                .await
-                .map_err(store_error)?,
-        };
-        let Some(current) = current else {
-            // Deleted while we drew: do not leave its picture behind.
-            blobs.delete(&thumbnail).await.map_err(blob_error)?;
-            return Ok(());
-        };
-        match record(store, &current, &thumbnail, visibility).await? {
-            Recorded::Done => {
-                tracing::info!(course_id, maps = maps.name(), "course thumbnail ready");
-                return Ok(());
-            }
-            Recorded::Moved => {
-                // Its visibility changed while we drew: this picture is in the wrong place.
-                blobs.delete(&thumbnail).await.map_err(blob_error)?;
-                return Ok(());
-            }
-            Recorded::Raced => continue,
+    let outcome = Versioned::new(course_key(course_id))
+        .attempts(RECORD_ATTEMPTS)
+        .already_read(Some(item))
+        .apply(store, |current| {
+            std::future::ready(record(current, &thumbnail, visibility))
+        })
+        .await;
+    match outcome {
+        Ok(Recorded::Done) => {
+            tracing::info!(course_id, maps = maps.name(), "course thumbnail ready");
+            Ok(())
         }
+        // Deleted while we drew, or made private or public: this picture must not stay.
+        Ok(Recorded::Gone | Recorded::Moved) => {
+            blobs.delete(&thumbnail).await.map_err(blob_error)?;
+            Ok(())
+        }
+        Err(VersionedError::Conflict { .. }) => Err(TaskError(format!(
+            "course {course_id} kept changing; the thumbnail is stored but not yet recorded"
+        ))),
+        Err(VersionedError::Aborted(err)) => Err(err),
+        Err(VersionedError::Store(err)) => Err(store_error(err)),
+        Err(VersionedError::ExtraFailed { failed }) => Err(TaskError(format!(
+            "recording a thumbnail has no extra writes, yet {failed:?} failed"
+        ))),
     }
-    Err(TaskError(format!(
-        "course {course_id} kept changing; the thumbnail is stored but not yet recorded"
-    )))
 }
 
+/// What became of a drawn map when it was to be recorded on its course.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Recorded {
+    /// The course names it (now, or already from an earlier delivery of the same event).
     Done,
+    /// The course was deleted while the map was drawn.
+    Gone,
+    /// The course's visibility changed while the map was drawn: it is in the wrong place.
     Moved,
-    Raced,
 }
 
-/// Records `thumbnail` on the course in `item` unless its visibility is no longer
-/// `visibility`.
-async fn record(
-    store: &dyn runcrew_shared::store::Store,
-    item: &Item,
+/// The rule for recording `thumbnail` on the course read (`current`): only on a course that
+/// still exists with the visibility the map was drawn for, and only once.
+fn record(
+    current: Option<Item>,
     thumbnail: &str,
     visibility: Visibility,
-) -> Result<Recorded, TaskError> {
-    let (mut course, version) = Course::from_item(item)?;
+) -> Result<Change<Recorded>, TaskError> {
+    let Some(item) = current else {
+        return Ok(Change::keep(Recorded::Gone));
+    };
+    let (mut course, _) = Course::from_item(&item)?;
     if course.visibility != visibility {
-        return Ok(Recorded::Moved);
+        return Ok(Change::keep(Recorded::Moved));
     }
     if course.thumbnail_key.as_deref() == Some(thumbnail) {
-        return Ok(Recorded::Done);
+        return Ok(Change::keep(Recorded::Done));
     }
     course.thumbnail_key = Some(thumbnail.to_owned());
-    match store
-        .put(course.to_item(version + 1)?, Condition::VersionIs(version))
-        .await
-    {
-        Ok(()) => Ok(Recorded::Done),
-        Err(StoreError::ConditionFailed) => Ok(Recorded::Raced),
-        Err(err) => Err(store_error(err)),
-    }
+    Ok(Change::put(course.to_item(0)?, Recorded::Done))
 }
 
 fn store_error(err: StoreError) -> TaskError {
@@ -286,5 +283,72 @@ async fn photo(app: &App, key: &str) -> Result<(), TaskError> {
             tracing::warn!(key, reason = %refusal, declared_type = %file.meta.content_type, "upload refused and removed");
             Ok(())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn course(visibility: Visibility, thumbnail_key: Option<&str>) -> Course {
+        let route = Route::from_geojson_bytes(
+            br#"{"type":"LineString","coordinates":[[126.97,37.56],[126.98,37.57]]}"#,
+        )
+        .expect("a two-point route");
+        let mut course = Course::new(
+            "0123456789abcdef0123456789abcdef",
+            "Han river loop".into(),
+            String::new(),
+            visibility,
+            &route,
+            "2026-11-30T00:00:00Z",
+        );
+        course.thumbnail_key = thumbnail_key.map(str::to_owned);
+        course
+    }
+
+    fn item_of(course: &Course) -> Item {
+        course.to_item(4).expect("a course item")
+    }
+
+    #[test]
+    fn a_map_drawn_for_a_course_is_recorded_on_it() {
+        // given a public course without a map, and its map drawn in the public place
+        let drawn = course(Visibility::Public, None);
+        let key = thumbnail_file_key(&drawn.course_id, Visibility::Public);
+        // when it is to be recorded
+        let change = record(Some(item_of(&drawn)), &key, Visibility::Public).expect("a rule");
+        // then the course is written naming the map
+        let mut expected = drawn.clone();
+        expected.thumbnail_key = Some(key.clone());
+        assert_eq!(
+            change,
+            Change::put(expected.to_item(0).expect("item"), Recorded::Done)
+        );
+    }
+
+    #[test]
+    fn a_redelivered_event_writes_nothing_the_second_time() {
+        let drawn = course(Visibility::Public, None);
+        let key = thumbnail_file_key(&drawn.course_id, Visibility::Public);
+        let recorded = course(Visibility::Public, Some(&key));
+        let change = record(Some(item_of(&recorded)), &key, Visibility::Public).expect("a rule");
+        assert_eq!(change, Change::keep(Recorded::Done));
+    }
+
+    #[test]
+    fn a_course_made_private_while_its_map_was_drawn_keeps_no_public_map() {
+        // given a map drawn in the public place, and the course private by now
+        let moved = course(Visibility::Private, None);
+        let key = thumbnail_file_key(&moved.course_id, Visibility::Public);
+        // then nothing is written and the caller removes the picture
+        let change = record(Some(item_of(&moved)), &key, Visibility::Public).expect("a rule");
+        assert_eq!(change, Change::keep(Recorded::Moved));
+    }
+
+    #[test]
+    fn a_course_deleted_while_its_map_was_drawn_is_not_brought_back() {
+        let change = record(None, "thumbnails/courses/x.png", Visibility::Public).expect("a rule");
+        assert_eq!(change, Change::keep(Recorded::Gone));
     }
 }

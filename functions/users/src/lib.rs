@@ -6,13 +6,14 @@
 
 use lambda_http::{Body, Request, Response};
 use runcrew_model::profile::{
-    self, AvatarUrl, Bio, DisplayName, Profile, Units, is_user_id, load_profile,
+    self, AvatarUrl, Bio, DisplayName, Profile, Units, is_user_id, load_profile, profile_key,
 };
 use runcrew_shared::audit::{self, AuditEvent};
 use runcrew_shared::clock::now_rfc3339;
 use runcrew_shared::identity::{Identity, Provider};
 use runcrew_shared::request::Caller;
-use runcrew_shared::store::{Condition, StoreError};
+use runcrew_shared::store::from_body;
+use runcrew_shared::store::versioned::{Change, Versioned};
 use runcrew_shared::{ApiError, App, HandlerFuture, HttpFunction, Needs, request, response};
 use serde::{Deserialize, Deserializer};
 
@@ -185,7 +186,7 @@ impl ProfileUpdate {
 }
 
 /// Attempts at a read-modify-write before giving up on a busy profile.
-const UPDATE_ATTEMPTS: usize = 3;
+const UPDATE_ATTEMPTS: u32 = 3;
 
 /// `PATCH /v1/users/me`: changes only the fields sent; concurrent changes never overwrite
 /// each other silently (version condition, re-read on conflict).
@@ -198,25 +199,29 @@ pub async fn update_me(app: &App, req: Request) -> Result<Response<Body>, ApiErr
     let change: ProfileChange = request::json_body(&req)?;
     let update = change.parse(app, &caller.user_id)?;
     let store = app.store()?;
-    for _ in 0..UPDATE_ATTEMPTS {
-        let (mut profile, version) = match my_profile(app, &req, &caller).await {
-            Err(ApiError::NotFound { .. }) => return Err(profile::account_closed()),
-            other => other?,
-        };
-        update.apply(&mut profile);
-        match store
-            .put(profile.to_item(version + 1)?, Condition::VersionIs(version))
-            .await
-        {
-            Ok(()) => return response::no_store(http::StatusCode::OK, &profile.private_view()),
-            Err(StoreError::ConditionFailed) => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(ApiError::Conflict {
-        code: "profile_busy",
-        message: "the profile changed while it was being updated; try again".into(),
-    })
+    // The first read may create the profile (external OIDC mode); later ones only re-read.
+    let (first, version) = match my_profile(app, &req, &caller).await {
+        Err(ApiError::NotFound { .. }) => return Err(profile::account_closed()),
+        other => other?,
+    };
+    let update = &update;
+    let profile = Versioned::new(profile_key(&caller.user_id))
+        .attempts(UPDATE_ATTEMPTS)
+        .already_read(Some(first.to_item(version)?))
+        .apply(store, |current| async move {
+            let item = current.ok_or_else(profile::account_closed)?;
+            let mut profile: Profile = from_body(&item)?;
+            update.apply(&mut profile);
+            Ok(Change::put(profile.to_item(0)?, profile))
+        })
+        .await
+        .map_err(|err| {
+            err.or_conflict(|| ApiError::Conflict {
+                code: "profile_busy",
+                message: "the profile changed while it was being updated; try again".into(),
+            })
+        })?;
+    response::no_store(http::StatusCode::OK, &profile.private_view())
 }
 
 /// `DELETE /v1/users/me`: erases the account and everything it owns ([`runcrew_erasure`]).
