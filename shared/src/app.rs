@@ -39,18 +39,19 @@ pub type PortFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StartupError>
 
 /// Which ports a function builds at init, as builders. Holding the builders (rather than
 /// flags) means a binary references only the adapters it declares, so the linker drops the
-/// rest: `healthz` carries no AWS SDK client at all.
+/// rest: `healthz` carries no AWS SDK client at all. Each field is set by the method of
+/// the same name; a port left `None` is not built, and its [`App`] accessor answers 500.
 #[derive(Clone, Copy, Default)]
 pub struct Needs {
-    /// Builds the table.
+    /// Builds the table: redb under the data folder, or DynamoDB (`STORE`).
     pub store: Option<PortBuilder<Arc<dyn Store>>>,
-    /// Builds the bucket.
+    /// Builds the bucket: files under `<data dir>/blobs`, or S3 (`BLOBS`).
     pub blobs: Option<PortBuilder<Arc<dyn Blobs>>>,
-    /// Loads the token keys.
+    /// Loads the token keys from Secrets Manager, or generates them under `<data dir>/keys`.
     pub keys: Option<PortBuilder<Arc<TokenKeys>>>,
-    /// Builds the social-login verifiers.
+    /// Builds the social-login verifiers the configuration enables.
     pub identity: Option<PortBuilder<Arc<IdentityProviders>>>,
-    /// Builds the queues.
+    /// Builds the queues: in memory, or SQS (`QUEUES`).
     pub queue: Option<PortBuilder<Arc<dyn Queue>>>,
 }
 
@@ -118,7 +119,7 @@ impl Needs {
 /// What port builders share during one start-up: the configuration, the AWS configuration
 /// (loaded once, and only if a builder asks for it) and the local signing secret.
 pub struct Init<'a> {
-    /// The configuration.
+    /// What the builders choose their adapter, names and endpoints by.
     pub config: &'a Config,
     sdk: tokio::sync::OnceCell<aws_config::SdkConfig>,
     secret: std::sync::OnceLock<Vec<u8>>,
@@ -274,13 +275,14 @@ fn build_identity<'a>(init: &'a Init<'a>) -> PortFuture<'a, Arc<IdentityProvider
 /// A failure to build the ports at start-up.
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
-    /// The configuration is refused.
+    /// The environment is refused; the error lists every problem, not just the first.
     #[error(transparent)]
     Config(#[from] ConfigError),
     /// The token keys could not be loaded.
     #[error(transparent)]
     Keys(#[from] TokenError),
-    /// The store could not be opened.
+    /// The embedded store could not be opened, or this build (a Lambda one) has none.
+    /// DynamoDB is not contacted at start-up, so it never fails here.
     #[error("opening the store: {0}")]
     Store(String),
     /// A local secret could not be read or created.
@@ -399,27 +401,28 @@ impl App {
         Ok(app)
     }
 
-    /// The table.
+    /// The table, or 500 when this function's [`Needs`] left it out (a wiring bug, logged
+    /// as such, not an outage).
     pub fn store(&self) -> Result<&dyn Store, ApiError> {
         self.store.as_deref().ok_or_else(|| not_wired("store"))
     }
 
-    /// The bucket.
+    /// The bucket, or 500 when the [`Needs`] left it out.
     pub fn blobs(&self) -> Result<&dyn Blobs, ApiError> {
         self.blobs.as_deref().ok_or_else(|| not_wired("blobs"))
     }
 
-    /// The token keys.
+    /// The token keys, or 500 when the [`Needs`] left them out.
     pub fn keys(&self) -> Result<&TokenKeys, ApiError> {
         self.keys.as_deref().ok_or_else(|| not_wired("keys"))
     }
 
-    /// The queues.
+    /// The queues, or 500 when the [`Needs`] left them out.
     pub fn queue(&self) -> Result<&dyn Queue, ApiError> {
         self.queue.as_deref().ok_or_else(|| not_wired("queue"))
     }
 
-    /// The social-login verifiers.
+    /// The social-login verifiers, or 500 when the [`Needs`] left them out.
     pub fn identity(&self) -> Result<&IdentityProviders, ApiError> {
         self.identity
             .as_deref()

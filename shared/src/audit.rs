@@ -19,12 +19,10 @@ use sha2::Sha256;
 use crate::app::App;
 use crate::store::{Condition, Item, Key};
 
-/// How an audited action ended.
+/// How an audited action ended; a refused one is a `Failure`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Outcome {
-    /// It happened.
     Success,
-    /// It was refused.
     Failure,
 }
 
@@ -37,7 +35,8 @@ impl Outcome {
     }
 }
 
-/// One audited action.
+/// One audited action, as a handler passes it to [`record`]; `..AuditEvent::default()`
+/// leaves out what does not apply.
 #[derive(Debug, Clone, Default)]
 pub struct AuditEvent<'a> {
     /// `login`, `refresh_reuse`, `logout`, `session_evicted`, `export`, `erase`.
@@ -48,13 +47,15 @@ pub struct AuditEvent<'a> {
     pub user_id: Option<&'a str>,
     /// The login provider, when one is involved.
     pub provider: Option<&'a str>,
-    /// The session concerned.
+    /// The session logged into, ended or evicted, or whose refresh token was replayed.
     pub session_id: Option<&'a str>,
-    /// The client address.
+    /// The client's address as [`crate::request::client_ip`] reads it (logins and
+    /// refreshes).
     pub client_ip: Option<&'a str>,
     /// Why it was refused, in a few words (never a token or an e-mail).
     pub reason: Option<&'a str>,
-    /// The request that did it.
+    /// The id of the request that did it ([`crate::request::request_id`]), which links the
+    /// item to the request's log lines.
     pub request_id: &'a str,
 }
 

@@ -37,7 +37,7 @@ pub enum ApiError {
     NotFound {
         /// e.g. `course_not_found`.
         code: &'static str,
-        /// What was not found.
+        /// For a person; the same whether nothing is there or the caller may not see it.
         message: String,
     },
     /// 409: the write conflicts with the current state.
@@ -45,7 +45,7 @@ pub enum ApiError {
     Conflict {
         /// e.g. `already_exists`.
         code: &'static str,
-        /// What conflicts.
+        /// For a person: what is in the way and what to do about it (reload, retry).
         message: String,
     },
     /// 409 that passes: another request holds what this one needs (an idempotency key
@@ -55,7 +55,7 @@ pub enum ApiError {
     Busy {
         /// e.g. `idempotent_request_in_progress`.
         code: &'static str,
-        /// What is busy.
+        /// For a person; a client acts on `retry_after`, not on this text.
         message: String,
         /// Seconds until the client may try again.
         retry_after: u64,
@@ -74,7 +74,8 @@ pub enum ApiError {
     Invalid {
         /// Dotted path of the field, e.g. `route.coordinates[3]`.
         field: String,
-        /// Why it is not acceptable.
+        /// Why, for a person, without the field's name: the envelope shows only this as its
+        /// `message` and carries the name in `field`.
         message: String,
     },
     /// 429: slow down.
@@ -143,7 +144,8 @@ impl ApiError {
         }
     }
 
-    /// The HTTP status of this error.
+    /// The HTTP status of this error. `Busy` shares 409 with `Conflict`; clients tell them
+    /// apart by the code and `Retry-After`.
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
@@ -214,16 +216,17 @@ impl ApiError {
 /// `{"error": {...}}`, the body of every error response.
 #[derive(Debug, Serialize)]
 pub struct ErrorEnvelope<'a> {
-    /// The error itself.
+    /// Everything about the failure; the envelope has no other member.
     pub error: ErrorBody<'a>,
 }
 
-/// The fields of the envelope.
+/// What `error` holds: always `code`, `message` and `request_id`; `field` and `dependency`
+/// only where they apply.
 #[derive(Debug, Serialize)]
 pub struct ErrorBody<'a> {
-    /// Machine-readable code.
+    /// What clients switch on ([`ApiError::code`]); `message` may change its wording.
     pub code: &'static str,
-    /// For a person.
+    /// For a person, never an internal detail: a 500 says only "internal error".
     pub message: String,
     /// The request id to quote to support.
     pub request_id: String,

@@ -27,7 +27,8 @@ fn status_class(status: u16) -> &'static str {
     }
 }
 
-/// What a handler returns.
+/// What a handler returns, boxed so the handler fits an [`HttpHandler`] pointer; an `Err`
+/// becomes the envelope in [`HttpFunction::call`].
 pub type HandlerFuture<'a> =
     Pin<Box<dyn Future<Output = Result<Response<Body>, ApiError>> + Send + 'a>>;
 
@@ -40,9 +41,11 @@ pub type HttpHandler = for<'a> fn(&'a App, Request) -> HandlerFuture<'a>;
 pub struct HttpFunction {
     /// The `Binary` build property in template.yaml and the `src/bin/<binary>.rs` name.
     pub binary: &'static str,
-    /// The ports it builds at init.
+    /// The ports [`run_http`] builds before the first request (the local gateway builds
+    /// them all).
     pub needs: Needs,
-    /// The handler.
+    /// Called once per request through [`HttpFunction::call`], which turns its errors into
+    /// the envelope.
     pub handler: HttpHandler,
 }
 
@@ -152,9 +155,10 @@ pub type S3Handler = for<'a> fn(&'a App, aws_lambda_events::s3::S3Event) -> Task
 pub struct S3Function {
     /// The `Binary` build property in template.yaml and the `src/bin/<binary>.rs` name.
     pub binary: &'static str,
-    /// The ports it builds at init.
+    /// The ports [`run_s3`] builds before the first event.
     pub needs: Needs,
-    /// The handler.
+    /// Called once per event, which may hold several records; an `Err` fails the invocation
+    /// so Lambda retries it.
     pub handler: S3Handler,
 }
 

@@ -15,9 +15,10 @@ use crate::store::{Key, Store};
 pub struct FixedWindow {
     /// What is counted, e.g. `auth-ip`.
     pub scope: &'static str,
-    /// Hits allowed per window.
+    /// Hits allowed per window; the next one answers 429 until the window ends.
     pub limit: i64,
-    /// Window length.
+    /// Window length in seconds (less than 1 counts as 1). Windows start at multiples of it
+    /// since the epoch, not at a subject's first hit.
     pub window_seconds: i64,
 }
 

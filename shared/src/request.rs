@@ -20,7 +20,8 @@ pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
 /// Who is calling, as the JWT authorizer established it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
-    /// Our user id (`sub`).
+    /// Our user id: the `sub` of our tokens, or one derived from an external issuer's `sub`
+    /// by [`crate::App::caller`].
     pub user_id: String,
     /// The login session the token belongs to (`sid`), when our own tokens are used.
     pub session_id: Option<String>,
@@ -200,7 +201,7 @@ pub fn optional_json_body<T: DeserializeOwned>(req: &Request) -> Result<Option<T
     }
 }
 
-/// A request header as text.
+/// A request header as text: its first value, `None` when absent or not visible ASCII.
 pub fn header<'r>(req: &'r Request, name: &str) -> Option<&'r str> {
     req.headers().get(name).and_then(|v| v.to_str().ok())
 }
@@ -558,7 +559,6 @@ mod strict {
     /// The variants of the enum whose reading failed, if one did.
     pub(super) type FailedEnum = Cell<Option<&'static [&'static str]>>;
 
-    /// The wrapped deserializer.
     pub(super) struct Strict<'s, D> {
         de: D,
         enums: &'s FailedEnum,

@@ -38,7 +38,8 @@ pub fn json<T: Serialize + ?Sized>(
     Ok(json_text(status, text))
 }
 
-/// A 200 JSON response.
+/// A 200 JSON response with no `Cache-Control`; tokens and anything personal go through
+/// [`no_store`] instead.
 pub fn ok<T: Serialize + ?Sized>(body: &T) -> Result<Response<Body>, ApiError> {
     json(StatusCode::OK, body)
 }
@@ -58,7 +59,7 @@ pub fn no_store<T: Serialize + ?Sized>(
     Ok(response)
 }
 
-/// 204 No Content.
+/// A 204: no body, so no `Content-Type` either.
 pub fn no_content() -> Response<Body> {
     let mut response = Response::new(Body::Empty);
     *response.status_mut() = StatusCode::NO_CONTENT;

@@ -18,7 +18,7 @@ pub const MAX_POINTS: usize = 10_000;
 /// Google's encoded polyline precision (five decimals, about a metre).
 pub const POLYLINE_PRECISION: u32 = 5;
 
-/// A point as the API shows it.
+/// A point as the API shows it: latitude first, unlike GeoJSON and [`Route::coords`].
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
 pub struct LatLng {
     /// Degrees north.
@@ -27,7 +27,8 @@ pub struct LatLng {
     pub lng: f64,
 }
 
-/// The smallest box holding a route.
+/// The smallest box holding a route, in degrees. Not wrapped at the antimeridian: a route
+/// across it gets a box spanning nearly every longitude.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
 pub struct BoundingBox {
     /// Southern edge.
@@ -52,7 +53,7 @@ pub struct Route {
 pub struct RouteError {
     /// The field at fault, as the API names it.
     pub field: String,
-    /// What is wrong.
+    /// What is wrong, for a person: the message of the 422 it becomes.
     pub message: String,
 }
 
@@ -186,7 +187,7 @@ impl Route {
         Self::from_json(&value, "route")
     }
 
-    /// How many positions.
+    /// How many positions: 2 to [`MAX_POINTS`].
     pub fn len(&self) -> usize {
         self.line.0.len()
     }
@@ -206,19 +207,20 @@ impl Route {
         Haversine.length(&self.line)
     }
 
-    /// Where it starts.
+    /// The first position; a course is found by "near a point" searches through its
+    /// geohash.
     pub fn start(&self) -> LatLng {
         let c = self.line.0[0];
         LatLng { lat: c.y, lng: c.x }
     }
 
-    /// Where it ends.
+    /// The last position, latitude first like every [`LatLng`].
     pub fn finish(&self) -> LatLng {
         let c = self.line.0[self.line.0.len() - 1];
         LatLng { lat: c.y, lng: c.x }
     }
 
-    /// The smallest box around it.
+    /// The smallest box around every position (see [`BoundingBox`] at the antimeridian).
     pub fn bbox(&self) -> BoundingBox {
         let mut b = BoundingBox {
             min_lat: f64::INFINITY,

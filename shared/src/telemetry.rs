@@ -171,14 +171,14 @@ pub fn access_log(
     }
 }
 
-/// A CloudWatch metric unit understood by EMF.
+/// A CloudWatch metric unit understood by EMF, written as CloudWatch names it.
 #[derive(Debug, Clone, Copy)]
 pub enum Unit {
-    /// A plain count.
+    /// `Count`: how many times something happened.
     Count,
-    /// Milliseconds.
+    /// `Milliseconds`: durations, such as the `Latency` of every HTTP function.
     Milliseconds,
-    /// Bytes.
+    /// `Bytes`: sizes.
     Bytes,
 }
 

@@ -26,7 +26,8 @@ pub enum TokenError {
     Keys(String),
 }
 
-/// One key pair.
+/// One RS256 key pair under its `kid`: the private half signs while the key is current,
+/// the public half verifies and is published as a JWK while it is current or previous.
 pub struct SigningKey {
     kid: String,
     encoding: EncodingKey,
@@ -76,7 +77,8 @@ impl SigningKey {
         )))
     }
 
-    /// This key's id.
+    /// This key's id, the `kid` header of the tokens it signs: `rc-<date>` ([`kid_for`]) for
+    /// keys made here, whatever the secret says for keys read from Secrets Manager.
     pub fn kid(&self) -> &str {
         &self.kid
     }

@@ -4,7 +4,7 @@
 //!   ([`runcrew_shared::identity`]), the first login creates the user, a session opens, and
 //!   the answer carries an RS256 access token and an opaque refresh token.
 //! - `POST /v1/auth/refresh` `{refresh_token}`: rotates the refresh token; a replaced one
-//!   presented again ends the session ([`sessions`]).
+//!   presented again ends the session ([`runcrew_model::session`]).
 //! - `POST /v1/auth/logout` `{all?}`: ends this session, or every session.
 //!
 //! Login and refresh are limited per client address and per account in the table
@@ -167,7 +167,8 @@ fn failure_reason(err: &IdentityError) -> &'static str {
     }
 }
 
-/// `POST /v1/auth/login`.
+/// `POST /v1/auth/login`: 201 with `new_user: true` on a provider account's first login,
+/// else 200; never cached.
 pub async fn login(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
     let Attempt {
         store,
@@ -288,7 +289,9 @@ fn invalid_refresh() -> ApiError {
     ApiError::Unauthorized("the refresh token is not valid; log in again".into())
 }
 
-/// `POST /v1/auth/refresh`.
+/// `POST /v1/auth/refresh`: a new token pair, or 401 for a token that cannot rotate
+/// (unknown, expired, beaten by a parallel refresh, or replaced, which also ends its
+/// session).
 pub async fn refresh(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
     let Attempt {
         store,

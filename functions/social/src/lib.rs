@@ -75,7 +75,8 @@ pub static FUNCTIONS: &[&HttpFunction] = &[&FOLLOW, &UNFOLLOW, &FOLLOWERS, &FOLL
 
 /// Page size of lists unless `limit` says otherwise.
 pub const DEFAULT_PAGE: usize = 20;
-/// The largest page of a list.
+/// The largest `limit` of a list or the feed (422 above it); it also keeps a feed page's
+/// authors and courses within one BatchGetItem (2 × 50 keys).
 pub const MAX_LIST_PAGE: usize = 50;
 /// The most followed runners a feed page reads.
 pub const MAX_FEED_FOLLOWING: usize = 1_000;
@@ -180,12 +181,12 @@ pub async fn unfollow(app: &App, req: Request) -> Result<Response<Body>, ApiErro
     }
 }
 
-/// Which list of people.
+/// Which list of people [`people`] reads: each is an index of the same follow items.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Direction {
-    /// Who follows the user.
+    /// Who follows the user: gsi1 `FOLLOWERS#<userId>`.
     Followers,
-    /// Whom the user follows.
+    /// Whom the user follows: gsi2 `FOLLOWING#<userId>`.
     Following,
 }
 

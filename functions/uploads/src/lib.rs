@@ -27,7 +27,8 @@ pub static CREATE: HttpFunction = HttpFunction {
     handler: |app, req| Box::pin(create(app, req)),
 };
 
-/// The `thumbnails` task.
+/// The `thumbnails` task; its binary starts through [`run_thumbnails`], which checks the
+/// Mapbox client first.
 pub static THUMBNAILS: S3Function = S3Function {
     binary: "thumbnails",
     needs: Needs::NOTHING.store().blobs(),
@@ -65,9 +66,11 @@ pub const UPLOAD_URL_LIFETIME: Duration = Duration::from_secs(15 * 60);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Purpose {
-    /// A profile picture.
+    /// For a profile picture, though any of the user's uploads may become the `avatar_url`
+    /// whatever its purpose.
     Avatar,
-    /// A photo of a course.
+    /// For a photo of a course; it is still kept in the uploader's folder, so it goes when
+    /// the uploader's account is erased.
     CoursePhoto,
 }
 

@@ -43,9 +43,9 @@ pub enum Refusal {
     /// [`MAX_DECODED_BYTES`] to decode.
     #[error("{width}x{height} pixels is more than this service decodes")]
     TooLarge {
-        /// Declared width.
+        /// Width in pixels as the header declares it; nothing was decoded.
         width: u32,
-        /// Declared height.
+        /// Height in pixels as the header declares it.
         height: u32,
     },
     /// Larger than the decoder's limits or the upload limit, before its size was known.

@@ -69,7 +69,8 @@ pub fn user_file_folders(user_id: &str) -> [String; 2] {
 /// How much an erasure removed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Erased {
-    /// Items deleted.
+    /// Items deleted from the table by this call; a repeat after a failure part-way counts
+    /// only what was left.
     pub items: usize,
     /// Files deleted (uploads and their thumbnails; course files count with the courses).
     pub files: usize,

@@ -36,7 +36,7 @@ use runcrew_shared::{digest, request, response};
 
 use crate::profile::user_partition;
 
-/// The request header.
+/// The request header; without it a create runs as often as it is sent.
 pub const HEADER: &str = "idempotency-key";
 /// How long an answer is replayed.
 pub const WINDOW_SECONDS: i64 = 24 * 3600;

@@ -32,7 +32,8 @@ pub const SESSION_PREFIX: &str = "SESSION#";
 /// Replaced refresh-token hashes a session remembers for reuse detection.
 pub const ROTATED_HASHES_KEPT: usize = 20;
 
-/// The key of one session.
+/// The key of one session, `USER#<userId>` / `SESSION#<sessionId>`: in the user's
+/// partition, so erasing the partition ends every session.
 pub fn session_key(user_id: &str, session_id: &str) -> Key {
     Key::new(
         user_partition(user_id),
@@ -43,9 +44,10 @@ pub fn session_key(user_id: &str, session_id: &str) -> Key {
 /// A refresh token: which session, and the secret that proves possession.
 #[derive(Clone, PartialEq, Eq)]
 pub struct RefreshToken {
-    /// Whose session.
+    /// The first part of the token: which partition to read. Only the secret proves the
+    /// token is the user's.
     pub user_id: String,
-    /// Which session.
+    /// The second part: the session's id, which names its item.
     pub session_id: String,
     secret: String,
 }
@@ -85,7 +87,8 @@ impl RefreshToken {
             })
     }
 
-    /// The text the client keeps.
+    /// The text the client keeps, `<userId>.<sessionId>.<secret>`; `Debug` leaves the
+    /// secret out, this does not, so never log it.
     pub fn expose(&self) -> String {
         format!("{}.{}.{}", self.user_id, self.session_id, self.secret)
     }
@@ -100,14 +103,15 @@ fn same_hash(a: &str, b: &str) -> bool {
     bool::from(a.as_bytes().ct_eq(b.as_bytes()))
 }
 
-/// A session as stored.
+/// A session as stored. Its item expires `REFRESH_TOKEN_TTL` after the last refresh, so a
+/// session used often enough never ends on its own.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Session {
-    /// Which session.
+    /// A UUID v7 as 32 hex digits, so a user's sessions sort oldest first.
     pub session_id: String,
-    /// Whose.
+    /// The owner, in whose partition the item lives; the `sub` of its access tokens.
     pub user_id: String,
-    /// How it was opened.
+    /// The provider of the login that opened it; refreshes keep it.
     pub provider: Provider,
     /// SHA-256 of the current refresh token's secret.
     pub refresh_hash: String,
@@ -259,7 +263,7 @@ pub async fn end(store: &dyn Store, user_id: &str, session_ids: &[String]) -> Re
 
 /// Ends sessions of an account that must still be open (a logout): each transaction also
 /// checks that the profile exists, so a token that outlived its account's erasure is told
-/// [`runcrew_shared::users::account_closed`] (401) instead of a quiet 204 and an audit
+/// [`crate::profile::account_closed`] (401) instead of a quiet 204 and an audit
 /// event for an account that is gone. With no session to end it writes nothing and checks
 /// nothing.
 pub async fn end_for_open_account(

@@ -23,7 +23,8 @@ use super::{
 /// The path under the local gateway where presigned PUTs land.
 pub const UPLOAD_PATH: &str = "/_local/uploads";
 
-/// The filesystem adapter.
+/// The laptop adapter: files under one folder (`<data dir>/blobs` when [`crate::App`] builds
+/// it), with presigned URLs only the local gateway accepts.
 #[derive(Clone)]
 pub struct FilesystemBlobs {
     root: PathBuf,

@@ -26,19 +26,20 @@ pub struct BlobMeta {
     pub size: u64,
 }
 
-/// A stored file.
+/// A stored file, read whole into memory by [`Blobs::get`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Blob {
-    /// Its bytes.
+    /// The whole content: nothing is streamed.
     pub bytes: Vec<u8>,
-    /// Its metadata.
+    /// What [`Blobs::head`] answers for the same key.
     pub meta: BlobMeta,
 }
 
 /// A URL a client may PUT exactly one file to, before it expires.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct PresignedPut {
-    /// Where to send the PUT.
+    /// Where to send the PUT, signature in the query: the bucket on AWS, the local gateway's
+    /// `/_local/uploads/<key>` on a laptop.
     pub url: String,
     /// Always `PUT`.
     pub method: &'static str,
@@ -70,12 +71,14 @@ pub enum BlobError {
     /// The bucket cannot be reached; the caller may retry.
     #[error("bucket unavailable: {0}")]
     Unavailable(String),
-    /// Local file-system failure.
+    /// A failure of ours rather than an unreachable bucket (a local file-system error, a
+    /// request the SDK could not build): 500, not 503.
     #[error("i/o: {0}")]
     Io(String),
 }
 
-/// The bucket.
+/// The bucket. Adapters refuse unsafe keys themselves: [`validate_key`] for what they write
+/// or sign, [`validate_stored_key`] for single files they read or remove.
 #[async_trait]
 pub trait Blobs: Send + Sync {
     /// Stores `bytes` under `key` with `content_type`, replacing what was there.

@@ -43,7 +43,8 @@ pub const MAX_TRANSACTION_WRITES: usize = 100;
 /// The largest page a query returns, whatever limit is asked.
 pub const MAX_PAGE: usize = 1000;
 
-/// The primary key of an item.
+/// A partition and sort key: an item's primary key, or its key under an index
+/// ([`Item::index_keys`]).
 #[derive(
     Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
 )]
@@ -55,7 +56,8 @@ pub struct Key {
 }
 
 impl Key {
-    /// A key from its two parts.
+    /// A key from its two parts; a put of an item whose key has an empty part is refused as
+    /// [`StoreError::Invalid`].
     pub fn new(pk: impl Into<String>, sk: impl Into<String>) -> Self {
         Key {
             pk: pk.into(),
@@ -107,7 +109,7 @@ impl Index {
 /// locking, and a JSON body.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Item {
-    /// The primary key.
+    /// The primary key; a put replaces whatever item had it, unless its condition says no.
     pub key: Key,
     /// Keys under each index, `None` where the item is not in that index.
     pub index_keys: [Option<Key>; 3],
@@ -230,7 +232,7 @@ fn check_numbers(path: &str, value: &Value) -> Result<(), StoreError> {
 /// What must hold for a write to happen. An item past its expiry counts as absent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Condition {
-    /// Always write.
+    /// Always write: a put replaces any item at the key, a delete of nothing succeeds.
     None,
     /// Only if no live item has this key (create once).
     NotExists,
@@ -243,7 +245,7 @@ pub enum Condition {
 /// Which sort keys of a partition a query reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SortRange {
-    /// The whole partition.
+    /// Every sort key of the partition (still paged by [`Query::limit()`]).
     All,
     /// Sort keys starting with this prefix.
     BeginsWith(String),
@@ -271,7 +273,7 @@ impl SortRange {
 /// Ascending or descending sort-key order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Order {
-    /// Smallest sort key first.
+    /// Smallest sort key first, comparing bytes: `B` before `a`, `10` before `9`.
     Ascending,
     /// Largest sort key first (newest first with time-ordered keys).
     Descending,
@@ -282,11 +284,12 @@ pub enum Order {
 pub struct Query {
     /// `None` for the table itself.
     pub index: Option<Index>,
-    /// The partition key value.
+    /// The partition key value: `pk` for the table, the index's `gsiNpk` for an index.
     pub partition: String,
-    /// Which sort keys.
+    /// Which sort keys of the partition are read (the index's `gsiNsk` for an index).
     pub range: SortRange,
-    /// Which way.
+    /// Which way the pages run; a cursor is bound to it, so reversing starts from a fresh
+    /// first page.
     pub order: Order,
     /// At most this many items (capped at [`MAX_PAGE`]).
     pub limit: usize,
@@ -315,19 +318,20 @@ impl Query {
         }
     }
 
-    /// Restricts the sort keys.
+    /// Reads only the sort keys in `range`. A cursor is not bound to the range, so keep it
+    /// the same from page to page.
     pub fn range(mut self, range: SortRange) -> Self {
         self.range = range;
         self
     }
 
-    /// Largest sort key first.
+    /// Largest sort key first, instead of the default ascending order.
     pub fn descending(mut self) -> Self {
         self.order = Order::Descending;
         self
     }
 
-    /// Page size.
+    /// Page size, clamped to 1 to [`MAX_PAGE`] (100 unless set).
     pub fn limit(mut self, limit: usize) -> Self {
         self.limit = limit;
         self
@@ -354,7 +358,7 @@ impl Query {
     }
 }
 
-/// One page of a query.
+/// One page of a query: full unless it is the last, so a short page means the end.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Page {
     /// The items, in the query's order.
@@ -395,23 +399,23 @@ impl Page {
 pub enum Write {
     /// Put the item if the condition holds.
     Put {
-        /// What to write.
+        /// The whole new item, replacing any at its key.
         item: Item,
-        /// What must hold.
+        /// What must hold of the live item at its key, or the whole transaction is canceled.
         condition: Condition,
     },
     /// Delete the item if the condition holds.
     Delete {
-        /// What to delete.
+        /// The item to remove; removing nothing is fine under [`Condition::None`].
         key: Key,
-        /// What must hold.
+        /// What must hold of the live item, or the whole transaction is canceled.
         condition: Condition,
     },
     /// Add `delta` to a numeric attribute (creating the item and attribute at 0).
     Add {
-        /// Which item.
+        /// The counter's item, created when missing.
         key: Key,
-        /// Which attribute.
+        /// An integer attribute of the body: not empty, not one of [`RESERVED_ATTRIBUTES`].
         field: String,
         /// How much (may be negative).
         delta: i64,
@@ -420,7 +424,7 @@ pub enum Write {
     /// read-modify-write of the same item never overwrites a count (a like counted while
     /// the owner renames the course).
     Increment {
-        /// Which item.
+        /// The item holding the counters, whose version goes up by one.
         key: Key,
         /// Attribute and delta pairs (deltas may be negative).
         deltas: Vec<(String, i64)>,
@@ -430,15 +434,15 @@ pub enum Write {
     },
     /// Write nothing, but require the condition on another item.
     Check {
-        /// Which item.
+        /// The other item, read but never written.
         key: Key,
-        /// What must hold.
+        /// What must hold of it for any write of the transaction to happen.
         condition: Condition,
     },
 }
 
 impl Write {
-    /// The item this write touches.
+    /// The item this write touches, so a transaction can refuse two writes on one item.
     pub(crate) fn key(&self) -> &Key {
         match self {
             Write::Put { item, .. } => &item.key,
@@ -474,7 +478,8 @@ pub enum StoreError {
     Unavailable(String),
 }
 
-/// The table.
+/// The table. An item past its [`Item::expires_at`] is absent from every read at once,
+/// though DynamoDB's TTL removes it only later.
 #[async_trait]
 pub trait Store: Send + Sync {
     /// The live item at `key`, if any.

@@ -32,7 +32,7 @@ impl DisplayName {
         Ok(DisplayName(name.to_owned()))
     }
 
-    /// The name.
+    /// The checked name, already trimmed.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -55,7 +55,8 @@ impl Bio {
         Ok(Bio(raw.to_owned()))
     }
 
-    /// The bio.
+    /// The bio as sent: unlike a name it is not trimmed, so its line breaks and spacing
+    /// stay.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -100,7 +101,7 @@ impl AvatarUrl {
         }
     }
 
-    /// The URL.
+    /// The full CDN URL, exactly as the client sent it.
     pub fn as_str(&self) -> &str {
         &self.0
     }

@@ -30,7 +30,8 @@ pub fn user_partition(user_id: &str) -> String {
     format!("USER#{user_id}")
 }
 
-/// The key of a user's profile.
+/// The key of a user's profile, `USER#<userId>` / `PROFILE`: while it exists the account
+/// is open ([`require_open_account`]).
 pub fn profile_key(user_id: &str) -> Key {
     Key::new(user_partition(user_id), PROFILE_SK)
 }
@@ -49,12 +50,14 @@ pub fn is_user_id(id: &str) -> bool {
     has_id_shape(id)
 }
 
-/// A new random user id.
+/// A new random user id: a v4 UUID as 32 lowercase hex digits, the shape [`is_user_id`]
+/// checks.
 pub fn new_user_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()
 }
 
-/// Metric or imperial display units.
+/// Metric or imperial display units: only the app converts; the API stores and answers
+/// metric values either way.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Units {
@@ -68,7 +71,8 @@ pub enum Units {
 /// A provider account linked to a user.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LinkedIdentity {
-    /// Which provider.
+    /// The login provider; with `subject`, it names the link item ([`identity_key`]) that
+    /// erasure deletes.
     pub provider: Provider,
     /// The provider's id of the person (private: never in a public view).
     pub subject: String,
@@ -83,20 +87,20 @@ fn utc() -> String {
 /// A user's profile as stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Profile {
-    /// Our id of the user.
+    /// 32 lowercase hex digits ([`is_user_id`]), never changed: the profile's partition.
     pub user_id: String,
     /// 1–40 characters.
     pub display_name: String,
     /// Up to 280 characters.
     #[serde(default)]
     pub bio: String,
-    /// A picture on our CDN.
+    /// One of the user's own uploads or its thumbnails on our CDN, as [`AvatarUrl`] checks.
     #[serde(default)]
     pub avatar_url: Option<String>,
     /// IANA time zone, for local-time statistics.
     #[serde(default = "utc")]
     pub time_zone: String,
-    /// Display units.
+    /// Display units, shown back only to the user (not in the public view).
     #[serde(default)]
     pub units: Units,
     /// Private; from the provider when it shared a verified one.
@@ -108,7 +112,7 @@ pub struct Profile {
     /// People following this user (kept by the follow transaction).
     #[serde(default)]
     pub follower_count: i64,
-    /// People this user follows.
+    /// People this user follows (kept by the same transaction).
     #[serde(default)]
     pub following_count: i64,
     /// RFC 3339.
@@ -144,7 +148,8 @@ impl Profile {
         }
     }
 
-    /// The profile as an item.
+    /// The profile as an item written with `version`: 1 when created, the loaded version
+    /// plus one on a change conditioned on [`Condition::VersionIs`].
     pub fn to_item(&self, version: u64) -> Result<Item, ApiError> {
         Ok(Item::new(profile_key(&self.user_id), to_body(self)?).with_version(version))
     }
@@ -227,7 +232,7 @@ pub async fn require_open_account(store: &dyn Store, user_id: &str) -> Result<()
 /// Who logged in: the user id and whether this login created the user.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Account {
-    /// Our user id.
+    /// The user the provider account is linked to; a new one when `created`.
     pub user_id: String,
     /// True on the first login of this provider account.
     pub created: bool,
