@@ -25,23 +25,20 @@
 pub mod reactions;
 pub mod reviews;
 
-use std::collections::HashSet;
-
 use futures::future::try_join_all;
 use lambda_http::{Body, Request, Response};
 use runcrew_model::idempotency::Completion;
 use runcrew_model::profile::{account_closed, is_user_id, open_account_check};
 use runcrew_shared::clock::now_rfc3339;
-use runcrew_shared::route::{LatLng, Route, distance_between};
-use runcrew_shared::store::{Condition, Index, MAX_PAGE, Query, SortRange, StoreError, Write};
-use runcrew_shared::text::{Shape, visible_text};
-use runcrew_shared::{ApiError, App, HttpFunction, Needs, geocell, request, response};
+use runcrew_shared::route::Route;
+use runcrew_shared::store::{Condition, Index, Query, StoreError, Write};
+use runcrew_shared::{ApiError, App, HttpFunction, Needs, request, response};
 use serde::Deserialize;
 use serde_json::Value;
 
 use runcrew_model::course::{
-    Course, PUBLIC_PARTITION, Visibility, course_not_found, creator_partition, load_owned,
-    load_visible, place_files, thumbnail_file_key,
+    Course, CourseDescription, CourseName, NearSearch, PUBLIC_PARTITION, Visibility,
+    course_not_found, creator_partition, load_owned, load_visible, place_files, thumbnail_file_key,
 };
 
 /// `POST /v1/courses`.
@@ -95,51 +92,15 @@ pub static FUNCTIONS: &[&HttpFunction] = &[
     &reviews::LIST,
 ];
 
-/// The longest course name, in characters.
-pub const MAX_NAME: usize = 80;
-/// The longest description, in characters.
-pub const MAX_DESCRIPTION: usize = 2_000;
 /// The largest create body: 10,000 positions with altitude fit with room to spare.
 pub const MAX_CREATE_BODY: usize = 1024 * 1024;
-/// The widest near search, in kilometres.
-pub const MAX_RADIUS_KM: f64 = 50.0;
-/// The radius of a near search that names none, in kilometres.
-pub const DEFAULT_RADIUS_KM: f64 = 5.0;
 /// Page size of lists unless `limit` says otherwise.
 pub const DEFAULT_PAGE: usize = 20;
-/// The largest page of a list.
+/// The largest page of a list, so one request stays one bounded store read.
 pub const MAX_LIST_PAGE: usize = 50;
 /// Index pages read per geohash cell of a near search; a denser cell is read only in part
 /// (`MAX_PAGE` courses a page), which the README notes.
 const NEAR_PAGES_PER_CELL: usize = 3;
-
-/// A name of 1 to [`MAX_NAME`] characters, trimmed, that shows something and cannot
-/// reorder or hide the text around it in a list ([`visible_text`]); 422 naming `name`.
-fn checked_name(name: &str) -> Result<String, ApiError> {
-    let trimmed = name.trim();
-    let count = trimmed.chars().count();
-    if count == 0 || count > MAX_NAME {
-        return Err(ApiError::invalid(
-            "name",
-            format!("must be 1 to {MAX_NAME} characters"),
-        ));
-    }
-    visible_text("name", trimmed, Shape::Line)?;
-    Ok(trimmed.to_owned())
-}
-
-/// A description of at most [`MAX_DESCRIPTION`] characters, empty or showing something,
-/// with no bidirectional controls or hidden tag text; 422 naming `description`.
-fn checked_description(text: &str) -> Result<String, ApiError> {
-    if text.chars().count() > MAX_DESCRIPTION {
-        return Err(ApiError::invalid(
-            "description",
-            format!("must be at most {MAX_DESCRIPTION} characters"),
-        ));
-    }
-    visible_text("description", text, Shape::Paragraph)?;
-    Ok(text.to_owned())
-}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -171,15 +132,15 @@ async fn create_course(
     completion: Option<Completion>,
 ) -> Result<Response<Body>, ApiError> {
     let input: NewCourse = request::json_body_limited(req, MAX_CREATE_BODY)?;
-    let name = checked_name(&input.name)?;
-    let description = checked_description(&input.description)?;
+    let name = CourseName::parse(&input.name)?;
+    let description = CourseDescription::parse(&input.description)?;
     let route = Route::from_json(&input.route, "route")?;
     let store = app.store()?;
     let blobs = app.blobs()?;
     let course = Course::new(
         user_id,
-        name,
-        description,
+        name.into(),
+        description.into(),
         input.visibility,
         &route,
         &now_rfc3339(),
@@ -240,23 +201,6 @@ async fn create_course(
     Ok(resp)
 }
 
-/// `near=lat,lng` as a point; 422 naming `near` otherwise.
-fn parse_near(raw: &str) -> Result<LatLng, ApiError> {
-    let bad = || {
-        ApiError::invalid(
-            "near",
-            "must be latitude,longitude in degrees, e.g. 37.5665,126.9780",
-        )
-    };
-    let (lat, lng) = raw.split_once(',').ok_or_else(bad)?;
-    let lat: f64 = lat.trim().parse().map_err(|_| bad())?;
-    let lng: f64 = lng.trim().parse().map_err(|_| bad())?;
-    if !(lat.is_finite() && lng.is_finite() && lat.abs() <= 90.0 && lng.abs() <= 180.0) {
-        return Err(bad());
-    }
-    Ok(LatLng { lat, lng })
-}
-
 /// `GET /v1/courses`: public courses newest first; `creator=` a creator's (their own
 /// private ones with `visibility=private`); `near=lat,lng&radius_km=` nearest first with
 /// each result's distance from the point.
@@ -271,7 +215,12 @@ pub async fn list(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
                 "cannot be combined with near; choose one",
             ));
         }
-        return list_near(app, &req, parse_near(&near)?, limit).await;
+        let search = NearSearch::parse(
+            &near,
+            request::query_param::<String>(&req, "radius_km")?.as_deref(),
+            request::page_cursor(&req).as_deref(),
+        )?;
+        return list_near(app, search, limit).await;
     }
     let visibility = match request::query_param::<String>(&req, "visibility")?.as_deref() {
         None | Some("public") => Visibility::Public,
@@ -319,36 +268,16 @@ pub async fn list(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
     response::page(&views, page.cursor.as_deref())
 }
 
+/// The near search of [`list`]: every cell the circle reaches read in parallel (up to
+/// [`NEAR_PAGES_PER_CELL`] pages each), then [`NearSearch::nearest`] picks the answer.
 async fn list_near(
     app: &App,
-    req: &Request,
-    center: LatLng,
+    search: NearSearch,
     limit: usize,
 ) -> Result<Response<Body>, ApiError> {
-    if request::page_cursor(req).is_some() {
-        return Err(ApiError::invalid(
-            "cursor",
-            "a near search answers in one page; widen radius_km or raise limit",
-        ));
-    }
-    let radius_km = request::query_param::<f64>(req, "radius_km")?.unwrap_or(DEFAULT_RADIUS_KM);
-    if !(radius_km.is_finite() && radius_km > 0.0 && radius_km <= MAX_RADIUS_KM) {
-        return Err(ApiError::invalid(
-            "radius_km",
-            format!("must be more than 0 and at most {MAX_RADIUS_KM}"),
-        ));
-    }
-    let radius_m = radius_km * 1000.0;
-    let cells = geocell::search_cells(center, radius_m)
-        .map_err(|e| ApiError::invalid("radius_km", e.to_string()))?;
+    let queries = search.queries()?;
     let store = app.store()?;
-    let reads = cells.iter().map(|cell| async move {
-        let mut query = Query::index(Index::Gsi3, format!("GEO#{}", cell.partition))
-            .limit(MAX_PAGE)
-            .range(match &cell.prefix {
-                Some(prefix) => SortRange::BeginsWith(prefix.clone()),
-                None => SortRange::All,
-            });
+    let reads = queries.into_iter().map(|mut query| async move {
         let mut items = Vec::new();
         for _ in 0..NEAR_PAGES_PER_CELL {
             let page = store.query(&query).await?;
@@ -360,23 +289,17 @@ async fn list_near(
         }
         Ok::<_, StoreError>(items)
     });
-    let mut seen = HashSet::new();
-    let mut found: Vec<(f64, Course)> = Vec::new();
-    for item in try_join_all(reads).await?.into_iter().flatten() {
-        let (course, _) = Course::from_item(&item)?;
-        let away = distance_between(center, course.start);
-        if away <= radius_m && seen.insert(course.course_id.clone()) {
-            found.push((away, course));
-        }
-    }
-    found.sort_by(|a, b| {
-        a.0.total_cmp(&b.0)
-            .then_with(|| a.1.course_id.cmp(&b.1.course_id))
-    });
-    let mut views: Vec<Value> = Vec::with_capacity(limit.min(found.len()));
-    for (away, course) in found.into_iter().take(limit) {
-        let mut view = course.view(app).await?;
-        view["distance_away_m"] = Value::from((away * 10.0).round() / 10.0);
+    let courses = try_join_all(reads)
+        .await?
+        .into_iter()
+        .flatten()
+        .map(|item| Course::from_item(&item).map(|(course, _)| course))
+        .collect::<Result<Vec<_>, _>>()?;
+    let found = search.nearest(courses, limit);
+    let mut views: Vec<Value> = Vec::with_capacity(found.len());
+    for nearby in &found {
+        let mut view = nearby.course.view(app).await?;
+        view["distance_away_m"] = Value::from(nearby.shown_away_m());
         views.push(view);
     }
     response::page(&views, None)
@@ -426,20 +349,20 @@ pub async fn update(app: &App, req: Request) -> Result<Response<Body>, ApiError>
             "cannot change: runs and the leaderboard refer to it; create a new course",
         ));
     }
-    let name = change.name.as_deref().map(checked_name).transpose()?;
+    let name = change.name.as_deref().map(CourseName::parse).transpose()?;
     let description = change
         .description
         .as_deref()
-        .map(checked_description)
+        .map(CourseDescription::parse)
         .transpose()?;
     let store = app.store()?;
     for _ in 0..UPDATE_ATTEMPTS {
         let (mut course, version) = load_owned(store, course_id, &caller.user_id).await?;
         if let Some(name) = &name {
-            course.name = name.clone();
+            course.name = name.clone().into();
         }
         if let Some(description) = &description {
-            course.description = description.clone();
+            course.description = description.clone().into();
         }
         if let Some(visibility) = change.visibility {
             course.visibility = visibility;

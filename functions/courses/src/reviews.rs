@@ -6,7 +6,6 @@ use runcrew_model::profile::{account_closed, open_account_check, profile_key};
 use runcrew_shared::clock::now_rfc3339;
 use runcrew_shared::store::from_body;
 use runcrew_shared::store::{Condition, Index, Key, Query, StoreError, Write};
-use runcrew_shared::text::{Shape, visible_text};
 use runcrew_shared::{ApiError, App, HttpFunction, Needs, request, response};
 use serde::Deserialize;
 use serde_json::Value;
@@ -16,7 +15,7 @@ use runcrew_model::author::Author;
 use runcrew_model::course::{
     course_key, course_not_found, is_course_id, load_visible, load_visible_with,
 };
-use runcrew_model::review::{MAX_TEXT, Review, review_key};
+use runcrew_model::review::{Rating, Review, ReviewText, TallyChange, review_key};
 
 /// `POST /v1/courses/{courseId}/reviews`.
 pub static CREATE: HttpFunction = HttpFunction {
@@ -52,19 +51,8 @@ pub async fn create(app: &App, req: Request) -> Result<Response<Body>, ApiError>
     let caller = app.caller(&req)?;
     let course_id = request::path_param(&req, "courseId")?;
     let input: NewReview = request::json_body(&req)?;
-    if !(1..=5).contains(&input.rating) {
-        return Err(ApiError::invalid(
-            "rating",
-            "must be an integer from 1 to 5",
-        ));
-    }
-    if input.text.chars().count() > MAX_TEXT {
-        return Err(ApiError::invalid(
-            "text",
-            format!("must be at most {MAX_TEXT} characters"),
-        ));
-    }
-    visible_text("text", &input.text, Shape::Paragraph)?;
+    let rating = Rating::parse(input.rating)?;
+    let text = ReviewText::parse(&input.text)?;
     let store = app.store()?;
     let (course, _) = load_visible(store, course_id, Some(&caller.user_id)).await?;
     let key = review_key(&course.course_id, &caller.user_id);
@@ -73,25 +61,19 @@ pub async fn create(app: &App, req: Request) -> Result<Response<Body>, ApiError>
             Some(item) => Some((from_body::<Review>(&item)?, item.version)),
             None => None,
         };
-        let now = now_rfc3339();
-        let review = Review {
-            course_id: course.course_id.clone(),
-            user_id: caller.user_id.clone(),
-            rating: input.rating,
-            text: input.text.clone(),
-            created_at: existing
-                .as_ref()
-                .map_or_else(|| now.clone(), |(r, _)| r.created_at.clone()),
-            updated_at: now,
-        };
-        let (condition, version, count_delta, sum_delta) = match &existing {
-            None => (Condition::NotExists, 1, 1, review.rating),
-            Some((old, v)) => (
-                Condition::VersionIs(*v),
-                v + 1,
-                0,
-                review.rating - old.rating,
-            ),
+        let replaced = existing.as_ref().map(|(old, _)| old);
+        let review = Review::written(
+            &course.course_id,
+            &caller.user_id,
+            rating,
+            &text,
+            replaced,
+            now_rfc3339(),
+        );
+        let tally = TallyChange::of(replaced, rating);
+        let (condition, version) = match &existing {
+            None => (Condition::NotExists, 1),
+            Some((_, v)) => (Condition::VersionIs(*v), v + 1),
         };
         let writes = vec![
             Write::Put {
@@ -100,10 +82,7 @@ pub async fn create(app: &App, req: Request) -> Result<Response<Body>, ApiError>
             },
             Write::Increment {
                 key: course_key(&course.course_id),
-                deltas: vec![
-                    ("review_count".into(), count_delta),
-                    ("rating_sum".into(), sum_delta),
-                ],
+                deltas: tally.deltas(),
                 must_exist: true,
             },
             open_account_check(&caller.user_id),
