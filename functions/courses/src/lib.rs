@@ -31,14 +31,16 @@ use runcrew_model::idempotency::Completion;
 use runcrew_model::profile::{account_closed, is_user_id, open_account_check};
 use runcrew_shared::clock::now_rfc3339;
 use runcrew_shared::route::Route;
+use runcrew_shared::store::versioned::{Change, Versioned, VersionedError};
 use runcrew_shared::store::{Condition, Index, Query, StoreError, Write};
 use runcrew_shared::{ApiError, App, HttpFunction, Needs, request, response};
 use serde::Deserialize;
 use serde_json::Value;
 
 use runcrew_model::course::{
-    Course, CourseDescription, CourseName, NearSearch, PUBLIC_PARTITION, Visibility,
-    course_not_found, creator_partition, load_owned, load_visible, place_files, thumbnail_file_key,
+    Course, CourseDescription, CourseName, NearSearch, PUBLIC_PARTITION, Visibility, course_key,
+    course_not_found, creator_partition, is_course_id, load_owned, load_visible, owned,
+    place_files, thumbnail_file_key,
 };
 
 /// `POST /v1/courses`.
@@ -332,7 +334,7 @@ struct CourseChange {
 }
 
 /// Attempts at a read-modify-write before giving up on a busy course.
-const UPDATE_ATTEMPTS: usize = 3;
+const UPDATE_ATTEMPTS: u32 = 3;
 
 /// `PATCH /v1/courses/{courseId}`: name, description and visibility, by the creator only.
 /// The route cannot change: runs and leaderboards refer to it. A request naming the
@@ -355,56 +357,54 @@ pub async fn update(app: &App, req: Request) -> Result<Response<Body>, ApiError>
         .as_deref()
         .map(CourseDescription::parse)
         .transpose()?;
-    let store = app.store()?;
-    for _ in 0..UPDATE_ATTEMPTS {
-        let (mut course, version) = load_owned(store, course_id, &caller.user_id).await?;
-        if let Some(name) = &name {
-            course.name = name.clone().into();
-        }
-        if let Some(description) = &description {
-            course.description = description.clone().into();
-        }
-        if let Some(visibility) = change.visibility {
-            course.visibility = visibility;
-            // A map in the other place is about to go; the new one is recorded when drawn.
-            let here = thumbnail_file_key(&course.course_id, visibility);
-            if course
-                .thumbnail_key
-                .as_ref()
-                .is_some_and(|key| *key != here)
-            {
-                course.thumbnail_key = None;
-            }
-        }
-        course.updated_at = now_rfc3339();
-        // The account check rides along: an erasure running meanwhile has not yet reached
-        // this course, and must not find it changed (or its files moved) after it has.
-        let writes = vec![
-            Write::Put {
-                item: course.to_item(version + 1)?,
-                condition: Condition::VersionIs(version),
-            },
-            open_account_check(&caller.user_id),
-        ];
-        match store.transact(writes).await {
-            Ok(()) => {
-                if change.visibility.is_some() {
-                    place_files(app.blobs()?, &course.course_id, course.visibility).await?;
-                }
-                return response::ok(&course.view(app).await?);
-            }
-            Err(StoreError::TransactionCanceled { failed }) if failed.contains(&1) => {
-                return Err(account_closed());
-            }
-            Err(StoreError::TransactionCanceled { .. }) => continue,
-            Err(e) => return Err(e.into()),
-        }
+    if !is_course_id(course_id) {
+        return Err(course_not_found());
     }
-    Err(ApiError::busy(
-        "course_busy",
-        "the course changed while it was being updated; try again",
-        BUSY_RETRY_AFTER_SECONDS,
-    ))
+    let store = app.store()?;
+    let user_id = caller.user_id.as_str();
+    let (name, description, visibility) = (&name, &description, change.visibility);
+    let course = Versioned::new(course_key(course_id))
+        .attempts(UPDATE_ATTEMPTS)
+        .apply(store, |current| async move {
+            let mut course = owned(current.as_ref(), user_id)?;
+            if let Some(name) = name {
+                course.name = name.clone().into();
+            }
+            if let Some(description) = description {
+                course.description = description.clone().into();
+            }
+            if let Some(visibility) = visibility {
+                course.visibility = visibility;
+                // A map in the other place is about to go; the new one is recorded when drawn.
+                let here = thumbnail_file_key(&course.course_id, visibility);
+                if course
+                    .thumbnail_key
+                    .as_ref()
+                    .is_some_and(|key| *key != here)
+                {
+                    course.thumbnail_key = None;
+                }
+            }
+            course.updated_at = now_rfc3339();
+            // The account check rides along: an erasure running meanwhile has not yet
+            // reached this course, and must not find it changed (or its files moved) after.
+            Ok(Change::put(course.to_item(0)?, course).with(open_account_check(user_id)))
+        })
+        .await
+        .map_err(|err| match err {
+            VersionedError::ExtraFailed { .. } => account_closed(),
+            other => other.or_conflict(|| {
+                ApiError::busy(
+                    "course_busy",
+                    "the course changed while it was being updated; try again",
+                    BUSY_RETRY_AFTER_SECONDS,
+                )
+            }),
+        })?;
+    if visibility.is_some() {
+        place_files(app.blobs()?, &course.course_id, course.visibility).await?;
+    }
+    response::ok(&course.view(app).await?)
 }
 
 /// Seconds a client waits before trying again a write that lost a race with other writes

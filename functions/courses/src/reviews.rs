@@ -5,7 +5,8 @@ use lambda_http::{Body, Request, Response};
 use runcrew_model::profile::{account_closed, open_account_check, profile_key};
 use runcrew_shared::clock::now_rfc3339;
 use runcrew_shared::store::from_body;
-use runcrew_shared::store::{Condition, Index, Key, Query, StoreError, Write};
+use runcrew_shared::store::versioned::{Change, Versioned, VersionedError};
+use runcrew_shared::store::{Index, Key, Query, Write};
 use runcrew_shared::{ApiError, App, HttpFunction, Needs, request, response};
 use serde::Deserialize;
 use serde_json::Value;
@@ -40,7 +41,7 @@ struct NewReview {
 }
 
 /// Attempts before a review racing with another write of the same author gives up.
-const WRITE_ATTEMPTS: usize = 3;
+const WRITE_ATTEMPTS: u32 = 3;
 
 /// `POST /v1/courses/{courseId}/reviews`: creates (201) or replaces (200) the caller's
 /// review; the course's count and rating sum follow in the same transaction, with a check
@@ -55,63 +56,49 @@ pub async fn create(app: &App, req: Request) -> Result<Response<Body>, ApiError>
     let text = ReviewText::parse(&input.text)?;
     let store = app.store()?;
     let (course, _) = load_visible(store, course_id, Some(&caller.user_id)).await?;
-    let key = review_key(&course.course_id, &caller.user_id);
-    for _ in 0..WRITE_ATTEMPTS {
-        let existing = match store.get(&key).await? {
-            Some(item) => Some((from_body::<Review>(&item)?, item.version)),
-            None => None,
-        };
-        let replaced = existing.as_ref().map(|(old, _)| old);
-        let review = Review::written(
-            &course.course_id,
-            &caller.user_id,
-            rating,
-            &text,
-            replaced,
-            now_rfc3339(),
-        );
-        let tally = TallyChange::of(replaced, rating);
-        let (condition, version) = match &existing {
-            None => (Condition::NotExists, 1),
-            Some((_, v)) => (Condition::VersionIs(*v), v + 1),
-        };
-        let writes = vec![
-            Write::Put {
-                item: review.to_item(version)?,
-                condition,
-            },
-            Write::Increment {
-                key: course_key(&course.course_id),
-                deltas: tally.deltas(),
-                must_exist: true,
-            },
-            open_account_check(&caller.user_id),
-        ];
-        match store.transact(writes).await {
-            Ok(()) => {
-                let status = if existing.is_some() {
-                    http::StatusCode::OK
-                } else {
-                    http::StatusCode::CREATED
-                };
-                return response::json(status, &review.view(None));
-            }
-            Err(StoreError::TransactionCanceled { failed }) if failed.contains(&2) => {
-                return Err(account_closed());
-            }
-            Err(StoreError::TransactionCanceled { failed }) if failed.contains(&1) => {
-                return Err(course_not_found());
-            }
-            // Another write of this author's review won the race: read it again.
-            Err(StoreError::TransactionCanceled { .. }) => continue,
-            Err(other) => return Err(other.into()),
-        }
-    }
-    Err(ApiError::busy(
-        "review_busy",
-        "the review changed while it was being written; try again",
-        BUSY_RETRY_AFTER_SECONDS,
-    ))
+    let (course_id, user_id, text) = (course.course_id.as_str(), caller.user_id.as_str(), &text);
+    let (review, replaced) = Versioned::new(review_key(course_id, user_id))
+        .attempts(WRITE_ATTEMPTS)
+        .apply(store, |current| async move {
+            let replaced: Option<Review> = current.as_ref().map(from_body).transpose()?;
+            let review = Review::written(
+                course_id,
+                user_id,
+                rating,
+                text,
+                replaced.as_ref(),
+                now_rfc3339(),
+            );
+            let tally = TallyChange::of(replaced.as_ref(), rating);
+            Ok(
+                Change::put(review.to_item(0)?, (review, replaced.is_some()))
+                    .with(Write::Increment {
+                        key: course_key(course_id),
+                        deltas: tally.deltas(),
+                        must_exist: true,
+                    })
+                    .with(open_account_check(user_id)),
+            )
+        })
+        .await
+        .map_err(|err| match err {
+            // The extra writes: 0 the course's counters, 1 the account check.
+            VersionedError::ExtraFailed { failed } if failed.contains(&1) => account_closed(),
+            VersionedError::ExtraFailed { .. } => course_not_found(),
+            other => other.or_conflict(|| {
+                ApiError::busy(
+                    "review_busy",
+                    "the review changed while it was being written; try again",
+                    BUSY_RETRY_AFTER_SECONDS,
+                )
+            }),
+        })?;
+    let status = if replaced {
+        http::StatusCode::OK
+    } else {
+        http::StatusCode::CREATED
+    };
+    response::json(status, &review.view(None))
 }
 
 /// `GET /v1/courses/{courseId}/reviews`: newest first, each with its author's display

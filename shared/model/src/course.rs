@@ -594,12 +594,24 @@ pub async fn load_owned(
     user_id: &str,
 ) -> Result<(Course, u64), ApiError> {
     let (course, version) = load_visible(store, course_id, Some(user_id)).await?;
+    Ok((owned_by(course, user_id)?, version))
+}
+
+/// The course in `item` if `user_id` created it: 404 when it is gone or not theirs to see,
+/// 403 when they may see it but not change it. For a read-change-write whose read is done
+/// by [`runcrew_shared::store::versioned`].
+pub fn owned(item: Option<&Item>, user_id: &str) -> Result<Course, ApiError> {
+    let (course, _) = visible(item.ok_or_else(course_not_found)?, Some(user_id))?;
+    owned_by(course, user_id)
+}
+
+fn owned_by(course: Course, user_id: &str) -> Result<Course, ApiError> {
     if course.creator_id != user_id {
         return Err(ApiError::Forbidden(
             "only the course's creator may change or delete it".into(),
         ));
     }
-    Ok((course, version))
+    Ok(course)
 }
 
 /// Puts a course's files where `visibility` says: the route file is copied from the other
