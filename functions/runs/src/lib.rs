@@ -13,23 +13,21 @@
 
 use lambda_http::{Body, Request, Response};
 use runcrew_model::author::Author;
-use runcrew_model::course::{course_not_found, is_course_id, load_visible, load_visible_with};
+use runcrew_model::course::{
+    Course, course_not_found, is_course_id, load_visible, load_visible_with,
+};
+use runcrew_model::leaderboard::{Best, best_key, board_partition, rank_of};
 use runcrew_model::profile::{account_closed, load_profile, open_account_check, profile_key};
+use runcrew_model::run::{
+    NewRun, Run, RunInput, is_run_id, path_item, path_key, run_key, runs_of, unknown_course,
+};
 use runcrew_model::{idempotency, leaderboard, stats};
 use runcrew_shared::clock::now_rfc3339;
 use runcrew_shared::route::Route;
-use runcrew_shared::store::{Condition, Index, Key, Query, StoreError, Write};
+use runcrew_shared::store::{Condition, Index, Key, Query, Store, StoreError, Write};
 use runcrew_shared::{ApiError, App, HttpFunction, Needs, request, response};
-use serde::Deserialize;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
-
-use runcrew_model::leaderboard::{Best, best_key, board_partition, rank_of};
-use runcrew_model::run::{
-    Flag, MAX_DISTANCE_M, MAX_DURATION_S, Run, RunVisibility, Source, is_run_id, new_run_id,
-    path_item, path_key, round_distance, run_key, runs_of,
-};
 
 /// `POST /v1/runs`.
 pub static CREATE: HttpFunction = HttpFunction {
@@ -78,39 +76,13 @@ pub static FUNCTIONS: &[&HttpFunction] = &[&CREATE, &LIST, &GET, &DELETE, &LEADE
 
 /// Page size of lists unless `limit` says otherwise.
 pub const DEFAULT_PAGE: usize = 20;
-/// The largest page of a list.
+/// The largest page of a list: a page is one Query, kept well under DynamoDB's 1 MB.
 pub const MAX_LIST_PAGE: usize = 50;
 /// The largest create body (a path of 10,000 positions fits).
 pub const MAX_CREATE_BODY: usize = 1024 * 1024;
-/// How far in the future a start may lie (clock skew of a phone).
-const FUTURE_SKEW_SECONDS: i64 = 10 * 60;
 
 fn run_not_found() -> ApiError {
     ApiError::not_found("run_not_found", "no such run")
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NewRun {
-    started_at: String,
-    duration_s: i64,
-    distance_m: f64,
-    #[serde(default)]
-    course_id: Option<String>,
-    #[serde(default)]
-    path: Option<Value>,
-    #[serde(default)]
-    source: Option<Source>,
-    #[serde(default)]
-    visibility: RunVisibility,
-    #[serde(default)]
-    time_zone: Option<String>,
-}
-
-/// `m:ss` of a pace in seconds per kilometre.
-fn pace_text(seconds_per_km: f64) -> String {
-    let total = seconds_per_km.round() as i64;
-    format!("{}:{:02} min/km", total / 60, total % 60)
 }
 
 /// `POST /v1/runs`: a run of the caller. With an `Idempotency-Key`, a repeat within 24
@@ -139,177 +111,104 @@ fn created(run: &Run, personal_best: bool) -> Result<Response<Body>, ApiError> {
     Ok(resp)
 }
 
+/// The rules ([`NewRun`]) in the model; here only the course lookup, the writes and the
+/// projections that follow them.
 async fn create_run(
     app: &App,
     req: &Request,
     user_id: &str,
     completion: Option<idempotency::Completion>,
 ) -> Result<Response<Body>, ApiError> {
-    let input: NewRun = request::json_body_limited(req, MAX_CREATE_BODY)?;
-    let started = OffsetDateTime::parse(&input.started_at, &Rfc3339).map_err(|_| {
-        ApiError::invalid(
-            "started_at",
-            "must be RFC 3339 with an offset, e.g. 2026-11-22T07:30:00+09:00",
-        )
-    })?;
-    let now = OffsetDateTime::now_utc();
-    if started.unix_timestamp() > now.unix_timestamp() + FUTURE_SKEW_SECONDS {
-        return Err(ApiError::invalid("started_at", "is in the future"));
-    }
-    if started.year() < 2000 {
-        return Err(ApiError::invalid("started_at", "is before the year 2000"));
-    }
-    if !(1..=MAX_DURATION_S).contains(&input.duration_s) {
-        return Err(ApiError::invalid(
-            "duration_s",
-            format!("must be 1 to {MAX_DURATION_S} seconds"),
-        ));
-    }
-    // To the 0.1 m a distance means, before anything checks or stores it.
-    let distance_m = round_distance(input.distance_m);
-    if !(distance_m.is_finite() && distance_m > 0.0 && distance_m <= MAX_DISTANCE_M) {
-        return Err(ApiError::invalid(
-            "distance_m",
-            "must be at least 0.1 and at most 1,000,000 metres",
-        ));
-    }
-    let source = input.source.unwrap_or_default();
-    if source == Source::Strava {
-        return Err(ApiError::invalid(
-            "source",
-            "strava runs come only from the Strava import",
-        ));
-    }
-    if let Some(zone) = &input.time_zone
-        && jiff::tz::db().get(zone).is_err()
-    {
-        return Err(ApiError::invalid(
-            "time_zone",
-            "must be an IANA time zone such as Asia/Seoul",
-        ));
-    }
-    let path = input
-        .path
-        .as_ref()
-        .map(|p| Route::from_json(p, "path"))
-        .transpose()?;
+    let input: RunInput = request::json_body_limited(req, MAX_CREATE_BODY)?;
+    let new = NewRun::parse(input, OffsetDateTime::now_utc())?;
     let store = app.store()?;
-    let course = match &input.course_id {
-        None => None,
-        Some(id) => {
-            let not_found = || ApiError::invalid("course_id", "no such course");
-            if !is_course_id(id) {
-                return Err(not_found());
-            }
-            match load_visible(store, id, Some(user_id)).await {
-                Ok((course, _)) => Some(course),
-                Err(ApiError::NotFound { .. }) => return Err(not_found()),
-                Err(other) => return Err(other),
-            }
-        }
-    };
+    let course = named_course(store, new.course_id(), user_id).await?;
+    let (run, path) = new.record(user_id, course.as_ref(), &app.config.runs, now_rfc3339());
+    save(store, &run, path.as_ref(), completion.as_ref()).await?;
+    let best = project(store, &run).await;
+    created(&run, best)
+}
 
-    let rules = &app.config.runs;
-    let pace = input.duration_s as f64 / (distance_m / 1000.0);
-    let flag = if pace < rules.pace_floor_seconds_per_km {
-        Some(Flag {
-            reason: "too_fast".into(),
-            detail: format!(
-                "an average pace of {} is faster than the plausible floor of {}",
-                pace_text(pace),
-                pace_text(rules.pace_floor_seconds_per_km)
-            ),
-        })
-    } else if let Some(course) = &course {
-        let off = (distance_m - course.distance_m).abs() / course.distance_m;
-        (off > rules.course_distance_tolerance).then(|| Flag {
-            reason: "distance_mismatch".into(),
-            detail: format!(
-                "{:.0} m differs from the course's {:.0} m by {:.0}% (more than {:.0}%)",
-                distance_m,
-                course.distance_m,
-                off * 100.0,
-                rules.course_distance_tolerance * 100.0
-            ),
-        })
-    } else {
-        None
+/// The course `course_id` names, if the runner may see it; one they may not is the same
+/// "no such course" as a missing one, so a private course's existence is not told.
+async fn named_course(
+    store: &dyn Store,
+    course_id: Option<&str>,
+    user_id: &str,
+) -> Result<Option<Course>, ApiError> {
+    let Some(id) = course_id else {
+        return Ok(None);
     };
+    match load_visible(store, id, Some(user_id)).await {
+        Ok((course, _)) => Ok(Some(course)),
+        Err(ApiError::NotFound { .. }) => Err(unknown_course()),
+        Err(other) => Err(other),
+    }
+}
 
-    let started_ms = (started.unix_timestamp_nanos() / 1_000_000) as i64;
-    let utc = started.to_offset(time::UtcOffset::UTC);
-    let run = Run {
-        run_id: new_run_id(started_ms),
-        user_id: user_id.to_owned(),
-        started_at: utc
-            .replace_nanosecond(utc.millisecond() as u32 * 1_000_000)
-            .unwrap_or(utc)
-            .format(&Rfc3339)
-            .unwrap_or_default(),
-        started_ms,
-        utc_offset_minutes: i32::from(started.offset().whole_minutes()),
-        time_zone: input.time_zone.clone(),
-        local_date: started.date().to_string(),
-        duration_s: input.duration_s,
-        distance_m,
-        course_id: course.as_ref().map(|c| c.course_id.clone()),
-        source,
-        visibility: input.visibility,
-        flag,
-        path_points: path.as_ref().map(Route::len),
-        created_at: now_rfc3339(),
-    };
+/// Writes `run`, its path and its part of the totals in one transaction, so the totals
+/// never count a run that is not there. With an `Idempotency-Key`, the answer a retry
+/// replays commits with the run (before the best is known).
+async fn save(
+    store: &dyn Store,
+    run: &Run,
+    path: Option<&Route>,
+    completion: Option<&idempotency::Completion>,
+) -> Result<(), ApiError> {
     let mut writes = vec![Write::Put {
         item: run.to_item()?,
         condition: Condition::NotExists,
     }];
-    if let Some(path) = &path {
+    if let Some(path) = path {
         writes.push(Write::Put {
-            item: path_item(user_id, &run.run_id, path),
+            item: path_item(&run.user_id, &run.run_id, path),
             condition: Condition::NotExists,
         });
     }
-    writes.extend(stats::tally(&run, 1)?);
+    writes.extend(stats::tally(run, 1)?);
     // Nothing is written for an erased account whose access token still lives.
     let account_at = writes.len();
-    writes.push(open_account_check(user_id));
-    // The answer a retry replays commits with the run (before the best is known).
-    let answer_at = match &completion {
+    writes.push(open_account_check(&run.user_id));
+    let answer_at = match completion {
         Some(completion) => {
-            writes.push(completion.answer(&created(&run, false)?));
+            writes.push(completion.answer(&created(run, false)?));
             Some(writes.len() - 1)
         }
         None => None,
     };
     match store.transact(writes).await {
-        Ok(()) => {}
+        Ok(()) => Ok(()),
         Err(StoreError::TransactionCanceled { failed }) => {
             if failed.contains(&account_at) {
                 return Err(account_closed());
             }
-            if let (Some(completion), Some(at)) = (&completion, answer_at)
+            if let (Some(completion), Some(at)) = (completion, answer_at)
                 && failed.contains(&at)
             {
                 // The claim expired and another request holds the key: nothing was written.
                 return Err(completion.claim_lost());
             }
-            return Err(StoreError::TransactionCanceled { failed }.into());
+            Err(StoreError::TransactionCanceled { failed }.into())
         }
-        Err(other) => return Err(other.into()),
+        Err(other) => Err(other.into()),
     }
+}
 
-    // The run is saved: what follows must not turn it into an error the client retries.
-    let best = match leaderboard::offer(store, &run).await {
+/// After `run` is saved: its place on the course's leaderboard and its personal records.
+/// Returns whether it is the runner's best on the course. Failures are logged, never
+/// returned: the run is saved, and an error would make the client retry a run that exists.
+async fn project(store: &dyn Store, run: &Run) -> bool {
+    let best = match leaderboard::offer(store, run).await {
         Ok(best) => best,
         Err(err) => {
             tracing::error!(run_id = %run.run_id, error = %err, "leaderboard not updated; the run is saved");
             false
         }
     };
-    if let Err(err) = stats::offer_records(store, &run).await {
+    if let Err(err) = stats::offer_records(store, run).await {
         tracing::error!(run_id = %run.run_id, error = %err, "records not updated; the run is saved");
     }
-    created(&run, best)
+    best
 }
 
 /// `GET /v1/runs`: my runs, newest first.
@@ -478,18 +377,6 @@ pub async fn leaderboard(app: &App, req: Request) -> Result<Response<Body>, ApiE
     response::ok(&json!({"items": rows, "next_cursor": page.cursor, "me": me}))
 }
 
-/// Today's date in `zone` (UTC when unknown).
-fn today_in(zone: &str) -> time::Date {
-    let tz = jiff::tz::db().get(zone).unwrap_or(jiff::tz::TimeZone::UTC);
-    let date = jiff::Timestamp::now().to_zoned(tz).date();
-    time::Month::try_from(date.month() as u8)
-        .ok()
-        .and_then(|m| {
-            time::Date::from_calendar_date(i32::from(date.year()), m, date.day() as u8).ok()
-        })
-        .unwrap_or_else(|| OffsetDateTime::now_utc().date())
-}
-
 /// `GET /v1/users/me/stats`: distance, time and runs this week, month and year and in all,
 /// in my time zone; personal records at 1 km, 5 km, 10 km, half and full marathon.
 pub async fn my_stats(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
@@ -499,17 +386,13 @@ pub async fn my_stats(app: &App, req: Request) -> Result<Response<Body>, ApiErro
         .await?
         .map(|(p, _)| p.time_zone)
         .unwrap_or_else(|| "UTC".into());
-    let today = today_in(&zone);
+    let today = stats::today_in(&zone, OffsetDateTime::now_utc());
     let buckets = stats::bucket_keys(&caller.user_id, today);
     let mut keys = buckets.to_vec();
     keys.push(stats::records_key(&caller.user_id));
     let items = store.get_many(&keys).await?;
     let find = |key: &Key| items.iter().find(|i| i.key == *key);
-    let monday = today
-        .checked_sub(time::Duration::days(i64::from(
-            today.weekday().number_days_from_monday(),
-        )))
-        .unwrap_or(today);
+    let monday = stats::week_start(today);
     response::no_store(
         http::StatusCode::OK,
         &json!({

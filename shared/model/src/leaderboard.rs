@@ -17,31 +17,34 @@ use serde::{Deserialize, Serialize};
 
 use crate::run::{Run, course_runs_partition, padded_seconds};
 
-/// A runner's best on one course.
+/// A runner's best on one course: one entry per runner, so a board lists runners, not
+/// runs. It copies what the board shows of the run, so a page needs no read of the runs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Best {
-    /// The course.
+    /// The course whose board it is on.
     pub course_id: String,
-    /// The runner.
+    /// The runner: at most one entry each.
     pub user_id: String,
-    /// The run that set it.
+    /// The run that set it, which a deletion of that run must hand on.
     pub run_id: String,
-    /// Its time.
+    /// The time ranked, whole seconds as the run recorded it.
     pub duration_s: i64,
-    /// Its distance.
+    /// The distance run, shown beside the time (it may differ from the course's a little).
     pub distance_m: f64,
-    /// When it started (UTC).
+    /// When it started (UTC), as the board shows it.
     pub started_at: String,
-    /// When it started, epoch milliseconds.
+    /// When it started, epoch milliseconds: equal times rank by who ran first.
     pub started_ms: i64,
 }
 
-/// The key of a runner's entry.
+/// The key of a runner's entry: in the course's partition, one per runner, so replacing
+/// it is a conditional write on one item.
 pub fn best_key(course_id: &str, user_id: &str) -> Key {
     Key::new(format!("COURSE#{course_id}"), format!("BEST#{user_id}"))
 }
 
-/// The gsi1 partition of a course's board.
+/// The gsi1 partition of a course's board: its sort keys ([`Best::board_key`]) make a
+/// Query of it the board, fastest first.
 pub fn board_partition(course_id: &str) -> String {
     format!("BOARD#{course_id}")
 }
@@ -72,7 +75,8 @@ impl Best {
         }
     }
 
-    /// The sort key on the board: time, then who ran it first.
+    /// The sort key on the board: time, then who ran it first, then the runner (so two
+    /// entries never share one), zero-padded so string order is rank order.
     pub fn board_key(&self) -> String {
         format!(
             "{}#{:013}#{}",
@@ -80,6 +84,12 @@ impl Best {
             self.started_ms.max(0),
             self.user_id
         )
+    }
+
+    /// Whether this entry takes the place of `current`: a faster time, or as fast and run
+    /// earlier. Not an equal one: a repeat of the same run never rewrites the entry.
+    pub fn beats(&self, current: &Best) -> bool {
+        self.board_key() < current.board_key()
     }
 
     fn to_item(&self, version: u64) -> Result<Item, ApiError> {
@@ -94,7 +104,7 @@ impl Best {
         )
     }
 
-    /// Reads an entry.
+    /// Reads an entry back; an item that is not one is an internal error.
     pub fn from_item(item: &Item) -> Result<Best, ApiError> {
         from_body(item)
     }
@@ -117,7 +127,7 @@ pub async fn offer(store: &dyn Store, run: &Run) -> Result<bool, ApiError> {
             None => Condition::NotExists,
             Some(item) => {
                 let best = Best::from_item(item)?;
-                if best.board_key() <= candidate.board_key() {
+                if !candidate.beats(&best) {
                     return Ok(false);
                 }
                 Condition::VersionIs(item.version)
@@ -215,7 +225,8 @@ async fn next_best(
     }
 }
 
-/// The rank of the entry with board key `board_key`: entries up to and including it.
+/// The rank of the entry with board key `board_key`: entries up to and including it, one
+/// COUNT Query instead of reading the board down to it.
 pub async fn rank_of(
     store: &dyn Store,
     course_id: &str,
@@ -227,4 +238,62 @@ pub async fn rank_of(
                 .range(SortRange::AtMost(board_key.to_owned())),
         )
         .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An entry of `user` who ran `seconds` starting at `started_ms`.
+    fn entry(user: &str, seconds: i64, started_ms: i64) -> Best {
+        Best {
+            course_id: "c".into(),
+            user_id: user.into(),
+            run_id: format!("{user}-{seconds}-{started_ms}"),
+            duration_s: seconds,
+            distance_m: 2000.0,
+            started_at: "2026-11-22T07:00:00Z".into(),
+            started_ms,
+        }
+    }
+
+    #[test]
+    fn a_faster_time_takes_the_place_and_a_slower_one_does_not() {
+        // given a best of 10:00
+        let current = entry("a", 600, 1_000);
+        // then 9:59 takes the place, whenever it was run, and 10:01 does not
+        assert!(entry("a", 599, 9_000).beats(&current));
+        assert!(!entry("a", 601, 0).beats(&current));
+    }
+
+    #[test]
+    fn an_equal_time_goes_to_who_ran_it_first() {
+        // given a best of 10:00 run at one moment
+        let current = entry("a", 600, 5_000);
+        // then the same time run earlier takes the place, and later does not
+        assert!(entry("a", 600, 4_999).beats(&current));
+        assert!(!entry("a", 600, 5_001).beats(&current));
+        // and the very same run offered again changes nothing
+        assert!(!current.beats(&current.clone()));
+    }
+
+    #[test]
+    fn the_board_orders_times_as_numbers_not_as_text() {
+        // given 99 s and 100 s (as text, "100" sorts before "99")
+        let quick = entry("a", 99, 0);
+        let slow = entry("b", 100, 0);
+        // then the board key puts 99 s first
+        assert!(quick.board_key() < slow.board_key());
+        assert_eq!(quick.board_key(), "000000099#0000000000000#a");
+    }
+
+    #[test]
+    fn a_run_before_1970_cannot_jump_the_queue() {
+        // given a start before the epoch (a broken clock in a stored run)
+        // then it ranks as if run at the epoch, not ahead of everyone
+        assert_eq!(
+            entry("a", 600, -5).board_key(),
+            entry("a", 600, 0).board_key()
+        );
+    }
 }
