@@ -10,9 +10,8 @@
 //! including one's own (one Query with Select COUNT).
 
 use runcrew_shared::ApiError;
-use runcrew_shared::store::{
-    Condition, Index, Item, Key, Query, SortRange, Store, StoreError, from_body, to_body,
-};
+use runcrew_shared::store::versioned::{Change, Versioned};
+use runcrew_shared::store::{Index, Item, Key, Query, SortRange, Store, from_body, to_body};
 use serde::{Deserialize, Serialize};
 
 use crate::run::{Run, course_runs_partition, padded_seconds};
@@ -51,16 +50,6 @@ pub fn board_partition(course_id: &str) -> String {
 
 /// Attempts at a conditional replacement before giving up to a busy board.
 const ATTEMPTS: u32 = 10;
-
-/// A short random pause after losing a race, growing with the attempt, so racing writers
-/// of one runner's entry spread out instead of colliding again.
-async fn back_off(attempt: u32) {
-    let jitter: u64 = rand::random::<u64>() % 10;
-    tokio::time::sleep(std::time::Duration::from_millis(
-        (jitter + 1) * u64::from(attempt),
-    ))
-    .await;
-}
 
 impl Best {
     fn of(run: &Run, course_id: &str) -> Best {
@@ -117,33 +106,24 @@ pub async fn offer(store: &dyn Store, run: &Run) -> Result<bool, ApiError> {
     let Some(course_id) = run.course_id.as_deref().filter(|_| run.on_board()) else {
         return Ok(false);
     };
-    let candidate = Best::of(run, course_id);
-    for attempt in 0..ATTEMPTS {
-        if attempt > 0 {
-            back_off(attempt).await;
-        }
-        let current = store.get(&best_key(course_id, &run.user_id)).await?;
-        let condition = match &current {
-            None => Condition::NotExists,
-            Some(item) => {
-                let best = Best::from_item(item)?;
-                if !candidate.beats(&best) {
-                    return Ok(false);
-                }
-                Condition::VersionIs(item.version)
+    let candidate = &Best::of(run, course_id);
+    Versioned::new(best_key(course_id, &run.user_id))
+        .attempts(ATTEMPTS)
+        .apply(store, |current| async move {
+            if let Some(item) = &current
+                && !candidate.beats(&Best::from_item(item)?)
+            {
+                return Ok::<_, ApiError>(Change::keep(false));
             }
-        };
-        let version = current.as_ref().map_or(1, |i| i.version + 1);
-        match store.put(candidate.to_item(version)?, condition).await {
-            Ok(()) => return Ok(true),
-            Err(StoreError::ConditionFailed) => continue,
-            Err(other) => return Err(other.into()),
-        }
-    }
-    Err(ApiError::Conflict {
-        code: "leaderboard_busy",
-        message: "the leaderboard changed too often; the run is saved, try again".into(),
-    })
+            Ok(Change::put(candidate.to_item(0)?, true))
+        })
+        .await
+        .map_err(|err| {
+            err.or_conflict(|| ApiError::Conflict {
+                code: "leaderboard_busy",
+                message: "the leaderboard changed too often; the run is saved, try again".into(),
+            })
+        })
 }
 
 /// After `run` was deleted: if it held the runner's entry, the runner's next best run on
@@ -159,39 +139,27 @@ pub async fn withdraw(store: &dyn Store, run: &Run) -> Result<(), ApiError> {
     else {
         return Ok(());
     };
-    let key = best_key(course_id, &run.user_id);
-    for attempt in 0..ATTEMPTS {
-        if attempt > 0 {
-            back_off(attempt).await;
-        }
-        let Some(item) = store.get(&key).await? else {
-            return Ok(());
-        };
-        if Best::from_item(&item)?.run_id != run.run_id {
-            return Ok(());
-        }
-        let next = next_best(store, course_id, run).await?;
-        let outcome = match next {
-            Some(next) => {
-                store
-                    .put(
-                        Best::of(&next, course_id).to_item(item.version + 1)?,
-                        Condition::VersionIs(item.version),
-                    )
-                    .await
+    Versioned::new(best_key(course_id, &run.user_id))
+        .attempts(ATTEMPTS)
+        .apply(store, |current| async move {
+            let Some(item) = current else {
+                return Ok(Change::keep(()));
+            };
+            if Best::from_item(&item)?.run_id != run.run_id {
+                return Ok(Change::keep(()));
             }
-            None => store.delete(&key, Condition::VersionIs(item.version)).await,
-        };
-        match outcome {
-            Ok(()) => return Ok(()),
-            Err(StoreError::ConditionFailed) => continue,
-            Err(other) => return Err(other.into()),
-        }
-    }
-    Err(ApiError::Conflict {
-        code: "leaderboard_busy",
-        message: "the leaderboard changed too often; try again".into(),
-    })
+            Ok(match next_best(store, course_id, run).await? {
+                Some(next) => Change::put(Best::of(&next, course_id).to_item(0)?, ()),
+                None => Change::delete(()),
+            })
+        })
+        .await
+        .map_err(|err| {
+            err.or_conflict(|| ApiError::Conflict {
+                code: "leaderboard_busy",
+                message: "the leaderboard changed too often; try again".into(),
+            })
+        })
 }
 
 /// Index entries read per page while looking for the next best.

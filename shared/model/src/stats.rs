@@ -15,7 +15,8 @@
 //! read, apply them and write.
 
 use runcrew_shared::ApiError;
-use runcrew_shared::store::{Condition, Item, Key, MAX_PAGE, Store, StoreError, Write, read_all};
+use runcrew_shared::store::versioned::{Change, Versioned};
+use runcrew_shared::store::{Item, Key, MAX_PAGE, Store, Write, read_all};
 use serde_json::{Map, Value, json};
 use time::{Date, OffsetDateTime};
 
@@ -152,7 +153,7 @@ pub fn faster(candidate: &Value, current: Option<&Value>) -> bool {
 }
 
 /// Attempts at a read-modify-write of the records.
-const ATTEMPTS: usize = 5;
+const ATTEMPTS: u32 = 5;
 
 /// Lets `run` improve `records`; returns whether it did, so an unchanged item is not
 /// written again. A run that may not set records ([`may_set_records`]) changes nothing.
@@ -190,31 +191,11 @@ fn records_of(item: &Item) -> Option<&Map<String, Value>> {
     item.body.get("records").and_then(Value::as_object)
 }
 
-/// Writes `records` over `current` (the item read, or none); `false` when someone wrote
-/// in between and the caller must read again.
-async fn save(
-    store: &dyn Store,
-    key: &Key,
-    records: Map<String, Value>,
-    current: Option<&Item>,
-) -> Result<bool, ApiError> {
-    let (condition, version) = match current {
-        None => (Condition::NotExists, 1),
-        Some(item) => (Condition::VersionIs(item.version), item.version + 1),
-    };
+/// The records item holding `records`; [`Versioned`] sets its version.
+fn records_item(key: &Key, records: Map<String, Value>) -> Item {
     let mut body = Map::new();
     body.insert("records".into(), Value::Object(records));
-    match store
-        .put(
-            Item::new(key.clone(), body).with_version(version),
-            condition,
-        )
-        .await
-    {
-        Ok(()) => Ok(true),
-        Err(StoreError::ConditionFailed) => Ok(false),
-        Err(other) => Err(other.into()),
-    }
+    Item::new(key.clone(), body)
 }
 
 fn busy() -> ApiError {
@@ -231,46 +212,50 @@ pub async fn offer_records(store: &dyn Store, run: &Run) -> Result<(), ApiError>
         return Ok(());
     }
     let key = records_key(&run.user_id);
-    for _ in 0..ATTEMPTS {
-        let current = store.get(&key).await?;
-        let mut records = current
-            .as_ref()
-            .and_then(records_of)
-            .cloned()
-            .unwrap_or_default();
-        if !improve(&mut records, run) {
-            return Ok(());
-        }
-        if save(store, &key, records, current.as_ref()).await? {
-            return Ok(());
-        }
-    }
-    Err(busy())
+    let key = &key;
+    Versioned::new(key.clone())
+        .attempts(ATTEMPTS)
+        .apply(store, |current| async move {
+            let mut records = current
+                .as_ref()
+                .and_then(records_of)
+                .cloned()
+                .unwrap_or_default();
+            if !improve(&mut records, run) {
+                return Ok::<_, ApiError>(Change::keep(()));
+            }
+            Ok(Change::put(records_item(key, records), ()))
+        })
+        .await
+        .map_err(|err| err.or_conflict(busy))
 }
 
 /// After `run` was deleted: if it held a record ([`holds`]), the records are rebuilt from
 /// every remaining run ([`rebuilt`]; rare, so a full read of the runner's runs is fine).
 pub async fn withdraw_records(store: &dyn Store, run: &Run) -> Result<(), ApiError> {
     let key = records_key(&run.user_id);
-    for _ in 0..ATTEMPTS {
-        let Some(item) = store.get(&key).await? else {
-            return Ok(());
-        };
-        let held = records_of(&item).is_some_and(|r| holds(r, &run.run_id));
-        if !held {
-            return Ok(());
-        }
-        let runs = read_all(store, runs_of(&run.user_id).limit(MAX_PAGE)).await?;
-        let runs = runs
-            .iter()
-            .map(Run::from_item)
-            .collect::<Result<Vec<_>, _>>()?;
-        let records = rebuilt(&runs, &run.run_id);
-        if save(store, &key, records, Some(&item)).await? {
-            return Ok(());
-        }
-    }
-    Err(busy())
+    let key = &key;
+    Versioned::new(key.clone())
+        .attempts(ATTEMPTS)
+        .apply(store, |current| async move {
+            let Some(item) = current else {
+                return Ok(Change::keep(()));
+            };
+            if !records_of(&item).is_some_and(|r| holds(r, &run.run_id)) {
+                return Ok(Change::keep(()));
+            }
+            let runs = read_all(store, runs_of(&run.user_id).limit(MAX_PAGE)).await?;
+            let runs = runs
+                .iter()
+                .map(Run::from_item)
+                .collect::<Result<Vec<_>, ApiError>>()?;
+            Ok(Change::put(
+                records_item(key, rebuilt(&runs, &run.run_id)),
+                (),
+            ))
+        })
+        .await
+        .map_err(|err| err.or_conflict(busy))
 }
 
 /// The records as the API shows them: every distance, `null` where none is set, so a
