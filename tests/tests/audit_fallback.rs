@@ -1,15 +1,14 @@
-//! An audit outage never blocks the action: the log line becomes the record. (Its own test
-//! binary, because it captures the log output of the process.)
+//! An audit outage never blocks the action: the log line becomes the record. The log is
+//! captured on this test's thread only (`runcrew_tests::logs`), so the audit lines of tests
+//! running beside it in the same process are not counted.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use runcrew_shared::store::embedded::EmbeddedStore;
 use runcrew_shared::store::{
     Condition, Item, Key, Page, Query, Store, StoreError, Write as StoreWrite,
 };
-use runcrew_shared::telemetry::JsonLine;
 use serde_json::Value;
 
 /// A table whose audit partition is down; everything else works.
@@ -55,40 +54,10 @@ impl Store for AuditOutage {
     }
 }
 
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("lock").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Captured {
-    fn lines(&self) -> Vec<Value> {
-        let bytes = self.0.lock().expect("lock").clone();
-        String::from_utf8(bytes)
-            .expect("utf-8")
-            .lines()
-            .filter_map(|l| serde_json::from_str(l).ok())
-            .collect()
-    }
-}
-
 #[tokio::test]
 async fn a_login_completes_when_the_audit_write_fails_and_the_log_line_is_the_record() {
     // given a table whose audit writes fail, and logs captured
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .event_format(JsonLine)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let captured = runcrew_tests::logs::capture();
     let dir = tempfile::tempdir().expect("tempdir");
     let app = runcrew_tests::app_over(
         runcrew_tests::config(dir.path(), &[]),

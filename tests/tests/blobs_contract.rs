@@ -1,6 +1,6 @@
 //! One contract, both Blobs adapters: the filesystem (with the local gateway accepting its
 //! presigned PUTs, as S3 would) and S3 (through moto's S3 server). Test names read
-//! `filesystem::...` and `s3_moto::...`.
+//! `blobs_contract::filesystem::...` and `blobs_contract::s3_moto::...`.
 //!
 //! moto checks neither signatures nor expiry, so the refusal of an altered or expired
 //! presigned PUT is tested on the filesystem adapter (whose signing we own), and for S3 the

@@ -1,7 +1,8 @@
 //! One contract, every Store adapter: the embedded store (in memory and on disk) and
 //! DynamoDB (through DynamoDB Local). Each case is written once in `cases` and run against
-//! each adapter by `store_contract!`, so the test names read `dynamodb_local::...`,
-//! `embedded_file::...`, `embedded_memory::...`.
+//! each adapter by `store_contract!`, so the test names read
+//! `store_contract::dynamodb_local::...`, `store_contract::embedded_file::...`,
+//! `store_contract::embedded_memory::...`.
 
 use runcrew_shared::ApiError;
 use runcrew_shared::store::{
