@@ -26,7 +26,7 @@
 //!     .attempts(UPDATE_ATTEMPTS)
 //!     .apply(store, |current| async move {
 //!         // 404 / 403 from the item read, as `load_owned` does from its own read.
-//!         let (mut course, _) = owned_course(current, course_id, user_id)?;
+//!         let mut course = owned(current.as_ref(), user_id)?;
 //!         if let Some(name) = name {
 //!             course.name = name.clone();
 //!         }
