@@ -380,6 +380,17 @@ mod tests {
             }
         }
 
+        /// A store holding the item at [`key`] with `body`, written through the wrapper
+        /// (so its put is the first call noted), as a test's "given".
+        async fn seeded(body: Value) -> Self {
+            let store = Recorded::new();
+            store
+                .put(item(body), Condition::NotExists)
+                .await
+                .expect("seed");
+            store
+        }
+
         fn note(&self, call: &'static str) {
             self.calls.lock().expect("not poisoned").push(call);
         }
@@ -515,11 +526,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_writer_that_keeps_losing_gets_a_conflict_after_the_bounded_attempts() {
-        let store = Recorded::new();
-        store
-            .put(item(json!({"name": "Ann"})), Condition::NotExists)
-            .await
-            .expect("seed");
+        let store = Recorded::seeded(json!({"name": "Ann"})).await;
         let store = &store;
         let mut runs = 0;
         let outcome: Result<(), VersionedError<StoreError>> = Versioned::new(key())
@@ -599,11 +606,7 @@ mod tests {
 
     #[tokio::test]
     async fn nothing_to_write_writes_nothing() {
-        let store = Recorded::new();
-        store
-            .put(item(json!({"best": 1200})), Condition::NotExists)
-            .await
-            .expect("seed");
+        let store = Recorded::seeded(json!({"best": 1200})).await;
         store.forget_calls();
         let kept = Versioned::new(key())
             .apply(&store, |current| async move {
@@ -691,11 +694,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_delete_happens_only_under_the_version_read() {
-        let store = Recorded::new();
-        store
-            .put(item(json!({"run_id": "r1"})), Condition::NotExists)
-            .await
-            .expect("seed");
+        let store = Recorded::seeded(json!({"run_id": "r1"})).await;
         let store = &store;
         let mut runs = 0;
         let outcome = Versioned::new(key())
@@ -770,11 +769,7 @@ mod tests {
 
     #[tokio::test]
     async fn extra_writes_beside_a_kept_item_wait_for_its_version_too() {
-        let store = Recorded::new();
-        store
-            .put(item(json!({"name": "Ann"})), Condition::NotExists)
-            .await
-            .expect("seed");
+        let store = Recorded::seeded(json!({"name": "Ann"})).await;
         let counter = Key::new("STATS#ann", "TOTALS");
         let store = &store;
         let mut runs = 0;
@@ -808,11 +803,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_item_just_read_saves_the_first_read() {
-        let store = Recorded::new();
-        store
-            .put(item(json!({"name": "Ann"})), Condition::NotExists)
-            .await
-            .expect("seed");
+        let store = Recorded::seeded(json!({"name": "Ann"})).await;
         let read = store.get(&key()).await.expect("read");
         store.forget_calls();
         Versioned::new(key())
