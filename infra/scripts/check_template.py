@@ -47,7 +47,21 @@ def main(path: str) -> int:
         json.dump(expanded, out, indent=1)
         expanded_path = out.name
     print(f"SAM expansion ok: {len(expanded.get('Resources', {}))} CloudFormation resources")
-    lint = subprocess.run([str(__import__("pathlib").Path(sys.executable).parent / "cfn-lint"), "--", expanded_path], capture_output=True, text=True)
+    # W1028 ("this Fn::If branch is unreachable") fires on what SAM writes for a function
+    # with a Condition (the api-description function, dev and stage only): the Globals'
+    # `!If [IsProd, ...]` copied into it, and the If SAM wraps around its route in the API
+    # definition. Neither is ours to change; every other check stays on.
+    lint = subprocess.run(
+        [
+            str(__import__("pathlib").Path(sys.executable).parent / "cfn-lint"),
+            "--ignore-checks",
+            "W1028",
+            "--",
+            expanded_path,
+        ],
+        capture_output=True,
+        text=True,
+    )
     print(lint.stdout, end="")
     print(lint.stderr, end="", file=sys.stderr)
     if lint.returncode != 0:

@@ -576,6 +576,10 @@ mod strict {
         enums: &'s FailedEnum,
         /// A struct's visitor: a sequence is refused.
         object_only: bool,
+        /// An integer's visitor: a JSON number with nothing after the point (`1755.0`) is
+        /// the whole number it equals. JSON has one number type, and JSON Schema's
+        /// `integer` (what the API description promises) includes `1755.0`.
+        whole: bool,
     }
 
     impl<'s, V> Wrap<'s, V> {
@@ -584,7 +588,36 @@ mod strict {
                 inner,
                 enums,
                 object_only,
+                whole: false,
             }
+        }
+
+        fn whole(inner: V, enums: &'s FailedEnum) -> Self {
+            Wrap {
+                whole: true,
+                ..Wrap::new(inner, enums, false)
+            }
+        }
+    }
+
+    /// `v` as the whole number it equals, when it is one a 64-bit integer holds.
+    enum Whole {
+        Unsigned(u64),
+        Signed(i64),
+    }
+
+    fn as_whole(v: f64) -> Option<Whole> {
+        // 2^64 and -2^63 are exact as f64; the bounds keep the casts below lossless.
+        const U64_END: f64 = 18_446_744_073_709_551_616.0;
+        const I64_START: f64 = -9_223_372_036_854_775_808.0;
+        if !v.is_finite() || v.fract() != 0.0 {
+            None
+        } else if (0.0..U64_END).contains(&v) {
+            Some(Whole::Unsigned(v as u64))
+        } else if (I64_START..0.0).contains(&v) {
+            Some(Whole::Signed(v as i64))
+        } else {
+            None
         }
     }
 
@@ -600,22 +633,33 @@ mod strict {
         )*};
     }
 
+    macro_rules! forward_deserialize_integer {
+        ($($method:ident;)*) => {$(
+            fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+                self.de.$method(Wrap::whole(visitor, self.enums))
+            }
+        )*};
+    }
+
     impl<'de, 's, D: Deserializer<'de>> Deserializer<'de> for Strict<'s, D> {
         type Error = D::Error;
+
+        forward_deserialize_integer! {
+            deserialize_i8;
+            deserialize_i16;
+            deserialize_i32;
+            deserialize_i64;
+            deserialize_i128;
+            deserialize_u8;
+            deserialize_u16;
+            deserialize_u32;
+            deserialize_u64;
+            deserialize_u128;
+        }
 
         forward_deserialize! {
             deserialize_any();
             deserialize_bool();
-            deserialize_i8();
-            deserialize_i16();
-            deserialize_i32();
-            deserialize_i64();
-            deserialize_i128();
-            deserialize_u8();
-            deserialize_u16();
-            deserialize_u32();
-            deserialize_u64();
-            deserialize_u128();
             deserialize_f32();
             deserialize_f64();
             deserialize_char();
@@ -694,7 +738,6 @@ mod strict {
             visit_u64(u64);
             visit_u128(u128);
             visit_f32(f32);
-            visit_f64(f64);
             visit_char(char);
             visit_str(&str);
             visit_borrowed_str(&'de str);
@@ -702,6 +745,14 @@ mod strict {
             visit_bytes(&[u8]);
             visit_borrowed_bytes(&'de [u8]);
             visit_byte_buf(Vec<u8>);
+        }
+
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+            match as_whole(v).filter(|_| self.whole) {
+                Some(Whole::Unsigned(n)) => self.inner.visit_u64(n),
+                Some(Whole::Signed(n)) => self.inner.visit_i64(n),
+                None => self.inner.visit_f64(v),
+            }
         }
 
         fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
@@ -1045,6 +1096,26 @@ mod tests {
         let settings: Settings =
             parse_json(br#"{"stops":[{"lat":1}],"pair":[1,2],"units":"metric"}"#).expect("reads");
         assert_eq!(settings.stops.len(), 1);
+    }
+
+    #[test]
+    fn a_whole_number_written_with_a_point_is_that_number() {
+        let settings: Settings = parse_json(br#"{"limit":1755.0}"#).expect("reads");
+        assert_eq!(settings.limit, Some(1755));
+        let settings: Settings = parse_json(br#"{"limit":1.755e3}"#).expect("reads");
+        assert_eq!(settings.limit, Some(1755));
+        // a float field keeps its fraction, and a fraction is still no whole number
+        let settings: Settings = parse_json(br#"{"pair":[1.0,2.5]}"#).expect("reads");
+        assert_eq!(settings.pair, Some((1.0, 2.5)));
+        assert_eq!(
+            refusal::<Settings>(r#"{"limit":1755.5}"#),
+            (
+                "limit".into(),
+                "expected a whole number of 0 or more, got 1755.5".into()
+            )
+        );
+        assert_eq!(refusal::<Settings>(r#"{"limit":-3.0}"#).0, "limit");
+        assert_eq!(refusal::<Settings>(r#"{"limit":1e20}"#).0, "limit");
     }
 
     #[test]

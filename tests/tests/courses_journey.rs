@@ -322,6 +322,20 @@ async fn near_search_finds_the_right_courses_nearest_first(api: &Running) {
         (status, body["error"]["field"].as_str()),
         (422, Some("radius_km"))
     );
+    // and a radius without near, or a near search for private courses, is refused rather
+    // than answered with some other list (found by schemathesis)
+    for (query, field) in [
+        ("radius_km=5", "radius_km"),
+        ("near=37.5665,126.978&visibility=private", "visibility"),
+        ("near=37.5665,126.978&visibility=hidden", "visibility"),
+    ] {
+        let (status, body) = call(http().get(url(api, &format!("/v1/courses?{query}")))).await;
+        assert_eq!(
+            (status, body["error"]["field"].as_str()),
+            (422, Some(field)),
+            "{query}"
+        );
+    }
 }
 
 #[tokio::test]

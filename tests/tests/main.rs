@@ -10,6 +10,7 @@
 //! each uses its own free ports, data folders, tables, buckets and queues. `stall` freezes
 //! a DynamoDB Local of its own, never the one the others use.
 
+mod api_description;
 mod audit;
 mod audit_fallback;
 mod auth_journey;

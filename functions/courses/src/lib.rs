@@ -209,21 +209,8 @@ async fn create_course(
 pub async fn list(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
     let limit = request::page_limit(&req, DEFAULT_PAGE, MAX_LIST_PAGE)?;
     let near: Option<String> = request::query_param(&req, "near")?;
+    let radius_km: Option<String> = request::query_param(&req, "radius_km")?;
     let creator: Option<String> = request::query_param(&req, "creator")?;
-    if let Some(near) = near {
-        if creator.is_some() {
-            return Err(ApiError::invalid(
-                "creator",
-                "cannot be combined with near; choose one",
-            ));
-        }
-        let search = NearSearch::parse(
-            &near,
-            request::query_param::<String>(&req, "radius_km")?.as_deref(),
-            request::page_cursor(&req).as_deref(),
-        )?;
-        return list_near(app, search, limit).await;
-    }
     let visibility = match request::query_param::<String>(&req, "visibility")?.as_deref() {
         None | Some("public") => Visibility::Public,
         Some("private") => Visibility::Private,
@@ -231,13 +218,48 @@ pub async fn list(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
             return Err(ApiError::invalid("visibility", "must be public or private"));
         }
     };
+    let Some(near) = near else {
+        // Ignoring it would answer a list the client did not ask for.
+        if radius_km.is_some() {
+            return Err(ApiError::invalid("radius_km", "is read only with near"));
+        }
+        return list_by_creator_or_newest(app, &req, limit, creator, visibility).await;
+    };
+    if creator.is_some() {
+        return Err(ApiError::invalid(
+            "creator",
+            "cannot be combined with near; choose one",
+        ));
+    }
+    if visibility == Visibility::Private {
+        return Err(ApiError::invalid(
+            "visibility",
+            "a near search finds public courses only",
+        ));
+    }
+    let search = NearSearch::parse(
+        &near,
+        radius_km.as_deref(),
+        request::page_cursor(&req).as_deref(),
+    )?;
+    list_near(app, search, limit).await
+}
+
+/// [`list`] without `near`: a creator's courses, or every public course, newest first.
+async fn list_by_creator_or_newest(
+    app: &App,
+    req: &Request,
+    limit: usize,
+    creator: Option<String>,
+    visibility: Visibility,
+) -> Result<Response<Body>, ApiError> {
     let query = match creator {
         Some(creator) => {
             if !is_user_id(&creator) {
                 return Err(ApiError::invalid("creator", "is not a user id"));
             }
             if visibility == Visibility::Private {
-                let viewer = app.viewer(&req).await?;
+                let viewer = app.viewer(req).await?;
                 if viewer.map(|v| v.user_id) != Some(creator.clone()) {
                     return Err(ApiError::Forbidden(
                         "only the creator lists their private courses".into(),
@@ -260,7 +282,7 @@ pub async fn list(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
             &query
                 .descending()
                 .limit(limit)
-                .after(request::page_cursor(&req)),
+                .after(request::page_cursor(req)),
         )
         .await?;
     let mut views = Vec::with_capacity(page.items.len());

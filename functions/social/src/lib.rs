@@ -147,6 +147,11 @@ pub async fn follow(app: &App, req: Request) -> Result<Response<Body>, ApiError>
 pub async fn unfollow(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
     let caller = app.caller(&req)?;
     let followee = target(&req)?;
+    // Nobody follows themselves (`follow` refuses it), so there is nothing to undo; the
+    // transaction below would name the caller's profile twice, which the store refuses.
+    if followee == caller.user_id {
+        return Ok(response::no_content());
+    }
     let writes = vec![
         Write::Delete {
             key: follow_key(&caller.user_id, followee),

@@ -249,6 +249,11 @@ impl Gateway {
                     .fallback(|| async { gateway_error(StatusCode::NOT_FOUND, "Not Found") }),
             );
         }
+        if self.app.config.api_docs {
+            router = router
+                .route("/docs", get(crate::docs::page))
+                .route("/docs/{asset}", get(crate::docs::asset));
+        }
         let blobs_state = self.clone();
         router
             .route(

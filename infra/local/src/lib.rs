@@ -5,6 +5,7 @@
 //! serves every route on http://127.0.0.1:3000 through [`gateway::Gateway`], which stands in
 //! for API Gateway, S3 and CloudFront.
 
+pub mod docs;
 pub mod gateway;
 pub mod s3_events;
 pub mod samples;
@@ -38,6 +39,7 @@ pub fn registry() -> Vec<&'static HttpFunction> {
         .chain(runcrew_uploads::FUNCTIONS)
         .chain(runcrew_runs::FUNCTIONS)
         .chain(runcrew_social::FUNCTIONS)
+        .chain(runcrew_docs::FUNCTIONS)
         .copied()
         .collect()
 }

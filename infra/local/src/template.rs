@@ -260,6 +260,12 @@ impl Resolver<'_> {
                     self.resolve(&parts[0])? == self.resolve(&parts[1])?,
                 ))
             }
+            "Condition" => {
+                let name = arg
+                    .as_str()
+                    .ok_or_else(|| shape("!Condition needs a condition name"))?;
+                Ok(Resolved::Bool(self.condition(name)?))
+            }
             "Not" => {
                 let inner = arg
                     .as_sequence()
@@ -305,7 +311,12 @@ pub fn parse(text: &str, overrides: &HashMap<String, String>) -> Result<ApiSpec,
     // Every HttpApi is read before any function, so a route can name an authorizer declared
     // further down the template.
     let default_authorizer = read_http_apis(&resolver, resources, &mut spec)?;
-    read_functions(resources, default_authorizer.as_deref(), &mut spec)?;
+    read_functions(
+        &resolver,
+        resources,
+        default_authorizer.as_deref(),
+        &mut spec,
+    )?;
     spec.routes
         .sort_by(|a, b| a.path.cmp(&b.path).then(a.method.cmp(&b.method)));
     Ok(spec)
@@ -530,6 +541,7 @@ fn throttle_spec(
 /// compares them all) and its `HttpApi` and `S3` events into routes and triggers. Other
 /// event types are not the gateway's to serve.
 fn read_functions(
+    resolver: &Resolver<'_>,
     resources: &Mapping,
     default_authorizer: Option<&str>,
     spec: &mut ApiSpec,
@@ -538,6 +550,13 @@ fn read_functions(
         let logical_id = logical_id.as_str().unwrap_or_default();
         let binary = function_binary(logical_id, resource)?;
         spec.binaries.push(binary.clone());
+        // A function whose `Condition` is false is not deployed: its binary still exists
+        // (the registry check stays the same in every stage), its events do not.
+        if let Some(condition) = resource.get("Condition").and_then(Value::as_str)
+            && !resolver.condition(condition)?
+        {
+            continue;
+        }
         let Some(Value::Mapping(events)) = resource.get("Properties").and_then(|p| p.get("Events"))
         else {
             continue;
@@ -682,6 +701,7 @@ Parameters:
   Stage: { Type: String, Default: dev }
 Conditions:
   IsProd: !Equals [!Ref Stage, prod]
+  IsNotProd: !Not [!Condition IsProd]
 Resources:
   Api:
     Type: AWS::Serverless::HttpApi
@@ -716,13 +736,20 @@ Resources:
   Worker:
     Type: AWS::Serverless::Function
     Metadata: { BuildProperties: { Binary: worker } }
+  DevOnly:
+    Type: AWS::Serverless::Function
+    Condition: IsNotProd
+    Metadata: { BuildProperties: { Binary: dev-only } }
+    Properties:
+      Events:
+        Get: { Type: HttpApi, Properties: { Path: /dev-only, Method: GET, Auth: { Authorizer: NONE } } }
 "#;
 
     #[test]
     fn routes_authorizers_cors_and_throttles_are_read_with_parameters_resolved() {
         let overrides = HashMap::from([("Issuer".to_owned(), "http://127.0.0.1:3000".to_owned())]);
         let spec = parse(TEMPLATE, &overrides).expect("parses");
-        assert_eq!(spec.routes.len(), 2);
+        assert_eq!(spec.routes.len(), 3);
         let closed = spec
             .routes
             .iter()
@@ -754,7 +781,22 @@ Resources:
             })
         );
         assert_eq!(spec.route_throttles["POST /v1/auth/login"].burst, 2.0);
-        assert_eq!(spec.binaries, ["open", "closed", "worker"]);
+        assert_eq!(spec.binaries, ["open", "closed", "worker", "dev-only"]);
+    }
+
+    #[test]
+    fn a_function_whose_condition_is_false_serves_no_route() {
+        let overrides = HashMap::from([
+            ("Issuer".to_owned(), "i".to_owned()),
+            ("Stage".to_owned(), "prod".to_owned()),
+        ]);
+        let spec = parse(TEMPLATE, &overrides).expect("parses");
+        assert!(
+            spec.routes.iter().all(|r| r.path != "/dev-only"),
+            "{:?}",
+            spec.routes
+        );
+        assert!(spec.binaries.iter().any(|b| b == "dev-only"));
     }
 
     #[test]

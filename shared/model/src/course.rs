@@ -112,10 +112,11 @@ pub struct CourseName(String);
 
 impl CourseName {
     /// `raw` without its surrounding spaces, if that is a name; 422 naming `name` otherwise.
+    /// The limit counts the text as sent, spaces and all: one rule a client (and the API
+    /// description's `maxLength`) can check before sending.
     pub fn parse(raw: &str) -> Result<CourseName, ApiError> {
         let trimmed = raw.trim();
-        let count = trimmed.chars().count();
-        if count == 0 || count > MAX_NAME {
+        if trimmed.is_empty() || raw.chars().count() > MAX_NAME {
             return Err(ApiError::invalid(
                 "name",
                 format!("must be 1 to {MAX_NAME} characters"),
@@ -776,6 +777,16 @@ mod tests {
             Some(eighty)
         );
         assert_eq!(refused_field(CourseName::parse(&eighty_one)), "name");
+    }
+
+    #[test]
+    fn a_name_is_measured_as_sent_spaces_and_all() {
+        // given a one-letter name padded to 81 characters with spaces
+        let padded = format!("A{}", " ".repeat(MAX_NAME));
+        // when it is parsed
+        // then it is refused: the limit counts what was sent, as the API description says
+        assert_eq!(refused_field(CourseName::parse(&padded)), "name");
+        assert!(CourseName::parse(&padded[..MAX_NAME]).is_ok());
     }
 
     #[test]

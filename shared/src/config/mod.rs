@@ -146,7 +146,8 @@ pub struct Config {
     pub cors_allow_credentials: bool,
     /// `DEV_LOGIN`: the `dev` login provider (a name is enough to log in).
     pub dev_login: bool,
-    /// `API_DOCS`: serve the API documentation routes.
+    /// `API_DOCS`: serve the API description (`GET /openapi.json`) and, on a laptop, the
+    /// docs page. On by default everywhere but production, which refuses it.
     pub api_docs: bool,
     /// Login, tokens, sessions, rate limits and audit.
     pub auth: AuthConfig,
@@ -222,7 +223,12 @@ impl Config {
             allowed_origins,
             cors_allow_credentials: flag(&get, "CORS_ALLOW_CREDENTIALS", false, &mut problems),
             dev_login: flag(&get, "DEV_LOGIN", local, &mut problems),
-            api_docs: flag(&get, "API_DOCS", false, &mut problems),
+            api_docs: flag(
+                &get,
+                "API_DOCS",
+                environment != Environment::Production,
+                &mut problems,
+            ),
             auth: AuthConfig::read(&get, &mut problems),
             maps: MapsConfig::read(&get),
             queues,
