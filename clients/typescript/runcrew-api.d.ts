@@ -310,8 +310,9 @@ export interface paths {
          *     `run_not_found`. 401 `unauthorized` ("this account is closed") when the account was
          *     erased while the token still lives.
          *
-         *     A 409 `leaderboard_busy` / `records_busy` or a 503 may come **after** the run itself
-         *     was deleted (while its leaderboard place or records were being handed on).
+         *     Once the delete is committed the answer is 204: the leaderboard place and records
+         *     are handed on at once where possible and, in any case, by the projector from the
+         *     table's stream within moments.
          */
         delete: operations["deleteRun"];
         options?: never;
@@ -2639,11 +2640,7 @@ export interface operations {
             };
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
-            /**
-             * @description `leaderboard_busy` or `records_busy`: the course's leaderboard entry or the
-             *     personal records changed too often to be updated (the run is already deleted);
-             *     `conflict`: a write raced another. No `Retry-After`.
-             */
+            /** @description `conflict`: the delete raced another write of the run. No `Retry-After`. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2651,8 +2648,8 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Error"] & {
                         error?: {
-                            /** @enum {unknown} */
-                            code?: "leaderboard_busy" | "records_busy" | "conflict";
+                            /** @constant */
+                            code?: "conflict";
                         };
                     };
                 };

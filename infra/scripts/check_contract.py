@@ -77,7 +77,9 @@ def check_typescript():
         fresh = Path(scratch) / TYPES.name
         command[0] = str(bin_dir / command[0])
         command[command.index("--output") + 1] = str(fresh)
-        subprocess.run(command, cwd=CLIENT, check=True, capture_output=True)
+        generated = subprocess.run(command, cwd=CLIENT, capture_output=True, text=True)
+        if generated.returncode != 0:
+            sys.exit(f"openapi-typescript failed:\n{generated.stderr}")
         if fresh.read_text() != TYPES.read_text():
             sys.exit(
                 "clients/typescript/runcrew-api.d.ts is not what openapi.yaml generates; "
@@ -124,6 +126,8 @@ def start_gateway(binary, data_dir, log):
             "AUTH_RATE_LIMIT_PER_IP": "100000",
             "AUTH_RATE_LIMIT_PER_ACCOUNT": "100000",
             "RUST_LOG": "warn",
+            # Longer than any run of the check, so no call is refused for an expired token.
+            "ACCESS_TOKEN_TTL": "7200",
         }
     )
     process = subprocess.Popen(
@@ -201,6 +205,9 @@ def check_docs_page(base, document):
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
         sys.exit("chromium is not installed; infra/scripts/setup-tools installs it")
+    status, _ = request("GET", f"{base}/docs")
+    if status != 200:
+        sys.exit(f"/docs answered {status}: Swagger UI is missing; infra/scripts/setup-tools installs it")
     with tempfile.TemporaryDirectory() as profile:
         dom = subprocess.run(
             [

@@ -192,8 +192,11 @@ fn build_store<'a>(init: &'a Init<'a>) -> PortFuture<'a, Arc<dyn Store>> {
         let cursors = CursorCodec::new(init.derived_key("cursor")?);
         let store: Arc<dyn Store> = match &config.store {
             #[cfg(feature = "embedded-store")]
+            // The laptop's table keeps its stream, as template.yaml's table does, so the
+            // local gateway can deliver it to the stream consumers.
             StoreBackend::Embedded => Arc::new(
                 EmbeddedStore::open(&config.data_dir.join("store.redb"), cursors)
+                    .and_then(EmbeddedStore::with_stream)
                     .map_err(|e| StartupError::Store(e.to_string()))?,
             ),
             #[cfg(not(feature = "embedded-store"))]

@@ -9,6 +9,7 @@
 //! - [`tokens`]: RS256 keys that sign our tokens and feed the JWKS;
 //! - [`identity`]: social-login verification (Kakao, Naver, Google, Apple, dev);
 //! - [`app`], [`function`]: the ports of one execution environment and the handler wrapper;
+//! - [`tasks`]: the background task kinds (table stream consumers beside S3 tasks);
 //! - [`audit`], [`rate_limit`]: the audit trail and per-client limits;
 //! - [`clock`], [`ids`]: the one timestamp format and the one id shape of the API;
 //! - [`route`], [`geocell`]: routes drawn on a map (GeoJSON or polyline, haversine
@@ -33,6 +34,7 @@ pub mod request;
 pub mod response;
 pub mod route;
 pub mod store;
+pub mod tasks;
 pub mod telemetry;
 pub mod text;
 pub mod tokens;

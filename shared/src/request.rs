@@ -600,24 +600,24 @@ mod strict {
         }
     }
 
-    /// `v` as the whole number it equals, when it is one a 64-bit integer holds.
+    /// A whole number read from a JSON number written with a point.
     enum Whole {
         Unsigned(u64),
         Signed(i64),
     }
 
+    /// `v` as the whole number it equals, below 2^53 in size, where every whole number is
+    /// exact as an f64: from 2^53 on, `9007199254740993.0` would silently read as `…992`. (Within
+    /// it, a number is what JSON's double precision makes of its text, RFC 8259 §6:
+    /// `4.9999999999999999` is 5.)
     fn as_whole(v: f64) -> Option<Whole> {
-        // 2^64 and -2^63 are exact as f64; the bounds keep the casts below lossless.
-        const U64_END: f64 = 18_446_744_073_709_551_616.0;
-        const I64_START: f64 = -9_223_372_036_854_775_808.0;
-        if !v.is_finite() || v.fract() != 0.0 {
+        const EXACT: f64 = 9_007_199_254_740_992.0;
+        if !v.is_finite() || v.fract() != 0.0 || v.abs() >= EXACT {
             None
-        } else if (0.0..U64_END).contains(&v) {
+        } else if v >= 0.0 {
             Some(Whole::Unsigned(v as u64))
-        } else if (I64_START..0.0).contains(&v) {
-            Some(Whole::Signed(v as i64))
         } else {
-            None
+            Some(Whole::Signed(v as i64))
         }
     }
 
@@ -1116,6 +1116,11 @@ mod tests {
         );
         assert_eq!(refusal::<Settings>(r#"{"limit":-3.0}"#).0, "limit");
         assert_eq!(refusal::<Settings>(r#"{"limit":1e20}"#).0, "limit");
+        // past 2^53 a number with a point is not exact, so it is no whole number either
+        assert_eq!(
+            refusal::<Settings>(r#"{"limit":9007199254740993.0}"#).0,
+            "limit"
+        );
     }
 
     #[test]

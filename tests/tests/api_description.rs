@@ -31,7 +31,11 @@ fn security_of(operation: &Value, document_default: &Value) -> Security {
     let anonymous = requirements
         .iter()
         .any(|r| r.as_object().is_some_and(|o| o.is_empty()));
-    let bearer = requirements.iter().any(|r| r.get("bearerAuth").is_some());
+    // Any named scheme asks for a credential: a misspelt one must not read as "no token"
+    // (every name is also checked against the declared schemes, below).
+    let bearer = requirements
+        .iter()
+        .any(|r| r.as_object().is_some_and(|o| !o.is_empty()));
     match (bearer, anonymous) {
         (false, _) => Security::None,
         (true, true) => Security::Optional,
@@ -114,10 +118,31 @@ fn every_route_of_the_template_has_one_operation_and_each_operation_a_route() {
 }
 
 #[test]
+fn every_security_requirement_names_a_declared_scheme() {
+    let description = description();
+    let declared = description["components"]["securitySchemes"]
+        .as_object()
+        .expect("securitySchemes");
+    for (path, item) in description["paths"].as_object().expect("paths") {
+        for (method, operation) in item.as_object().expect("path item") {
+            for requirement in operation["security"].as_array().into_iter().flatten() {
+                for scheme in requirement.as_object().expect("a requirement").keys() {
+                    assert!(
+                        declared.contains_key(scheme),
+                        "{method} {path} names an undeclared scheme {scheme}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
 fn an_operation_that_disagrees_with_its_route_is_named() {
     let mut description = description();
     let paths = description["paths"].as_object_mut().expect("paths");
     paths["/v1/courses"]["post"]["security"] = serde_json::json!([]);
+    paths["/readyz"]["get"]["security"] = serde_json::json!([{"bearerAuth": []}]);
     paths.insert(
         "/v1/ghosts".into(),
         serde_json::json!({"get": {"responses": {}}}),
@@ -130,6 +155,7 @@ fn an_operation_that_disagrees_with_its_route_is_named() {
         problems,
         [
             "GET /healthz: a route of template.yaml with no operation",
+            "GET /readyz: the operation requires a token but the route has Authorizer: NONE",
             "POST /v1/courses: the route's authorizer demands a token but the operation does not",
             "GET /v1/ghosts: an operation with no route in template.yaml",
         ]

@@ -33,6 +33,7 @@ fn every_function_has_a_sample_event_and_every_sample_a_function() {
         .iter()
         .map(|f| f.binary)
         .chain(runcrew_local::tasks().iter().map(|t| t.binary))
+        .chain(runcrew_local::stream_tasks().iter().map(|t| t.binary))
         .collect();
     let names: Vec<String> = samples().into_iter().map(|(b, _)| b).collect();
     for binary in &binaries {
@@ -82,8 +83,19 @@ async fn app_with_alice() -> (tempfile::TempDir, std::sync::Arc<runcrew_shared::
 async fn every_sample_event_succeeds_against_its_handler() {
     let registry = runcrew_local::registry();
     let tasks = runcrew_local::tasks();
+    let stream_tasks = runcrew_local::stream_tasks();
     for (binary, text) in samples() {
         let (_dir, app) = app_with_alice().await;
+        if let Some(task) = stream_tasks.iter().find(|t| t.binary == binary) {
+            let event =
+                serde_json::from_str(&text).unwrap_or_else(|e| panic!("events/{binary}.json: {e}"));
+            let response = runcrew_shared::tasks::stream::handle_event(task, &app, event).await;
+            assert!(
+                response.batch_item_failures.is_empty(),
+                "events/{binary}.json: a record failed"
+            );
+            continue;
+        }
         if let Some(task) = tasks.iter().find(|t| t.binary == binary) {
             let event =
                 serde_json::from_str(&text).unwrap_or_else(|e| panic!("events/{binary}.json: {e}"));

@@ -19,6 +19,7 @@ mod courses_journey;
 mod events;
 mod identity_providers;
 mod local_api;
+mod projections;
 mod queue_contract;
 mod runs_journey;
 mod stall;

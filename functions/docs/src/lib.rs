@@ -40,7 +40,13 @@ pub fn description_for(public_base_url: &str) -> Result<Value, ApiError> {
         .as_ref()
         .map_err(|e| ApiError::Internal(format!("openapi.yaml does not parse: {e}")))?
         .clone();
-    description["servers"] = json!([{"url": public_base_url, "description": "this deployment"}]);
+    description
+        .as_object_mut()
+        .ok_or_else(|| ApiError::Internal("openapi.yaml is not a mapping".into()))?
+        .insert(
+            "servers".into(),
+            json!([{"url": public_base_url, "description": "this deployment"}]),
+        );
     Ok(description)
 }
 

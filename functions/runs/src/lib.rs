@@ -11,6 +11,8 @@
 //! | `GET /v1/courses/{id}/leaderboard` | 1 Query page, then 1 BatchGetItem (course, names [, mine]) [∥ 1 COUNT for a later page's first rank] [+ 1 COUNT for my rank off the page] | 0 |
 //! | `GET /v1/users/me/stats` | 1 GetItem profile, then 1 BatchGetItem (4 totals + records) | 0 |
 
+pub mod projector;
+
 use lambda_http::{Body, Request, Response};
 use runcrew_model::author::Author;
 use runcrew_model::course::{
@@ -194,19 +196,21 @@ async fn save(
     }
 }
 
-/// After `run` is saved: its place on the course's leaderboard and its personal records.
-/// Returns whether it is the runner's best on the course. Failures are logged, never
-/// returned: the run is saved, and an error would make the client retry a run that exists.
+/// After `run` is saved: a first attempt at its place on the course's leaderboard and its
+/// personal records, for the answer's `personal_best_on_course`. Failures are logged, never
+/// returned: the run is saved (an error would make the client retry a run that exists),
+/// and the [`projector`] applies the run again from the table's stream, so a failure here
+/// is repaired there.
 async fn project(store: &dyn Store, run: &Run) -> bool {
     let best = match leaderboard::offer(store, run).await {
         Ok(best) => best,
         Err(err) => {
-            tracing::error!(run_id = %run.run_id, error = %err, "leaderboard not updated; the run is saved");
+            tracing::warn!(run_id = %run.run_id, error = %err, "leaderboard not updated yet; the projector will");
             false
         }
     };
     if let Err(err) = stats::offer_records(store, run).await {
-        tracing::error!(run_id = %run.run_id, error = %err, "records not updated; the run is saved");
+        tracing::warn!(run_id = %run.run_id, error = %err, "records not updated yet; the projector will");
     }
     best
 }
@@ -266,7 +270,8 @@ pub async fn get(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
 }
 
 /// `DELETE /v1/runs/{runId}`: the run, its path and its part of the totals; if it held my
-/// place on a leaderboard, my next best run takes it; records are rebuilt if it held one.
+/// place on a leaderboard, my next best run takes it; records are rebuilt if it held one
+/// (at once where possible, and by the [`projector`] in any case).
 pub async fn delete(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
     let caller = app.caller(&req)?;
     let run_id = run_id_param(&req)?;
@@ -300,8 +305,15 @@ pub async fn delete(app: &App, req: Request) -> Result<Response<Body>, ApiError>
         }
         Err(other) => return Err(other.into()),
     }
-    leaderboard::withdraw(store, &run).await?;
-    stats::withdraw_records(store, &run).await?;
+    // The delete is committed: the answer is 204 whatever happens next. The board and the
+    // records are repaired here at once when they can be, and by the projector from the
+    // table's stream in any case.
+    if let Err(err) = leaderboard::withdraw(store, &run).await {
+        tracing::warn!(run_id = %run.run_id, error = %err, "leaderboard not repaired yet; the projector will");
+    }
+    if let Err(err) = stats::withdraw_records(store, &run).await {
+        tracing::warn!(run_id = %run.run_id, error = %err, "records not repaired yet; the projector will");
+    }
     Ok(response::no_content())
 }
 

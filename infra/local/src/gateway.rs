@@ -104,6 +104,29 @@ pub fn check_tasks(
     }
 }
 
+/// Checks that every stream consumer of the template has a task compiled in.
+pub fn check_stream_tasks(
+    spec: &ApiSpec,
+    tasks: &[&'static runcrew_shared::tasks::stream::StreamFunction],
+) -> Result<(), RegistryMismatch> {
+    let problems: Vec<String> = spec
+        .stream_triggers
+        .iter()
+        .filter(|t| !tasks.iter().any(|f| f.binary == t.binary))
+        .map(|t| {
+            format!(
+                "  - {} consumes the table's stream with Binary {:?}, which no function crate registers as a stream task",
+                t.function, t.binary
+            )
+        })
+        .collect();
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(RegistryMismatch(problems))
+    }
+}
+
 struct Bucket {
     tokens: f64,
     updated: Instant,

@@ -9,15 +9,18 @@ pub mod docs;
 pub mod gateway;
 pub mod s3_events;
 pub mod samples;
+pub mod streams;
 pub mod template;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use runcrew_shared::app::StartupError;
 use runcrew_shared::config::Config;
+use runcrew_shared::tasks::stream::StreamFunction;
 use runcrew_shared::{App, HttpFunction, Needs, S3Function};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -48,6 +51,12 @@ pub fn registry() -> Vec<&'static HttpFunction> {
 /// delivers the template's S3 notifications to them.
 pub fn tasks() -> Vec<&'static S3Function> {
     runcrew_uploads::TASKS.to_vec()
+}
+
+/// Every consumer of the table's stream compiled into this workspace, by binary name; the
+/// gateway delivers the embedded store's stream to them.
+pub fn stream_tasks() -> Vec<&'static StreamFunction> {
+    runcrew_runs::projector::STREAM_TASKS.to_vec()
 }
 
 /// Why the local API did not start.
@@ -117,6 +126,7 @@ pub struct Running {
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<()>,
     notifications: Option<JoinHandle<()>>,
+    streams: Option<(streams::StreamDelivery, JoinHandle<()>)>,
 }
 
 impl Running {
@@ -134,6 +144,22 @@ impl Running {
         if let Some(notifications) = self.notifications.take() {
             notifications.abort();
         }
+        if let Some((_, delivery)) = self.streams.take() {
+            delivery.abort();
+        }
+    }
+
+    /// Waits until the stream consumers have had every record written so far (tests call
+    /// it before they read what a consumer projects). `false` after ten seconds, or when
+    /// this store keeps no stream.
+    pub async fn settle_streams(&self) -> bool {
+        let (Some((delivery, _)), Some(stream)) = (
+            &self.streams,
+            self.app.store().ok().and_then(|s| s.stream()),
+        ) else {
+            return false;
+        };
+        delivery.settle(stream, Duration::from_secs(10)).await
     }
 
     /// Serves until Ctrl-C.
@@ -189,9 +215,22 @@ pub fn serve(
     let config = app.config.clone();
     let routes = spec.routes.len();
     gateway::check_tasks(&spec, &tasks())?;
+    gateway::check_stream_tasks(&spec, &stream_tasks())?;
     let (app, notifications) = s3_events::wire(app, spec.s3_triggers.clone(), &tasks());
+    let streams = streams::wire(app.clone(), &spec.stream_triggers, &stream_tasks());
+    let local_streams = streams.as_ref().map(|(delivery, _)| delivery.clone());
     let gateway = Arc::new(gateway::Gateway::new(app.clone(), spec, registry)?);
-    let service = gateway::with_edge(gateway.clone(), gateway.router());
+    let router = gateway.clone().router().route(
+        "/_local/streams",
+        axum::routing::get(move || {
+            let report = local_streams
+                .as_ref()
+                .map(streams::StreamDelivery::report)
+                .unwrap_or_else(|| serde_json::json!({"consumers": [], "note": "this store keeps no stream here"}));
+            async move { axum::Json(report) }
+        }),
+    );
+    let service = gateway::with_edge(gateway.clone(), router);
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         let make_service =
@@ -213,6 +252,7 @@ pub fn serve(
         shutdown: Some(tx),
         task,
         notifications,
+        streams,
     })
 }
 

@@ -125,6 +125,26 @@ pub struct ApiSpec {
     pub route_throttles: HashMap<String, ThrottleSpec>,
     /// S3 notifications into functions; the filesystem blobs raise them on every stored file.
     pub s3_triggers: Vec<S3TriggerSpec>,
+    /// Consumers of the table's stream (`Type: DynamoDB` events), in template order.
+    pub stream_triggers: Vec<StreamTriggerSpec>,
+}
+
+/// A function fed by the table's stream, with the event source's settings the local
+/// gateway honours.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamTriggerSpec {
+    /// Logical id of the function.
+    pub function: String,
+    /// Its cargo-lambda binary.
+    pub binary: String,
+    /// The most records per invocation (`BatchSize`, 100 by default as on AWS).
+    pub batch_size: usize,
+    /// Retries of a failing record before it is handed to the failure destination
+    /// (`MaximumRetryAttempts`).
+    pub max_retries: usize,
+    /// `FilterCriteria` patterns: a record reaches the function when any matches
+    /// ([`crate::streams::matches`]); none means every record.
+    pub filters: Vec<serde_json::Value>,
 }
 
 /// What a template value evaluates to: conditions need booleans, and list parameters and
@@ -154,9 +174,14 @@ impl Resolved {
     }
 }
 
+/// How deep conditions may refer to other conditions before the template is refused.
+const MAX_CONDITION_DEPTH: usize = 16;
+
 struct Resolver<'a> {
     params: HashMap<String, Resolved>,
     conditions: Option<&'a Value>,
+    /// Conditions being resolved right now, through `!Condition`.
+    condition_depth: std::cell::Cell<usize>,
 }
 
 impl Resolver<'_> {
@@ -287,7 +312,17 @@ impl Resolver<'_> {
             .conditions
             .and_then(|c| c.get(name))
             .ok_or_else(|| shape(format!("condition {name} is not defined")))?;
-        match self.resolve(value)? {
+        // A condition naming itself through others would recurse forever.
+        let depth = self.condition_depth.get();
+        if depth >= MAX_CONDITION_DEPTH {
+            return Err(shape(format!(
+                "condition {name} refers to conditions more than {MAX_CONDITION_DEPTH} deep (a cycle?)"
+            )));
+        }
+        self.condition_depth.set(depth + 1);
+        let resolved = self.resolve(value);
+        self.condition_depth.set(depth);
+        match resolved? {
             Resolved::Bool(b) => Ok(b),
             _ => Err(shape(format!("condition {name} is not a boolean"))),
         }
@@ -302,6 +337,7 @@ pub fn parse(text: &str, overrides: &HashMap<String, String>) -> Result<ApiSpec,
     let resolver = Resolver {
         params: parameters(&doc, overrides),
         conditions: doc.get("Conditions"),
+        condition_depth: std::cell::Cell::new(0),
     };
     let resources = doc
         .get("Resources")
@@ -552,10 +588,15 @@ fn read_functions(
         spec.binaries.push(binary.clone());
         // A function whose `Condition` is false is not deployed: its binary still exists
         // (the registry check stays the same in every stage), its events do not.
-        if let Some(condition) = resource.get("Condition").and_then(Value::as_str)
-            && !resolver.condition(condition)?
-        {
-            continue;
+        match resource.get("Condition") {
+            None => {}
+            Some(Value::String(condition)) if !resolver.condition(condition)? => continue,
+            Some(Value::String(_)) => {}
+            Some(_) => {
+                return Err(shape(format!(
+                    "{logical_id}: Condition must name a condition"
+                )));
+            }
         }
         let Some(Value::Mapping(events)) = resource.get("Properties").and_then(|p| p.get("Events"))
         else {
@@ -567,6 +608,11 @@ fn read_functions(
                     spec.s3_triggers
                         .push(s3_trigger(logical_id, &binary, event.get("Properties"))?)
                 }
+                Some("DynamoDB") => spec.stream_triggers.push(stream_trigger(
+                    logical_id,
+                    &binary,
+                    event.get("Properties"),
+                )?),
                 Some("HttpApi") => {
                     let route = http_route(
                         logical_id,
@@ -689,6 +735,52 @@ fn s3_trigger(
     })
 }
 
+/// A `Type: DynamoDB` event: batch size, retries and filter patterns (each pattern is JSON
+/// text, as in the template).
+fn stream_trigger(
+    logical_id: &str,
+    binary: &str,
+    props: Option<&Value>,
+) -> Result<StreamTriggerSpec, TemplateError> {
+    let props =
+        props.ok_or_else(|| shape(format!("{logical_id}: DynamoDB event without Properties")))?;
+    let number = |name: &str, default: usize| -> Result<usize, TemplateError> {
+        match props.get(name) {
+            None => Ok(default),
+            Some(Value::Number(n)) => n
+                .as_u64()
+                .map(|n| n as usize)
+                .ok_or_else(|| shape(format!("{logical_id}: {name} must be a whole number"))),
+            Some(_) => Err(shape(format!("{logical_id}: {name} must be a number"))),
+        }
+    };
+    let mut filters = Vec::new();
+    if let Some(list) = props
+        .get("FilterCriteria")
+        .and_then(|f| f.get("Filters"))
+        .and_then(Value::as_sequence)
+    {
+        for filter in list {
+            let text = filter
+                .get("Pattern")
+                .and_then(Value::as_str)
+                .ok_or_else(|| shape(format!("{logical_id}: a filter without a Pattern")))?;
+            let pattern: serde_json::Value = serde_json::from_str(text)
+                .map_err(|e| shape(format!("{logical_id}: filter pattern: {e}")))?;
+            crate::streams::check_pattern(&pattern)
+                .map_err(|e| shape(format!("{logical_id}: filter pattern: {e}")))?;
+            filters.push(pattern);
+        }
+    }
+    Ok(StreamTriggerSpec {
+        function: logical_id.to_owned(),
+        binary: binary.to_owned(),
+        batch_size: number("BatchSize", 100)?.max(1),
+        max_retries: number("MaximumRetryAttempts", 3)?,
+        filters,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -797,6 +889,17 @@ Resources:
             spec.routes
         );
         assert!(spec.binaries.iter().any(|b| b == "dev-only"));
+    }
+
+    #[test]
+    fn a_condition_cycle_is_an_error_not_a_stack_overflow() {
+        let cyclic = TEMPLATE.replace(
+            "IsNotProd: !Not [!Condition IsProd]",
+            "IsNotProd: !Not [!Condition Loop]\n  Loop: !Not [!Condition IsNotProd]",
+        );
+        let overrides = HashMap::from([("Issuer".to_owned(), "i".to_owned())]);
+        let err = parse(&cyclic, &overrides).expect_err("a cycle");
+        assert!(err.to_string().contains("deep"), "{err}");
     }
 
     #[test]

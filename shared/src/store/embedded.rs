@@ -4,6 +4,11 @@
 //! treat expired items as absent, all-or-nothing transactions with the positions of the
 //! failed conditions, byte-order sort keys, sparse indexes and signed cursors. Every write
 //! is one redb write transaction, so a crash never leaves half of a [`Write`] list behind.
+//!
+//! With [`EmbeddedStore::with_stream`] it also keeps the table's stream: each transaction
+//! appends what it did to each item ([`Change`]) to a `stream` table in the same redb
+//! transaction, so a committed write always has its record (an outbox), read through
+//! [`TableStream`] until the consumers trim it.
 
 use std::ops::Bound;
 use std::path::Path;
@@ -15,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::cursor::{CursorCodec, Position};
+use super::stream::{Change, ChangeKind, TableStream, item_from_attributes, item_to_attributes};
 use super::{
     Condition, Index, Item, Key, MAX_PAGE, Order, Page, Query, SortRange, Store, StoreError, Write,
     now_epoch_seconds, validate_counter_field, validate_transaction,
@@ -30,6 +36,24 @@ const INDEX_TABLES: [TableDefinition<IndexEntry<'static>, ()>; 3] = [
     TableDefinition::new("gsi2"),
     TableDefinition::new("gsi3"),
 ];
+/// Sequence number → a [`StoredChange`]: the stream's records not yet trimmed.
+const STREAM: TableDefinition<u64, &[u8]> = TableDefinition::new("stream");
+/// `"next"` → the next sequence number, so numbers keep rising after a trim empties
+/// [`STREAM`] (a reader's position stays valid).
+const STREAM_NEXT: TableDefinition<&str, u64> = TableDefinition::new("stream_next");
+
+/// How long [`TableStream::changed`] waits for a write before it returns anyway.
+const STREAM_IDLE_WAKE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// A stream record as the `stream` table keeps it: images as plain attributes.
+#[derive(Serialize, Deserialize)]
+struct StoredChange {
+    kind: ChangeKind,
+    key: Key,
+    old: Option<Map<String, Value>>,
+    new: Option<Map<String, Value>>,
+    created_ms: i64,
+}
 
 /// How an item sits in the `items` table.
 #[derive(Serialize, Deserialize)]
@@ -60,6 +84,8 @@ impl Stored {
 pub struct EmbeddedStore {
     db: Arc<Database>,
     cursors: CursorCodec,
+    /// Set when the store keeps its stream: woken after each commit that added records.
+    stream: Option<Arc<tokio::sync::Notify>>,
 }
 
 impl std::fmt::Debug for EmbeddedStore {
@@ -102,7 +128,26 @@ impl EmbeddedStore {
         Ok(EmbeddedStore {
             db: Arc::new(db),
             cursors,
+            stream: None,
         })
+    }
+
+    /// The same store, keeping the table's stream from now on, as template.yaml's
+    /// `StreamSpecification` makes DynamoDB do (the local gateway delivers it).
+    pub fn with_stream(mut self) -> Result<Self, StoreError> {
+        let txn = self.db.begin_write().map_err(unavailable)?;
+        txn.open_table(STREAM).map_err(unavailable)?;
+        txn.open_table(STREAM_NEXT).map_err(unavailable)?;
+        txn.commit().map_err(unavailable)?;
+        self.stream = Some(Arc::new(tokio::sync::Notify::new()));
+        Ok(self)
+    }
+
+    /// After a commit: wakes the stream's reader, if records were added.
+    fn signal(&self, recorded: bool) {
+        if let (true, Some(notify)) = (recorded, &self.stream) {
+            notify.notify_one();
+        }
     }
 
     async fn blocking<T: Send + 'static>(
@@ -116,8 +161,25 @@ impl EmbeddedStore {
             .map_err(|e| StoreError::Unavailable(format!("store task failed: {e}")))?
     }
 
-    /// Runs `writes` in one redb transaction, committing only if every condition holds.
-    fn write_all(db: &Database, writes: Vec<Write>, single: bool) -> Result<(), StoreError> {
+    /// [`EmbeddedStore::write_all`] off the async threads, then the stream's signal.
+    async fn write(&self, writes: Vec<Write>, single: bool) -> Result<(), StoreError> {
+        let record = self.stream.is_some();
+        let recorded = self
+            .blocking(move |db, _| Self::write_all(db, writes, single, record))
+            .await?;
+        self.signal(recorded);
+        Ok(())
+    }
+
+    /// Runs `writes` in one redb transaction, committing only if every condition holds;
+    /// with `record`, appends their stream records in the same transaction. Returns whether
+    /// it appended any.
+    fn write_all(
+        db: &Database,
+        writes: Vec<Write>,
+        single: bool,
+        record: bool,
+    ) -> Result<bool, StoreError> {
         let now = now_epoch_seconds();
         let txn = db.begin_write().map_err(unavailable)?;
         let mut failed = Vec::new();
@@ -145,6 +207,12 @@ impl EmbeddedStore {
                 StoreError::TransactionCanceled { failed }
             });
         }
+        let touched: Vec<Key> = writes
+            .iter()
+            .filter(|w| record && !matches!(w, Write::Check { .. }))
+            .map(|w| w.key().clone())
+            .collect();
+        let before = images(&txn, &touched, now)?;
         for write in writes {
             match write {
                 Write::Put { item, .. } => {
@@ -168,7 +236,123 @@ impl EmbeddedStore {
                 }
             }
         }
-        txn.commit().map_err(unavailable)
+        let recorded = append_changes(&txn, touched, before, now)?;
+        txn.commit().map_err(unavailable)?;
+        Ok(recorded)
+    }
+}
+
+/// The live images at `keys`, in order.
+fn images(txn: &WriteTransaction, keys: &[Key], now: i64) -> Result<Vec<Option<Item>>, StoreError> {
+    keys.iter().map(|key| read_live(txn, key, now)).collect()
+}
+
+/// Appends a stream record for each of `keys` whose live item differs from `before`, in
+/// order, numbered after the last record kept. Returns whether it appended any.
+fn append_changes(
+    txn: &WriteTransaction,
+    keys: Vec<Key>,
+    before: Vec<Option<Item>>,
+    now: i64,
+) -> Result<bool, StoreError> {
+    if keys.is_empty() {
+        return Ok(false);
+    }
+    let after = images(txn, &keys, now)?;
+    let created_ms = crate::clock::now_epoch_ms() as i64;
+    let mut table = txn.open_table(STREAM).map_err(unavailable)?;
+    let mut counter = txn.open_table(STREAM_NEXT).map_err(unavailable)?;
+    let mut next = counter
+        .get("next")
+        .map_err(unavailable)?
+        .map_or(1, |n| n.value());
+    let mut recorded = false;
+    for ((key, old), new) in keys.into_iter().zip(before).zip(after) {
+        let Some(change) = Change::between(key, old, new, String::new(), created_ms) else {
+            continue;
+        };
+        let stored = StoredChange {
+            kind: change.kind,
+            key: change.key,
+            old: change.old.as_ref().map(item_to_attributes),
+            new: change.new.as_ref().map(item_to_attributes),
+            created_ms,
+        };
+        let bytes = serde_json::to_vec(&stored).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        table.insert(next, bytes.as_slice()).map_err(unavailable)?;
+        next += 1;
+        recorded = true;
+    }
+    counter.insert("next", next).map_err(unavailable)?;
+    Ok(recorded)
+}
+
+/// A sequence number as [`Change::sequence`] carries it: zero-padded, so text order is
+/// number order.
+fn sequence_text(sequence: u64) -> String {
+    format!("{sequence:020}")
+}
+
+fn parse_sequence(text: &str) -> Result<u64, StoreError> {
+    text.parse()
+        .map_err(|_| StoreError::Invalid(format!("{text:?} is not a stream position")))
+}
+
+#[async_trait]
+impl TableStream for EmbeddedStore {
+    async fn read_after(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Change>, StoreError> {
+        let start = match after {
+            Some(text) => parse_sequence(text)?.saturating_add(1),
+            None => 0,
+        };
+        self.blocking(move |db, _| {
+            let txn = db.begin_read().map_err(unavailable)?;
+            let table = txn.open_table(STREAM).map_err(unavailable)?;
+            let mut changes = Vec::new();
+            for entry in table.range(start..).map_err(unavailable)?.take(limit) {
+                let (sequence, bytes) = entry.map_err(unavailable)?;
+                let stored: StoredChange =
+                    serde_json::from_slice(bytes.value()).map_err(unavailable)?;
+                changes.push(Change {
+                    kind: stored.kind,
+                    key: stored.key,
+                    old: stored.old.map(item_from_attributes).transpose()?,
+                    new: stored.new.map(item_from_attributes).transpose()?,
+                    sequence: sequence_text(sequence.value()),
+                    created_ms: stored.created_ms,
+                });
+            }
+            Ok(changes)
+        })
+        .await
+    }
+
+    async fn trim_through(&self, through: &str) -> Result<(), StoreError> {
+        let through = parse_sequence(through)?;
+        self.blocking(move |db, _| {
+            let txn = db.begin_write().map_err(unavailable)?;
+            {
+                let mut table = txn.open_table(STREAM).map_err(unavailable)?;
+                table
+                    .retain_in(..=through, |_, _| false)
+                    .map_err(unavailable)?;
+            }
+            txn.commit().map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn changed(&self) {
+        match &self.stream {
+            Some(notify) => {
+                let _ = tokio::time::timeout(STREAM_IDLE_WAKE, notify.notified()).await;
+            }
+            None => tokio::time::sleep(STREAM_IDLE_WAKE).await,
+        }
     }
 }
 
@@ -515,15 +699,17 @@ impl Store for EmbeddedStore {
 
     async fn put(&self, item: Item, condition: Condition) -> Result<(), StoreError> {
         item.validate()?;
-        self.blocking(move |db, _| Self::write_all(db, vec![Write::Put { item, condition }], true))
-            .await
+        self.write(vec![Write::Put { item, condition }], true).await
     }
 
     async fn delete(&self, key: &Key, condition: Condition) -> Result<(), StoreError> {
-        let key = key.clone();
-        self.blocking(move |db, _| {
-            Self::write_all(db, vec![Write::Delete { key, condition }], true)
-        })
+        self.write(
+            vec![Write::Delete {
+                key: key.clone(),
+                condition,
+            }],
+            true,
+        )
         .await
     }
 
@@ -555,19 +741,26 @@ impl Store for EmbeddedStore {
     ) -> Result<i64, StoreError> {
         validate_counter_field(field)?;
         let (key, field) = (key.clone(), field.to_owned());
-        self.blocking(move |db, _| {
-            let txn = db.begin_write().map_err(unavailable)?;
-            let value = add_in(&txn, &key, &field, delta, expires_at, now_epoch_seconds())?;
-            txn.commit().map_err(unavailable)?;
-            Ok(value)
-        })
-        .await
+        let record = self.stream.is_some();
+        let (value, recorded) = self
+            .blocking(move |db, _| {
+                let now = now_epoch_seconds();
+                let txn = db.begin_write().map_err(unavailable)?;
+                let touched: Vec<Key> = if record { vec![key.clone()] } else { vec![] };
+                let before = images(&txn, &touched, now)?;
+                let value = add_in(&txn, &key, &field, delta, expires_at, now)?;
+                let recorded = append_changes(&txn, touched, before, now)?;
+                txn.commit().map_err(unavailable)?;
+                Ok((value, recorded))
+            })
+            .await?;
+        self.signal(recorded);
+        Ok(value)
     }
 
     async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {
         validate_transaction(&writes)?;
-        self.blocking(move |db, _| Self::write_all(db, writes, false))
-            .await
+        self.write(writes, false).await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
@@ -577,5 +770,9 @@ impl Store for EmbeddedStore {
             Ok(())
         })
         .await
+    }
+
+    fn stream(&self) -> Option<&dyn TableStream> {
+        self.stream.as_ref().map(|_| self as &dyn TableStream)
     }
 }

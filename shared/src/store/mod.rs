@@ -13,6 +13,7 @@ pub mod cursor;
 pub mod dynamodb;
 #[cfg(feature = "embedded-store")]
 pub mod embedded;
+pub mod stream;
 pub mod versioned;
 
 use async_trait::async_trait;
@@ -520,6 +521,13 @@ pub trait Store: Send + Sync {
 
     /// A cheap round trip that proves the table answers (`/readyz`).
     async fn ping(&self) -> Result<(), StoreError>;
+
+    /// The table's stream, where this process reads it itself: the embedded store's on a
+    /// laptop. `None` on AWS, where Lambda reads DynamoDB Streams. A wrapper (a test's
+    /// failing store, the benchmarks' counting one) passes its inner store's on.
+    fn stream(&self) -> Option<&dyn stream::TableStream> {
+        None
+    }
 }
 
 /// Checks the shape rules both adapters share, before any I/O.

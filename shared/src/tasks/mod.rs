@@ -1,0 +1,53 @@
+//! Background task kinds beside the HTTP functions: each a binary of a few lines, like
+//! `runcrew_shared::run_http`, over the same [`App`] of ports.
+//!
+//! - [`crate::S3Function`]: an S3 event (thumbnails);
+//! - [`stream::StreamFunction`]: a consumer of the table's stream (the projector), which
+//!   reports the first record it could not handle so Lambda retries from there.
+//!
+//! Every kind logs one JSON line per item and emits EMF metrics (`Processed`, `Failed`,
+//! `OldestRecordAgeMs`) per invocation; an error becomes a failed item that is retried and
+//! then handed to the dead-letter destination, never a silent drop.
+
+pub mod stream;
+
+use crate::function::METRICS_NAMESPACE;
+use crate::telemetry::{self, Unit};
+
+/// What one invocation of a task did, for its metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct BatchCounts {
+    /// Items handled (including those that needed nothing).
+    pub processed: usize,
+    /// Items that failed and will be delivered again.
+    pub failed: usize,
+    /// Age of the oldest item when the batch started, milliseconds.
+    pub oldest_age_ms: i64,
+}
+
+/// Emits the batch's EMF metrics, dimensioned by function: alarms and dashboards read them
+/// from the log with no API call.
+pub fn emit_batch_metrics(function: &str, counts: BatchCounts) {
+    let dimensions = [("Function", function)];
+    telemetry::emit_metric(
+        METRICS_NAMESPACE,
+        "Processed",
+        counts.processed as f64,
+        Unit::Count,
+        &dimensions,
+    );
+    telemetry::emit_metric(
+        METRICS_NAMESPACE,
+        "Failed",
+        counts.failed as f64,
+        Unit::Count,
+        &dimensions,
+    );
+    telemetry::emit_metric(
+        METRICS_NAMESPACE,
+        "OldestRecordAgeMs",
+        counts.oldest_age_ms.max(0) as f64,
+        Unit::Milliseconds,
+        &dimensions,
+    );
+}
