@@ -243,6 +243,17 @@ def wrk(name):
             total.group(1) if total else "?", errors)
 
 
+w("## 4b. Projector throughput")
+w("")
+w("`bench-projector` (release): 2,000 runs by 50 runners on 20 courses written first, then the "
+  "table's stream read from its start in batches of 100 (the template's `BatchSize`) and "
+  "handed to the projector as Lambda would; only that part is timed. Store calls counted in "
+  "the adapter. The embedded store is a file (fsync per write); DynamoDB Local runs on the "
+  "same machine, so its figures are a floor on round trips, not AWS latency.")
+w("")
+w(out.joinpath("projector.md").read_text().strip())
+w("")
+
 w("## 5. Local gateway throughput")
 w("")
 w("`runcrew-local` (release) on 127.0.0.1 with the embedded store, `wrk -t2 -c32 --latency` for "

@@ -24,6 +24,7 @@ mod queue_contract;
 mod runs_journey;
 mod stall;
 mod store_contract;
+mod stream_contract;
 mod template;
 mod uploads_journey;
 mod users;

@@ -1,13 +1,15 @@
 //! Derived data is a projection of the table's stream: a run's place on its course's board
 //! and its runner's records are right once the stream is delivered, whatever happened to
 //! the request's own attempt after its commit. The store here loses chosen writes on
-//! purpose (a failing wrapper around the embedded store and its stream).
+//! purpose (a failing wrapper around the embedded store and its stream, or around a table
+//! in DynamoDB Local and its stream).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
 use runcrew_local::Running;
+use runcrew_local::dynamo_stream::{DynamoTableStream, StreamedStore};
 use runcrew_shared::store::embedded::EmbeddedStore;
 use runcrew_shared::store::stream::TableStream;
 use runcrew_shared::store::{Condition, Item, Key, Page, Query, Store, StoreError, Write};
@@ -22,10 +24,10 @@ enum Loses {
     Always(String),
 }
 
-/// The embedded store (with its stream), losing the writes [`Loses`] names as a table that
-/// is briefly unavailable would.
+/// A store with a stream, losing the writes [`Loses`] names as a table that is briefly
+/// unavailable would.
 struct LosingStore {
-    inner: EmbeddedStore,
+    inner: Arc<dyn Store>,
     loses: std::sync::Mutex<Loses>,
     board_left: AtomicUsize,
     records_left: AtomicUsize,
@@ -33,15 +35,13 @@ struct LosingStore {
 }
 
 impl LosingStore {
-    fn new(loses: Loses) -> Arc<Self> {
+    fn new(inner: Arc<dyn Store>, loses: Loses) -> Arc<Self> {
         let n = match &loses {
             Loses::Next(n) => *n,
             Loses::Always(_) => 0,
         };
         Arc::new(LosingStore {
-            inner: EmbeddedStore::in_memory(runcrew_tests::codec())
-                .with_stream()
-                .expect("a stream"),
+            inner,
             loses: std::sync::Mutex::new(loses),
             board_left: AtomicUsize::new(n),
             records_left: AtomicUsize::new(n),
@@ -140,6 +140,28 @@ impl Store for LosingStore {
     }
 }
 
+/// The embedded store, keeping its stream.
+fn embedded() -> Arc<dyn Store> {
+    Arc::new(
+        EmbeddedStore::in_memory(runcrew_tests::codec())
+            .with_stream()
+            .expect("a stream"),
+    )
+}
+
+/// A fresh table in DynamoDB Local, its stream read as Lambda reads it.
+async fn dynamodb_local() -> Arc<dyn Store> {
+    let store = runcrew_tests::dynamodb_store().await;
+    let stream = DynamoTableStream::of(
+        &store,
+        &runcrew_tests::sdk_config(),
+        Some(&runcrew_tests::dynamodb_endpoint()),
+    )
+    .await
+    .expect("the table's stream");
+    Arc::new(StreamedStore::new(Arc::new(store), Arc::new(stream)))
+}
+
 fn url(api: &Running, path: &str) -> String {
     format!("{}{path}", api.url())
 }
@@ -219,8 +241,27 @@ async fn my_stats(api: &Running, login: &Value) -> Value {
 
 #[tokio::test]
 async fn a_board_and_records_lost_after_the_run_commits_are_made_right_by_the_stream() {
+    lost_writes_are_made_right(embedded()).await;
+}
+
+#[tokio::test]
+async fn a_board_and_records_lost_after_the_run_commits_are_made_right_on_dynamodb_local() {
+    lost_writes_are_made_right(dynamodb_local().await).await;
+}
+
+#[tokio::test]
+async fn a_record_that_keeps_failing_is_parked_and_the_others_are_projected() {
+    a_poison_record_is_parked(embedded()).await;
+}
+
+#[tokio::test]
+async fn a_record_that_keeps_failing_is_parked_on_dynamodb_local() {
+    a_poison_record_is_parked(dynamodb_local().await).await;
+}
+
+async fn lost_writes_are_made_right(inner: Arc<dyn Store>) {
     // given a store that loses the next leaderboard write and the next records write
-    let store = LosingStore::new(Loses::Next(0));
+    let store = LosingStore::new(inner, Loses::Next(0));
     let (api, _dir, alice, course) = api_with_a_course(store.clone()).await;
     store.arm(Loses::Next(1));
 
@@ -262,10 +303,9 @@ async fn a_board_and_records_lost_after_the_run_commits_are_made_right_by_the_st
     api.stop().await;
 }
 
-#[tokio::test]
-async fn a_record_that_keeps_failing_is_parked_and_the_others_are_projected() {
+async fn a_poison_record_is_parked(inner: Arc<dyn Store>) {
     // given a store whose one course's leaderboard can never be written
-    let store = LosingStore::new(Loses::Next(0));
+    let store = LosingStore::new(inner, Loses::Next(0));
     let (api, _dir, alice, doomed) = api_with_a_course(store.clone()).await;
     let fine = course(&api, &alice, "River 2k").await;
     store.arm(Loses::Always(format!("COURSE#{doomed}")));

@@ -1,5 +1,6 @@
 //! The API's contract, served to the people and tools that build clients: `openapi.yaml`
-//! at the repository's root, compiled in and answered as JSON by `GET /openapi.json`.
+//! at the repository's root, turned into JSON at build time and answered by
+//! `GET /openapi.json`.
 //!
 //! Only outside production: the template creates this function in dev and stage only, and
 //! the handler also answers 404 unless `API_DOCS` is on, which production refuses at
@@ -22,16 +23,19 @@ pub static API_DESCRIPTION: HttpFunction = HttpFunction {
 /// Every function of this crate, for the local gateway's registry.
 pub static FUNCTIONS: &[&HttpFunction] = &[&API_DESCRIPTION];
 
-/// The description as written: YAML, so people can review and diff it.
+/// The description as written: YAML, so people can review and diff it (tests read it).
 pub const OPENAPI_YAML: &str = include_str!("../../../openapi.yaml");
+
+/// The same description as JSON, converted by `build.rs`: what the function serves.
+pub const OPENAPI_JSON: &str = include_str!(concat!(env!("OUT_DIR"), "/openapi.json"));
 
 /// How long browsers and the CDN may keep the description: a deploy is picked up within
 /// minutes, and a docs page reloading it does not cost an invocation each time.
 pub const MAX_AGE_SECONDS: u32 = 300;
 
-/// [`OPENAPI_YAML`] as a JSON value, read once per container.
+/// [`OPENAPI_JSON`] as a value, read once per container.
 static DESCRIPTION: LazyLock<Result<Value, String>> =
-    LazyLock::new(|| serde_norway::from_str(OPENAPI_YAML).map_err(|e| e.to_string()));
+    LazyLock::new(|| serde_json::from_str(OPENAPI_JSON).map_err(|e| e.to_string()));
 
 /// The description with `servers` set to `public_base_url`, so a docs page's "try it"
 /// calls the API that served it rather than the laptop default written in the file.

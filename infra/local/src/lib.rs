@@ -6,6 +6,7 @@
 //! for API Gateway, S3 and CloudFront.
 
 pub mod docs;
+pub mod dynamo_stream;
 pub mod gateway;
 pub mod s3_events;
 pub mod samples;

@@ -16,7 +16,8 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, Delete, GlobalSecondaryIndex,
     KeySchemaElement, KeyType, KeysAndAttributes, Projection, ProjectionType, Put, ReturnValue,
-    ScalarAttributeType, Select, TimeToLiveSpecification, TransactWriteItem, Update,
+    ScalarAttributeType, Select, StreamSpecification, StreamViewType, TimeToLiveSpecification,
+    TransactWriteItem, Update,
 };
 use backon::{ExponentialBuilder, RetryableWithContext};
 use serde_json::{Map, Value};
@@ -480,7 +481,7 @@ impl DynamoStore {
     }
 
     /// Creates the table as template.yaml defines it (keys, three GSIs, on-demand, TTL on
-    /// `expires_at`). Used by tests against DynamoDB Local and by local tooling.
+    /// `expires_at`, a stream of new and old images). Used by tests against DynamoDB Local and by local tooling.
     pub async fn create_table(&self) -> Result<(), StoreError> {
         let attr = |name: &str| {
             AttributeDefinition::builder()
@@ -525,6 +526,13 @@ impl DynamoStore {
             .key_schema(key("pk", KeyType::Hash)?)
             .key_schema(key("sk", KeyType::Range)?)
             .set_global_secondary_indexes(Some(indexes))
+            .stream_specification(
+                StreamSpecification::builder()
+                    .stream_enabled(true)
+                    .stream_view_type(StreamViewType::NewAndOldImages)
+                    .build()
+                    .map_err(|e| StoreError::Invalid(e.to_string()))?,
+            )
             .send()
             .await;
         match created {
