@@ -34,6 +34,8 @@ fn every_function_has_a_sample_event_and_every_sample_a_function() {
         .map(|f| f.binary)
         .chain(runcrew_local::tasks().iter().map(|t| t.binary))
         .chain(runcrew_local::stream_tasks().iter().map(|t| t.binary))
+        .chain(runcrew_local::queue_tasks().iter().map(|t| t.binary))
+        .chain(runcrew_local::schedule_tasks().iter().map(|t| t.binary))
         .collect();
     let names: Vec<String> = samples().into_iter().map(|(b, _)| b).collect();
     for binary in &binaries {
@@ -84,8 +86,28 @@ async fn every_sample_event_succeeds_against_its_handler() {
     let registry = runcrew_local::registry();
     let tasks = runcrew_local::tasks();
     let stream_tasks = runcrew_local::stream_tasks();
+    let queue_tasks = runcrew_local::queue_tasks();
+    let schedule_tasks = runcrew_local::schedule_tasks();
     for (binary, text) in samples() {
         let (_dir, app) = app_with_alice().await;
+        if let Some(task) = queue_tasks.iter().find(|t| t.binary == binary) {
+            let event =
+                serde_json::from_str(&text).unwrap_or_else(|e| panic!("events/{binary}.json: {e}"));
+            let response = runcrew_shared::tasks::queue::handle_event(task, &app, event).await;
+            assert!(
+                response.batch_item_failures.is_empty(),
+                "events/{binary}.json: a message failed"
+            );
+            continue;
+        }
+        if let Some(task) = schedule_tasks.iter().find(|t| t.binary == binary) {
+            let input: serde_json::Value =
+                serde_json::from_str(&text).unwrap_or_else(|e| panic!("events/{binary}.json: {e}"));
+            task.invoke(&app, &input)
+                .await
+                .unwrap_or_else(|e| panic!("events/{binary}.json failed: {e}"));
+            continue;
+        }
         if let Some(task) = stream_tasks.iter().find(|t| t.binary == binary) {
             let event =
                 serde_json::from_str(&text).unwrap_or_else(|e| panic!("events/{binary}.json: {e}"));

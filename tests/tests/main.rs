@@ -20,6 +20,7 @@ mod events;
 mod identity_providers;
 mod local_api;
 mod projections;
+mod queue_consumers;
 mod queue_contract;
 mod runs_journey;
 mod stall;

@@ -3,13 +3,17 @@
 //! `cargo run -p runcrew-local` reads template.yaml, builds every port on embedded defaults
 //! (the single-file store and filesystem blobs under `.runcrew/`, generated token keys) and
 //! serves every route on http://127.0.0.1:3000 through [`gateway::Gateway`], which stands in
-//! for API Gateway, S3 and CloudFront.
+//! for API Gateway, S3 and CloudFront, and delivers the background tasks' events: S3
+//! notifications ([`s3_events`]), the table's stream ([`streams`]), queues ([`queues`]) and
+//! schedules ([`schedules`]).
 
 pub mod docs;
 pub mod dynamo_stream;
 pub mod gateway;
+pub mod queues;
 pub mod s3_events;
 pub mod samples;
+pub mod schedules;
 pub mod streams;
 pub mod template;
 
@@ -21,6 +25,8 @@ use std::time::Duration;
 
 use runcrew_shared::app::StartupError;
 use runcrew_shared::config::Config;
+use runcrew_shared::tasks::queue::QueueFunction;
+use runcrew_shared::tasks::schedule::ScheduleFunction;
 use runcrew_shared::tasks::stream::StreamFunction;
 use runcrew_shared::{App, HttpFunction, Needs, S3Function};
 use tokio::net::TcpListener;
@@ -60,6 +66,64 @@ pub fn stream_tasks() -> Vec<&'static StreamFunction> {
     runcrew_runs::projector::STREAM_TASKS.to_vec()
 }
 
+/// Every queue consumer compiled into this workspace, by binary name; the gateway polls
+/// the template's queues for them. None yet: `push` and `strava-import` add theirs.
+pub fn queue_tasks() -> Vec<&'static QueueFunction> {
+    Vec::new()
+}
+
+/// Every scheduled task compiled into this workspace, by binary name; the gateway fires
+/// the template's schedules into them. None yet: `strava-sweep` and `event-reminders` add
+/// theirs.
+pub fn schedule_tasks() -> Vec<&'static ScheduleFunction> {
+    Vec::new()
+}
+
+/// The queue and schedule tasks a gateway delivers to, and how: the registries by
+/// default; tests serve fixture tasks and quicker retries.
+#[derive(Debug, Clone)]
+pub struct Background {
+    /// Queue consumers, by binary ([`queue_tasks`] by default).
+    pub queue_tasks: Vec<&'static QueueFunction>,
+    /// Scheduled tasks, by binary ([`schedule_tasks`] by default).
+    pub schedule_tasks: Vec<&'static ScheduleFunction>,
+    /// How queues are polled.
+    pub polling: queues::Polling,
+    /// `LOCAL_SCHEDULES=on`: `rate(...)` schedules fire by themselves (off by default, so
+    /// a sweep does not run while a developer is looking at something else).
+    pub schedule_timer: bool,
+}
+
+impl Default for Background {
+    fn default() -> Self {
+        Background {
+            queue_tasks: queue_tasks(),
+            schedule_tasks: schedule_tasks(),
+            polling: queues::Polling::default(),
+            schedule_timer: false,
+        }
+    }
+}
+
+impl Background {
+    /// The default, with `LOCAL_SCHEDULES` (`on` or `off`) read through `lookup`.
+    pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, LocalError> {
+        let schedule_timer = match lookup("LOCAL_SCHEDULES").as_deref() {
+            None | Some("off") => false,
+            Some("on") => true,
+            Some(other) => {
+                return Err(LocalError::Setting(format!(
+                    "LOCAL_SCHEDULES={other} is not on or off"
+                )));
+            }
+        };
+        Ok(Background {
+            schedule_timer,
+            ..Background::default()
+        })
+    }
+}
+
 /// Why the local API did not start.
 #[derive(Debug, thiserror::Error)]
 pub enum LocalError {
@@ -72,6 +136,9 @@ pub enum LocalError {
     /// template.yaml and the handlers disagree.
     #[error(transparent)]
     Registry(#[from] gateway::RegistryMismatch),
+    /// A setting of the local gateway itself.
+    #[error("{0}")]
+    Setting(String),
     /// The port.
     #[error("cannot listen on 127.0.0.1:{port}: {source}")]
     Bind {
@@ -128,6 +195,10 @@ pub struct Running {
     task: JoinHandle<()>,
     notifications: Option<JoinHandle<()>>,
     streams: Option<(streams::StreamDelivery, JoinHandle<()>)>,
+    /// The queue pollers (`GET /_local/queues`).
+    pub queues: queues::QueueDelivery,
+    /// The schedules (`GET /_local/schedules`, `POST /_local/schedules/<function>`).
+    pub schedules: schedules::Schedules,
 }
 
 impl Running {
@@ -148,6 +219,8 @@ impl Running {
         if let Some((_, delivery)) = self.streams.take() {
             delivery.abort();
         }
+        self.queues.stop();
+        self.schedules.stop();
     }
 
     /// Waits until the stream consumers have had every record written so far (tests call
@@ -191,8 +264,9 @@ pub async fn start(
     };
     let config = Config::from_lookup(&lookup_with_port).map_err(StartupError::from)?;
     let spec = template::parse(TEMPLATE, &template_overrides(&config, &lookup_with_port))?;
+    let background = Background::from_lookup(&lookup_with_port)?;
     let app = Arc::new(App::build(config, Needs::EVERYTHING).await?);
-    serve(listener, app, spec, &registry())
+    serve_with(listener, app, spec, &registry(), background)
 }
 
 /// Listens on 127.0.0.1:`port` only: the local API is never reachable from the network.
@@ -203,12 +277,23 @@ pub async fn bind(port: u16) -> Result<TcpListener, LocalError> {
 }
 
 /// Serves `spec` with the handlers of `registry` over `app` on `listener` (tests pass
-/// their own app, template and fixture handlers here).
+/// their own app, template and fixture handlers here), with the default [`Background`].
 pub fn serve(
     listener: TcpListener,
     app: Arc<App>,
     spec: template::ApiSpec,
     registry: &[&'static HttpFunction],
+) -> Result<Running, LocalError> {
+    serve_with(listener, app, spec, registry, Background::default())
+}
+
+/// [`serve`] with these queue and schedule tasks and settings.
+pub fn serve_with(
+    listener: TcpListener,
+    app: Arc<App>,
+    spec: template::ApiSpec,
+    registry: &[&'static HttpFunction],
+    background: Background,
 ) -> Result<Running, LocalError> {
     let addr = listener
         .local_addr()
@@ -217,20 +302,62 @@ pub fn serve(
     let routes = spec.routes.len();
     gateway::check_tasks(&spec, &tasks())?;
     gateway::check_stream_tasks(&spec, &stream_tasks())?;
+    queues::check(&spec, &background.queue_tasks)?;
+    schedules::check(&spec, &background.schedule_tasks)?;
     let (app, notifications) = s3_events::wire(app, spec.s3_triggers.clone(), &tasks());
     let streams = streams::wire(app.clone(), &spec.stream_triggers, &stream_tasks());
     let local_streams = streams.as_ref().map(|(delivery, _)| delivery.clone());
-    let gateway = Arc::new(gateway::Gateway::new(app.clone(), spec, registry)?);
-    let router = gateway.clone().router().route(
-        "/_local/streams",
-        axum::routing::get(move || {
-            let report = local_streams
-                .as_ref()
-                .map(streams::StreamDelivery::report)
-                .unwrap_or_else(|| serde_json::json!({"consumers": [], "note": "this store keeps no stream here"}));
-            async move { axum::Json(report) }
-        }),
+    let local_queues = queues::wire(
+        app.clone(),
+        &spec,
+        &background.queue_tasks,
+        background.polling,
     );
+    let local_schedules = schedules::wire(
+        app.clone(),
+        &spec,
+        &background.schedule_tasks,
+        background.schedule_timer,
+    );
+    let gateway = Arc::new(gateway::Gateway::new(app.clone(), spec, registry)?);
+    let queues_report = local_queues.clone();
+    let (schedules_report, schedules_fire) = (local_schedules.clone(), local_schedules.clone());
+    let router = gateway
+        .clone()
+        .router()
+        .route(
+            "/_local/streams",
+            axum::routing::get(move || {
+                let report = local_streams
+                    .as_ref()
+                    .map(streams::StreamDelivery::report)
+                    .unwrap_or_else(|| serde_json::json!({"consumers": [], "note": "this store keeps no stream here"}));
+                async move { axum::Json(report) }
+            }),
+        )
+        .route(
+            "/_local/queues",
+            axum::routing::get(move || {
+                let delivery = queues_report.clone();
+                async move { axum::Json(delivery.report().await) }
+            }),
+        )
+        .route(
+            "/_local/schedules",
+            axum::routing::get(move || {
+                let report = schedules_report.report();
+                async move { axum::Json(report) }
+            }),
+        )
+        .route(
+            "/_local/schedules/{function}",
+            axum::routing::post(
+                move |axum::extract::Path(function): axum::extract::Path<String>| {
+                    let schedules = schedules_fire.clone();
+                    async move { fire_schedule(&schedules, &function).await }
+                },
+            ),
+        );
     let service = gateway::with_edge(gateway.clone(), router);
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
@@ -254,7 +381,29 @@ pub fn serve(
         task,
         notifications,
         streams,
+        queues: local_queues,
+        schedules: local_schedules,
     })
+}
+
+/// `POST /_local/schedules/<function>`: 200 with what each of its schedules did, 500 when
+/// a tick failed, 404 for a function without a schedule.
+async fn fire_schedule(
+    schedules: &schedules::Schedules,
+    function: &str,
+) -> (axum::http::StatusCode, axum::Json<serde_json::Value>) {
+    use axum::http::StatusCode;
+    match schedules.fire(function).await {
+        Some((true, answer)) => (StatusCode::OK, axum::Json(answer)),
+        Some((false, answer)) => (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(answer)),
+        None => (
+            StatusCode::NOT_FOUND,
+            axum::Json(serde_json::json!({"error": {
+                "code": "schedule_not_found",
+                "message": format!("{function} is not a function with a ScheduleV2 event in this template"),
+            }})),
+        ),
+    }
 }
 
 /// The data folder as an absolute path, for the start-up banner.

@@ -26,6 +26,21 @@ async fn main() -> ExitCode {
                     "off (API_DOCS=false)".to_owned()
                 },
             );
+            let queues = running.queues.banner();
+            let schedules = running.schedules.banner();
+            for (what, lines) in [("queues:", queues), ("schedules:", schedules)] {
+                if lines.is_empty() {
+                    println!("  {what:<12} none in template.yaml");
+                }
+                for (index, line) in lines.iter().enumerate() {
+                    let label = if index == 0 { what } else { "" };
+                    println!("  {label:<12} {line}");
+                }
+            }
+            println!(
+                "  background:  GET {url}/_local/queues, GET {url}/_local/streams",
+                url = running.url()
+            );
             running.until_ctrl_c().await;
             ExitCode::SUCCESS
         }

@@ -127,6 +127,66 @@ pub struct ApiSpec {
     pub s3_triggers: Vec<S3TriggerSpec>,
     /// Consumers of the table's stream (`Type: DynamoDB` events), in template order.
     pub stream_triggers: Vec<StreamTriggerSpec>,
+    /// The SQS queues (`AWS::SQS::Queue`), in template order.
+    pub queues: Vec<QueueSpec>,
+    /// Consumers of queues (`Type: SQS` events), in template order.
+    pub queue_triggers: Vec<QueueTriggerSpec>,
+    /// Schedules of functions (`Type: ScheduleV2` events), in template order.
+    pub schedules: Vec<ScheduleSpec>,
+}
+
+/// An SQS queue of the template, with the settings its consumers' delivery honours.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueSpec {
+    /// The queue's logical id (`PushQueue`).
+    pub logical_id: String,
+    /// How long a received message stays hidden, seconds (`VisibilityTimeout`, 30 by
+    /// default as on AWS).
+    pub visibility_timeout_seconds: u64,
+    /// Receives before SQS moves a message to the dead-letter queue
+    /// (`RedrivePolicy.maxReceiveCount`); `None` without a redrive policy.
+    pub max_receive_count: Option<u32>,
+    /// The dead-letter queue's logical id (`RedrivePolicy.deadLetterTargetArn`).
+    pub dead_letter_queue: Option<String>,
+}
+
+/// A function fed by an SQS queue (`Type: SQS` event), with the event source mapping's
+/// settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueTriggerSpec {
+    /// Logical id of the function.
+    pub function: String,
+    /// Its cargo-lambda binary.
+    pub binary: String,
+    /// The queue's logical id (from `Queue: !GetAtt <Queue>.Arn`).
+    pub queue: String,
+    /// The most messages per invocation (`BatchSize`, 10 by default as on AWS).
+    pub batch_size: usize,
+    /// The most concurrent invocations (`ScalingConfig.MaximumConcurrency`); `None` leaves
+    /// it to Lambda.
+    pub max_concurrency: Option<u32>,
+    /// `FunctionResponseTypes: [ReportBatchItemFailures]`: without it Lambda ignores the
+    /// failures a function reports and deletes the whole batch.
+    pub report_batch_item_failures: bool,
+}
+
+/// A schedule of a function (`Type: ScheduleV2` event, EventBridge Scheduler).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScheduleSpec {
+    /// Logical id of the function.
+    pub function: String,
+    /// Its cargo-lambda binary.
+    pub binary: String,
+    /// The event's name under the function's `Events`.
+    pub event: String,
+    /// `rate(...)`, `cron(...)` or `at(...)`, as written.
+    pub expression: String,
+    /// The JSON the scheduler invokes the function with (`Input`); `None` without one.
+    pub input: Option<serde_json::Value>,
+    /// Retries of a failed invocation (`RetryPolicy.MaximumRetryAttempts`, 185 by default).
+    pub max_retries: u32,
+    /// Whether the schedule fires (`State`, ENABLED by default).
+    pub enabled: bool,
 }
 
 /// A function fed by the table's stream, with the event source's settings the local
@@ -355,6 +415,7 @@ pub fn parse(text: &str, overrides: &HashMap<String, String>) -> Result<ApiSpec,
     )?;
     spec.routes
         .sort_by(|a, b| a.path.cmp(&b.path).then(a.method.cmp(&b.method)));
+    spec.queues = read_queues(resources)?;
     Ok(spec)
 }
 
@@ -574,8 +635,8 @@ fn throttle_spec(
 }
 
 /// Reads every function's binary into `spec.binaries` (HTTP or not: the registry check
-/// compares them all) and its `HttpApi` and `S3` events into routes and triggers. Other
-/// event types are not the gateway's to serve.
+/// compares them all) and its `HttpApi`, `S3`, `DynamoDB`, `SQS` and `ScheduleV2` events
+/// into routes, triggers and schedules. Other event types are not the gateway's to serve.
 fn read_functions(
     resolver: &Resolver<'_>,
     resources: &Mapping,
@@ -602,7 +663,7 @@ fn read_functions(
         else {
             continue;
         };
-        for (_, event) in events {
+        for (event_name, event) in events {
             match event.get("Type").and_then(Value::as_str) {
                 Some("S3") => {
                     spec.s3_triggers
@@ -611,6 +672,17 @@ fn read_functions(
                 Some("DynamoDB") => spec.stream_triggers.push(stream_trigger(
                     logical_id,
                     &binary,
+                    event.get("Properties"),
+                )?),
+                Some("SQS") => spec.queue_triggers.push(queue_trigger(
+                    logical_id,
+                    &binary,
+                    event.get("Properties"),
+                )?),
+                Some("ScheduleV2") => spec.schedules.push(schedule(
+                    logical_id,
+                    &binary,
+                    event_name.as_str().unwrap_or_default(),
                     event.get("Properties"),
                 )?),
                 Some("HttpApi") => {
@@ -781,6 +853,163 @@ fn stream_trigger(
     })
 }
 
+/// A whole number property of `props`, if present.
+fn whole_number(owner: &str, props: &Value, name: &str) -> Result<Option<u64>, TemplateError> {
+    match props.get(name) {
+        None => Ok(None),
+        Some(Value::Number(n)) => n
+            .as_u64()
+            .map(Some)
+            .ok_or_else(|| shape(format!("{owner}: {name} must be a whole number"))),
+        Some(_) => Err(shape(format!("{owner}: {name} must be a number"))),
+    }
+}
+
+/// The logical id a `!GetAtt <Id>.Arn` (or `Fn::GetAtt: [Id, Arn]`) names: how a template
+/// points an event source or a redrive policy at a queue.
+fn arn_of(value: &Value) -> Option<String> {
+    let target = match value {
+        Value::Tagged(tagged) if tagged.tag == "GetAtt" => &tagged.value,
+        Value::Mapping(map) if map.len() == 1 => map.get("Fn::GetAtt")?,
+        _ => return None,
+    };
+    let (id, attribute) = match target {
+        Value::String(dotted) => dotted.split_once('.')?,
+        Value::Sequence(parts) if parts.len() == 2 => (parts[0].as_str()?, parts[1].as_str()?),
+        _ => return None,
+    };
+    (attribute == "Arn").then(|| id.to_owned())
+}
+
+/// Every `AWS::SQS::Queue`: visibility timeout and redrive policy.
+fn read_queues(resources: &Mapping) -> Result<Vec<QueueSpec>, TemplateError> {
+    let mut queues = Vec::new();
+    for (logical_id, resource) in resources_of_type(resources, "AWS::SQS::Queue") {
+        let logical_id = logical_id.as_str().unwrap_or_default().to_owned();
+        let props = resource.get("Properties").cloned().unwrap_or(Value::Null);
+        let visibility = whole_number(&logical_id, &props, "VisibilityTimeout")?.unwrap_or(30);
+        let (mut max_receive_count, mut dead_letter_queue) = (None, None);
+        if let Some(redrive) = props.get("RedrivePolicy") {
+            let count =
+                whole_number(&logical_id, redrive, "maxReceiveCount")?.ok_or_else(|| {
+                    shape(format!(
+                        "{logical_id}: RedrivePolicy without maxReceiveCount"
+                    ))
+                })?;
+            max_receive_count = Some(
+                u32::try_from(count)
+                    .map_err(|_| shape(format!("{logical_id}: maxReceiveCount is too large")))?,
+            );
+            dead_letter_queue = Some(
+                redrive
+                    .get("deadLetterTargetArn")
+                    .and_then(arn_of)
+                    .ok_or_else(|| {
+                        shape(format!(
+                            "{logical_id}: RedrivePolicy.deadLetterTargetArn must be !GetAtt <Queue>.Arn"
+                        ))
+                    })?,
+            );
+        }
+        queues.push(QueueSpec {
+            logical_id,
+            visibility_timeout_seconds: visibility,
+            max_receive_count,
+            dead_letter_queue,
+        });
+    }
+    Ok(queues)
+}
+
+/// A `Type: SQS` event: the queue, batch size, concurrency and response types.
+fn queue_trigger(
+    logical_id: &str,
+    binary: &str,
+    props: Option<&Value>,
+) -> Result<QueueTriggerSpec, TemplateError> {
+    let props =
+        props.ok_or_else(|| shape(format!("{logical_id}: SQS event without Properties")))?;
+    let queue = props.get("Queue").and_then(arn_of).ok_or_else(|| {
+        shape(format!(
+            "{logical_id}: an SQS event's Queue must be !GetAtt <Queue>.Arn of a queue of this template"
+        ))
+    })?;
+    let max_concurrency = match props.get("ScalingConfig") {
+        Some(scaling) => whole_number(logical_id, scaling, "MaximumConcurrency")?
+            .map(|n| u32::try_from(n).unwrap_or(u32::MAX)),
+        None => None,
+    };
+    let report_batch_item_failures = props
+        .get("FunctionResponseTypes")
+        .and_then(Value::as_sequence)
+        .is_some_and(|types| {
+            types
+                .iter()
+                .any(|t| t.as_str() == Some("ReportBatchItemFailures"))
+        });
+    Ok(QueueTriggerSpec {
+        function: logical_id.to_owned(),
+        binary: binary.to_owned(),
+        queue,
+        batch_size: whole_number(logical_id, props, "BatchSize")?
+            .unwrap_or(10)
+            .max(1) as usize,
+        max_concurrency,
+        report_batch_item_failures,
+    })
+}
+
+/// A `Type: ScheduleV2` event: its expression, input, retry policy and state.
+fn schedule(
+    logical_id: &str,
+    binary: &str,
+    event: &str,
+    props: Option<&Value>,
+) -> Result<ScheduleSpec, TemplateError> {
+    let owner = format!("{logical_id}.{event}");
+    let props =
+        props.ok_or_else(|| shape(format!("{owner}: ScheduleV2 event without Properties")))?;
+    let expression = props
+        .get("ScheduleExpression")
+        .and_then(Value::as_str)
+        .ok_or_else(|| {
+            shape(format!(
+                "{owner}: ScheduleV2 event without ScheduleExpression"
+            ))
+        })?
+        .to_owned();
+    let input = match props.get("Input") {
+        None => None,
+        Some(Value::String(text)) => Some(
+            serde_json::from_str(text)
+                .map_err(|e| shape(format!("{owner}: Input is not JSON: {e}")))?,
+        ),
+        Some(_) => return Err(shape(format!("{owner}: Input must be JSON text"))),
+    };
+    let max_retries = match props.get("RetryPolicy") {
+        Some(policy) => whole_number(&owner, policy, "MaximumRetryAttempts")?.unwrap_or(185),
+        None => 185,
+    };
+    let enabled = match props.get("State").and_then(Value::as_str) {
+        None | Some("ENABLED") => true,
+        Some("DISABLED") => false,
+        Some(other) => {
+            return Err(shape(format!(
+                "{owner}: State {other} is not ENABLED or DISABLED"
+            )));
+        }
+    };
+    Ok(ScheduleSpec {
+        function: logical_id.to_owned(),
+        binary: binary.to_owned(),
+        event: event.to_owned(),
+        expression,
+        input,
+        max_retries: u32::try_from(max_retries).unwrap_or(u32::MAX),
+        enabled,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -916,6 +1145,102 @@ Resources:
             spec.cors.expect("cors").allow_origins,
             ["https://x.example", "https://y.example"]
         );
+    }
+
+    const QUEUES: &str = r#"
+Resources:
+  Work:
+    Type: AWS::SQS::Queue
+    Properties:
+      VisibilityTimeout: 60
+      RedrivePolicy: { deadLetterTargetArn: !GetAtt WorkDeadLetters.Arn, maxReceiveCount: 5 }
+  WorkDeadLetters:
+    Type: AWS::SQS::Queue
+  Worker:
+    Type: AWS::Serverless::Function
+    Metadata: { BuildProperties: { Binary: worker } }
+    Properties:
+      Events:
+        Jobs:
+          Type: SQS
+          Properties:
+            Queue: !GetAtt Work.Arn
+            BatchSize: 25
+            ScalingConfig: { MaximumConcurrency: 2 }
+            FunctionResponseTypes: [ReportBatchItemFailures]
+  Sweeper:
+    Type: AWS::Serverless::Function
+    Metadata: { BuildProperties: { Binary: sweeper } }
+    Properties:
+      Events:
+        Hourly:
+          Type: ScheduleV2
+          Properties:
+            ScheduleExpression: rate(1 hour)
+            Input: '{"schedule": "hourly"}'
+            RetryPolicy: { MaximumRetryAttempts: 2, MaximumEventAgeInSeconds: 300 }
+        Nightly:
+          Type: ScheduleV2
+          Properties: { ScheduleExpression: "cron(0 3 * * ? *)", State: DISABLED }
+"#;
+
+    #[test]
+    fn queues_their_consumers_and_schedules_are_read() {
+        let spec = parse(QUEUES, &HashMap::new()).expect("parses");
+        assert_eq!(
+            spec.queues,
+            [
+                QueueSpec {
+                    logical_id: "Work".into(),
+                    visibility_timeout_seconds: 60,
+                    max_receive_count: Some(5),
+                    dead_letter_queue: Some("WorkDeadLetters".into()),
+                },
+                QueueSpec {
+                    logical_id: "WorkDeadLetters".into(),
+                    visibility_timeout_seconds: 30,
+                    max_receive_count: None,
+                    dead_letter_queue: None,
+                },
+            ]
+        );
+        assert_eq!(
+            spec.queue_triggers,
+            [QueueTriggerSpec {
+                function: "Worker".into(),
+                binary: "worker".into(),
+                queue: "Work".into(),
+                batch_size: 25,
+                max_concurrency: Some(2),
+                report_batch_item_failures: true,
+            }]
+        );
+        assert_eq!(spec.schedules.len(), 2);
+        let hourly = &spec.schedules[0];
+        assert_eq!(
+            (hourly.function.as_str(), hourly.event.as_str()),
+            ("Sweeper", "Hourly")
+        );
+        assert_eq!(hourly.expression, "rate(1 hour)");
+        assert_eq!(
+            hourly.input,
+            Some(serde_json::json!({"schedule": "hourly"}))
+        );
+        assert_eq!(hourly.max_retries, 2);
+        assert!(hourly.enabled);
+        let nightly = &spec.schedules[1];
+        assert_eq!(nightly.max_retries, 185, "AWS's default");
+        assert!(!nightly.enabled);
+    }
+
+    #[test]
+    fn a_queue_event_must_point_at_a_queue_of_the_template() {
+        let elsewhere = QUEUES.replace(
+            "Queue: !GetAtt Work.Arn",
+            "Queue: arn:aws:sqs:us-east-1:1:other",
+        );
+        let err = parse(&elsewhere, &HashMap::new()).expect_err("not a GetAtt");
+        assert!(err.to_string().contains("Worker"), "{err}");
     }
 
     #[test]

@@ -99,7 +99,8 @@ impl Best {
     }
 }
 
-/// Puts `run` on its course's board if it beats the runner's best. Returns whether it did.
+/// Puts `run` on its course's board if it beats the runner's best. Returns whether the run
+/// holds the runner's place now (also when it already did: offering a run twice is safe).
 /// Only runs that may be on the board count ([`Run::on_board`]): a private run never
 /// takes (or hides) the runner's public place.
 pub async fn offer(store: &dyn Store, run: &Run) -> Result<bool, ApiError> {
@@ -110,10 +111,16 @@ pub async fn offer(store: &dyn Store, run: &Run) -> Result<bool, ApiError> {
     Versioned::new(best_key(course_id, &run.user_id))
         .attempts(ATTEMPTS)
         .apply(store, |current| async move {
-            if let Some(item) = &current
-                && !candidate.beats(&Best::from_item(item)?)
-            {
-                return Ok::<_, ApiError>(Change::keep(false));
+            if let Some(item) = &current {
+                let held = Best::from_item(item)?;
+                // Already this run's place: the projector (from the table's stream) got
+                // here first, and the run is still the runner's best.
+                if held.run_id == candidate.run_id {
+                    return Ok::<_, ApiError>(Change::keep(true));
+                }
+                if !candidate.beats(&held) {
+                    return Ok(Change::keep(false));
+                }
             }
             Ok(Change::put(candidate.to_item(0)?, true))
         })
@@ -223,6 +230,25 @@ mod tests {
             started_at: "2026-11-22T07:00:00Z".into(),
             started_ms,
         }
+    }
+
+    #[tokio::test]
+    async fn offering_a_run_that_already_holds_the_place_says_it_does() {
+        // given a run already put on its board (by the projector, say)
+        let store = runcrew_shared::store::embedded::EmbeddedStore::in_memory(
+            runcrew_shared::store::cursor::CursorCodec::new("l".repeat(32)),
+        );
+        let run: Run = serde_json::from_value(serde_json::json!({
+            "run_id": "r1", "user_id": "u1", "started_at": "2026-11-22T07:00:00Z",
+            "started_ms": 1, "utc_offset_minutes": 0, "local_date": "2026-11-22",
+            "duration_s": 600, "distance_m": 2000.0, "course_id": "c1",
+            "source": "app", "visibility": "public", "created_at": "2026-11-22T07:10:00Z"
+        }))
+        .expect("a run");
+        assert!(offer(&store, &run).await.expect("first offer"));
+        // when it is offered again (the request's own attempt, after the projector's)
+        // then it is still the runner's best, and the answer says so
+        assert!(offer(&store, &run).await.expect("second offer"));
     }
 
     #[test]

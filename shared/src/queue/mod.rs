@@ -4,6 +4,11 @@
 //! is down: [`send_or_park`] retries with backoff and then parks the message in the table
 //! as a dead letter (`DEADLETTER#<queue>` items, kept 14 days, logged at error level) for
 //! an operator to redrive. Nothing is dropped silently.
+//!
+//! Consumers on AWS never receive by hand: Lambda's event source mapping polls the queue
+//! and calls the function. The narrow [`QueueInbox`] port is that poller's half of SQS, for
+//! the local gateway, which stands in for the event source mapping on a laptop (over the
+//! in-process queue, or over SQS itself when `QUEUES=sqs`).
 
 pub mod memory;
 pub mod sqs;
@@ -52,6 +57,90 @@ pub trait Queue: Send + Sync {
     /// The in-process adapter behind this port, whose messages tests and the local gateway
     /// read; `None` for SQS.
     fn as_memory(&self) -> Option<&memory::MemoryQueue> {
+        None
+    }
+
+    /// The consumer's side of this queue service, for the local stand-in of Lambda's event
+    /// source mapping; `None` for a service nobody polls here.
+    fn inbox(&self) -> Option<&dyn QueueInbox> {
+        None
+    }
+}
+
+/// One received message: what the consumer gets, and the receipt that deletes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Received {
+    /// The handle of this one receipt: only the latest receipt of a message deletes it.
+    pub receipt: String,
+    /// The message's id, the same on every receipt.
+    pub id: String,
+    /// The body as sent. Text, not JSON: a body that is not JSON must still reach the
+    /// consumer, which fails it, so that it ends in the dead-letter queue.
+    pub body: String,
+    /// How many times the message has been received, this receipt included.
+    pub receive_count: u32,
+    /// When it was sent, epoch milliseconds.
+    pub sent_ms: i64,
+}
+
+/// How many messages a queue holds, as SQS approximates it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct QueueDepth {
+    /// Waiting to be received (`ApproximateNumberOfMessages`).
+    pub visible: u64,
+    /// Received and neither deleted nor visible again yet
+    /// (`ApproximateNumberOfMessagesNotVisible`).
+    pub in_flight: u64,
+}
+
+/// A message its queue gave up on after `maxReceiveCount` receives.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeadLetter {
+    /// The message's id.
+    pub id: String,
+    /// The body as sent.
+    pub body: String,
+    /// How many times it was received before it was moved.
+    pub receive_count: u32,
+    /// When it was sent, epoch milliseconds.
+    pub sent_ms: i64,
+}
+
+/// The consumer's side of a queue: receive, then delete what was handled. A received
+/// message is invisible to other receivers until its visibility ends or it is deleted;
+/// one never deleted comes back, counted, until the queue's redrive policy moves it to the
+/// dead-letter queue.
+#[async_trait]
+pub trait QueueInbox: Send + Sync {
+    /// Receives up to `max` visible messages (SQS caps it at 10), hiding each for
+    /// `visibility`.
+    async fn receive(
+        &self,
+        queue: QueueName,
+        max: usize,
+        visibility: Duration,
+    ) -> Result<Vec<Received>, QueueError>;
+
+    /// Deletes a handled message by its latest receipt.
+    async fn delete(&self, queue: QueueName, receipt: &str) -> Result<(), QueueError>;
+
+    /// Makes a received message visible again after `delay` instead of at the end of its
+    /// visibility timeout (`ChangeMessageVisibility`): the local gateway retries failures
+    /// sooner than AWS would, for a developer who is watching.
+    async fn retry_after(
+        &self,
+        queue: QueueName,
+        receipt: &str,
+        delay: Duration,
+    ) -> Result<(), QueueError>;
+
+    /// How many messages wait and how many are in flight.
+    async fn depth(&self, queue: QueueName) -> Result<QueueDepth, QueueError>;
+
+    /// What the queue's dead-letter queue holds, when this service can list it without
+    /// taking anything (the in-process queue); `None` otherwise (SQS: read the dead-letter
+    /// queue itself).
+    fn dead_letters(&self, _queue: QueueName) -> Option<Vec<DeadLetter>> {
         None
     }
 }

@@ -1,11 +1,30 @@
-//! SQS (aws-sdk-sqs): one queue URL per [`QueueName`], from the configuration.
+//! SQS (aws-sdk-sqs): one queue URL per [`QueueName`], from the configuration. Sends on
+//! every environment; receives only where the local gateway stands in for Lambda's event
+//! source mapping over a real or emulated SQS (`QUEUES=sqs` on a laptop, moto in tests).
+
+use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::error::DisplayErrorContext;
+use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
 use serde_json::Value;
 
-use super::{Queue, QueueError, QueueName};
+use super::{Queue, QueueDepth, QueueError, QueueInbox, QueueName, Received};
+
+/// SQS's most messages per receive.
+const MAX_PER_RECEIVE: usize = 10;
+
+fn unavailable<E: std::error::Error>(err: E) -> QueueError {
+    QueueError::Unavailable(DisplayErrorContext(&err).to_string())
+}
+
+/// A duration as SQS's whole seconds, rounded up so a visibility is never shorter than
+/// asked (SQS allows at most 12 hours).
+fn whole_seconds(duration: Duration) -> i32 {
+    let seconds = duration.as_secs() + u64::from(duration.subsec_nanos() > 0);
+    seconds.min(12 * 3600) as i32
+}
 
 /// The SQS adapter.
 #[derive(Debug, Clone)]
@@ -37,22 +56,127 @@ impl SqsQueue {
     pub fn client(&self) -> &Client {
         &self.client
     }
+
+    /// The URL of `queue`, or why there is none.
+    fn url(&self, queue: QueueName) -> Result<&str, QueueError> {
+        match queue {
+            QueueName::Push => self.push_url.as_deref(),
+        }
+        .ok_or(QueueError::NotConfigured(queue.as_str()))
+    }
 }
 
 #[async_trait]
 impl Queue for SqsQueue {
     async fn send(&self, queue: QueueName, message: &Value) -> Result<(), QueueError> {
-        let url = match queue {
-            QueueName::Push => self.push_url.as_deref(),
-        }
-        .ok_or(QueueError::NotConfigured(queue.as_str()))?;
         self.client
             .send_message()
-            .queue_url(url)
+            .queue_url(self.url(queue)?)
             .message_body(message.to_string())
             .send()
             .await
-            .map_err(|e| QueueError::Unavailable(DisplayErrorContext(&e).to_string()))?;
+            .map_err(unavailable)?;
         Ok(())
+    }
+
+    fn inbox(&self) -> Option<&dyn QueueInbox> {
+        Some(self)
+    }
+}
+
+#[async_trait]
+impl QueueInbox for SqsQueue {
+    async fn receive(
+        &self,
+        queue: QueueName,
+        max: usize,
+        visibility: Duration,
+    ) -> Result<Vec<Received>, QueueError> {
+        let output = self
+            .client
+            .receive_message()
+            .queue_url(self.url(queue)?)
+            .max_number_of_messages(max.clamp(1, MAX_PER_RECEIVE) as i32)
+            .visibility_timeout(whole_seconds(visibility))
+            .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
+            .message_system_attribute_names(MessageSystemAttributeName::SentTimestamp)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(output
+            .messages()
+            .iter()
+            .filter_map(|message| {
+                let attribute = |name: &MessageSystemAttributeName| {
+                    message
+                        .attributes()
+                        .and_then(|a| a.get(name))
+                        .map(String::as_str)
+                };
+                Some(Received {
+                    // Without a receipt a message cannot be deleted: it comes back by itself.
+                    receipt: message.receipt_handle()?.to_owned(),
+                    id: message.message_id().unwrap_or_default().to_owned(),
+                    body: message.body().unwrap_or_default().to_owned(),
+                    receive_count: attribute(&MessageSystemAttributeName::ApproximateReceiveCount)
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(1),
+                    sent_ms: attribute(&MessageSystemAttributeName::SentTimestamp)
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or_else(|| crate::clock::now_epoch_ms() as i64),
+                })
+            })
+            .collect())
+    }
+
+    async fn delete(&self, queue: QueueName, receipt: &str) -> Result<(), QueueError> {
+        self.client
+            .delete_message()
+            .queue_url(self.url(queue)?)
+            .receipt_handle(receipt)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn retry_after(
+        &self,
+        queue: QueueName,
+        receipt: &str,
+        delay: Duration,
+    ) -> Result<(), QueueError> {
+        self.client
+            .change_message_visibility()
+            .queue_url(self.url(queue)?)
+            .receipt_handle(receipt)
+            .visibility_timeout(whole_seconds(delay))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn depth(&self, queue: QueueName) -> Result<QueueDepth, QueueError> {
+        let output = self
+            .client
+            .get_queue_attributes()
+            .queue_url(self.url(queue)?)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        let count = |name: &QueueAttributeName| {
+            output
+                .attributes()
+                .and_then(|a| a.get(name))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0)
+        };
+        Ok(QueueDepth {
+            visible: count(&QueueAttributeName::ApproximateNumberOfMessages),
+            in_flight: count(&QueueAttributeName::ApproximateNumberOfMessagesNotVisible),
+        })
     }
 }

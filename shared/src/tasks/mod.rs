@@ -3,12 +3,19 @@
 //!
 //! - [`crate::S3Function`]: an S3 event (thumbnails);
 //! - [`stream::StreamFunction`]: a consumer of the table's stream (the projector), which
-//!   reports the first record it could not handle so Lambda retries from there.
+//!   reports the first record it could not handle so Lambda retries from there;
+//! - [`queue::QueueFunction`]: a consumer of an SQS queue (push), which handles each
+//!   message on its own and reports the ones that failed, so only they come back and, after
+//!   the queue's `maxReceiveCount`, land in its dead-letter queue;
+//! - [`schedule::ScheduleFunction`]: a function EventBridge Scheduler runs (sweeps,
+//!   reminders), whose failed tick fails the invocation so the schedule retries it.
 //!
 //! Every kind logs one JSON line per item and emits EMF metrics (`Processed`, `Failed`,
 //! `OldestRecordAgeMs`) per invocation; an error becomes a failed item that is retried and
 //! then handed to the dead-letter destination, never a silent drop.
 
+pub mod queue;
+pub mod schedule;
 pub mod stream;
 
 use crate::function::METRICS_NAMESPACE;
