@@ -38,7 +38,7 @@ async fn main() -> ExitCode {
                 }
             }
             println!(
-                "  background:  GET {url}/_local/queues, GET {url}/_local/streams",
+                "  background:  GET {url}/_local/queues, /_local/schedules, /_local/streams",
                 url = running.url()
             );
             running.until_ctrl_c().await;

@@ -242,15 +242,17 @@ impl QueueDelivery {
                     .map(|(f, _)| f.as_str())
                     .collect();
                 let consumers = if consumers.is_empty() {
-                    "no consumer yet: messages wait".to_owned()
+                    "no consumer yet (messages wait)".to_owned()
                 } else {
-                    format!("-> {}", consumers.join(", "))
+                    format!("consumed by {}", consumers.join(", "))
                 };
                 let redrive = match (&queue.dead_letter_queue, queue.max_receive_count) {
-                    (Some(dlq), Some(max)) => format!(" (to {dlq} after {max} receives)"),
+                    (Some(dlq), Some(max)) => {
+                        format!("; dead letters to {dlq} after {max} receives")
+                    }
                     _ => String::new(),
                 };
-                format!("{} {consumers}{redrive}", queue.logical_id)
+                format!("{}: {consumers}{redrive}", queue.logical_id)
             })
             .collect()
     }

@@ -226,8 +226,8 @@ impl Schedules {
                     None => "on demand (LOCAL_SCHEDULES=on times it)".to_owned(),
                 };
                 format!(
-                    "{} {} -> POST /_local/schedules/{}; {timing}",
-                    label, spec.expression, spec.function
+                    "{label} {}: POST /_local/schedules/{}; {timing}",
+                    spec.expression, spec.function
                 )
             })
             .collect()
