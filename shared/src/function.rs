@@ -94,17 +94,21 @@ impl HttpFunction {
     }
 }
 
+/// The start of every function's `main`, whatever its kind: logging, then the ports it
+/// needs, built once per container. A refused configuration stops the start with every
+/// problem listed (and logged once, naming the function).
+pub async fn start(binary: &str, needs: Needs) -> Result<Arc<App>, lambda_http::Error> {
+    telemetry::init();
+    App::from_env(needs).await.map(Arc::new).map_err(|err| {
+        tracing::error!(function = binary, error = %err, "start-up refused");
+        err.into()
+    })
+}
+
 /// The `main` of an HTTP function: logging, the ports (once), then the Lambda runtime.
 /// A refused configuration stops the start with every problem listed.
 pub async fn run_http(function: &'static HttpFunction) -> Result<(), lambda_http::Error> {
-    telemetry::init();
-    let app = match App::from_env(function.needs).await {
-        Ok(app) => Arc::new(app),
-        Err(err) => {
-            tracing::error!(function = function.binary, error = %err, "start-up refused");
-            return Err(err.into());
-        }
-    };
+    let app = crate::function::start(function.binary, function.needs).await?;
     lambda_http::run(service_fn(move |req: Request| {
         let app = app.clone();
         async move {
@@ -203,14 +207,7 @@ impl S3Function {
 
 /// The `main` of an S3-triggered function: logging, the ports (once), then the runtime.
 pub async fn run_s3(function: &'static S3Function) -> Result<(), lambda_http::Error> {
-    telemetry::init();
-    let app = match App::from_env(function.needs).await {
-        Ok(app) => Arc::new(app),
-        Err(err) => {
-            tracing::error!(function = function.binary, error = %err, "start-up refused");
-            return Err(err.into());
-        }
-    };
+    let app = crate::function::start(function.binary, function.needs).await?;
     lambda_http::lambda_runtime::run(service_fn(
         move |event: lambda_http::LambdaEvent<aws_lambda_events::s3::S3Event>| {
             let app = app.clone();

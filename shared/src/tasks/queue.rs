@@ -12,7 +12,6 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use lambda_http::service_fn;
@@ -21,7 +20,6 @@ use serde_json::Value;
 use super::{BatchCounts, emit_batch_metrics};
 use crate::app::{App, Needs};
 use crate::function::TaskError;
-use crate::telemetry;
 
 /// One message as a handler sees it.
 #[derive(Debug, Clone, PartialEq)]
@@ -217,14 +215,7 @@ pub async fn handle_event(
 /// `FunctionResponseTypes: [ReportBatchItemFailures]` on the event source: without it
 /// Lambda ignores the answer and deletes the failed messages with the rest.
 pub async fn run_queue(function: &'static QueueFunction) -> Result<(), lambda_http::Error> {
-    telemetry::init();
-    let app = match App::from_env(function.needs).await {
-        Ok(app) => Arc::new(app),
-        Err(err) => {
-            tracing::error!(function = function.binary, error = %err, "start-up refused");
-            return Err(err.into());
-        }
-    };
+    let app = crate::function::start(function.binary, function.needs).await?;
     lambda_http::lambda_runtime::run(service_fn(
         move |event: lambda_http::LambdaEvent<SqsEvent>| {
             let app = app.clone();

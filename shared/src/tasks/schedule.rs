@@ -11,7 +11,6 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 
 use lambda_http::service_fn;
 use serde_json::Value;
@@ -21,7 +20,6 @@ use time::format_description::well_known::Rfc3339;
 use super::{BatchCounts, emit_batch_metrics};
 use crate::app::{App, Needs};
 use crate::function::TaskError;
-use crate::telemetry;
 
 /// One firing of a schedule.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -185,14 +183,7 @@ impl ScheduleFunction {
 /// The `main` of a scheduled function: logging, the ports (once), then the Lambda runtime;
 /// a failed tick fails the invocation.
 pub async fn run_schedule(function: &'static ScheduleFunction) -> Result<(), lambda_http::Error> {
-    telemetry::init();
-    let app = match App::from_env(function.needs).await {
-        Ok(app) => Arc::new(app),
-        Err(err) => {
-            tracing::error!(function = function.binary, error = %err, "start-up refused");
-            return Err(err.into());
-        }
-    };
+    let app = crate::function::start(function.binary, function.needs).await?;
     lambda_http::lambda_runtime::run(service_fn(move |event: lambda_http::LambdaEvent<Value>| {
         let app = app.clone();
         async move {

@@ -10,7 +10,6 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 
 use aws_lambda_events::dynamodb::{Event, EventRecord};
 use aws_lambda_events::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
@@ -22,7 +21,6 @@ use crate::app::{App, Needs};
 use crate::function::TaskError;
 use crate::store::stream::{Change, ChangeKind, item_from_attributes};
 use crate::store::{Item, Key};
-use crate::telemetry;
 
 /// What a record handler returns.
 pub type ChangeFuture<'a> = Pin<Box<dyn Future<Output = Result<(), TaskError>> + Send + 'a>>;
@@ -168,14 +166,7 @@ pub fn change_from_lambda(record: EventRecord) -> Result<Change, RecordError> {
 /// The `main` of a stream consumer: logging, the ports (once), then the Lambda runtime,
 /// answering each batch with the first record to deliver again.
 pub async fn run_stream(function: &'static StreamFunction) -> Result<(), lambda_http::Error> {
-    telemetry::init();
-    let app = match App::from_env(function.needs).await {
-        Ok(app) => Arc::new(app),
-        Err(err) => {
-            tracing::error!(function = function.binary, error = %err, "start-up refused");
-            return Err(err.into());
-        }
-    };
+    let app = crate::function::start(function.binary, function.needs).await?;
     lambda_http::lambda_runtime::run(service_fn(move |event: lambda_http::LambdaEvent<Event>| {
         let app = app.clone();
         async move { Ok::<_, lambda_http::Error>(handle_event(function, &app, event.payload).await) }
