@@ -74,11 +74,37 @@ pub fn check_registry(
             ));
         }
     }
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(RegistryMismatch(problems))
+    RegistryMismatch::from_problems(problems)
+}
+
+impl RegistryMismatch {
+    /// `Ok` when there is nothing to report.
+    pub fn from_problems(problems: Vec<String>) -> Result<(), RegistryMismatch> {
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(RegistryMismatch(problems))
+        }
     }
+}
+
+/// One line per template function triggered `how` (e.g. "is triggered by S3") whose
+/// Binary is not among `registered`, the binaries of that kind of task compiled in: the
+/// same check for every kind of task, so each says the same thing the same way.
+pub fn unregistered<'a>(
+    triggers: impl IntoIterator<Item = (&'a str, &'a str, String)>,
+    registered: &[&str],
+    kind: &str,
+) -> Vec<String> {
+    triggers
+        .into_iter()
+        .filter(|(_, binary, _)| !registered.contains(binary))
+        .map(|(function, binary, how)| {
+            format!(
+                "  - {function} {how} with Binary {binary:?}, which no function crate registers as a {kind}"
+            )
+        })
+        .collect()
 }
 
 /// Checks that every S3 trigger of the template has a task compiled in.
@@ -86,22 +112,18 @@ pub fn check_tasks(
     spec: &ApiSpec,
     tasks: &[&'static runcrew_shared::S3Function],
 ) -> Result<(), RegistryMismatch> {
-    let problems: Vec<String> = spec
-        .s3_triggers
-        .iter()
-        .filter(|t| !tasks.iter().any(|f| f.binary == t.binary))
-        .map(|t| {
-            format!(
-                "  - {} is triggered by S3 with Binary {:?}, which no function crate registers as a task",
-                t.function, t.binary
+    let registered: Vec<&str> = tasks.iter().map(|t| t.binary).collect();
+    RegistryMismatch::from_problems(unregistered(
+        spec.s3_triggers.iter().map(|t| {
+            (
+                t.function.as_str(),
+                t.binary.as_str(),
+                "is triggered by S3".to_owned(),
             )
-        })
-        .collect();
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(RegistryMismatch(problems))
-    }
+        }),
+        &registered,
+        "task",
+    ))
 }
 
 /// Checks that every stream consumer of the template has a task compiled in.
@@ -109,22 +131,18 @@ pub fn check_stream_tasks(
     spec: &ApiSpec,
     tasks: &[&'static runcrew_shared::tasks::stream::StreamFunction],
 ) -> Result<(), RegistryMismatch> {
-    let problems: Vec<String> = spec
-        .stream_triggers
-        .iter()
-        .filter(|t| !tasks.iter().any(|f| f.binary == t.binary))
-        .map(|t| {
-            format!(
-                "  - {} consumes the table's stream with Binary {:?}, which no function crate registers as a stream task",
-                t.function, t.binary
+    let registered: Vec<&str> = tasks.iter().map(|t| t.binary).collect();
+    RegistryMismatch::from_problems(unregistered(
+        spec.stream_triggers.iter().map(|t| {
+            (
+                t.function.as_str(),
+                t.binary.as_str(),
+                "consumes the table's stream".to_owned(),
             )
-        })
-        .collect();
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(RegistryMismatch(problems))
-    }
+        }),
+        &registered,
+        "stream task",
+    ))
 }
 
 struct Bucket {
@@ -927,6 +945,26 @@ fn s3_error(status: StatusCode, code: &str, message: &str) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_triggered_function_without_its_task_is_named_with_how_it_is_triggered() {
+        let problems = unregistered(
+            [
+                ("Thumbs", "thumbnails", "is triggered by S3".to_owned()),
+                ("Ghost", "ghost", "consumes the table's stream".to_owned()),
+            ],
+            &["thumbnails"],
+            "stream task",
+        );
+        assert_eq!(
+            problems,
+            [
+                "  - Ghost consumes the table's stream with Binary \"ghost\", which no function crate registers as a stream task"
+            ]
+        );
+        assert!(RegistryMismatch::from_problems(problems).is_err());
+        assert!(RegistryMismatch::from_problems(Vec::new()).is_ok());
+    }
 
     fn parts(request: axum::http::request::Builder) -> axum::http::request::Parts {
         request.body(()).expect("a valid request").into_parts().0

@@ -67,15 +67,20 @@ impl Default for Polling {
 /// knows ([`QUEUE_NAMES`]), it reports batch item failures (without them Lambda deletes
 /// the failed messages with the rest), and its queue has a dead-letter queue.
 pub fn check(spec: &ApiSpec, tasks: &[&'static QueueFunction]) -> Result<(), RegistryMismatch> {
-    let mut problems = Vec::new();
+    let registered: Vec<&str> = tasks.iter().map(|t| t.binary).collect();
+    let mut problems = crate::gateway::unregistered(
+        spec.queue_triggers.iter().map(|t| {
+            (
+                t.function.as_str(),
+                t.binary.as_str(),
+                format!("consumes {}", t.queue),
+            )
+        }),
+        &registered,
+        "queue task",
+    );
     for trigger in &spec.queue_triggers {
         let who = &trigger.function;
-        if !tasks.iter().any(|f| f.binary == trigger.binary) {
-            problems.push(format!(
-                "  - {who} consumes {} with Binary {:?}, which no function crate registers as a queue task",
-                trigger.queue, trigger.binary
-            ));
-        }
         if !trigger.report_batch_item_failures {
             problems.push(format!(
                 "  - {who} consumes {} without FunctionResponseTypes: [ReportBatchItemFailures]: Lambda would delete the messages it reports failed",
@@ -100,11 +105,7 @@ pub fn check(spec: &ApiSpec, tasks: &[&'static QueueFunction]) -> Result<(), Reg
             ));
         }
     }
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(RegistryMismatch(problems))
-    }
+    RegistryMismatch::from_problems(problems)
 }
 
 /// What one consumer has done, for `GET /_local/queues`.

@@ -77,22 +77,18 @@ pub fn parse_rate(expression: &str) -> Result<Duration, RateError> {
 
 /// Checks that every schedule of the template has a scheduled task compiled in.
 pub fn check(spec: &ApiSpec, tasks: &[&'static ScheduleFunction]) -> Result<(), RegistryMismatch> {
-    let problems: Vec<String> = spec
-        .schedules
-        .iter()
-        .filter(|s| !tasks.iter().any(|f| f.binary == s.binary))
-        .map(|s| {
-            format!(
-                "  - {} is scheduled ({}) with Binary {:?}, which no function crate registers as a schedule task",
-                s.function, s.expression, s.binary
+    let registered: Vec<&str> = tasks.iter().map(|t| t.binary).collect();
+    RegistryMismatch::from_problems(crate::gateway::unregistered(
+        spec.schedules.iter().map(|s| {
+            (
+                s.function.as_str(),
+                s.binary.as_str(),
+                format!("is scheduled ({})", s.expression),
             )
-        })
-        .collect();
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(RegistryMismatch(problems))
-    }
+        }),
+        &registered,
+        "schedule task",
+    ))
 }
 
 /// One schedule with its task.
