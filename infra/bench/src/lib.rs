@@ -39,6 +39,18 @@ pub fn peak_rss_kib(pid: u32) -> Option<u64> {
     })
 }
 
+/// The AWS configuration the benchmarks talk to DynamoDB Local (and moto) with: a fixed
+/// region and dummy credentials, so no benchmark reads the machine's AWS profile.
+pub async fn local_sdk_config() -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_credential_types::Credentials::new(
+            "bench", "bench", None, None, "bench",
+        ))
+        .load()
+        .await
+}
+
 /// What one request cost the table, counted in [`CountingStore`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Trips {

@@ -117,13 +117,7 @@ async fn create_table(args: &Args) -> Result<(), String> {
             .map(|(_, v)| v.clone())
             .ok_or(format!("--create-table needs --env {name}=..."))
     };
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_credential_types::Credentials::new(
-            "bench", "bench", None, None, "bench",
-        ))
-        .load()
-        .await;
+    let sdk = runcrew_bench::local_sdk_config().await;
     let store = runcrew_shared::store::dynamodb::DynamoStore::from_sdk_config(
         &sdk,
         Some(&get("DYNAMODB_ENDPOINT")?),

@@ -220,13 +220,7 @@ async fn main() {
         .expect("embedded store");
     run_backend("embedded", Arc::new(embedded), iterations, &mut results).await;
     if let Some(endpoint) = &dynamodb {
-        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new("us-east-1"))
-            .credentials_provider(aws_credential_types::Credentials::new(
-                "bench", "bench", None, None, "bench",
-            ))
-            .load()
-            .await;
+        let sdk = runcrew_bench::local_sdk_config().await;
         let table = format!("runcrew-bench-{}", std::process::id());
         let store =
             DynamoStore::from_sdk_config(&sdk, Some(endpoint), table, CursorCodec::new(SECRET));
