@@ -78,6 +78,20 @@ pub async fn dynamodb_store() -> DynamoStore {
     store
 }
 
+/// A fresh table in DynamoDB Local whose stream this process reads, as Lambda reads the
+/// table's: what the local gateway needs to run the stream consumers over DynamoDB.
+pub async fn dynamodb_store_with_stream() -> runcrew_local::dynamo_stream::StreamedStore {
+    let store = dynamodb_store().await;
+    let stream = runcrew_local::dynamo_stream::DynamoTableStream::of(
+        &store,
+        &sdk_config(),
+        Some(&dynamodb_endpoint()),
+    )
+    .await
+    .expect("the test table's stream");
+    runcrew_local::dynamo_stream::StreamedStore::new(Arc::new(store), Arc::new(stream))
+}
+
 /// A fresh bucket on the S3 test server.
 pub async fn s3_blobs() -> S3Blobs {
     let bucket = unique("runcrew-test");

@@ -9,7 +9,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
 use runcrew_local::Running;
-use runcrew_local::dynamo_stream::{DynamoTableStream, StreamedStore};
 use runcrew_shared::store::embedded::EmbeddedStore;
 use runcrew_shared::store::stream::TableStream;
 use runcrew_shared::store::{Condition, Item, Key, Page, Query, Store, StoreError, Write};
@@ -151,15 +150,7 @@ fn embedded() -> Arc<dyn Store> {
 
 /// A fresh table in DynamoDB Local, its stream read as Lambda reads it.
 async fn dynamodb_local() -> Arc<dyn Store> {
-    let store = runcrew_tests::dynamodb_store().await;
-    let stream = DynamoTableStream::of(
-        &store,
-        &runcrew_tests::sdk_config(),
-        Some(&runcrew_tests::dynamodb_endpoint()),
-    )
-    .await
-    .expect("the table's stream");
-    Arc::new(StreamedStore::new(Arc::new(store), Arc::new(stream)))
+    Arc::new(runcrew_tests::dynamodb_store_with_stream().await)
 }
 
 fn url(api: &Running, path: &str) -> String {

@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use runcrew_local::dynamo_stream::{DynamoTableStream, StreamedStore};
 use runcrew_shared::store::embedded::EmbeddedStore;
 use runcrew_shared::store::stream::{Change, ChangeKind};
 use runcrew_shared::store::{Condition, Item, Key, Store, Write};
@@ -132,18 +131,9 @@ async fn the_embedded_store_keeps_every_change_in_its_stream() {
 
 #[tokio::test]
 async fn dynamodb_local_keeps_every_change_in_its_stream() {
-    let store = runcrew_tests::dynamodb_store().await;
-    let stream = DynamoTableStream::of(
-        &store,
-        &runcrew_tests::sdk_config(),
-        Some(&runcrew_tests::dynamodb_endpoint()),
-    )
-    .await
-    .expect("the table's stream");
-    every_write_is_one_record_in_commit_order(Arc::new(StreamedStore::new(
-        Arc::new(store),
-        Arc::new(stream),
-    )))
+    every_write_is_one_record_in_commit_order(Arc::new(
+        runcrew_tests::dynamodb_store_with_stream().await,
+    ))
     .await;
 }
 
