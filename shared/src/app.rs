@@ -20,6 +20,7 @@ use crate::config::{
 };
 use crate::error::ApiError;
 use crate::identity::IdentityProviders;
+use crate::push::PushSender;
 use crate::queue::Queue;
 use crate::queue::memory::MemoryQueue;
 use crate::queue::sqs::SqsQueue;
@@ -53,6 +54,9 @@ pub struct Needs {
     pub identity: Option<PortBuilder<Arc<IdentityProviders>>>,
     /// Builds the queues: in memory, or SQS (`QUEUES`).
     pub queue: Option<PortBuilder<Arc<dyn Queue>>>,
+    /// Builds the push sender, which the sending function supplies (FCM lives in its
+    /// crate); it builds `None` when no service account is configured: pushes are off.
+    pub push: Option<PortBuilder<Option<Arc<dyn PushSender>>>>,
 }
 
 impl std::fmt::Debug for Needs {
@@ -63,6 +67,7 @@ impl std::fmt::Debug for Needs {
             .field("keys", &self.keys.is_some())
             .field("identity", &self.identity.is_some())
             .field("queue", &self.queue.is_some())
+            .field("push", &self.push.is_some())
             .finish()
     }
 }
@@ -75,6 +80,7 @@ impl Needs {
         keys: None,
         identity: None,
         queue: None,
+        push: None,
     };
     /// Every port (the local gateway, which serves every function).
     pub const EVERYTHING: Needs = Needs::NOTHING.store().blobs().keys().identity().queue();
@@ -111,6 +117,13 @@ impl Needs {
     pub const fn queue(self) -> Self {
         Needs {
             queue: Some(build_queue),
+            ..self
+        }
+    }
+    /// Also the push sender `build` makes (the FCM adapter, from `FCM_*`).
+    pub const fn push(self, build: PortBuilder<Option<Arc<dyn PushSender>>>) -> Self {
+        Needs {
+            push: Some(build),
             ..self
         }
     }
@@ -294,6 +307,9 @@ pub enum StartupError {
     /// The HTTPS client of the login providers could not be built.
     #[error(transparent)]
     Identity(#[from] crate::identity::HttpClientError),
+    /// The push sender could not be built (an unreadable service account, say).
+    #[error("push notifications: {0}")]
+    Push(String),
 }
 
 /// The ports of one execution environment.
@@ -306,6 +322,7 @@ pub struct App {
     keys: Option<Arc<TokenKeys>>,
     identity: Option<Arc<IdentityProviders>>,
     queue: Option<Arc<dyn Queue>>,
+    push: Option<Arc<dyn PushSender>>,
     /// The trusted issuer's published keys, fetched on the first token seen on a route
     /// without the authorizer (see [`App::viewer`]).
     issuer_keys: Arc<std::sync::OnceLock<crate::identity::jwks::JwksCache>>,
@@ -321,6 +338,7 @@ impl std::fmt::Debug for App {
             .field("blobs", &self.blobs.is_some())
             .field("keys", &self.keys.is_some())
             .field("identity", &self.identity)
+            .field("push", &self.push.is_some())
             .finish()
     }
 }
@@ -346,6 +364,7 @@ impl App {
             keys,
             identity: None,
             queue: None,
+            push: None,
             issuer_keys: Arc::default(),
             audit_key: Arc::default(),
         }
@@ -360,6 +379,12 @@ impl App {
     /// The same app with these queues (tests read an in-memory one).
     pub fn with_queue(mut self, queue: Arc<dyn Queue>) -> Self {
         self.queue = Some(queue);
+        self
+    }
+
+    /// The same app sending pushes through `push` (tests point FCM at a fake).
+    pub fn with_push(mut self, push: Arc<dyn PushSender>) -> Self {
+        self.push = Some(push);
         self
     }
 
@@ -397,10 +422,15 @@ impl App {
             Some(build) => Some(build(&init).await?),
             None => None,
         };
+        let push = match needs.push {
+            Some(build) => build(&init).await?,
+            None => None,
+        };
         drop(init);
         let mut app = App::from_parts(config, store, blobs, keys);
         app.identity = identity;
         app.queue = queue;
+        app.push = push;
         Ok(app)
     }
 
@@ -413,6 +443,12 @@ impl App {
     /// The bucket, or 500 when the [`Needs`] left it out.
     pub fn blobs(&self) -> Result<&dyn Blobs, ApiError> {
         self.blobs.as_deref().ok_or_else(|| not_wired("blobs"))
+    }
+
+    /// The push sender, or `None` when pushes are off (no FCM service account configured,
+    /// or this function's [`Needs`] has no push sender).
+    pub fn push(&self) -> Option<&dyn PushSender> {
+        self.push.as_deref()
     }
 
     /// The token keys, or 500 when the [`Needs`] left them out.

@@ -5,7 +5,8 @@
 //! - [`config`]: typed configuration, refusing insecure production settings at start-up;
 //! - [`error`], [`request`], [`response`]: the JSON error envelope and HTTP glue;
 //! - [`store`], [`blobs`], [`queue`]: the ports of the table, the bucket and the queues,
-//!   with their adapters;
+//!   with their adapters; [`push`]: the port of push notifications (FCM's adapter lives
+//!   with the function that sends);
 //! - [`tokens`]: RS256 keys that sign our tokens and feed the JWKS;
 //! - [`identity`]: social-login verification (Kakao, Naver, Google, Apple, dev);
 //! - [`app`], [`function`]: the ports of one execution environment and the handler wrapper;
@@ -28,11 +29,13 @@ pub mod function;
 pub mod geocell;
 pub mod identity;
 pub mod ids;
+pub mod push;
 pub mod queue;
 pub mod rate_limit;
 pub mod request;
 pub mod response;
 pub mod route;
+pub mod secrets;
 pub mod store;
 pub mod tasks;
 pub mod telemetry;

@@ -133,22 +133,10 @@ impl TokenKeys {
         sdk: &aws_config::SdkConfig,
         secret_id: &str,
     ) -> Result<Self, TokenError> {
-        let client = aws_sdk_secretsmanager::Client::new(sdk);
-        let out = client
-            .get_secret_value()
-            .secret_id(secret_id)
-            .send()
+        let text = crate::secrets::secret_string(sdk, secret_id)
             .await
-            .map_err(|e| {
-                TokenError::Keys(format!(
-                    "reading the key secret: {}",
-                    aws_sdk_secretsmanager::error::DisplayErrorContext(&e)
-                ))
-            })?;
-        let text = out
-            .secret_string()
-            .ok_or_else(|| TokenError::Keys("the key secret has no string value".into()))?;
-        Self::from_secret_json(text)
+            .map_err(|e| TokenError::Keys(format!("the key secret: {e}")))?;
+        Self::from_secret_json(&text)
     }
 
     /// Keys kept in `dir` as `<kid>.pem`: the newest signs, the one before it verifies.

@@ -10,7 +10,7 @@ use std::time::Duration;
 use runcrew_local::{Background, Running};
 use runcrew_shared::queue::sqs::SqsQueue;
 use runcrew_shared::queue::{Queue, QueueName};
-use runcrew_shared::tasks::queue::{MessageFuture, QueueFunction, QueueMessage};
+use runcrew_shared::tasks::queue::{Handled, MessageFuture, QueueFunction, QueueMessage};
 use runcrew_shared::tasks::schedule::{ScheduleFunction, Tick, TickFuture};
 use runcrew_shared::{App, Needs, TaskError};
 use serde_json::{Value, json};
@@ -87,13 +87,14 @@ fn picky<'a>(_: &'a App, message: &'a QueueMessage) -> MessageFuture<'a> {
             Err(TaskError(format!("message {n} is refused")))
         } else {
             seen.handled.push(n);
-            Ok(())
+            Ok(Handled::Done)
         }
     })
 }
 
 static PICKY_PUSH: QueueFunction = QueueFunction {
     binary: "picky-push",
+    queue: QueueName::Push,
     needs: Needs::NOTHING,
     handler: picky,
 };

@@ -5,8 +5,9 @@
 //! |---|---|---|
 //! | follow | `USER#<follower>` / `FOLLOWS#<followee>` | gsi1 `FOLLOWERS#<followee>` / `<ms>#<follower>`, gsi2 `FOLLOWING#<follower>` / `<ms>#<followee>` |
 //!
-//! Counts live on both profiles and change in the follow's own transaction. A new follower
-//! puts a `new_follower` job on the push queue.
+//! Counts live on both profiles and change in the follow's own transaction. The followee
+//! hears of a new follower from the notifier, which reads the follow off the table's
+//! stream once it has committed (`runcrew-notifications`).
 //!
 //! **The feed is fanned out on read.** A page reads who I follow (1 Query per 1,000
 //! followed) and then, in parallel, each followed runner's feed index (`RUNFEED#<userId>`,
@@ -29,8 +30,6 @@ use runcrew_model::follow::{
 };
 use runcrew_model::profile::{account_closed, is_user_id, profile_key, user_partition};
 use runcrew_model::run::{Run, course_keys, feed_partition, is_run_id, visible_courses};
-use runcrew_shared::clock::now_rfc3339;
-use runcrew_shared::queue::{QueueName, send_or_park};
 use runcrew_shared::store::{Condition, Index, Item, Key, Query, SortRange, StoreError, Write};
 use runcrew_shared::{ApiError, App, HttpFunction, Needs, request, response};
 use serde_json::{Value, json};
@@ -38,7 +37,7 @@ use serde_json::{Value, json};
 /// `PUT /v1/users/{userId}/follow`.
 pub static FOLLOW: HttpFunction = HttpFunction {
     binary: "follow-put",
-    needs: Needs::NOTHING.store().queue(),
+    needs: Needs::NOTHING.store(),
     handler: |app, req| Box::pin(follow(app, req)),
 };
 
@@ -97,7 +96,7 @@ fn target(req: &Request) -> Result<&str, ApiError> {
 }
 
 /// `PUT /v1/users/{userId}/follow`: idempotent; both counts move once, in the same
-/// transaction; a new follow queues a `new_follower` push job.
+/// transaction. The notifier tells the followee (from the table's stream).
 pub async fn follow(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
     let caller = app.caller(&req)?;
     let followee = target(&req)?;
@@ -133,13 +132,6 @@ pub async fn follow(app: &App, req: Request) -> Result<Response<Body>, ApiError>
         Err(StoreError::TransactionCanceled { .. }) => return Ok(response::no_content()),
         Err(other) => return Err(other.into()),
     }
-    let job = json!({
-        "type": "new_follower",
-        "user_id": followee,
-        "follower_id": caller.user_id,
-        "created_at": now_rfc3339(),
-    });
-    send_or_park(app.queue()?, store, QueueName::Push, &job).await;
     Ok(response::no_content())
 }
 

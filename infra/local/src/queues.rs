@@ -393,7 +393,7 @@ async fn deliver(
     received: &[Received],
     polling: Polling,
 ) -> (u64, u64) {
-    let response = runcrew_shared::tasks::queue::handle_event(
+    let (response, outcome) = runcrew_shared::tasks::queue::handle_event_with_outcome(
         consumer.function,
         app,
         event_of(consumer, received),
@@ -408,7 +408,15 @@ async fn deliver(
             .batch_item_failures
             .iter()
             .any(|f| f.item_identifier == message.id);
-        let done = if failed_now {
+        let deferred = outcome
+            .deferred
+            .iter()
+            .find(|(id, _)| *id == message.id)
+            .map(|(_, delay)| *delay);
+        let done = if let Some(delay) = deferred {
+            // Put off on purpose (quiet hours, Retry-After): back when the consumer said.
+            inbox.retry_after(consumer.name, &message.receipt, delay).await
+        } else if failed_now {
             failed += 1;
             if consumer
                 .queue
@@ -475,11 +483,12 @@ mod tests {
         _: &'a App,
         _: &'a runcrew_shared::tasks::queue::QueueMessage,
     ) -> runcrew_shared::tasks::queue::MessageFuture<'a> {
-        Box::pin(async { Ok(()) })
+        Box::pin(async { Ok(runcrew_shared::tasks::queue::Handled::Done) })
     }
 
     static PUSH: QueueFunction = QueueFunction {
         binary: "push",
+        queue: QueueName::Push,
         needs: runcrew_shared::Needs::NOTHING,
         handler: nothing,
     };

@@ -12,6 +12,7 @@
 //! - [`run`], [`leaderboard`], [`stats`]: runs and their paths, the per-course boards,
 //!   totals and personal records;
 //! - [`follow`]: the social graph;
+//! - [`notification`]: the inbox, device tokens, notification settings and push jobs;
 //! - [`author`]: the name and avatar shown beside what someone wrote or ran;
 //! - [`idempotency`]: `Idempotency-Key` answers kept in the caller's partition.
 
@@ -20,6 +21,7 @@ pub mod course;
 pub mod follow;
 pub mod idempotency;
 pub mod leaderboard;
+pub mod notification;
 pub mod profile;
 pub mod reaction;
 pub mod review;

@@ -6,12 +6,14 @@
 
 mod auth;
 mod maps;
+mod push;
 
 use std::fmt;
 use std::path::PathBuf;
 
 pub use auth::{AuthConfig, ClientIpSource, ExternalOidc, ProviderConfig};
 pub use maps::{MapboxConfig, MapsConfig};
+pub use push::{DEFAULT_FCM_API_URL, DEFAULT_TOKEN_URL, PushConfig, ServiceAccountSource};
 
 /// Where this code runs; decides the defaults and how strict the checks are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -153,6 +155,8 @@ pub struct Config {
     pub auth: AuthConfig,
     /// Route map images for thumbnails.
     pub maps: MapsConfig,
+    /// Push notifications: the FCM service account and endpoints.
+    pub push: PushConfig,
     /// `QUEUES` (memory | sqs), `SQS_ENDPOINT` and the queue URLs.
     pub queues: QueueBackend,
     /// Plausibility rules of runs.
@@ -231,6 +235,7 @@ impl Config {
             ),
             auth: AuthConfig::read(&get, &mut problems),
             maps: MapsConfig::read(&get),
+            push: PushConfig::read(&get, &mut problems),
             queues,
             runs,
         };
@@ -270,6 +275,7 @@ impl Config {
         }
         problems.extend(self.auth.problems(self.environment));
         problems.extend(self.maps.problems(self.environment));
+        problems.extend(self.push.problems(self.environment));
         if self.environment == Environment::Production {
             problems.extend(self.production_problems());
         }

@@ -28,6 +28,8 @@ pub struct BatchCounts {
     pub processed: usize,
     /// Items that failed and will be delivered again.
     pub failed: usize,
+    /// Items put off on purpose, to come back at a set time (quiet hours, `Retry-After`).
+    pub deferred: usize,
     /// Age of the oldest item when the batch started, milliseconds.
     pub oldest_age_ms: i64,
 }
@@ -50,6 +52,15 @@ pub fn emit_batch_metrics(function: &str, counts: BatchCounts) {
         Unit::Count,
         &dimensions,
     );
+    if counts.deferred > 0 {
+        telemetry::emit_metric(
+            METRICS_NAMESPACE,
+            "Deferred",
+            counts.deferred as f64,
+            Unit::Count,
+            &dimensions,
+        );
+    }
     telemetry::emit_metric(
         METRICS_NAMESPACE,
         "OldestRecordAgeMs",

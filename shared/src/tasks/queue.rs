@@ -7,11 +7,18 @@
 //! dead-letter queue (whose alarm pages). A body that is not JSON is a failed message too,
 //! so it ends in the dead-letter queue where a person can read it: nothing is dropped.
 //!
+//! A handler may also put a message off on purpose ([`Handled::Later`]: quiet hours, a
+//! service's `Retry-After`): it is reported like a failure, so Lambda keeps it, and its
+//! visibility is set to the delay (`ChangeMessageVisibility`, at most 12 hours), so it comes
+//! back then and not before; the function never waits. Each return counts as a receive, so
+//! the queue's `maxReceiveCount` must leave room for the deferrals a handler makes.
+//!
 //! Handlers must be idempotent: SQS delivers at least once, and a batch whose function
 //! timed out comes back whole.
 
 use std::future::Future;
 use std::pin::Pin;
+use std::time::Duration;
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use lambda_http::service_fn;
@@ -20,6 +27,7 @@ use serde_json::Value;
 use super::{BatchCounts, emit_batch_metrics};
 use crate::app::{App, Needs};
 use crate::function::TaskError;
+use crate::queue::QueueName;
 
 /// One message as a handler sees it.
 #[derive(Debug, Clone, PartialEq)]
@@ -34,10 +42,26 @@ pub struct QueueMessage {
     pub receive_count: u32,
     /// When the producer sent it, epoch milliseconds (`SentTimestamp`).
     pub sent_ms: i64,
+    /// The receipt of this delivery (`receiptHandle`), which a deferral needs.
+    pub receipt: Option<String>,
 }
 
+/// What became of a message its handler did not fail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handled {
+    /// Done: the message is deleted.
+    Done,
+    /// Not now: the message comes back after this long (capped at [`MAX_DEFERRAL`]).
+    Later(Duration),
+}
+
+/// The longest a message can be put off at once: SQS's largest visibility timeout. A
+/// handler that needs longer puts it off again when it comes back.
+pub const MAX_DEFERRAL: Duration = Duration::from_secs(12 * 3600);
+
 /// What a message handler returns.
-pub type MessageFuture<'a> = Pin<Box<dyn Future<Output = Result<(), TaskError>> + Send + 'a>>;
+pub type MessageFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<Handled, TaskError>> + Send + 'a>>;
 
 /// A handler of one message, as a plain function pointer so a registry can list it.
 pub type MessageHandler = for<'a> fn(&'a App, &'a QueueMessage) -> MessageFuture<'a>;
@@ -47,7 +71,9 @@ pub type MessageHandler = for<'a> fn(&'a App, &'a QueueMessage) -> MessageFuture
 pub struct QueueFunction {
     /// The `Binary` build property in template.yaml and the `src/bin/<binary>.rs` name.
     pub binary: &'static str,
-    /// The ports [`run_queue`] builds before the first batch.
+    /// The queue it consumes: where a deferred message's visibility is changed.
+    pub queue: QueueName,
+    /// The ports [`run_queue`] builds before the first batch (with the queue, to defer).
     pub needs: Needs,
     /// Called once per message; an `Err` fails that message alone, which comes back later.
     pub handler: MessageHandler,
@@ -65,8 +91,11 @@ impl std::fmt::Debug for QueueFunction {
 /// How a batch went: what to report, and what to count.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct QueueOutcome {
-    /// The ids of the messages that failed, in batch order: SQS delivers them again.
+    /// The ids of the messages that failed or were put off, in batch order: SQS delivers
+    /// them again.
     pub failed_ids: Vec<String>,
+    /// The messages put off, by id, and for how long.
+    pub deferred: Vec<(String, Duration)>,
     /// What the metrics say.
     pub counts: BatchCounts,
 }
@@ -86,6 +115,30 @@ impl QueueFunction {
     /// body: it may hold personal data) and emits the batch's metrics.
     pub async fn call(&self, app: &App, messages: &[QueueMessage]) -> QueueOutcome {
         self.call_with_unreadable(app, messages, &[]).await
+    }
+
+    /// Makes `message` visible again only after `delay`. Returns whether the queue took
+    /// it; when not, the message comes back at the end of its visibility timeout instead,
+    /// which is sooner or later but never lost.
+    async fn defer(&self, app: &App, message: &QueueMessage, delay: Duration) -> bool {
+        let (Some(receipt), Some(inbox)) = (
+            message.receipt.as_deref(),
+            app.queue().ok().and_then(|q| q.inbox()),
+        ) else {
+            return false;
+        };
+        match inbox.retry_after(self.queue, receipt, delay).await {
+            Ok(()) => true,
+            Err(err) => {
+                tracing::warn!(
+                    function = self.binary,
+                    message_id = %message.id,
+                    error = %err,
+                    "the queue did not take the deferral; the message comes back after its visibility timeout"
+                );
+                false
+            }
+        }
     }
 
     /// [`QueueFunction::call`] for a batch some of whose messages could not be read: they
@@ -111,7 +164,23 @@ impl QueueFunction {
         for message in messages {
             let age_ms = now_ms - message.sent_ms;
             match (self.handler)(app, message).await {
-                Ok(()) => {
+                Ok(Handled::Later(delay)) => {
+                    let delay = delay.min(MAX_DEFERRAL);
+                    outcome.counts.deferred += 1;
+                    outcome.failed_ids.push(message.id.clone());
+                    outcome.deferred.push((message.id.clone(), delay));
+                    let set = self.defer(app, message, delay).await;
+                    tracing::info!(
+                        function = self.binary,
+                        message_id = %message.id,
+                        receive_count = message.receive_count,
+                        age_ms,
+                        delay_s = delay.as_secs(),
+                        visibility_set = set,
+                        "queue message put off; it comes back later"
+                    );
+                }
+                Ok(Handled::Done) => {
                     outcome.counts.processed += 1;
                     tracing::info!(
                         function = self.binary,
@@ -181,16 +250,27 @@ pub fn message_from_lambda(
         sent_ms: attribute("SentTimestamp")
             .and_then(|v| v.parse().ok())
             .unwrap_or(now_ms),
+        receipt: message.receipt_handle.clone(),
     })
 }
 
 /// One Lambda batch: every message decoded and handled on its own; the answer lists the
-/// ids of those that failed, unreadable ones included.
+/// ids of those that failed or were put off, unreadable ones included.
 pub async fn handle_event(
     function: &QueueFunction,
     app: &App,
     event: SqsEvent,
 ) -> SqsBatchResponse {
+    handle_event_with_outcome(function, app, event).await.0
+}
+
+/// [`handle_event`], also returning what happened to each message: the local stand-in of
+/// the event source mapping must not bring a deferred message back early.
+pub async fn handle_event_with_outcome(
+    function: &QueueFunction,
+    app: &App,
+    event: SqsEvent,
+) -> (SqsBatchResponse, QueueOutcome) {
     let now_ms = crate::clock::now_epoch_ms() as i64;
     let mut messages = Vec::with_capacity(event.records.len());
     let mut unreadable = Vec::new();
@@ -204,10 +284,10 @@ pub async fn handle_event(
         .call_with_unreadable(app, &messages, &unreadable)
         .await;
     let mut response = SqsBatchResponse::default();
-    for id in outcome.failed_ids {
-        response.add_failure(id);
+    for id in &outcome.failed_ids {
+        response.add_failure(id.clone());
     }
-    response
+    (response, outcome)
 }
 
 /// The `main` of a queue consumer: logging, the ports (once), then the Lambda runtime,
@@ -231,6 +311,7 @@ pub async fn run_queue(function: &'static QueueFunction) -> Result<(), lambda_ht
 mod tests {
     use super::*;
     use crate::config::Config;
+    use crate::queue::Queue;
     use serde_json::json;
 
     fn app() -> App {
@@ -247,14 +328,17 @@ mod tests {
         Box::pin(async move {
             if message.body["fail"] == json!(true) {
                 Err(TaskError(format!("refused {}", message.body["n"])))
+            } else if let Some(seconds) = message.body["later"].as_u64() {
+                Ok(Handled::Later(Duration::from_secs(seconds)))
             } else {
-                Ok(())
+                Ok(Handled::Done)
             }
         })
     }
 
     static PICKY: QueueFunction = QueueFunction {
         binary: "picky",
+        queue: QueueName::Push,
         needs: Needs::NOTHING,
         handler: picky,
     };
@@ -262,6 +346,7 @@ mod tests {
     fn record(id: &str, body: &str) -> SqsMessage {
         let mut message = SqsMessage::default();
         message.message_id = Some(id.to_owned());
+        message.receipt_handle = Some(format!("r-{id}"));
         message.body = Some(body.to_owned());
         message
             .attributes
@@ -333,6 +418,7 @@ mod tests {
                 body: json!({"n": n, "fail": n == 3}),
                 receive_count: 1,
                 sent_ms: crate::clock::now_epoch_ms() as i64 - 5_000,
+                receipt: None,
             })
             .collect();
         let outcome = PICKY.call(&app(), &messages).await;
@@ -340,6 +426,40 @@ mod tests {
         assert_eq!(outcome.counts.processed, 3);
         assert_eq!(outcome.counts.failed, 1);
         assert!(outcome.counts.oldest_age_ms >= 5_000, "{outcome:?}");
+    }
+
+    #[tokio::test]
+    async fn a_message_put_off_comes_back_after_its_delay_not_before() {
+        // given an in-process queue holding one message the handler puts off for an hour
+        let queue = std::sync::Arc::new(crate::queue::memory::MemoryQueue::default());
+        queue
+            .send(QueueName::Push, &json!({"later": 3600}))
+            .await
+            .expect("sent");
+        let inbox = queue.inbox().expect("inbox");
+        let got = inbox
+            .receive(QueueName::Push, 10, Duration::from_millis(1))
+            .await
+            .expect("received");
+        let mut lambda = record(&got[0].id, &got[0].body);
+        lambda.receipt_handle = Some(got[0].receipt.clone());
+        let app = app().with_queue(queue.clone());
+        // when the batch is handled
+        let (response, outcome) =
+            handle_event_with_outcome(&PICKY, &app, event(vec![lambda])).await;
+        // then Lambda keeps it, the metrics call it deferred, and it stays hidden well past
+        // the receive's own 1 ms visibility
+        assert_eq!(failed(&response), [got[0].id.clone()]);
+        assert_eq!(outcome.counts.deferred, 1);
+        assert_eq!(outcome.counts.failed, 0);
+        assert_eq!(outcome.deferred, [(got[0].id.clone(), Duration::from_secs(3600))]);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let again = inbox
+            .receive(QueueName::Push, 10, Duration::from_secs(1))
+            .await
+            .expect("received");
+        assert!(again.is_empty(), "{again:?}");
+        assert_eq!(inbox.depth(QueueName::Push).await.expect("depth").in_flight, 1);
     }
 
     #[test]
@@ -352,6 +472,7 @@ mod tests {
                 body: json!({"a": 1}),
                 receive_count: 2,
                 sent_ms: 1_700_000_000_000,
+                receipt: Some("r-m1".into()),
             }
         );
     }

@@ -1,0 +1,5 @@
+//! Lambda entry of the `notifier` stream consumer (committed writes → inbox items and push jobs).
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    runcrew_shared::tasks::stream::run_stream(&runcrew_notifications::notifier::NOTIFIER).await
+}

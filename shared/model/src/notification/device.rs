@@ -1,0 +1,379 @@
+//! A person's devices: FCM registration tokens, one owner each, at most [`MAX_DEVICES`].
+//!
+//! A token is a secret of its device: keys hold its digest, logs hold neither. A token
+//! that signs in to another account moves there (a shared tablet): the owner item names
+//! whose it is, and moving it is one transaction conditioned on that item's version, so
+//! two accounts registering one token at once leave it with exactly one.
+
+use runcrew_shared::ApiError;
+use runcrew_shared::clock::rfc3339_of_ms;
+use runcrew_shared::digest::short_sha256_hex;
+use runcrew_shared::store::{
+    Condition, Item, Key, Query, SortRange, Store, StoreError, Write, from_body, to_body,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::profile::{account_closed, open_account_check, user_partition};
+
+/// The most devices one person keeps; registering another drops the least recently
+/// registered.
+pub const MAX_DEVICES: usize = 20;
+/// The longest token accepted (FCM's are about 160 characters; web-push ones longer).
+pub const MAX_TOKEN_LEN: usize = 4096;
+const MAX_APP_VERSION_LEN: usize = 40;
+const DEVICE_PREFIX: &str = "DEVICE#";
+const OWNER_SK: &str = "OWNER";
+const ATTEMPTS: usize = 3;
+
+/// What kind of device: FCM sends to all three, the client says which it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Platform {
+    /// An Android phone.
+    Android,
+    /// An iPhone or iPad (through APNs).
+    Ios,
+    /// A browser (web push).
+    Web,
+}
+
+/// A registration token as a client sent it: visible characters of FCM's alphabet, never
+/// printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DeviceToken(String);
+
+impl DeviceToken {
+    /// Reads a token; `None` unless it is 1 to [`MAX_TOKEN_LEN`] characters of
+    /// `A-Z a-z 0-9 - _ : .`.
+    pub fn parse(text: &str) -> Option<DeviceToken> {
+        let shaped = !text.is_empty()
+            && text.len() <= MAX_TOKEN_LEN
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b':' | b'.'));
+        shaped.then(|| DeviceToken(text.to_owned()))
+    }
+
+    /// The digest that keys the token's items.
+    pub fn digest(&self) -> String {
+        short_sha256_hex(&[self.0.as_bytes()])
+    }
+}
+
+impl std::fmt::Debug for DeviceToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DeviceToken(***)")
+    }
+}
+
+/// `POST /v1/notifications/token`'s body, read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewDevice {
+    /// The token.
+    pub token: DeviceToken,
+    /// Which platform.
+    pub platform: Platform,
+    /// The app's version, for support (`1.4.2`).
+    pub app_version: Option<String>,
+}
+
+impl NewDevice {
+    /// Reads a registration; a wrong field is a 422 naming it.
+    pub fn parse(body: &Value) -> Result<NewDevice, ApiError> {
+        let object = body
+            .as_object()
+            .ok_or_else(|| ApiError::invalid("body", "must be a JSON object"))?;
+        if let Some(other) = object
+            .keys()
+            .find(|k| !matches!(k.as_str(), "token" | "platform" | "app_version"))
+        {
+            return Err(ApiError::invalid(
+                other.as_str(),
+                "is not part of a device; use token, platform and app_version",
+            ));
+        }
+        let token = parse_token(body)?;
+        let platform = body
+            .get("platform")
+            .cloned()
+            .and_then(|v| serde_json::from_value(v).ok())
+            .ok_or_else(|| ApiError::invalid("platform", "must be android, ios or web"))?;
+        let app_version = match body.get("app_version") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(v))
+                if !v.is_empty()
+                    && v.len() <= MAX_APP_VERSION_LEN
+                    && v.chars().all(|c| c.is_ascii_graphic()) =>
+            {
+                Some(v.clone())
+            }
+            Some(_) => {
+                return Err(ApiError::invalid(
+                    "app_version",
+                    format!("must be up to {MAX_APP_VERSION_LEN} visible characters, e.g. 1.4.2"),
+                ));
+            }
+        };
+        Ok(NewDevice {
+            token,
+            platform,
+            app_version,
+        })
+    }
+}
+
+/// Reads the `token` field of a body (registration and removal).
+pub fn parse_token(body: &Value) -> Result<DeviceToken, ApiError> {
+    body.get("token")
+        .and_then(Value::as_str)
+        .and_then(DeviceToken::parse)
+        .ok_or_else(|| {
+            ApiError::invalid(
+                "token",
+                format!("must be the FCM registration token (1 to {MAX_TOKEN_LEN} characters)"),
+            )
+        })
+}
+
+/// A registered device, as stored.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+pub struct Device {
+    /// The registration token FCM sends to.
+    pub token: String,
+    /// Which platform.
+    pub platform: Platform,
+    /// The app's version when it last registered.
+    #[serde(default)]
+    pub app_version: Option<String>,
+    /// When it first registered for this person.
+    pub registered_at: String,
+    /// When it last registered, epoch ms: the least recent goes beyond [`MAX_DEVICES`].
+    pub updated_ms: i64,
+}
+
+impl std::fmt::Debug for Device {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Device")
+            .field("token", &"***")
+            .field("platform", &self.platform)
+            .field("app_version", &self.app_version)
+            .field("updated_ms", &self.updated_ms)
+            .finish()
+    }
+}
+
+impl Device {
+    /// The digest that keys it.
+    pub fn digest(&self) -> String {
+        short_sha256_hex(&[self.token.as_bytes()])
+    }
+
+    /// What an export shows of it: never the token itself.
+    pub fn export(&self) -> Value {
+        json!({
+            "platform": self.platform,
+            "app_version": self.app_version,
+            "registered_at": self.registered_at,
+            "last_registered_at": rfc3339_of_ms(self.updated_ms),
+        })
+    }
+}
+
+/// The key of a person's device.
+pub fn device_key(user_id: &str, digest: &str) -> Key {
+    Key::new(user_partition(user_id), format!("{DEVICE_PREFIX}{digest}"))
+}
+
+/// The key of the item naming a token's owner.
+pub fn owner_key(digest: &str) -> Key {
+    Key::new(format!("{DEVICE_PREFIX}{digest}"), OWNER_SK)
+}
+
+/// Registers `device` for `user_id` at `now_ms`: new, refreshed, or moved here from
+/// another account; then drops the least recent beyond [`MAX_DEVICES`].
+pub async fn register(
+    store: &dyn Store,
+    user_id: &str,
+    device: &NewDevice,
+    now_ms: i64,
+) -> Result<(), ApiError> {
+    let digest = device.token.digest();
+    for _ in 0..ATTEMPTS {
+        let (owner, mine) = futures::future::try_join(
+            store.get(&owner_key(&digest)),
+            store.get(&device_key(user_id, &digest)),
+        )
+        .await?;
+        let registered_at = match &mine {
+            Some(item) => from_body::<Device>(item)?.registered_at,
+            None => rfc3339_of_ms(now_ms),
+        };
+        let stored = Device {
+            token: device.token.0.clone(),
+            platform: device.platform,
+            app_version: device.app_version.clone(),
+            registered_at,
+            updated_ms: now_ms,
+        };
+        let (owner_condition, version) = match &owner {
+            None => (Condition::NotExists, 1),
+            Some(item) => (Condition::VersionIs(item.version), item.version + 1),
+        };
+        let mut writes = vec![
+            Write::Put {
+                item: owner_item(&digest, user_id).with_version(version),
+                condition: owner_condition,
+            },
+            Write::Put {
+                item: Item::new(device_key(user_id, &digest), to_body(&stored)?),
+                condition: Condition::None,
+            },
+            open_account_check(user_id),
+        ];
+        if let Some(previous) = owner
+            .as_ref()
+            .and_then(|item| item.str("user_id"))
+            .filter(|owner| *owner != user_id)
+        {
+            writes.push(Write::Delete {
+                key: device_key(previous, &digest),
+                condition: Condition::None,
+            });
+        }
+        match store.transact(writes).await {
+            Ok(()) => return trim(store, user_id).await,
+            Err(StoreError::TransactionCanceled { failed }) if failed.contains(&2) => {
+                return Err(account_closed());
+            }
+            // Another registration of this token came between: read it again.
+            Err(StoreError::TransactionCanceled { .. }) => continue,
+            Err(other) => return Err(other.into()),
+        }
+    }
+    Err(ApiError::Busy {
+        code: "device_busy",
+        message: "this device token is being registered elsewhere right now; try again".into(),
+        retry_after: 1,
+    })
+}
+
+fn owner_item(digest: &str, user_id: &str) -> Item {
+    let mut body = serde_json::Map::new();
+    body.insert("user_id".into(), json!(user_id));
+    Item::new(owner_key(digest), body)
+}
+
+/// Drops the least recently registered devices beyond [`MAX_DEVICES`].
+async fn trim(store: &dyn Store, user_id: &str) -> Result<(), ApiError> {
+    let mut devices = list(store, user_id).await?;
+    if devices.len() <= MAX_DEVICES {
+        return Ok(());
+    }
+    devices.sort_by_key(|d| d.updated_ms);
+    let excess = devices.len() - MAX_DEVICES;
+    for device in &devices[..excess] {
+        remove(store, user_id, &device.digest()).await?;
+    }
+    Ok(())
+}
+
+/// `user_id`'s devices (at most a few more than [`MAX_DEVICES`]: one query).
+pub async fn list(store: &dyn Store, user_id: &str) -> Result<Vec<Device>, ApiError> {
+    let page = store
+        .query(
+            &Query::partition(user_partition(user_id))
+                .range(SortRange::BeginsWith(DEVICE_PREFIX.into()))
+                .limit(MAX_DEVICES * 2),
+        )
+        .await?;
+    page.items.iter().map(from_body).collect()
+}
+
+/// Removes `user_id`'s device with token digest `digest`, and the token's owner item if it
+/// still names them. Removing what is not there is fine.
+pub async fn remove(store: &dyn Store, user_id: &str, digest: &str) -> Result<(), ApiError> {
+    let owner = store.get(&owner_key(digest)).await?;
+    let mut writes = vec![Write::Delete {
+        key: device_key(user_id, digest),
+        condition: Condition::None,
+    }];
+    if let Some(owner) = owner.filter(|item| item.str("user_id") == Some(user_id)) {
+        writes.push(Write::Delete {
+            key: owner.key,
+            condition: Condition::VersionIs(owner.version),
+        });
+    }
+    match store.transact(writes).await {
+        // The token moved to someone else meanwhile: their owner item stays; ours goes.
+        Err(StoreError::TransactionCanceled { .. }) => {
+            store
+                .delete(&device_key(user_id, digest), Condition::None)
+                .await?;
+            Ok(())
+        }
+        other => Ok(other?),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field_of(err: ApiError) -> String {
+        match err {
+            ApiError::Invalid { field, .. } => field,
+            other => panic!("not a 422: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_registration_reads_its_token_platform_and_version() {
+        let device = NewDevice::parse(&json!({
+            "token": "fGx1:APA91bH-abc_def.ghi",
+            "platform": "android",
+            "app_version": "1.4.2"
+        }))
+        .expect("valid");
+        assert_eq!(device.platform, Platform::Android);
+        assert_eq!(device.app_version.as_deref(), Some("1.4.2"));
+        assert_eq!(device.token.digest().len(), 32);
+    }
+
+    #[test]
+    fn a_wrong_registration_is_refused_naming_its_field() {
+        let long = "a".repeat(MAX_TOKEN_LEN + 1);
+        let cases = [
+            (json!({"platform": "ios"}), "token"),
+            (json!({"token": "", "platform": "ios"}), "token"),
+            (json!({"token": "has space", "platform": "ios"}), "token"),
+            (json!({"token": long, "platform": "ios"}), "token"),
+            (json!({"token": 42, "platform": "ios"}), "token"),
+            (json!({"token": "abc"}), "platform"),
+            (json!({"token": "abc", "platform": "symbian"}), "platform"),
+            (json!({"token": "abc", "platform": "web", "app_version": ""}), "app_version"),
+            (json!({"token": "abc", "platform": "web", "app_version": 3}), "app_version"),
+            (json!({"token": "abc", "platform": "web", "topic": "x"}), "topic"),
+            (json!("abc"), "body"),
+        ];
+        for (body, field) in cases {
+            let err = NewDevice::parse(&body).expect_err("refused");
+            assert_eq!(field_of(err), field, "{body}");
+        }
+    }
+
+    #[test]
+    fn a_token_never_prints() {
+        let token = DeviceToken::parse("secret-token").expect("valid");
+        assert!(!format!("{token:?}").contains("secret"));
+        let device = Device {
+            token: "secret-token".into(),
+            platform: Platform::Ios,
+            app_version: None,
+            registered_at: "2026-12-01T00:00:00Z".into(),
+            updated_ms: 0,
+        };
+        assert!(!format!("{device:?}").contains("secret"));
+        assert!(!device.export().to_string().contains("secret"));
+    }
+}
