@@ -10,65 +10,72 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-/// One push to one device.
+/// One notification for one device, as the push consumer hands it to a [`PushSender`].
 #[derive(Clone, PartialEq, Eq)]
 pub struct PushMessage {
-    /// The device's registration token (a secret of the device: never logged).
+    /// The FCM registration token of the device (never logged or printed).
     pub device_token: String,
-    /// The notification's title, as the device shows it.
+    /// The notification's title.
     pub title: String,
-    /// The notification's text; shortened when the whole message would pass 4 KB.
+    /// The notification's text; shortened with "…" when the message would not fit.
     pub body: String,
-    /// What the app reads to open the right screen; FCM wants string values.
+    /// What the app reads when the notification is opened; FCM wants string values.
     pub data: BTreeMap<String, String>,
-    /// One per notification type: a newer push of a type replaces an unread older one.
+    /// The kind of notification (`new_follower`, say): newer ones of a kind replace older
+    /// ones on the device, and Android shows them in the channel of that name.
     pub collapse_key: String,
 }
 
 impl std::fmt::Debug for PushMessage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PushMessage")
-            .field("device_token", &"***")
+            .field("device_token", &"<redacted>")
             .field("title", &self.title)
+            .field("body", &self.body)
+            .field("data", &self.data)
             .field("collapse_key", &self.collapse_key)
-            .finish_non_exhaustive()
+            .finish()
     }
 }
 
-/// Why a push was not delivered, by what the caller must do about it.
+/// Why one message was not delivered, sorted by what the caller does next.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SendError {
-    /// The device is gone for good (`UNREGISTERED`, `SENDER_ID_MISMATCH`, an invalid
-    /// registration token): delete it.
-    #[error("the device token is dead ({code})")]
+    /// FCM says the device token is gone or not ours (UNREGISTERED, SENDER_ID_MISMATCH, an
+    /// invalid registration token): delete the device; sending again cannot succeed.
+    #[error("FCM no longer accepts the device token ({code})")]
     DeadToken {
-        /// FCM's error code.
+        /// FCM's error code, e.g. `UNREGISTERED`.
         code: String,
     },
-    /// Try this message again later (`UNAVAILABLE`, `INTERNAL`, `QUOTA_EXCEEDED`, a
-    /// timeout), after `after` when the service said so (`Retry-After`).
-    #[error("try again later: {reason}")]
+    /// FCM, the token endpoint or the network could not take the message now (QUOTA_EXCEEDED,
+    /// UNAVAILABLE, INTERNAL, 5xx, timeouts): send it again later, after `after` when FCM
+    /// said how long to wait (`Retry-After`).
+    #[error("FCM could not take the message now: {reason}")]
     Retry {
-        /// The service's `Retry-After`, when it gave one.
+        /// FCM's `Retry-After`, when it gave one.
         after: Option<Duration>,
-        /// What went wrong, without any token.
+        /// What happened, for the log.
         reason: String,
     },
-    /// APNs or web-push credentials of the Firebase project are wrong
-    /// (`THIRD_PARTY_AUTH_ERROR`): keep the device, alert an operator, do not retry.
-    #[error("third-party push credentials were refused: {reason}")]
+    /// FCM could not reach APNs or web push with the credentials in the Firebase project
+    /// (THIRD_PARTY_AUTH_ERROR): keep the device, do not retry; someone must fix the
+    /// project's APNs key, so the caller logs it and counts it.
+    #[error("FCM could not authenticate with APNs or web push: {reason}")]
     ThirdPartyAuth {
-        /// FCM's message.
+        /// FCM's message, for the log.
         reason: String,
     },
-    /// The message itself was refused (a payload error): keep the device, do not retry.
-    #[error("the message was refused: {reason}")]
+    /// FCM refused this message (a payload error, a message that cannot fit 4096 bytes, a
+    /// project FCM does not know): keep the device, do not retry the same message.
+    #[error("FCM rejected the message: {reason}")]
     Rejected {
-        /// FCM's message.
+        /// What FCM or we objected to.
         reason: String,
     },
-    /// Our own service account or access token was refused: retry later; an operator must
-    /// look (logged at error level).
+    /// Our service account or access token was refused (the token endpoint's invalid_grant,
+    /// FCM's UNAUTHENTICATED or PERMISSION_DENIED): retry later; the caller logs it at error
+    /// level, since no message goes out until the credentials are fixed.
     #[error("our FCM credentials were refused: {reason}")]
     Unauthorized {
         /// What the token endpoint or FCM said.
@@ -76,9 +83,29 @@ pub enum SendError {
     },
 }
 
-/// Sends pushes.
+impl SendError {
+    /// Whether sending the same message again later may succeed (`Retry`, `Unauthorized`),
+    /// so the consumer leaves the job on the queue instead of dropping it.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            SendError::Retry { .. } | SendError::Unauthorized { .. }
+        )
+    }
+
+    /// How long FCM asked us to wait before trying again, when it did.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            SendError::Retry { after, .. } => *after,
+            _ => None,
+        }
+    }
+}
+
+/// Sends one push message to one device. The adapter is FCM; tests of the consumer
+/// can use a fake.
 #[async_trait]
 pub trait PushSender: Send + Sync {
-    /// Sends one message to one device.
+    /// Sends `message`; the error says whether to delete the device, retry or give up.
     async fn send(&self, message: &PushMessage) -> Result<(), SendError>;
 }

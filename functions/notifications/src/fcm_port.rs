@@ -16,12 +16,14 @@ pub fn build<'a>(init: &'a Init<'a>) -> PortFuture<'a, Option<Arc<dyn PushSender
         let config = &init.config.push;
         let text = match &config.service_account {
             None => return Ok(None),
-            Some(ServiceAccountSource::File(path)) => std::fs::read_to_string(path).map_err(|e| {
-                StartupError::Push(format!(
-                    "reading FCM_SERVICE_ACCOUNT_PATH={}: {e}",
-                    path.display()
-                ))
-            })?,
+            Some(ServiceAccountSource::File(path)) => {
+                std::fs::read_to_string(path).map_err(|e| {
+                    StartupError::Push(format!(
+                        "reading FCM_SERVICE_ACCOUNT_PATH={}: {e}",
+                        path.display()
+                    ))
+                })?
+            }
             Some(ServiceAccountSource::SecretsManager(id)) => {
                 runcrew_shared::secrets::secret_string(init.sdk().await, id)
                     .await

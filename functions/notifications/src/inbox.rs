@@ -52,7 +52,14 @@ pub async fn list(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
     let items: Vec<Value> = page
         .items
         .iter()
-        .map(|n| shown(n, n.actor_id.as_deref().map(|id| Author::summary(id, people.get(id)))))
+        .map(|n| {
+            shown(
+                n,
+                n.actor_id
+                    .as_deref()
+                    .map(|id| Author::summary(id, people.get(id))),
+            )
+        })
         .collect();
     response::no_store(
         http::StatusCode::OK,
@@ -95,7 +102,10 @@ impl MarkRead {
             .as_object()
             .ok_or_else(|| ApiError::invalid("body", "must be {ids: [...]} or {all: true}"))?;
         if let Some(other) = object.keys().find(|k| !matches!(k.as_str(), "ids" | "all")) {
-            return Err(ApiError::invalid(other.as_str(), "is not read here; send ids or all"));
+            return Err(ApiError::invalid(
+                other.as_str(),
+                "is not read here; send ids or all",
+            ));
         }
         match (object.get("ids"), object.get("all")) {
             (Some(_), Some(_)) => Err(ApiError::invalid("all", "send either ids or all, not both")),
@@ -164,7 +174,10 @@ mod tests {
             MarkRead::parse(&json!({"ids": [id.as_str(), id.as_str()]})).expect("valid"),
             MarkRead::Ids(vec![id.clone()])
         );
-        assert_eq!(MarkRead::parse(&json!({"all": true})).expect("valid"), MarkRead::All);
+        assert_eq!(
+            MarkRead::parse(&json!({"all": true})).expect("valid"),
+            MarkRead::All
+        );
         let too_many: Vec<&str> = (0..=MAX_MARK_IDS).map(|_| id.as_str()).collect();
         for (body, field) in [
             (json!({}), "ids"),
@@ -177,7 +190,11 @@ mod tests {
             (json!({"every": true}), "every"),
             (json!([1]), "body"),
         ] {
-            assert_eq!(field_of(MarkRead::parse(&body).expect_err("refused")), field, "{body}");
+            assert_eq!(
+                field_of(MarkRead::parse(&body).expect_err("refused")),
+                field,
+                "{body}"
+            );
         }
     }
 }

@@ -48,7 +48,7 @@ fn notify_handler<'a>(app: &'a App, change: &'a Change) -> ChangeFuture<'a> {
 }
 
 /// What happened, read from one stream record.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Cause {
     /// `follower` started following `followee`.
     Followed {
@@ -176,9 +176,14 @@ pub async fn compose(
             }])
         }
         Cause::Liked { course_id, liker } => {
-            course_news(store, course_id, liker, Kind::CourseLiked, at_ms, |name, course| {
-                format!("{name} liked your course {course}")
-            })
+            course_news(
+                store,
+                course_id,
+                liker,
+                Kind::CourseLiked,
+                at_ms,
+                |name, course| format!("{name} liked your course {course}"),
+            )
             .await
         }
         Cause::Reviewed {
@@ -191,9 +196,14 @@ pub async fn compose(
                 .map(|item| from_body::<Review>(&item))
                 .transpose()?;
             let stars = review.map_or(String::new(), |r| format!(" ({}★)", r.rating));
-            course_news(store, course_id, reviewer, Kind::CourseReviewed, at_ms, |name, course| {
-                format!("{name} reviewed your course {course}{stars}")
-            })
+            course_news(
+                store,
+                course_id,
+                reviewer,
+                Kind::CourseReviewed,
+                at_ms,
+                |name, course| format!("{name} reviewed your course {course}{stars}"),
+            )
             .await
         }
         Cause::Overtook { best, previous_key } => overtaken(store, best, previous_key, at_ms).await,
@@ -220,10 +230,7 @@ async fn course_news(
         return Ok(Vec::new());
     };
     Ok(vec![Notification {
-        id: NotificationId::new(
-            at_ms,
-            &format!("{}#{course_id}#{actor_id}", kind.as_str()),
-        ),
+        id: NotificationId::new(at_ms, &format!("{}#{course_id}#{actor_id}", kind.as_str())),
         user_id: course.creator_id.clone(),
         kind,
         title: course.name.clone(),
@@ -341,7 +348,13 @@ mod tests {
     use runcrew_shared::store::Key;
     use runcrew_shared::store::to_body;
 
-    fn change(kind: ChangeKind, pk: &str, sk: &str, old: Option<Item>, new: Option<Item>) -> Change {
+    fn change(
+        kind: ChangeKind,
+        pk: &str,
+        sk: &str,
+        old: Option<Item>,
+        new: Option<Item>,
+    ) -> Change {
         Change {
             kind,
             key: Key::new(pk, sk),
@@ -365,22 +378,40 @@ mod tests {
     }
 
     fn item(best: &Best) -> Item {
-        Item::new(Key::new("COURSE#c1", format!("BEST#{}", best.user_id)), to_body(best).expect("body"))
+        Item::new(
+            Key::new("COURSE#c1", format!("BEST#{}", best.user_id)),
+            to_body(best).expect("body"),
+        )
     }
 
     #[test]
     fn a_new_follow_like_or_review_is_news_and_their_removal_is_not() {
-        let follow = change(ChangeKind::Insert, "USER#a", "FOLLOWS#b", None, Some(Item::new(Key::new("USER#a", "FOLLOWS#b"), Default::default())));
+        let follow = change(
+            ChangeKind::Insert,
+            "USER#a",
+            "FOLLOWS#b",
+            None,
+            Some(Item::new(
+                Key::new("USER#a", "FOLLOWS#b"),
+                Default::default(),
+            )),
+        );
         assert_eq!(
             cause_of(&follow).expect("reads"),
-            Some(Cause::Followed { follower: "a".into(), followee: "b".into() })
+            Some(Cause::Followed {
+                follower: "a".into(),
+                followee: "b".into()
+            })
         );
         let unfollow = change(ChangeKind::Remove, "USER#a", "FOLLOWS#b", None, None);
         assert_eq!(cause_of(&unfollow).expect("reads"), None);
         let like = change(ChangeKind::Insert, "COURSE#c1", "LIKE#a", None, None);
         assert_eq!(
             cause_of(&like).expect("reads"),
-            Some(Cause::Liked { course_id: "c1".into(), liker: "a".into() })
+            Some(Cause::Liked {
+                course_id: "c1".into(),
+                liker: "a".into()
+            })
         );
         let edited_review = change(ChangeKind::Modify, "COURSE#c1", "REVIEW#a", None, None);
         assert_eq!(cause_of(&edited_review).expect("reads"), None);
@@ -391,17 +422,50 @@ mod tests {
     #[test]
     fn only_a_faster_board_entry_overtakes_anyone() {
         let (slow, fast) = (best("a", 1500), best("a", 1400));
-        let first = change(ChangeKind::Insert, "COURSE#c1", "BEST#a", None, Some(item(&slow)));
-        assert!(matches!(cause_of(&first).expect("reads"), Some(Cause::Overtook { previous_key: None, .. })));
-        let faster = change(ChangeKind::Modify, "COURSE#c1", "BEST#a", Some(item(&slow)), Some(item(&fast)));
+        let first = change(
+            ChangeKind::Insert,
+            "COURSE#c1",
+            "BEST#a",
+            None,
+            Some(item(&slow)),
+        );
+        assert!(matches!(
+            cause_of(&first).expect("reads"),
+            Some(Cause::Overtook {
+                previous_key: None,
+                ..
+            })
+        ));
+        let faster = change(
+            ChangeKind::Modify,
+            "COURSE#c1",
+            "BEST#a",
+            Some(item(&slow)),
+            Some(item(&fast)),
+        );
         assert_eq!(
             cause_of(&faster).expect("reads"),
-            Some(Cause::Overtook { best: fast.clone(), previous_key: Some(slow.board_key()) })
+            Some(Cause::Overtook {
+                best: fast.clone(),
+                previous_key: Some(slow.board_key())
+            })
         );
         // Its run deleted, the slower next best takes the place: nobody was passed.
-        let slower = change(ChangeKind::Modify, "COURSE#c1", "BEST#a", Some(item(&fast)), Some(item(&slow)));
+        let slower = change(
+            ChangeKind::Modify,
+            "COURSE#c1",
+            "BEST#a",
+            Some(item(&fast)),
+            Some(item(&slow)),
+        );
         assert_eq!(cause_of(&slower).expect("reads"), None);
-        let gone = change(ChangeKind::Remove, "COURSE#c1", "BEST#a", Some(item(&fast)), None);
+        let gone = change(
+            ChangeKind::Remove,
+            "COURSE#c1",
+            "BEST#a",
+            Some(item(&fast)),
+            None,
+        );
         assert_eq!(cause_of(&gone).expect("reads"), None);
     }
 

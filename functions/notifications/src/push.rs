@@ -23,8 +23,8 @@ use std::time::Duration;
 use futures::future::join_all;
 use runcrew_model::notification::device::{self, Device};
 use runcrew_model::notification::inbox::Notification;
-use runcrew_model::notification::settings::{self, STALE_AFTER};
 use runcrew_model::notification::job;
+use runcrew_model::notification::settings::{self, STALE_AFTER};
 use runcrew_shared::function::METRICS_NAMESPACE;
 use runcrew_shared::push::{PushMessage, PushSender, SendError};
 use runcrew_shared::queue::QueueName;
@@ -37,10 +37,7 @@ use runcrew_shared::{ApiError, App, Needs, TaskError};
 pub static PUSH: QueueFunction = QueueFunction {
     binary: "push",
     queue: QueueName::Push,
-    needs: Needs::NOTHING
-        .store()
-        .queue()
-        .push(crate::fcm_port::build),
+    needs: Needs::NOTHING.store().queue().push(crate::fcm_port::build),
     handler: push_handler,
 };
 
@@ -99,19 +96,29 @@ pub async fn deliver(
         tracing::info!(kind, "push not sent: the person turned this type off");
         return Ok(Handled::Done);
     }
-    let age = Duration::from_millis(
-        (now.as_millisecond() - notification.id.created_ms()).max(0) as u64,
-    );
+    let age =
+        Duration::from_millis((now.as_millisecond() - notification.id.created_ms()).max(0) as u64);
     if age > STALE_AFTER {
-        tracing::info!(kind, age_s = age.as_secs(), "push not sent: stale (the inbox has it)");
+        tracing::info!(
+            kind,
+            age_s = age.as_secs(),
+            "push not sent: stale (the inbox has it)"
+        );
         return Ok(Handled::Done);
     }
     if let Some(remaining) = settings.quiet_hours.as_ref().and_then(|q| q.remaining(now)) {
         if age + remaining > STALE_AFTER {
-            tracing::info!(kind, "push not sent: quiet hours outlast it (the inbox has it)");
+            tracing::info!(
+                kind,
+                "push not sent: quiet hours outlast it (the inbox has it)"
+            );
             return Ok(Handled::Done);
         }
-        tracing::info!(kind, hold_s = remaining.as_secs(), "push held for quiet hours");
+        tracing::info!(
+            kind,
+            hold_s = remaining.as_secs(),
+            "push held for quiet hours"
+        );
         return Ok(Handled::Later(remaining));
     }
     let devices = device::list(store, &notification.user_id).await?;

@@ -50,6 +50,7 @@ pub fn registry() -> Vec<&'static HttpFunction> {
         .chain(runcrew_runs::FUNCTIONS)
         .chain(runcrew_social::FUNCTIONS)
         .chain(runcrew_docs::FUNCTIONS)
+        .chain(runcrew_notifications::FUNCTIONS)
         .copied()
         .collect()
 }
@@ -63,13 +64,17 @@ pub fn tasks() -> Vec<&'static S3Function> {
 /// Every consumer of the table's stream compiled into this workspace, by binary name; the
 /// gateway delivers the embedded store's stream to them.
 pub fn stream_tasks() -> Vec<&'static StreamFunction> {
-    runcrew_runs::projector::STREAM_TASKS.to_vec()
+    runcrew_runs::projector::STREAM_TASKS
+        .iter()
+        .chain(runcrew_notifications::STREAM_TASKS)
+        .copied()
+        .collect()
 }
 
 /// Every queue consumer compiled into this workspace, by binary name; the gateway polls
-/// the template's queues for them. None yet: `push` and `strava-import` add theirs.
+/// the template's queues for them.
 pub fn queue_tasks() -> Vec<&'static QueueFunction> {
-    Vec::new()
+    runcrew_notifications::QUEUE_TASKS.to_vec()
 }
 
 /// Every scheduled task compiled into this workspace, by binary name; the gateway fires
@@ -265,7 +270,9 @@ pub async fn start(
     let config = Config::from_lookup(&lookup_with_port).map_err(StartupError::from)?;
     let spec = template::parse(TEMPLATE, &template_overrides(&config, &lookup_with_port))?;
     let background = Background::from_lookup(&lookup_with_port)?;
-    let app = Arc::new(App::build(config, Needs::EVERYTHING).await?);
+    // Every port, and FCM when `FCM_*` name a service account (pushes are off otherwise).
+    let needs = Needs::EVERYTHING.push(runcrew_notifications::fcm_port::build);
+    let app = Arc::new(App::build(config, needs).await?);
     serve_with(listener, app, spec, &registry(), background)
 }
 

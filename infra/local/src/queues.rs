@@ -415,7 +415,9 @@ async fn deliver(
             .map(|(_, delay)| *delay);
         let done = if let Some(delay) = deferred {
             // Put off on purpose (quiet hours, Retry-After): back when the consumer said.
-            inbox.retry_after(consumer.name, &message.receipt, delay).await
+            inbox
+                .retry_after(consumer.name, &message.receipt, delay)
+                .await
         } else if failed_now {
             failed += 1;
             if consumer

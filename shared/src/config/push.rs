@@ -33,7 +33,10 @@ pub struct PushConfig {
 }
 
 impl PushConfig {
-    pub(crate) fn read(get: &dyn Fn(&str) -> Option<String>, problems: &mut Vec<ConfigProblem>) -> Self {
+    pub(crate) fn read(
+        get: &dyn Fn(&str) -> Option<String>,
+        problems: &mut Vec<ConfigProblem>,
+    ) -> Self {
         let path = get("FCM_SERVICE_ACCOUNT_PATH").filter(|v| !v.is_empty());
         let secret = get("FCM_SERVICE_ACCOUNT_SECRET_ID").filter(|v| !v.is_empty());
         let service_account = match (path, secret) {
@@ -63,7 +66,10 @@ impl PushConfig {
     pub(crate) fn problems(&self, environment: Environment) -> Vec<ConfigProblem> {
         let mut problems = Vec::new();
         if environment == Environment::Production {
-            let urls = [("FCM_API_URL", Some(&self.api_url)), ("FCM_TOKEN_URL", self.token_url.as_ref())];
+            let urls = [
+                ("FCM_API_URL", Some(&self.api_url)),
+                ("FCM_TOKEN_URL", self.token_url.as_ref()),
+            ];
             for (name, url) in urls {
                 if let Some(url) = url.filter(|u| !u.starts_with("https://")) {
                     problems.push(ConfigProblem(format!(
@@ -127,7 +133,10 @@ mod tests {
         let problems = config.problems(Environment::Production);
         let text = format!("{problems:?}");
         assert_eq!(problems.len(), 3, "{text}");
-        assert!(text.contains("FCM_API_URL") && text.contains("FCM_TOKEN_URL"), "{text}");
+        assert!(
+            text.contains("FCM_API_URL") && text.contains("FCM_TOKEN_URL"),
+            "{text}"
+        );
         assert!(config.problems(Environment::Local).is_empty());
     }
 }

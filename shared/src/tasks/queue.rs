@@ -60,8 +60,7 @@ pub enum Handled {
 pub const MAX_DEFERRAL: Duration = Duration::from_secs(12 * 3600);
 
 /// What a message handler returns.
-pub type MessageFuture<'a> =
-    Pin<Box<dyn Future<Output = Result<Handled, TaskError>> + Send + 'a>>;
+pub type MessageFuture<'a> = Pin<Box<dyn Future<Output = Result<Handled, TaskError>> + Send + 'a>>;
 
 /// A handler of one message, as a plain function pointer so a registry can list it.
 pub type MessageHandler = for<'a> fn(&'a App, &'a QueueMessage) -> MessageFuture<'a>;
@@ -452,14 +451,20 @@ mod tests {
         assert_eq!(failed(&response), [got[0].id.clone()]);
         assert_eq!(outcome.counts.deferred, 1);
         assert_eq!(outcome.counts.failed, 0);
-        assert_eq!(outcome.deferred, [(got[0].id.clone(), Duration::from_secs(3600))]);
+        assert_eq!(
+            outcome.deferred,
+            [(got[0].id.clone(), Duration::from_secs(3600))]
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
         let again = inbox
             .receive(QueueName::Push, 10, Duration::from_secs(1))
             .await
             .expect("received");
         assert!(again.is_empty(), "{again:?}");
-        assert_eq!(inbox.depth(QueueName::Push).await.expect("depth").in_flight, 1);
+        assert_eq!(
+            inbox.depth(QueueName::Push).await.expect("depth").in_flight,
+            1
+        );
     }
 
     #[test]

@@ -11,8 +11,9 @@ use async_trait::async_trait;
 use super::PushSender;
 use super::access_token::TokenSource;
 use super::errors::{FcmSetupError, SendError, classify, describe, retry_after};
-use super::message::{PushMessage, message_body};
+use super::message::message_body;
 use super::service_account::{DEFAULT_TOKEN_URL, ServiceAccount};
+use runcrew_shared::push::PushMessage;
 
 /// Sends push messages through FCM HTTP v1 for one service account. Cheap to clone; the
 /// clones share one token cache, so build one per execution environment.

@@ -11,6 +11,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+pub use runcrew_shared::push::SendError;
+
 /// Why the FCM client could not be set up: a start-up problem of the push consumer,
 /// refused loudly rather than discovered on the first message.
 #[derive(Debug, thiserror::Error)]
@@ -29,70 +31,6 @@ pub enum FcmSetupError {
     /// The HTTP client could not be built (no TLS roots, say).
     #[error("the FCM HTTP client: {0}")]
     HttpClient(String),
-}
-
-/// Why one message was not delivered to FCM, sorted by what the caller does next.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SendError {
-    /// FCM says the device token is gone or not ours (UNREGISTERED, SENDER_ID_MISMATCH, an
-    /// invalid registration token): delete the device; sending again cannot succeed.
-    #[error("FCM no longer accepts the device token ({code})")]
-    DeadToken {
-        /// FCM's error code, e.g. `UNREGISTERED`.
-        code: String,
-    },
-    /// FCM, the token endpoint or the network could not take the message now (QUOTA_EXCEEDED,
-    /// UNAVAILABLE, INTERNAL, 5xx, timeouts): send it again later, after `after` when FCM
-    /// said how long to wait (`Retry-After`).
-    #[error("FCM could not take the message now: {reason}")]
-    Retry {
-        /// FCM's `Retry-After`, when it gave one.
-        after: Option<Duration>,
-        /// What happened, for the log.
-        reason: String,
-    },
-    /// FCM could not reach APNs or web push with the credentials in the Firebase project
-    /// (THIRD_PARTY_AUTH_ERROR): keep the device, do not retry; someone must fix the
-    /// project's APNs key, so the caller logs it and counts it.
-    #[error("FCM could not authenticate with APNs or web push: {reason}")]
-    ThirdPartyAuth {
-        /// FCM's message, for the log.
-        reason: String,
-    },
-    /// FCM refused this message (a payload error, a message that cannot fit 4096 bytes, a
-    /// project FCM does not know): keep the device, do not retry the same message.
-    #[error("FCM rejected the message: {reason}")]
-    Rejected {
-        /// What FCM or we objected to.
-        reason: String,
-    },
-    /// Our service account or access token was refused (the token endpoint's invalid_grant,
-    /// FCM's UNAUTHENTICATED or PERMISSION_DENIED): retry later; the caller logs it at error
-    /// level, since no message goes out until the credentials are fixed.
-    #[error("our FCM credentials were refused: {reason}")]
-    Unauthorized {
-        /// What the token endpoint or FCM said.
-        reason: String,
-    },
-}
-
-impl SendError {
-    /// Whether sending the same message again later may succeed (`Retry`, `Unauthorized`),
-    /// so the consumer leaves the job on the queue instead of dropping it.
-    pub fn is_retryable(&self) -> bool {
-        matches!(
-            self,
-            SendError::Retry { .. } | SendError::Unauthorized { .. }
-        )
-    }
-
-    /// How long FCM asked us to wait before trying again, when it did.
-    pub fn retry_after(&self) -> Option<Duration> {
-        match self {
-            SendError::Retry { after, .. } => *after,
-            _ => None,
-        }
-    }
 }
 
 /// The longest piece of a third party's error text kept in a reason: enough for a log

@@ -6,11 +6,9 @@
 //! older one on the lock screen. FCM refuses a payload over 4096 bytes; the body text is
 //! what gives way.
 
-use std::collections::BTreeMap;
-
 use serde_json::{Value, json};
 
-use super::errors::SendError;
+use runcrew_shared::push::{PushMessage, SendError};
 
 /// The largest message FCM accepts, in bytes of JSON.
 pub const MAX_PAYLOAD_BYTES: usize = 4096;
@@ -19,34 +17,6 @@ pub const MAX_PAYLOAD_BYTES: usize = 4096;
 pub const ANDROID_TTL: &str = "3600s";
 /// What a shortened body ends with.
 const ELLIPSIS: &str = "…";
-
-/// One notification for one device, as the push consumer hands it to a [`super::PushSender`].
-#[derive(Clone, PartialEq, Eq)]
-pub struct PushMessage {
-    /// The FCM registration token of the device (never logged or printed).
-    pub device_token: String,
-    /// The notification's title.
-    pub title: String,
-    /// The notification's text; shortened with "…" when the message would not fit.
-    pub body: String,
-    /// What the app reads when the notification is opened; FCM wants string values.
-    pub data: BTreeMap<String, String>,
-    /// The kind of notification (`new_follower`, say): newer ones of a kind replace older
-    /// ones on the device, and Android shows them in the channel of that name.
-    pub collapse_key: String,
-}
-
-impl std::fmt::Debug for PushMessage {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PushMessage")
-            .field("device_token", &"<redacted>")
-            .field("title", &self.title)
-            .field("body", &self.body)
-            .field("data", &self.data)
-            .field("collapse_key", &self.collapse_key)
-            .finish()
-    }
-}
 
 /// The FCM HTTP v1 request body for `message`, its body text shortened (on a character
 /// boundary, ending with "…") until the whole fits [`MAX_PAYLOAD_BYTES`]. A message that

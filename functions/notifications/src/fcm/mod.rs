@@ -20,7 +20,9 @@ use std::time::Duration;
 
 pub use client::FcmClient;
 pub use errors::{FcmSetupError, SendError};
-pub use message::{MAX_PAYLOAD_BYTES, PushMessage, message_body};
+pub use message::{MAX_PAYLOAD_BYTES, message_body};
+pub use runcrew_shared::push::PushMessage;
+pub use runcrew_shared::push::PushSender;
 pub use service_account::ServiceAccount;
 
 /// The longest a connection to FCM or the token endpoint may take.
@@ -28,14 +30,6 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// The longest one request may take, so a stalled FCM cannot hold a batch until the
 /// function's own timeout.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// Sends one push message to one device. A trait so the push consumer can be tested
-/// without FCM.
-#[async_trait::async_trait]
-pub trait PushSender: Send + Sync {
-    /// Sends `message`; the error says whether to delete the device, retry or give up.
-    async fn send(&self, message: &PushMessage) -> Result<(), SendError>;
-}
 
 /// The HTTP client for FCM and its token endpoint: our timeouts (a stalled Google cannot
 /// hold a batch), no redirects (neither endpoint redirects, so one would only send our

@@ -351,9 +351,18 @@ mod tests {
             (json!({"token": 42, "platform": "ios"}), "token"),
             (json!({"token": "abc"}), "platform"),
             (json!({"token": "abc", "platform": "symbian"}), "platform"),
-            (json!({"token": "abc", "platform": "web", "app_version": ""}), "app_version"),
-            (json!({"token": "abc", "platform": "web", "app_version": 3}), "app_version"),
-            (json!({"token": "abc", "platform": "web", "topic": "x"}), "topic"),
+            (
+                json!({"token": "abc", "platform": "web", "app_version": ""}),
+                "app_version",
+            ),
+            (
+                json!({"token": "abc", "platform": "web", "app_version": 3}),
+                "app_version",
+            ),
+            (
+                json!({"token": "abc", "platform": "web", "topic": "x"}),
+                "topic",
+            ),
             (json!("abc"), "body"),
         ];
         for (body, field) in cases {

@@ -48,7 +48,9 @@ impl NotificationId {
         let shaped = ms.len() == 13
             && ms.bytes().all(|b| b.is_ascii_digit())
             && digest.len() == 16
-            && digest.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+            && digest
+                .bytes()
+                .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
         shaped.then(|| NotificationId(text.to_owned()))
     }
 
@@ -117,7 +119,10 @@ impl Notification {
 
 /// The key of an inbox item.
 pub fn notification_key(user_id: &str, id: &NotificationId) -> Key {
-    Key::new(user_partition(user_id), format!("{SK_PREFIX}{}", id.as_str()))
+    Key::new(
+        user_partition(user_id),
+        format!("{SK_PREFIX}{}", id.as_str()),
+    )
 }
 
 fn state_key(user_id: &str) -> Key {

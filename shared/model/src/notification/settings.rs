@@ -181,7 +181,10 @@ impl SettingsPatch {
 
 fn parse_types(value: &Value) -> Result<BTreeMap<Kind, bool>, ApiError> {
     let object = value.as_object().ok_or_else(|| {
-        ApiError::invalid("types", "must be an object of notification types to true or false")
+        ApiError::invalid(
+            "types",
+            "must be an object of notification types to true or false",
+        )
     })?;
     object
         .iter()
@@ -189,7 +192,10 @@ fn parse_types(value: &Value) -> Result<BTreeMap<Kind, bool>, ApiError> {
             let field = format!("types.{name}");
             let kind = Kind::parse(name).ok_or_else(|| {
                 let known: Vec<&str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
-                ApiError::invalid(&field, format!("is not a notification type; one of {}", known.join(", ")))
+                ApiError::invalid(
+                    &field,
+                    format!("is not a notification type; one of {}", known.join(", ")),
+                )
             })?;
             let on = on
                 .as_bool()
@@ -368,9 +374,8 @@ mod tests {
         assert!(!settings.allows(Kind::CourseLiked));
         assert!(settings.allows(Kind::NewFollower));
         assert_eq!(settings.quiet_hours, Some(seoul_nights()));
-        let cleared = settings.patched(
-            SettingsPatch::parse(&json!({"quiet_hours": null})).expect("valid"),
-        );
+        let cleared =
+            settings.patched(SettingsPatch::parse(&json!({"quiet_hours": null})).expect("valid"));
         assert_eq!(cleared.quiet_hours, None);
         assert!(!cleared.allows(Kind::CourseLiked), "types left alone");
     }
@@ -379,15 +384,36 @@ mod tests {
     fn a_wrong_setting_is_refused_naming_its_field() {
         let cases = [
             (json!({"types": {"newsletter": false}}), "types.newsletter"),
-            (json!({"types": {"new_follower": "no"}}), "types.new_follower"),
+            (
+                json!({"types": {"new_follower": "no"}}),
+                "types.new_follower",
+            ),
             (json!({"types": true}), "types"),
             (json!({"sound": true}), "sound"),
-            (json!({"quiet_hours": {"start": "24:00", "end": "07:00", "time_zone": "UTC"}}), "quiet_hours.start"),
-            (json!({"quiet_hours": {"start": "22:00", "end": "7:00", "time_zone": "UTC"}}), "quiet_hours.end"),
-            (json!({"quiet_hours": {"start": "22:00", "end": "22:00", "time_zone": "UTC"}}), "quiet_hours.end"),
-            (json!({"quiet_hours": {"start": "22:00", "end": "07:00", "time_zone": "Mars/Olympus"}}), "quiet_hours.time_zone"),
-            (json!({"quiet_hours": {"start": "22:00", "end": "07:00"}}), "quiet_hours.time_zone"),
-            (json!({"quiet_hours": {"start": "22:00", "end": "07:00", "time_zone": "UTC", "days": 5}}), "quiet_hours.days"),
+            (
+                json!({"quiet_hours": {"start": "24:00", "end": "07:00", "time_zone": "UTC"}}),
+                "quiet_hours.start",
+            ),
+            (
+                json!({"quiet_hours": {"start": "22:00", "end": "7:00", "time_zone": "UTC"}}),
+                "quiet_hours.end",
+            ),
+            (
+                json!({"quiet_hours": {"start": "22:00", "end": "22:00", "time_zone": "UTC"}}),
+                "quiet_hours.end",
+            ),
+            (
+                json!({"quiet_hours": {"start": "22:00", "end": "07:00", "time_zone": "Mars/Olympus"}}),
+                "quiet_hours.time_zone",
+            ),
+            (
+                json!({"quiet_hours": {"start": "22:00", "end": "07:00"}}),
+                "quiet_hours.time_zone",
+            ),
+            (
+                json!({"quiet_hours": {"start": "22:00", "end": "07:00", "time_zone": "UTC", "days": 5}}),
+                "quiet_hours.days",
+            ),
             (json!({"quiet_hours": "night"}), "quiet_hours"),
             (json!([]), "body"),
         ];
