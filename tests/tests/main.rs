@@ -17,6 +17,7 @@ mod auth_journey;
 mod blobs_contract;
 mod courses_journey;
 mod events;
+mod fcm;
 mod identity_providers;
 mod local_api;
 mod projections;

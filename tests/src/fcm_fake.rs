@@ -1,4 +1,4 @@
-//! A fake Google: a token endpoint that verifies the JWT-bearer assertion with the test
+//! A fake Google for the push tests: a token endpoint that verifies the JWT-bearer assertion with the test
 //! service account's public key, and FCM's `messages:send`.
 
 use std::collections::BTreeMap;
@@ -51,32 +51,9 @@ pub fn generate_key() -> TestKey {
     }
 }
 
-/// `der` as a `PRIVATE KEY` PEM block.
+/// `der` as a `PRIVATE KEY` PEM block, as the Firebase console writes it.
 fn pem_of(der: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut encoded = String::new();
-    for chunk in der.chunks(3) {
-        let bytes = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = u32::from(bytes[0]) << 16 | u32::from(bytes[1]) << 8 | u32::from(bytes[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                encoded.push(char::from(ALPHABET[(n >> (18 - 6 * i)) as usize & 63]));
-            } else {
-                encoded.push('=');
-            }
-        }
-    }
-    let mut pem = String::from("-----BEGIN PRIVATE KEY-----\n");
-    for line in encoded.as_bytes().chunks(64) {
-        pem.push_str(std::str::from_utf8(line).expect("base64 is ASCII"));
-        pem.push('\n');
-    }
-    pem.push_str("-----END PRIVATE KEY-----\n");
-    pem
+    pem::encode(&pem::Pem::new("PRIVATE KEY", der.to_vec()))
 }
 
 /// The service account JSON as the Firebase console downloads it.
@@ -119,15 +96,21 @@ pub fn message() -> PushMessage {
 /// The claims of an assertion that verified.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Claims {
+    /// Who signed it: the account's e-mail.
     pub iss: String,
+    /// What it asks for: FCM's scope.
     pub scope: String,
+    /// Whom it is for: the token endpoint.
     pub aud: String,
+    /// When it was signed, epoch seconds.
     pub iat: u64,
+    /// When it expires, epoch seconds.
     pub exp: u64,
 }
 
 /// The fake Google.
 pub struct Fake {
+    /// The wiremock server on 127.0.0.1 playing both endpoints.
     pub server: MockServer,
     issued: Arc<AtomicUsize>,
     claims: Arc<Mutex<Vec<Claims>>>,
@@ -279,11 +262,8 @@ impl TokenEndpoint {
     /// The claims of the request's assertion, if the request is a JWT-bearer grant whose
     /// assertion verifies with the account's public key.
     fn verify(&self, request: &Request) -> Result<Claims, String> {
-        let form = std::str::from_utf8(&request.body).map_err(|e| e.to_string())?;
-        let fields: BTreeMap<String, String> = form
-            .split('&')
-            .filter_map(|pair| pair.split_once('='))
-            .map(|(k, v)| (percent_decode(k), percent_decode(v)))
+        let fields: BTreeMap<String, String> = url::form_urlencoded::parse(&request.body)
+            .into_owned()
             .collect();
         if fields.get("grant_type").map(String::as_str)
             != Some("urn:ietf:params:oauth:grant-type:jwt-bearer")
@@ -325,24 +305,4 @@ impl Respond for TokenEndpoint {
             })),
         }
     }
-}
-
-/// `text` with `+` and `%XX` form escapes decoded.
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("");
-                out.push(u8::from_str_radix(hex, 16).unwrap_or(b'?'));
-                i += 2;
-            }
-            other => out.push(other),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
