@@ -196,6 +196,45 @@ impl Fake {
             .await;
     }
 
+    /// FCM answers messages to the device `device_token` with `response`, whatever else
+    /// is mounted (a per-device answer wins).
+    pub async fn answers_device_with(&self, device_token: &str, response: ResponseTemplate) {
+        self.answers_device_times(device_token, response, u64::MAX)
+            .await;
+    }
+
+    /// [`Fake::answers_device_with`] for the next `times` messages to the device only
+    /// (then the other answers apply again: a service that recovers).
+    pub async fn answers_device_times(
+        &self,
+        device_token: &str,
+        response: ResponseTemplate,
+        times: u64,
+    ) {
+        Mock::given(method("POST"))
+            .and(path(Self::send_path()))
+            .and(wiremock::matchers::body_partial_json(
+                json!({"message": {"token": device_token}}),
+            ))
+            .respond_with(response)
+            .with_priority(1)
+            .up_to_n_times(times)
+            .mount(&self.server)
+            .await;
+    }
+
+    /// The device tokens of the messages FCM received, in order.
+    pub async fn devices_sent_to(&self) -> Vec<String> {
+        self.requests_to(&Self::send_path())
+            .await
+            .iter()
+            .filter_map(|r| {
+                let body: Value = serde_json::from_slice(&r.body).ok()?;
+                Some(body["message"]["token"].as_str()?.to_owned())
+            })
+            .collect()
+    }
+
     /// How many tokens the token endpoint granted.
     pub fn tokens_granted(&self) -> usize {
         self.issued.load(Ordering::SeqCst)

@@ -82,7 +82,11 @@ pub async fn dynamodb_store() -> DynamoStore {
 /// A fresh table in DynamoDB Local whose stream this process reads, as Lambda reads the
 /// table's: what the local gateway needs to run the stream consumers over DynamoDB.
 pub async fn dynamodb_store_with_stream() -> runcrew_local::dynamo_stream::StreamedStore {
-    let store = dynamodb_store().await;
+    streamed(dynamodb_store().await).await
+}
+
+/// `store` with its table's stream read as Lambda reads it.
+pub async fn streamed(store: DynamoStore) -> runcrew_local::dynamo_stream::StreamedStore {
     let stream = runcrew_local::dynamo_stream::DynamoTableStream::of(
         &store,
         &sdk_config(),
@@ -290,4 +294,49 @@ where
         );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
+}
+
+/// Creates a public 2 km course named `name` as `login`; returns its id.
+pub async fn create_course(api: &runcrew_local::Running, login: &Value, name: &str) -> String {
+    let (status, course) = call(
+        http()
+            .post(format!("{}/v1/courses", api.url()))
+            .bearer_auth(bearer(login))
+            .json(&json!({
+                "name": name,
+                "route": {"type": "LineString", "coordinates": [[126.9779, 37.5663], [126.9779, 37.584286]]}
+            })),
+    )
+    .await;
+    assert_eq!(status, 201, "{course}");
+    course["course_id"].as_str().expect("id").to_owned()
+}
+
+/// Records a 2 km run of `seconds` on `course` as `login`, an hour ago; returns its id.
+pub async fn record_run(
+    api: &runcrew_local::Running,
+    login: &Value,
+    course: &str,
+    seconds: i64,
+) -> String {
+    let started = time::OffsetDateTime::now_utc() - time::Duration::hours(1);
+    let started = started
+        .replace_nanosecond(0)
+        .expect("whole seconds")
+        .format(&time::format_description::well_known::Rfc3339)
+        .expect("time");
+    let (status, run) = call(
+        http()
+            .post(format!("{}/v1/runs", api.url()))
+            .bearer_auth(bearer(login))
+            .json(&json!({
+                "started_at": started,
+                "duration_s": seconds,
+                "distance_m": 2000.0,
+                "course_id": course,
+            })),
+    )
+    .await;
+    assert_eq!(status, 201, "{run}");
+    run["run_id"].as_str().expect("run id").to_owned()
 }

@@ -12,8 +12,8 @@ use runcrew_local::Running;
 use runcrew_shared::store::embedded::EmbeddedStore;
 use runcrew_shared::store::stream::TableStream;
 use runcrew_shared::store::{Condition, Item, Key, Page, Query, Store, StoreError, Write};
-use runcrew_tests::{bearer, call, dev_login, http};
-use serde_json::{Value, json};
+use runcrew_tests::{bearer, call, create_course, dev_login, http, record_run};
+use serde_json::Value;
 
 /// Which writes the store loses.
 enum Loses {
@@ -163,42 +163,8 @@ async fn api_with_a_course(store: Arc<LosingStore>) -> (Running, tempfile::TempD
     let config = runcrew_tests::config(dir.path(), &[]);
     let api = runcrew_tests::serve_app(runcrew_tests::app_over(config, store)).await;
     let alice = dev_login(&api, "alice").await;
-    let course = course(&api, &alice, "City Hall 2k").await;
+    let course = create_course(&api, &alice, "City Hall 2k").await;
     (api, dir, alice, course)
-}
-
-async fn course(api: &Running, login: &Value, name: &str) -> String {
-    let (status, course) = call(
-        http()
-            .post(url(api, "/v1/courses"))
-            .bearer_auth(bearer(login))
-            .json(&json!({
-                "name": name,
-                "route": {"type": "LineString", "coordinates": [[126.9779, 37.5663], [126.9779, 37.584286]]}
-            })),
-    )
-    .await;
-    assert_eq!(status, 201, "{course}");
-    course["course_id"].as_str().expect("id").to_owned()
-}
-
-/// Records a 2 km run of `seconds` on `course`, an hour ago; returns its id.
-async fn run_on(api: &Running, login: &Value, course: &str, seconds: i64) -> String {
-    let started = time::OffsetDateTime::now_utc() - time::Duration::hours(1);
-    let (status, run) = call(
-        http()
-            .post(url(api, "/v1/runs"))
-            .bearer_auth(bearer(login))
-            .json(&json!({
-                "started_at": started.replace_nanosecond(0).expect("whole").format(&time::format_description::well_known::Rfc3339).expect("time"),
-                "duration_s": seconds,
-                "distance_m": 2000.0,
-                "course_id": course,
-            })),
-    )
-    .await;
-    assert_eq!(status, 201, "{run}");
-    run["run_id"].as_str().expect("run id").to_owned()
 }
 
 /// The board's run ids, fastest first.
@@ -257,7 +223,7 @@ async fn lost_writes_are_made_right(inner: Arc<dyn Store>) {
     store.arm(Loses::Next(1));
 
     // when alice records a 10-minute 2 km run
-    let run = run_on(&api, &alice, &course, 600).await;
+    let run = record_run(&api, &alice, &course, 600).await;
 
     // then the request's own attempt at the board and the records was lost
     assert_eq!(store.lost(), 2, "both injected failures happened");
@@ -270,7 +236,7 @@ async fn lost_writes_are_made_right(inner: Arc<dyn Store>) {
     assert_eq!(stats["all_time"]["totals"]["runs"], 1, "{stats}");
 
     // given a slower run of hers on the same course
-    let slower = run_on(&api, &alice, &course, 720).await;
+    let slower = record_run(&api, &alice, &course, 720).await;
     assert!(api.settle_streams().await);
     assert_eq!(board(&api, &course).await, [(run.clone(), 600)]);
 
@@ -298,12 +264,12 @@ async fn a_poison_record_is_parked(inner: Arc<dyn Store>) {
     // given a store whose one course's leaderboard can never be written
     let store = LosingStore::new(inner, Loses::Next(0));
     let (api, _dir, alice, doomed) = api_with_a_course(store.clone()).await;
-    let fine = course(&api, &alice, "River 2k").await;
+    let fine = create_course(&api, &alice, "River 2k").await;
     store.arm(Loses::Always(format!("COURSE#{doomed}")));
 
     // when alice runs both courses
-    let lost_run = run_on(&api, &alice, &doomed, 600).await;
-    let kept_run = run_on(&api, &alice, &fine, 650).await;
+    let lost_run = record_run(&api, &alice, &doomed, 600).await;
+    let kept_run = record_run(&api, &alice, &fine, 650).await;
 
     // then the record of the doomed run is parked after its retries, naming the run
     assert!(api.settle_streams().await, "delivery finishes");

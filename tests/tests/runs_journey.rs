@@ -5,7 +5,6 @@
 use std::sync::Arc;
 
 use runcrew_local::Running;
-use runcrew_shared::queue::QueueName;
 use runcrew_tests::{bearer, call, dev_login, http};
 use serde_json::{Value, json};
 use time::format_description::well_known::Rfc3339;
@@ -401,18 +400,23 @@ async fn following_counts_once_queues_one_job_and_feeds_public_runs_newest_first
     };
     assert_eq!(profile(b_id.clone()).await["follower_count"], 1);
     assert_eq!(profile(a_id.clone()).await["following_count"], 1);
-    // and one new-follower job is on the push queue
-    let jobs = api
-        .app
-        .queue()
-        .expect("queue")
-        .as_memory()
-        .expect("in-process queue")
-        .messages(QueueName::Push);
-    assert_eq!(jobs.len(), 1, "{jobs:?}");
-    assert_eq!(jobs[0]["type"], "new_follower");
-    assert_eq!(jobs[0]["user_id"], b_id.as_str());
-    assert_eq!(jobs[0]["follower_id"], a_id.as_str());
+    // and b hears of one new follower (the notifier reads the follow off the stream)
+    assert!(api.settle_streams().await, "the stream settles");
+    let (status, inbox) = call(
+        http()
+            .get(url(&api, "/v1/notifications"))
+            .bearer_auth(bearer(&b)),
+    )
+    .await;
+    assert_eq!(status, 200, "{inbox}");
+    let news: Vec<&Value> = inbox["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter(|n| n["type"] == "new_follower")
+        .collect();
+    assert_eq!(news.len(), 1, "{inbox}");
+    assert_eq!(news[0]["actor"]["user_id"], a_id.as_str());
     // and b's followers list a by name
     let (_, followers) = call(http().get(url(&api, &format!("/v1/users/{b_id}/followers")))).await;
     assert_eq!(followers["items"][0]["display_name"], "a");

@@ -154,10 +154,18 @@ async fn the_public_profile_shows_no_email_provider_or_settings() {
 }
 
 #[tokio::test]
-async fn the_export_holds_profile_identities_and_sessions_but_no_secrets() {
+async fn the_export_holds_profile_identities_sessions_and_devices_but_no_secrets() {
     let (api, _dir) = runcrew_tests::start_local(&[]).await;
     let first = dev_login(&api, "alice").await;
     let second = dev_login(&api, "alice").await;
+    let (status, _) = call(
+        runcrew_tests::http()
+            .post(url(&api, "/v1/notifications/token"))
+            .bearer_auth(bearer(&first))
+            .json(&json!({"token": "alices-secret-device-token", "platform": "ios", "app_version": "2.0.1"})),
+    )
+    .await;
+    assert_eq!(status, 204);
     let response = runcrew_tests::http()
         .get(url(&api, "/v1/users/me/export"))
         .bearer_auth(bearer(&second))
@@ -183,6 +191,18 @@ async fn the_export_holds_profile_identities_and_sessions_but_no_secrets() {
         assert!(!text.contains(secret), "the export leaks a refresh token");
     }
     assert!(!text.contains("refresh_hash"), "{text}");
+    // her phone, without its token; her (empty) inbox and her notification settings
+    assert_eq!(export["devices"][0]["platform"], "ios");
+    assert_eq!(export["devices"][0]["app_version"], "2.0.1");
+    assert!(
+        !text.contains("alices-secret-device-token"),
+        "the export leaks a device token"
+    );
+    assert_eq!(export["notifications"], json!([]));
+    assert_eq!(
+        export["notification_settings"]["types"]["new_follower"],
+        true
+    );
     api.stop().await;
 }
 
@@ -192,6 +212,8 @@ async fn api_over_dynamodb() -> (Running, aws_sdk_dynamodb::Client, String, temp
     let store = runcrew_tests::dynamodb_store().await;
     let client = store.client().clone();
     let table = store.table_name().to_owned();
+    // With the table's stream, as on AWS: the projections (boards, notifications) exist.
+    let store = runcrew_tests::streamed(store).await;
     let app = runcrew_tests::app_over(runcrew_tests::config(dir.path(), &[]), Arc::new(store));
     (runcrew_tests::serve_app(app).await, client, table, dir)
 }
@@ -233,6 +255,7 @@ fn key_pattern(pk: &str, sk: &str, user_id: &str) -> String {
     let pk = pk.replace(user_id, "<userId>");
     let pk = match pk.split('#').collect::<Vec<_>>().as_slice() {
         ["IDENTITY", _, _] => "IDENTITY#<provider>#<subject>".to_owned(),
+        ["DEVICE", _] => "DEVICE#<digest>".to_owned(),
         _ => pk,
     };
     let pk = match pk.split_once('#') {
@@ -246,6 +269,8 @@ fn key_pattern(pk: &str, sk: &str, user_id: &str) -> String {
         Some(("IDEMPOTENCY", _)) => "IDEMPOTENCY#<digest>".to_owned(),
         Some((kind @ ("RUN" | "RUNPATH"), _)) => format!("{kind}#<runId>"),
         Some(("STATS", _)) => "STATS#<period>".to_owned(),
+        Some(("DEVICE", _)) => "DEVICE#<digest>".to_owned(),
+        Some(("NOTIF", _)) => "NOTIF#<notificationId>".to_owned(),
         Some((kind @ ("FOLLOWS" | "BEST"), _)) => format!("{kind}#<userId>"),
         Some((kind @ ("LIKE" | "FAVORITE" | "REVIEW"), _)) => format!("{kind}#<userId>"),
         _ => sk.to_owned(),
@@ -318,6 +343,25 @@ async fn erasing_an_account_leaves_no_item_with_its_id() {
         .await;
         assert_eq!(status, 204, "{body}");
     }
+    // and she has a phone registered and quiet hours set
+    let (status, _) = call(
+        runcrew_tests::http()
+            .post(url(&api, "/v1/notifications/token"))
+            .bearer_auth(bearer(&alice))
+            .json(&json!({"token": "alice-phone", "platform": "ios"})),
+    )
+    .await;
+    assert_eq!(status, 204);
+    let (status, _) = call(
+        runcrew_tests::http()
+            .patch(url(&api, "/v1/users/me/notification-settings"))
+            .bearer_auth(bearer(&alice))
+            .json(&json!({"quiet_hours": {"start": "22:00", "end": "07:00", "time_zone": "Asia/Seoul"}})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    // and the notifications of all this are in both inboxes
+    assert!(api.settle_streams().await, "the stream settles");
     let thumbnail = runcrew_tests::eventually("her course's thumbnail", || async {
         let (_, course) =
             call(runcrew_tests::http().get(url(&api, &format!("/v1/courses/{her_course}")))).await;
@@ -332,6 +376,16 @@ async fn erasing_an_account_leaves_no_item_with_its_id() {
         .map(|(pk, sk, _)| key_pattern(pk, sk, &alice_id))
         .collect();
     assert!(hers.len() >= 3, "alice owns items before: {hers:?}");
+    assert!(hers.contains("DEVICE#<digest> / OWNER"), "{hers:?}");
+    // bob's inbox tells of her follow: her id in his partition
+    assert!(
+        before
+            .iter()
+            .any(|(pk, sk, text)| *pk == format!("USER#{bob_id}")
+                && sk.starts_with("NOTIF#")
+                && text.contains(&alice_id)),
+        "bob was told of alice's follow"
+    );
     // every kind of item she owns is one the erasure knows about
     for pattern in &hers {
         assert!(

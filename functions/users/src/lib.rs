@@ -5,6 +5,7 @@
 //! OIDC mode the user is created on first use of `/v1/users/me` from the token's claims.
 
 use lambda_http::{Body, Request, Response};
+use runcrew_model::notification;
 use runcrew_model::profile::{
     self, AvatarUrl, Bio, DisplayName, Profile, Units, is_user_id, load_profile, profile_key,
 };
@@ -263,11 +264,22 @@ pub async fn export_me(app: &App, req: Request) -> Result<Response<Body>, ApiErr
         },
     )
     .await;
+    let user_id = caller.user_id.as_str();
+    let devices: Vec<serde_json::Value> = notification::device::list(store, user_id)
+        .await?
+        .iter()
+        .map(notification::device::Device::export)
+        .collect();
+    let notifications = notification::inbox::all(store, user_id).await?;
+    let notification_settings = notification::settings::load(store, user_id).await?;
     let export = serde_json::json!({
         "exported_at": now_rfc3339(),
         "profile": profile.private_view(),
         "identities": profile.identities,
         "sessions": sessions,
+        "devices": devices,
+        "notifications": notifications,
+        "notification_settings": notification_settings,
     });
     let mut resp = response::no_store(http::StatusCode::OK, &export)?;
     resp.headers_mut().insert(

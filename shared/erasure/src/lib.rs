@@ -2,7 +2,8 @@
 //!
 //! This crate is the one place allowed to know every area (it depends on the whole
 //! `runcrew-model`); the `DELETE /v1/users/me` function calls [`erase`], and a later erasure
-//! job may too. Each area's part is a module here: [`courses`], [`runs`], [`social`].
+//! job may too. Each area's part is a module here: [`courses`], [`runs`], [`social`],
+//! [`notifications`].
 //!
 //! What a user owns, by key pattern (each later feature that stores user-owned items adds
 //! its pattern here and its step in [`erase`], and the erasure test proves the table holds
@@ -19,6 +20,9 @@
 //! | `USER#<userId>` / `RUN#`, `RUNPATH#`, `STATS#`, `RECORDS` | runs, their paths, totals and records (with the partition) |
 //! | `COURSE#<courseId>` / `BEST#<userId>` | the user's leaderboard entries, found through the runs' courses |
 //! | `USER#<userId>` / `FOLLOWS#<userId>` | follows both ways: the user's own, and others' follows of the user (their counts drop) |
+//! | `USER#<userId>` / `DEVICE#<digest>`, `NOTIF#<id>`, `NOTIFSETTINGS`, `NOTIFSTATE` | devices, inbox and notification settings (with the partition) |
+//! | `DEVICE#<digest>` / `OWNER` | who owns each of the user's device tokens |
+//! | `USER#<otherId>` / `NOTIF#<id>` | notifications in others' inboxes that tell of the user (through gsi1 `NOTIFIED_BY#<userId>`) |
 //!
 //! Files: the user's courses' route and map files go with the courses; uploaded photos and
 //! their thumbnails (`uploads/<userId>/`, `thumbnails/uploads/<userId>/`) go by folder.
@@ -32,6 +36,7 @@
 //! profile, which goes with the rest of the partition, 100 items per transaction.
 
 pub mod courses;
+pub mod notifications;
 pub mod runs;
 pub mod social;
 
@@ -56,6 +61,11 @@ pub const ERASED_KEY_PATTERNS: &[&str] = &[
     "COURSE#<courseId> / LIKE#<userId>",
     "COURSE#<courseId> / FAVORITE#<userId>",
     "COURSE#<courseId> / REVIEW#<userId>",
+    "DEVICE#<digest> / OWNER",
+    "USER#<userId> / DEVICE#<digest>",
+    "USER#<userId> / NOTIF#<notificationId>",
+    "USER#<userId> / NOTIFSETTINGS",
+    "USER#<userId> / NOTIFSTATE",
 ];
 
 /// The bucket folders holding a user's uploaded photos and their thumbnails.
@@ -85,7 +95,8 @@ pub async fn erase(
     let mut erased = Erased {
         items: courses::erase_user(store, blobs, user_id).await?
             + runs::erase_user(store, user_id).await?
-            + social::erase_user(store, user_id).await?,
+            + social::erase_user(store, user_id).await?
+            + notifications::erase_user(store, user_id).await?,
         files: 0,
     };
     for folder in user_file_folders(user_id) {

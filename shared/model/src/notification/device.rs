@@ -316,6 +316,17 @@ pub async fn remove(store: &dyn Store, user_id: &str, digest: &str) -> Result<()
     }
 }
 
+/// Deletes the owner items of `user_id`'s devices (the devices themselves go with the
+/// user's partition): an erased account leaves no token naming it.
+pub async fn erase_owners(store: &dyn Store, user_id: &str) -> Result<usize, ApiError> {
+    let mut erased = 0;
+    for device in list(store, user_id).await? {
+        remove(store, user_id, &device.digest()).await?;
+        erased += 1;
+    }
+    Ok(erased)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

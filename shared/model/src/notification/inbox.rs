@@ -11,7 +11,8 @@ use runcrew_shared::ApiError;
 use runcrew_shared::clock::rfc3339_of_ms;
 use runcrew_shared::digest::short_sha256_hex;
 use runcrew_shared::store::{
-    Condition, Item, Key, Query, SortRange, Store, StoreError, Write, from_body, to_body,
+    Condition, Index, Item, Key, MAX_TRANSACTION_WRITES, Query, SortRange, Store, StoreError,
+    Write, from_body, to_body,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -110,10 +111,17 @@ impl Notification {
     }
 
     fn to_item(&self) -> Result<Item, ApiError> {
-        Ok(
-            Item::new(notification_key(&self.user_id, &self.id), to_body(self)?)
-                .expiring_at(self.id.created_ms() / 1000 + KEEP_SECONDS),
-        )
+        let item = Item::new(notification_key(&self.user_id, &self.id), to_body(self)?)
+            .expiring_at(self.id.created_ms() / 1000 + KEEP_SECONDS);
+        // Listed under the person it tells of, so their erasure finds it in others' inboxes.
+        Ok(match &self.actor_id {
+            Some(actor) => item.with_index(
+                Index::Gsi1,
+                actor_partition(actor),
+                format!("{}#{}", self.user_id, self.id.as_str()),
+            ),
+            None => item,
+        })
     }
 }
 
@@ -123,6 +131,39 @@ pub fn notification_key(user_id: &str, id: &NotificationId) -> Key {
         user_partition(user_id),
         format!("{SK_PREFIX}{}", id.as_str()),
     )
+}
+
+/// The gsi1 partition listing the notifications that tell of `actor_id`.
+fn actor_partition(actor_id: &str) -> String {
+    format!("NOTIFIED_BY#{actor_id}")
+}
+
+/// Deletes every notification in anyone's inbox that tells of `actor_id` (an erased
+/// account: their name and id leave other people's inboxes too). A page of 100 per
+/// transaction; returns how many went.
+pub async fn erase_about(store: &dyn Store, actor_id: &str) -> Result<usize, ApiError> {
+    let mut erased = 0;
+    loop {
+        // Always the first page: what the last round deleted is gone from it.
+        let page = store
+            .query(
+                &Query::index(Index::Gsi1, actor_partition(actor_id)).limit(MAX_TRANSACTION_WRITES),
+            )
+            .await?;
+        if page.items.is_empty() {
+            return Ok(erased);
+        }
+        erased += page.items.len();
+        let writes = page
+            .items
+            .into_iter()
+            .map(|item| Write::Delete {
+                key: item.key,
+                condition: Condition::None,
+            })
+            .collect();
+        store.transact(writes).await?;
+    }
 }
 
 fn state_key(user_id: &str) -> Key {
@@ -206,6 +247,19 @@ async fn read_through_ms(store: &dyn Store, user_id: &str) -> Result<i64, ApiErr
         .await?
         .and_then(|item| item.i64("read_through_ms"))
         .unwrap_or(0))
+}
+
+/// Every notification in `user_id`'s inbox, newest first (the account export: it grows
+/// with the inbox, at most 90 days of it).
+pub async fn all(store: &dyn Store, user_id: &str) -> Result<Vec<Notification>, ApiError> {
+    let query = Query::partition(user_partition(user_id))
+        .range(SortRange::BeginsWith(SK_PREFIX.into()))
+        .descending();
+    runcrew_shared::store::read_all(store, query)
+        .await?
+        .iter()
+        .map(from_body)
+        .collect()
 }
 
 /// Marks everything that happened up to `now_ms` read: one write.
