@@ -517,7 +517,8 @@ export interface paths {
          * @description Makes the caller follow the runner. Idempotent: following someone already followed
          *     changes nothing and notifies nobody again. A new follow moves both counts
          *     (`follower_count` of the runner, `following_count` of the caller) in the same
-         *     transaction and queues a `new_follower` push notification for the runner. No body
+         *     transaction. The runner is told by the notifier, from the committed follow: a
+         *     `new_follower` notification in their inbox, pushed as their settings allow. No body
          *     is read.
          */
         put: operations["followUser"];
@@ -865,6 +866,137 @@ export interface paths {
         options?: never;
         head?: never;
         patch?: never;
+        trace?: never;
+    };
+    "/v1/notifications/token": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Register this device for pushes
+         * @description Registers the caller's device by its FCM registration token, so the push consumer
+         *     sends to it. The same token again refreshes it (platform, app version, last
+         *     registered); a token registered by another account moves here (a shared tablet
+         *     signed in to someone else), in one transaction, so a token has exactly one owner.
+         *     A person keeps at most 20 devices: registering a 21st drops the least recently
+         *     registered. The token is stored, never logged; keys hold its digest.
+         *
+         *     The body is `{token, platform, app_version?}` and nothing else: another member is
+         *     a 422 naming it. 409 `device_busy` (with `Retry-After: 1`) when registrations of the
+         *     same token kept racing three times. 401 `unauthorized` ("this account is closed")
+         *     when the caller's account was erased while the token still lives.
+         */
+        post: operations["registerDevice"];
+        /**
+         * Stop pushes to this device
+         * @description Removes the caller's device with this token (an app calls it on logout). Idempotent:
+         *     a token that is not registered, or is registered to someone else, is a 204 too and
+         *     changes nothing of theirs. Only `token` is read; other members are ignored.
+         */
+        delete: operations["unregisterDevice"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/notifications": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * My notifications
+         * @description The caller's inbox, newest first: new followers, likes and reviews of the courses
+         *     they drew, and runners who beat their time on a leaderboard. Every notification
+         *     reaches the inbox whatever the push settings say; items are kept 90 days. The person
+         *     who acted (`actor`) is shown as they are now: a name or picture changed since shows
+         *     the new one, and someone erased meanwhile shows with a `null` name and picture.
+         *
+         *     `unread_count` counts unread notifications up to 99; `unread_more` is true when
+         *     there are more (show "99+"). A page costs the same whatever the inbox holds. Sent
+         *     with `Cache-Control: no-store`.
+         */
+        get: operations["listNotifications"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/notifications/read": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Mark notifications read
+         * @description `{"ids": [...]}` marks those notifications read (1 to 100 ids; repeats count once);
+         *     `{"all": true}` marks everything received up to now read, in one write whatever the
+         *     inbox holds. Exactly one of the two; another member is a 422 naming it. Ids that are
+         *     not (or no longer) in the caller's inbox are skipped, so marking is idempotent and
+         *     always 204.
+         */
+        post: operations["markNotificationsRead"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/users/me/notification-settings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * My push settings
+         * @description Which notification types may push to the caller's devices, and their quiet hours.
+         *     Until the caller changes anything, every type is on and there are no quiet hours.
+         *     Settings decide only pushes: every notification still reaches the inbox. Sent with
+         *     `Cache-Control: no-store`.
+         */
+        get: operations["getNotificationSettings"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Change my push settings
+         * @description Changes what the body names and leaves the rest: `types` turns the types it names
+         *     on or off; `quiet_hours` sets them, or clears them with `null`. `{}` changes
+         *     nothing. Answers the settings as saved.
+         *
+         *     Quiet hours are `start` and `end` (`HH:MM`, 24-hour) in an IANA time zone; a `start`
+         *     later than `end` spans midnight (`23:00`–`07:00`), and `start` equal to `end` is a
+         *     422 on `quiet_hours.end` (clear them with `null` instead). A push that falls in quiet
+         *     hours is held and sent when they end, unless it is more than 24 hours old by then:
+         *     it then stays in the inbox only.
+         *
+         *     A wrong field is a 422 naming it: `types.newsletter` (not a type),
+         *     `types.course_liked` (not a boolean), `quiet_hours.start`, `quiet_hours.end`,
+         *     `quiet_hours.time_zone` (not in the server's tz database), an unknown member of
+         *     `quiet_hours` or of the body. Two changes at once both land (the write is
+         *     conditioned on the version read); 409 `settings_busy` (with `Retry-After: 1`) when
+         *     others kept winning. 401 `unauthorized` ("this account is closed") when the
+         *     caller's account was erased while the token still lives.
+         */
+        patch: operations["updateNotificationSettings"];
         trace?: never;
     };
 }
@@ -1824,6 +1956,136 @@ export interface components {
         ReviewPage: {
             items: components["schemas"]["Review"][];
             next_cursor: components["schemas"]["NextCursor"];
+        };
+        /**
+         * @description What happened: `new_follower` (someone followed me), `course_liked` and
+         *     `course_reviewed` (someone liked or reviewed a course I drew),
+         *     `leaderboard_overtaken` (someone beat my time on a course's leaderboard).
+         * @enum {string}
+         */
+        NotificationType: "new_follower" | "course_liked" | "course_reviewed" | "leaderboard_overtaken";
+        /**
+         * @description A notification's id: the time of what caused it (13-digit epoch milliseconds) and a
+         *     digest of the cause, so ids sort by time and the same cause is the same id.
+         * @example 1795066500000-9ee680e9c28c2bbe
+         */
+        NotificationId: string;
+        /**
+         * @description The device's FCM registration token, as the Firebase SDK hands it to the app: 1 to
+         *     4,096 characters of `A-Z a-z 0-9 - _ : .`. Stored for sending, never logged.
+         */
+        DeviceToken: string;
+        /**
+         * @description Which kind of device (FCM reaches iOS through APNs and browsers through web push).
+         * @enum {string}
+         */
+        DevicePlatform: "android" | "ios" | "web";
+        /** @description A device to push to. No other member is accepted. */
+        DeviceRegistration: {
+            token: components["schemas"]["DeviceToken"];
+            platform: components["schemas"]["DevicePlatform"];
+            /**
+             * @description The app's version, for support: 1 to 40 visible ASCII characters; `null` or absent for none.
+             * @example 1.4.2
+             */
+            app_version?: string | null;
+        };
+        /** @description The device to stop pushing to. Other members are ignored. */
+        DeviceRemoval: {
+            token: components["schemas"]["DeviceToken"];
+        };
+        /**
+         * @description Who did it, as their public profile is now: the id always; name and picture `null`
+         *     when the profile is gone (erased meanwhile).
+         */
+        NotificationActor: {
+            user_id: components["schemas"]["Id"];
+            display_name: string | null;
+            avatar_url: string | null;
+        };
+        /** @description One notification in the inbox; `title` and `body` are what the push showed. */
+        Notification: {
+            id: components["schemas"]["NotificationId"];
+            type: components["schemas"]["NotificationType"];
+            /** @description `New follower`, or the course's name. */
+            title: string;
+            /** @description The text, e.g. "alice started following you". */
+            body: string;
+            /** @description Who did it; `null` for a notification about no one. */
+            actor: components["schemas"]["NotificationActor"] | null;
+            /** @description The course it is about (likes, reviews, leaderboards); otherwise `null`. */
+            course_id: string | null;
+            /** @description When what it tells of happened. */
+            created_at: components["schemas"]["Timestamp"];
+            /** @description Marked read, one by one or by "mark all read". */
+            read: boolean;
+        };
+        /** @description One page of the inbox, newest first, with the unread count. */
+        NotificationPage: {
+            items: components["schemas"]["Notification"][];
+            next_cursor: components["schemas"]["NextCursor"];
+            /** @description Unread notifications in the whole inbox, counted up to 99. */
+            unread_count: number;
+            /** @description More than 99 are unread (show "99+"). */
+            unread_more: boolean;
+        };
+        /** @description Either some notifications by id, or everything so far; exactly one of the two. */
+        MarkNotificationsRead: {
+            /** @description 1 to 100 ids from the inbox; repeats count once, unknown ids are skipped. */
+            ids: components["schemas"]["NotificationId"][];
+        } | {
+            /**
+             * @description Everything received up to now.
+             * @constant
+             */
+            all: true;
+        };
+        /**
+         * @description A time of day, `HH:MM` on the 24-hour clock.
+         * @example 23:00
+         */
+        ClockTime: string;
+        /**
+         * @description When not to push, in the person's own time zone; `start` later than `end` spans
+         *     midnight. A push held meanwhile goes out at `end`, unless it is over 24 hours old by
+         *     then (the inbox keeps it).
+         */
+        QuietHours: {
+            start: components["schemas"]["ClockTime"];
+            /** @description When they end; must differ from `start`. */
+            end: components["schemas"]["ClockTime"];
+            /**
+             * @description A name in the IANA time-zone database as the server knows it (`Asia/Seoul`, `Europe/Berlin`, `UTC`).
+             * @example Asia/Seoul
+             */
+            time_zone: string;
+        };
+        /** @description Which types may push, and quiet hours. Every type is on until turned off. */
+        NotificationSettings: {
+            /** @description Every notification type, on (`true`) or off. */
+            types: {
+                new_follower: boolean;
+                course_liked: boolean;
+                course_reviewed: boolean;
+                leaderboard_overtaken: boolean;
+            };
+            /** @description The quiet hours, or `null` for none. */
+            quiet_hours: components["schemas"]["QuietHours"] | null;
+        };
+        /**
+         * @description A partial change: the types named are turned on or off, the others stay;
+         *     `quiet_hours` set, cleared with `null`, or left as they are when absent.
+         */
+        NotificationSettingsChange: {
+            /** @description Some notification types, each `true` (push) or `false` (inbox only). */
+            types?: {
+                new_follower?: boolean;
+                course_liked?: boolean;
+                course_reviewed?: boolean;
+                leaderboard_overtaken?: boolean;
+            };
+            /** @description New quiet hours, or `null` to have none. */
+            quiet_hours?: components["schemas"]["QuietHours"] | null;
         };
     };
     responses: {
@@ -3660,6 +3922,306 @@ export interface operations {
                     };
                 };
             };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["Unprocessable"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    registerDevice: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "token": "eQp3Zr7sT0uK2nLd9vXy4a:APA91bH8kQ2mZr5xW3nTq7LvB1sYdE6uJ9cF0gHiKoP4aRw2XyZ8bN3mQ5tV7uC1eD9fG2hJ4kL6nP8rS0tU3wY5zA7bC9dE1fG3hI5jK7lM9nO1pQ3rS5tU7vW9xY1zA3bC5dE7fG9hI1jK3lM5nO7pQ9r",
+                 *       "platform": "ios",
+                 *       "app_version": "1.4.2"
+                 *     }
+                 */
+                "application/json": components["schemas"]["DeviceRegistration"];
+            };
+        };
+        responses: {
+            /** @description Registered (new, refreshed or moved here). No body. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `malformed_json` (the text is not JSON) or `missing_body` (empty body). */
+            400: components["responses"]["BadRequest"];
+            /**
+             * @description No token or a bad one (API Gateway), or `unauthorized` "this account is closed":
+             *     the account was erased while its access token still lives.
+             */
+            401: components["responses"]["Unauthorized"];
+            /** @description `device_busy`: other registrations of this token kept winning; retry after `Retry-After` seconds. */
+            409: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @constant */
+                            code?: "device_busy";
+                        };
+                    };
+                };
+            };
+            /** @description The body is larger than 65,536 bytes. */
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /**
+             * @description `token` (not 1 to 4,096 characters of `A-Z a-z 0-9 - _ : .`), `platform` (not
+             *     `android`, `ios` or `web`), `app_version` (not 1 to 40 visible ASCII characters),
+             *     an unknown member (named), or a body that is JSON but not an object (`field: body`).
+             */
+            422: components["responses"]["Unprocessable"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    unregisterDevice: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "token": "eQp3Zr7sT0uK2nLd9vXy4a:APA91bH8kQ2mZr5xW3nTq7LvB1sYdE6uJ9cF0gHiKoP4aRw2XyZ8bN3mQ5tV7uC1eD9fG2hJ4kL6nP8rS0tU3wY5zA7bC9dE1fG3hI5jK7lM9nO1pQ3rS5tU7vW9xY1zA3bC5dE7fG9hI1jK3lM5nO7pQ9r"
+                 *     }
+                 */
+                "application/json": components["schemas"]["DeviceRemoval"];
+            };
+        };
+        responses: {
+            /** @description Not registered for the caller (any more). No body. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `malformed_json` (the text is not JSON) or `missing_body` (empty body). */
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            /** @description The body is larger than 65,536 bytes. */
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description `field: token`: missing, or not 1 to 4,096 characters of `A-Z a-z 0-9 - _ : .`; `field: body`: JSON but not an object. */
+            422: components["responses"]["Unprocessable"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    listNotifications: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Page size, 1 to 50 (default 20). Not a whole number: 400 `invalid_parameter`;
+                 *     out of range: 422 naming `limit`.
+                 */
+                limit?: number;
+                /**
+                 * @description The `next_cursor` of the previous page, unchanged; absent (or empty) for the first
+                 *     page. Cursors are sealed by the server: any other value is 400 `invalid_cursor`.
+                 */
+                cursor?: components["parameters"]["Cursor"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of the inbox. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "id": "1795066500000-9ee680e9c28c2bbe",
+                     *           "type": "new_follower",
+                     *           "title": "New follower",
+                     *           "body": "alice started following you",
+                     *           "actor": {
+                     *             "user_id": "9abf35084b4364dbea7b4b9994a2165a",
+                     *             "display_name": "alice",
+                     *             "avatar_url": null
+                     *           },
+                     *           "course_id": null,
+                     *           "created_at": "2026-11-21T05:35:00Z",
+                     *           "read": false
+                     *         },
+                     *         {
+                     *           "id": "1795062900000-3b1f0c9a7d2e4f61",
+                     *           "type": "leaderboard_overtaken",
+                     *           "title": "Yeouido Han river 3k",
+                     *           "body": "Minji beat your time on Yeouido Han river 3k with 14:52",
+                     *           "actor": {
+                     *             "user_id": "4c1e8a2f9b3d47e6a0c5d2b8f1e3a7c9",
+                     *             "display_name": "Minji",
+                     *             "avatar_url": "https://cdn.runcrew.app/thumbnails/uploads/4c1e8a2f9b3d47e6a0c5d2b8f1e3a7c9/019aa5c0d2f07c3e9b8a1c2d3e4f5a6b_256.jpg"
+                     *           },
+                     *           "course_id": "019aa5c0e1f27d4b8c9d0e1f2a3b4c5d",
+                     *           "created_at": "2026-11-21T04:35:00Z",
+                     *           "read": true
+                     *         }
+                     *       ],
+                     *       "next_cursor": null,
+                     *       "unread_count": 1,
+                     *       "unread_more": false
+                     *     }
+                     */
+                    "application/json": components["schemas"]["NotificationPage"];
+                };
+            };
+            /** @description `invalid_parameter` (`limit` is not a whole number of 0 or more) or `invalid_cursor`. */
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            /** @description `field: limit`: must be 1 to 50. */
+            422: components["responses"]["Unprocessable"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    markNotificationsRead: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MarkNotificationsRead"];
+            };
+        };
+        responses: {
+            /** @description Marked read. No body. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `malformed_json` (the text is not JSON) or `missing_body` (empty body). */
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            /** @description The body is larger than 65,536 bytes. */
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /**
+             * @description `ids` (missing with no `all`, not an array, empty or over 100), `ids[3]` (not a
+             *     notification id), `all` (not `true`, or sent with `ids`), an unknown member
+             *     (named), or a body that is JSON but not an object (`field: body`).
+             */
+            422: components["responses"]["Unprocessable"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getNotificationSettings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The settings. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "types": {
+                     *         "new_follower": true,
+                     *         "course_liked": false,
+                     *         "course_reviewed": true,
+                     *         "leaderboard_overtaken": true
+                     *       },
+                     *       "quiet_hours": {
+                     *         "start": "23:00",
+                     *         "end": "07:00",
+                     *         "time_zone": "Asia/Seoul"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["NotificationSettings"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    updateNotificationSettings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NotificationSettingsChange"];
+            };
+        };
+        responses: {
+            /** @description The settings as saved. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotificationSettings"];
+                };
+            };
+            /** @description `malformed_json` (the text is not JSON) or `missing_body` (empty body). */
+            400: components["responses"]["BadRequest"];
+            /**
+             * @description No token or a bad one (API Gateway), or `unauthorized` "this account is closed":
+             *     the account was erased while its access token still lives.
+             */
+            401: components["responses"]["Unauthorized"];
+            /** @description `settings_busy`: the settings changed while they were being saved; retry after `Retry-After` seconds. */
+            409: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @constant */
+                            code?: "settings_busy";
+                        };
+                    };
+                };
+            };
+            /** @description The body is larger than 65,536 bytes. */
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["Unprocessable"];

@@ -33,3 +33,19 @@ export function errorCode(body: Schemas["Error"]): string {
 export function podium(page: Schemas["LeaderboardPage"]): string[] {
   return page.items.slice(0, 3).map((row) => `${row.rank}. ${row.duration_s} s`);
 }
+
+/** The inbox badge: "99+" past the count the server stops at. */
+export function unreadBadge(page: Schemas["NotificationPage"]): string {
+  return page.unread_more ? `${page.unread_count}+` : `${page.unread_count}`;
+}
+
+/** `POST /v1/notifications/read` takes some ids or everything, never both. */
+type MarkRead =
+  paths["/v1/notifications/read"]["post"]["requestBody"]["content"]["application/json"];
+export const markAll: MarkRead = { all: true };
+
+/** Quiet nights in Seoul, and no pushes for likes. */
+export const quietNights: Schemas["NotificationSettingsChange"] = {
+  types: { course_liked: false },
+  quiet_hours: { start: "23:00", end: "07:00", time_zone: "Asia/Seoul" },
+};
