@@ -47,6 +47,12 @@ RULES_BEYOND_THE_SCHEMA = {
     ("PATCH /v1/users/me", 422, "invalid_field", "time_zone"): (
         "a time zone must be one the server's tz database knows"
     ),
+    ("PATCH /v1/users/me/notification-settings", 422, "invalid_field", "quiet_hours.time_zone"): (
+        "a time zone must be one the server's tz database knows"
+    ),
+    ("PATCH /v1/users/me/notification-settings", 422, "invalid_field", "quiet_hours.end"): (
+        "quiet hours must end at another time than they start"
+    ),
     ("GET /v1/courses", 422, "invalid_field", "creator"): (
         "creator and near are each valid but cannot be combined"
     ),

@@ -31,7 +31,8 @@ impl ClockTime {
     /// Reads `HH:MM` (two digits each, 00:00 to 23:59).
     pub fn parse(text: &str) -> Option<ClockTime> {
         let (h, m) = text.split_once(':')?;
-        if h.len() != 2 || m.len() != 2 {
+        let two_digits = |part: &str| part.len() == 2 && part.bytes().all(|b| b.is_ascii_digit());
+        if !two_digits(h) || !two_digits(m) {
             return None;
         }
         let (h, m): (u16, u16) = (h.parse().ok()?, m.parse().ok()?);
