@@ -199,7 +199,9 @@ pub fn aws_timeouts() -> aws_config::timeout::TimeoutConfig {
         .build()
 }
 
-fn build_store<'a>(init: &'a Init<'a>) -> PortFuture<'a, Arc<dyn Store>> {
+/// The table `STORE` names: redb under the data folder (with its stream), or DynamoDB. The
+/// local gateway wraps the DynamoDB one to read the table's stream too.
+pub fn build_store<'a>(init: &'a Init<'a>) -> PortFuture<'a, Arc<dyn Store>> {
     Box::pin(async move {
         let config = init.config;
         let cursors = CursorCodec::new(init.derived_key("cursor")?);

@@ -6,7 +6,6 @@
 //! and finds no endpoint fails and says how to run it: nothing is skipped silently.
 
 pub mod fakes;
-pub mod fcm_fake;
 pub mod logs;
 
 use std::collections::HashMap;

@@ -4,11 +4,11 @@
 
 use std::time::Duration;
 
+use runcrew_fcm_fake::{Fake, account_json};
 use runcrew_local::Running;
 use runcrew_model::notification::Kind;
 use runcrew_model::notification::device;
 use runcrew_model::notification::inbox::{self, Notification, NotificationId};
-use runcrew_tests::fcm_fake::{Fake, account_json};
 use runcrew_tests::{
     bearer, call, create_course, dev_login, eventually, http, record_run, start_local,
 };
@@ -400,5 +400,49 @@ async fn settings_turn_types_off_and_set_quiet_hours() {
     assert_eq!(unchanged, saved);
     // and without a token there is nothing to read
     assert_eq!(call(http().get(&settings_url)).await.0, 401);
+    api.stop().await;
+}
+
+#[tokio::test]
+async fn the_daily_sweep_removes_devices_not_registered_for_sixty_days() {
+    // given Jun's old phone, last registered 61 days ago, and her new one registered today
+    let (api, _dir) = start_local(&[]).await;
+    let store = api.app.store().expect("store");
+    let jun = dev_login(&api, "Jun").await;
+    let jun_id = jun["user_id"].as_str().expect("id");
+    let day_ms = 24 * 3600 * 1000;
+    let old_phone = device::NewDevice::parse(&json!({"token": "old-phone", "platform": "android"}))
+        .expect("device");
+    device::register(
+        store,
+        jun_id,
+        &old_phone,
+        runcrew_tests::now() * 1000 - 61 * day_ms,
+    )
+    .await
+    .expect("registered");
+    register(&api, &jun, "new-phone").await;
+    // when a person fires the daily schedule on the local gateway
+    let (status, body) =
+        call(http().post(url(&api, "/_local/schedules/DevicesSweepFunction"))).await;
+    assert_eq!(status, 200, "{body}");
+    // then only the new phone is left, and the old token names no owner any more
+    let left: Vec<String> = device::list(store, jun_id)
+        .await
+        .expect("devices")
+        .into_iter()
+        .map(|d| d.token)
+        .collect();
+    assert_eq!(left, ["new-phone"]);
+    let old_digest = device::DeviceToken::parse("old-phone")
+        .expect("token")
+        .digest();
+    assert_eq!(
+        store
+            .get(&device::owner_key(&old_digest))
+            .await
+            .expect("read"),
+        None
+    );
     api.stop().await;
 }

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use runcrew_fcm_fake::{Fake, bad_request, fcm_error};
 use runcrew_model::notification::Kind;
 use runcrew_model::notification::device::{self, DeviceToken, NewDevice, Platform};
 use runcrew_model::notification::inbox::{Notification, NotificationId};
@@ -17,7 +18,6 @@ use runcrew_shared::push::PushSender;
 use runcrew_shared::store::embedded::EmbeddedStore;
 use runcrew_shared::store::{Condition, Item, Store};
 use runcrew_shared::tasks::queue::{Handled, QueueMessage};
-use runcrew_tests::fcm_fake::{Fake, bad_request, fcm_error};
 use serde_json::json;
 use wiremock::ResponseTemplate;
 

@@ -8,8 +8,11 @@
 //!                                                                      ▼
 //!                                                  push queue ──▶ push ──▶ FCM HTTP v1 ──▶ devices
 //! ```
+//!
+//! Once a day `devices-sweep` (a schedule) removes devices not registered for 60 days.
 
 pub mod devices;
+pub mod devices_sweep;
 pub mod fcm;
 pub mod fcm_port;
 pub mod inbox;
@@ -19,6 +22,7 @@ pub mod settings;
 
 use runcrew_shared::HttpFunction;
 use runcrew_shared::tasks::queue::QueueFunction;
+use runcrew_shared::tasks::schedule::ScheduleFunction;
 use runcrew_shared::tasks::stream::StreamFunction;
 
 /// Every HTTP function of this crate, for the local gateway's registry.
@@ -36,3 +40,6 @@ pub static STREAM_TASKS: &[&StreamFunction] = &[&notifier::NOTIFIER];
 
 /// Every queue consumer of this crate.
 pub static QUEUE_TASKS: &[&QueueFunction] = &[&push::PUSH];
+
+/// Every scheduled task of this crate.
+pub static SCHEDULE_TASKS: &[&ScheduleFunction] = &[&devices_sweep::DEVICES_SWEEP];

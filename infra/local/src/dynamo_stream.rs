@@ -256,3 +256,32 @@ impl Store for StreamedStore {
         Some(self.stream.as_ref())
     }
 }
+
+/// The local gateway's table: as `STORE` says, and with `STORE=dynamodb` wrapped to read the
+/// table's stream as Lambda would (so the projector and the notifier run on a laptop over
+/// DynamoDB Local too). A table without a stream still serves the routes, with a warning.
+pub fn build_store_with_stream<'a>(
+    init: &'a runcrew_shared::app::Init<'a>,
+) -> runcrew_shared::app::PortFuture<'a, Arc<dyn Store>> {
+    Box::pin(async move {
+        let config = init.config;
+        let runcrew_shared::config::StoreBackend::DynamoDb { endpoint } = &config.store else {
+            return runcrew_shared::app::build_store(init).await;
+        };
+        let store = DynamoStore::from_sdk_config(
+            init.sdk().await,
+            endpoint.as_deref(),
+            config.table_name.clone(),
+            runcrew_shared::store::cursor::CursorCodec::new(init.derived_key("cursor")?),
+        );
+        match DynamoTableStream::of(&store, init.sdk().await, endpoint.as_deref()).await {
+            Ok(stream) => Ok(
+                Arc::new(StreamedStore::new(Arc::new(store), Arc::new(stream))) as Arc<dyn Store>,
+            ),
+            Err(err) => {
+                tracing::warn!(target: "gateway", error = %err, "the table's stream cannot be read: the stream consumers (projector, notifier) get nothing");
+                Ok(Arc::new(store) as Arc<dyn Store>)
+            }
+        }
+    })
+}

@@ -78,10 +78,9 @@ pub fn queue_tasks() -> Vec<&'static QueueFunction> {
 }
 
 /// Every scheduled task compiled into this workspace, by binary name; the gateway fires
-/// the template's schedules into them. None yet: `strava-sweep` and `event-reminders` add
-/// theirs.
+/// the template's schedules into them.
 pub fn schedule_tasks() -> Vec<&'static ScheduleFunction> {
-    Vec::new()
+    runcrew_notifications::SCHEDULE_TASKS.to_vec()
 }
 
 /// The queue and schedule tasks a gateway delivers to, and how: the registries by
@@ -270,8 +269,12 @@ pub async fn start(
     let config = Config::from_lookup(&lookup_with_port).map_err(StartupError::from)?;
     let spec = template::parse(TEMPLATE, &template_overrides(&config, &lookup_with_port))?;
     let background = Background::from_lookup(&lookup_with_port)?;
-    // Every port, and FCM when `FCM_*` name a service account (pushes are off otherwise).
-    let needs = Needs::EVERYTHING.push(runcrew_notifications::fcm_port::build);
+    // Every port, and FCM when `FCM_*` name a service account (pushes are off otherwise);
+    // with STORE=dynamodb the table's stream is read too, so the stream consumers run.
+    let needs = Needs {
+        store: Some(dynamo_stream::build_store_with_stream),
+        ..Needs::EVERYTHING.push(runcrew_notifications::fcm_port::build)
+    };
     let app = Arc::new(App::build(config, needs).await?);
     serve_with(listener, app, spec, &registry(), background)
 }

@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use runcrew_notifications::fcm::{FcmClient, PushSender, SendError, ServiceAccount, http_client};
 use serde_json::{Value, json};
 
-use runcrew_tests::fcm_fake::{
+use runcrew_fcm_fake::{
     DEVICE, EMAIL, Fake, PROJECT, SCOPE, account_json, account_json_with_key, generate_key, message,
 };
 

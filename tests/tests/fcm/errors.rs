@@ -6,7 +6,7 @@ use runcrew_notifications::fcm::{PushSender, SendError};
 use serde_json::Value;
 use wiremock::ResponseTemplate;
 
-use runcrew_tests::fcm_fake::{DEVICE, Fake, bad_request, fcm_error, message};
+use runcrew_fcm_fake::{DEVICE, Fake, bad_request, fcm_error, message};
 
 /// What one send answers when FCM answers `response`.
 async fn send_answered(response: ResponseTemplate) -> SendError {

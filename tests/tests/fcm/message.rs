@@ -5,7 +5,7 @@ use std::time::Duration;
 use runcrew_notifications::fcm::{MAX_PAYLOAD_BYTES, PushSender, SendError, message_body};
 use serde_json::Value;
 
-use runcrew_tests::fcm_fake::{DEVICE, Fake, message};
+use runcrew_fcm_fake::{DEVICE, Fake, message};
 
 /// The serialized size of `body`, as sent.
 fn size(body: &Value) -> usize {

@@ -7,7 +7,7 @@ use runcrew_notifications::fcm::{
 };
 use serde_json::Value;
 
-use runcrew_tests::fcm_fake::{DEVICE, EMAIL, Fake, PROJECT, account_json, key, message};
+use runcrew_fcm_fake::{DEVICE, EMAIL, Fake, PROJECT, account_json, key, message};
 
 /// The account JSON with `field` set to `value`.
 fn account_with(field: &str, value: Value) -> String {

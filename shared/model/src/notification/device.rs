@@ -9,7 +9,7 @@ use runcrew_shared::ApiError;
 use runcrew_shared::clock::rfc3339_of_ms;
 use runcrew_shared::digest::short_sha256_hex;
 use runcrew_shared::store::{
-    Condition, Item, Key, Query, SortRange, Store, StoreError, Write, from_body, to_body,
+    Condition, Index, Item, Key, Query, SortRange, Store, StoreError, Write, from_body, to_body,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -23,6 +23,13 @@ pub const MAX_DEVICES: usize = 20;
 pub const MAX_TOKEN_LEN: usize = 4096;
 const MAX_APP_VERSION_LEN: usize = 40;
 const DEVICE_PREFIX: &str = "DEVICE#";
+/// A device not registered again for this long is stale (FCM: a token unused for a month
+/// is likely inactive; apps register on every start), and the sweep removes it.
+pub const STALE_AFTER_DAYS: i64 = 60;
+/// How many months before the stale line the sweep looks back: enough to catch up after
+/// a sweep was off for most of a year (Android tokens expire after 270 days anyway).
+const SWEEP_MONTHS: i64 = 12;
+const DAY_MS: i64 = 24 * 3600 * 1000;
 const OWNER_SK: &str = "OWNER";
 const ATTEMPTS: usize = 3;
 
@@ -226,7 +233,11 @@ pub async fn register(
                 condition: owner_condition,
             },
             Write::Put {
-                item: Item::new(device_key(user_id, &digest), to_body(&stored)?),
+                item: Item::new(device_key(user_id, &digest), to_body(&stored)?).with_index(
+                    Index::Gsi1,
+                    registered_partition(now_ms),
+                    format!("{now_ms:013}#{user_id}#{digest}"),
+                ),
                 condition: Condition::None,
             },
             open_account_check(user_id),
@@ -256,6 +267,72 @@ pub async fn register(
         message: "this device token is being registered elsewhere right now; try again".into(),
         retry_after: 1,
     })
+}
+
+/// The gsi1 partition listing the devices last registered in the month of `ms` (UTC), so
+/// the stale-device sweep reads a few months, never the whole table.
+fn registered_partition(ms: i64) -> String {
+    let at = time::OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000))
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    format!(
+        "DEVICES_REGISTERED#{:04}-{:02}",
+        at.year(),
+        at.month() as u8
+    )
+}
+
+/// What one sweep did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Swept {
+    /// Stale devices removed.
+    pub removed: usize,
+    /// Whether stale devices are left for the next sweep (it stopped at its limit).
+    pub more: bool,
+}
+
+/// Removes devices not registered again since [`STALE_AFTER_DAYS`] before `now_ms`, at
+/// most `limit` of them (the rest go next time). Reads the registration index month by
+/// month, oldest first; a device registered again meanwhile is kept.
+pub async fn sweep_stale(store: &dyn Store, now_ms: i64, limit: usize) -> Result<Swept, ApiError> {
+    let stale_before = now_ms - STALE_AFTER_DAYS * DAY_MS;
+    let mut swept = Swept::default();
+    let mut months: Vec<String> = (0..=SWEEP_MONTHS)
+        .map(|back| registered_partition(stale_before - back * 30 * DAY_MS))
+        .collect();
+    months.dedup();
+    months.reverse();
+    for month in months {
+        let mut cursor = None;
+        loop {
+            let page = store
+                .query(
+                    &Query::index(Index::Gsi1, month.clone())
+                        .range(SortRange::AtMost(format!("{stale_before:013}")))
+                        .limit(100)
+                        .after(cursor),
+                )
+                .await?;
+            for item in &page.items {
+                if swept.removed >= limit {
+                    swept.more = true;
+                    return Ok(swept);
+                }
+                let device: Device = from_body(item)?;
+                let Some(user_id) = item.key.pk.strip_prefix("USER#") else {
+                    continue;
+                };
+                if device.updated_ms <= stale_before {
+                    remove(store, user_id, &device.digest()).await?;
+                    swept.removed += 1;
+                }
+            }
+            match page.cursor {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+    }
+    Ok(swept)
 }
 
 fn owner_item(digest: &str, user_id: &str) -> Item {
@@ -380,6 +457,18 @@ mod tests {
             let err = NewDevice::parse(&body).expect_err("refused");
             assert_eq!(field_of(err), field, "{body}");
         }
+    }
+
+    #[test]
+    fn devices_are_listed_by_the_utc_month_they_last_registered_in() {
+        assert_eq!(
+            registered_partition(1_764_547_200_000),
+            "DEVICES_REGISTERED#2025-12"
+        );
+        assert_eq!(
+            registered_partition(1_764_547_199_999),
+            "DEVICES_REGISTERED#2025-11"
+        );
     }
 
     #[test]

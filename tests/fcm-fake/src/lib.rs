@@ -1,4 +1,4 @@
-//! A fake Google for the push tests: a token endpoint that verifies the JWT-bearer assertion with the test
+//! A fake Google for the push tests and the push benchmark: a token endpoint that verifies the JWT-bearer assertion with the test
 //! service account's public key, and FCM's `messages:send`.
 
 use std::collections::BTreeMap;
