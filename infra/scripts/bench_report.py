@@ -254,6 +254,17 @@ w("")
 w(out.joinpath("projector.md").read_text().strip())
 w("")
 
+w("## 4c. Push throughput")
+w("")
+w("`bench-push` (release): 1,000 push jobs, each for its own person with one Android device, "
+  "handed to the `push` function's handler in batches of 10 (the template's `BatchSize`), "
+  "against a fake Google on 127.0.0.1 (token endpoint and FCM, `runcrew-fcm-fake`) and the "
+  "in-memory table. Per job: settings and devices read, a claim written, one FCM request. "
+  "The fake shares the machine, so sends per second are a bound of our side, not FCM's.")
+w("")
+w(out.joinpath("push.md").read_text().strip())
+w("")
+
 w("## 5. Local gateway throughput")
 w("")
 w("`runcrew-local` (release) on 127.0.0.1 with the embedded store, `wrk -t2 -c32 --latency` for "
