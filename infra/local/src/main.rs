@@ -38,6 +38,13 @@ async fn main() -> ExitCode {
                 }
             }
             println!(
+                "  pushes:      {}",
+                match &running.config.push.service_account {
+                    Some(_) => format!("FCM HTTP v1 at {}", running.config.push.api_url),
+                    None => "off: no FCM_SERVICE_ACCOUNT_PATH (the inbox still fills)".to_owned(),
+                }
+            );
+            println!(
                 "  background:  GET {url}/_local/queues, /_local/schedules, /_local/streams",
                 url = running.url()
             );
