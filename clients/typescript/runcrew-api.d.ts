@@ -1594,6 +1594,29 @@ export interface components {
             identities: components["schemas"]["LinkedIdentity"][];
             /** @description The live login sessions, oldest first (empty in external OIDC mode). */
             sessions: components["schemas"]["SessionSummary"][];
+            /** @description The devices registered for pushes, without their tokens. */
+            devices: components["schemas"]["ExportedDevice"][];
+            /** @description The inbox (the last 90 days), newest first. */
+            notifications: components["schemas"]["ExportedNotification"][];
+            notification_settings: components["schemas"]["NotificationSettings"];
+        };
+        /** @description A device registered for pushes, as the export shows it (never its token). */
+        ExportedDevice: {
+            platform: components["schemas"]["DevicePlatform"];
+            app_version: string | null;
+            registered_at: components["schemas"]["Timestamp"];
+            last_registered_at: components["schemas"]["Timestamp"];
+        };
+        /** @description A notification as the export shows it, with the id of whoever it tells of. */
+        ExportedNotification: {
+            id: components["schemas"]["NotificationId"];
+            type: components["schemas"]["NotificationType"];
+            title: string;
+            body: string;
+            actor_id: string | null;
+            course_id: string | null;
+            created_at: components["schemas"]["Timestamp"];
+            read: boolean;
         };
         /** @description A person in a followers or following list. */
         FollowEntry: {

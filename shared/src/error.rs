@@ -98,6 +98,16 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    /// The field or parameter the error names, if any: what a client highlights, and what
+    /// tests of a parser check.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            ApiError::Invalid { field, .. } => Some(field),
+            ApiError::BadRequest { field, .. } => field.as_deref(),
+            _ => None,
+        }
+    }
+
     /// A 422 naming `field`.
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
         ApiError::Invalid {

@@ -29,6 +29,7 @@ pub mod function;
 pub mod geocell;
 pub mod identity;
 pub mod ids;
+pub mod outbound;
 pub mod push;
 pub mod queue;
 pub mod rate_limit;

@@ -160,13 +160,6 @@ pub async fn mark_read(app: &App, req: Request) -> Result<Response<Body>, ApiErr
 mod tests {
     use super::*;
 
-    fn field_of(err: ApiError) -> String {
-        match err {
-            ApiError::Invalid { field, .. } => field,
-            other => panic!("not a 422: {other:?}"),
-        }
-    }
-
     #[test]
     fn mark_read_takes_ids_or_all_and_names_what_is_wrong() {
         let id = NotificationId::new(1_764_547_200_000, "x");
@@ -191,8 +184,8 @@ mod tests {
             (json!([1]), "body"),
         ] {
             assert_eq!(
-                field_of(MarkRead::parse(&body).expect_err("refused")),
-                field,
+                MarkRead::parse(&body).expect_err("refused").field(),
+                Some(field),
                 "{body}"
             );
         }

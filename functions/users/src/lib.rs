@@ -270,7 +270,11 @@ pub async fn export_me(app: &App, req: Request) -> Result<Response<Body>, ApiErr
         .iter()
         .map(notification::device::Device::export)
         .collect();
-    let notifications = notification::inbox::all(store, user_id).await?;
+    let notifications: Vec<serde_json::Value> = notification::inbox::all(store, user_id)
+        .await?
+        .iter()
+        .map(notification::inbox::Notification::exported)
+        .collect();
     let notification_settings = notification::settings::load(store, user_id).await?;
     let export = serde_json::json!({
         "exported_at": now_rfc3339(),

@@ -43,7 +43,7 @@ pub mod social;
 use runcrew_model::profile::{identity_key, load_profile, user_partition};
 use runcrew_shared::ApiError;
 use runcrew_shared::blobs::Blobs;
-use runcrew_shared::store::{Condition, MAX_TRANSACTION_WRITES, Query, Store, Write};
+use runcrew_shared::store::{Condition, Query, Store, Write, delete_all};
 
 /// The key patterns [`erase`] removes, for the erasure test and the README.
 pub const ERASED_KEY_PATTERNS: &[&str] = &[
@@ -116,23 +116,6 @@ pub async fn erase(
             store.transact(links).await?;
         }
     }
-    loop {
-        // Always the first page: what the last round deleted is gone from it.
-        let page = store
-            .query(&Query::partition(user_partition(user_id)).limit(MAX_TRANSACTION_WRITES))
-            .await?;
-        if page.items.is_empty() {
-            return Ok(erased);
-        }
-        erased.items += page.items.len();
-        let writes = page
-            .items
-            .into_iter()
-            .map(|item| Write::Delete {
-                key: item.key,
-                condition: Condition::None,
-            })
-            .collect();
-        store.transact(writes).await?;
-    }
+    erased.items += delete_all(store, Query::partition(user_partition(user_id))).await?;
+    Ok(erased)
 }

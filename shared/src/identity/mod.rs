@@ -214,30 +214,8 @@ pub struct HttpClientError(String);
 /// no timeouts would hold a login until the function's own timeout whenever a provider
 /// stalls, and one that follows redirects could be led off the provider's host.
 pub fn http_client() -> Result<reqwest::Client, HttpClientError> {
-    http_client_builder()
-        .build()
-        .map_err(|e| HttpClientError(error_chain(&e)))
-}
-
-/// The settings of [`http_client`], before building.
-fn http_client_builder() -> reqwest::ClientBuilder {
-    reqwest::Client::builder()
-        .connect_timeout(PROVIDER_CONNECT_TIMEOUT)
-        .timeout(PROVIDER_REQUEST_TIMEOUT)
-        .redirect(reqwest::redirect::Policy::none())
-        .user_agent(concat!("runcrew-api/", env!("CARGO_PKG_VERSION")))
-}
-
-/// An error and its sources on one line (reqwest's own message is only "builder error").
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
+    crate::outbound::https_client(PROVIDER_CONNECT_TIMEOUT, PROVIDER_REQUEST_TIMEOUT)
+        .map_err(HttpClientError)
 }
 
 impl IdentityProviders {

@@ -590,6 +590,30 @@ pub async fn read_all(store: &dyn Store, query: Query) -> Result<Vec<Item>, Stor
     }
 }
 
+/// Deletes every item `query` finds, [`MAX_TRANSACTION_WRITES`] per transaction, reading
+/// the first page again each round (what the last round deleted is gone from it). For
+/// erasure, whose cost grows with what is erased. Returns how many went.
+pub async fn delete_all(store: &dyn Store, query: Query) -> Result<usize, StoreError> {
+    let query = query.limit(MAX_TRANSACTION_WRITES).after(None);
+    let mut deleted = 0;
+    loop {
+        let page = store.query(&query).await?;
+        if page.items.is_empty() {
+            return Ok(deleted);
+        }
+        deleted += page.items.len();
+        let writes = page
+            .items
+            .into_iter()
+            .map(|item| Write::Delete {
+                key: item.key,
+                condition: Condition::None,
+            })
+            .collect();
+        store.transact(writes).await?;
+    }
+}
+
 /// Deletes `key` and moves the counters of `counted` by `deltas` in one transaction (a like
 /// and its course's like count, a follow and a profile's follower count). When `counted`
 /// is already gone, deletes `key` alone: erasing one account must not fail because another

@@ -59,16 +59,7 @@ pub(crate) fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Durati
 
 /// A reqwest error as text, with its causes and without its URL.
 pub(crate) fn describe(error: reqwest::Error) -> String {
-    use std::error::Error as _;
-    let error = error.without_url();
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
+    runcrew_shared::outbound::error_chain(&error.without_url())
 }
 
 #[derive(Deserialize)]

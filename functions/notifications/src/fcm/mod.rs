@@ -37,11 +37,6 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 /// execution environment; a client that cannot be built is an error, never a default
 /// client without the timeouts.
 pub fn http_client() -> Result<reqwest::Client, FcmSetupError> {
-    reqwest::Client::builder()
-        .connect_timeout(CONNECT_TIMEOUT)
-        .timeout(REQUEST_TIMEOUT)
-        .redirect(reqwest::redirect::Policy::none())
-        .user_agent(concat!("runcrew-api/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| FcmSetupError::HttpClient(errors::describe(e)))
+    runcrew_shared::outbound::https_client(CONNECT_TIMEOUT, REQUEST_TIMEOUT)
+        .map_err(FcmSetupError::HttpClient)
 }

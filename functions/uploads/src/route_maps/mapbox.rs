@@ -50,25 +50,7 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(8);
 pub fn client() -> Result<&'static reqwest::Client, MapError> {
     static CLIENT: OnceLock<Result<reqwest::Client, String>> = OnceLock::new();
     CLIENT
-        .get_or_init(|| {
-            reqwest::Client::builder()
-                .connect_timeout(CONNECT_TIMEOUT)
-                .timeout(REQUEST_TIMEOUT)
-                .redirect(reqwest::redirect::Policy::none())
-                .user_agent(concat!("runcrew-api/", env!("CARGO_PKG_VERSION")))
-                .build()
-                .map_err(|e| {
-                    use std::error::Error as _;
-                    let mut detail = e.to_string();
-                    let mut source = e.source();
-                    while let Some(cause) = source {
-                        detail.push_str(": ");
-                        detail.push_str(&cause.to_string());
-                        source = cause.source();
-                    }
-                    detail
-                })
-        })
+        .get_or_init(|| runcrew_shared::outbound::https_client(CONNECT_TIMEOUT, REQUEST_TIMEOUT))
         .as_ref()
         .map_err(|detail| MapError::Setup(format!("the Mapbox HTTP client: {detail}")))
 }

@@ -408,13 +408,6 @@ pub async fn erase_owners(store: &dyn Store, user_id: &str) -> Result<usize, Api
 mod tests {
     use super::*;
 
-    fn field_of(err: ApiError) -> String {
-        match err {
-            ApiError::Invalid { field, .. } => field,
-            other => panic!("not a 422: {other:?}"),
-        }
-    }
-
     #[test]
     fn a_registration_reads_its_token_platform_and_version() {
         let device = NewDevice::parse(&json!({
@@ -455,7 +448,7 @@ mod tests {
         ];
         for (body, field) in cases {
             let err = NewDevice::parse(&body).expect_err("refused");
-            assert_eq!(field_of(err), field, "{body}");
+            assert_eq!(err.field(), Some(field), "{body}");
         }
     }
 

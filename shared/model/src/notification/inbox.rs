@@ -11,8 +11,7 @@ use runcrew_shared::ApiError;
 use runcrew_shared::clock::rfc3339_of_ms;
 use runcrew_shared::digest::short_sha256_hex;
 use runcrew_shared::store::{
-    Condition, Index, Item, Key, MAX_TRANSACTION_WRITES, Query, SortRange, Store, StoreError,
-    Write, from_body, to_body,
+    Condition, Index, Item, Key, Query, SortRange, Store, StoreError, Write, from_body, to_body,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -110,6 +109,21 @@ impl Notification {
         rfc3339_of_ms(self.id.created_ms())
     }
 
+    /// What the account export shows of it: as the inbox does, with the id of whoever it
+    /// tells of rather than their current name.
+    pub fn exported(&self) -> serde_json::Value {
+        json!({
+            "id": self.id,
+            "type": self.kind,
+            "title": self.title,
+            "body": self.body,
+            "actor_id": self.actor_id,
+            "course_id": self.course_id,
+            "created_at": self.created_at(),
+            "read": self.read,
+        })
+    }
+
     fn to_item(&self) -> Result<Item, ApiError> {
         let item = Item::new(notification_key(&self.user_id, &self.id), to_body(self)?)
             .expiring_at(self.id.created_ms() / 1000 + KEEP_SECONDS);
@@ -139,31 +153,10 @@ fn actor_partition(actor_id: &str) -> String {
 }
 
 /// Deletes every notification in anyone's inbox that tells of `actor_id` (an erased
-/// account: their name and id leave other people's inboxes too). A page of 100 per
-/// transaction; returns how many went.
+/// account: their name and id leave other people's inboxes too). Returns how many went.
 pub async fn erase_about(store: &dyn Store, actor_id: &str) -> Result<usize, ApiError> {
-    let mut erased = 0;
-    loop {
-        // Always the first page: what the last round deleted is gone from it.
-        let page = store
-            .query(
-                &Query::index(Index::Gsi1, actor_partition(actor_id)).limit(MAX_TRANSACTION_WRITES),
-            )
-            .await?;
-        if page.items.is_empty() {
-            return Ok(erased);
-        }
-        erased += page.items.len();
-        let writes = page
-            .items
-            .into_iter()
-            .map(|item| Write::Delete {
-                key: item.key,
-                condition: Condition::None,
-            })
-            .collect();
-        store.transact(writes).await?;
-    }
+    let about = Query::index(Index::Gsi1, actor_partition(actor_id));
+    Ok(runcrew_shared::store::delete_all(store, about).await?)
 }
 
 fn state_key(user_id: &str) -> Key {

@@ -324,13 +324,6 @@ mod tests {
         }
     }
 
-    fn field_of(err: ApiError) -> String {
-        match err {
-            ApiError::Invalid { field, .. } => field,
-            other => panic!("not a 422: {other:?}"),
-        }
-    }
-
     #[test]
     fn quiet_hours_across_midnight_hold_until_the_morning_in_the_persons_zone() {
         let quiet = seoul_nights();
@@ -420,7 +413,7 @@ mod tests {
         ];
         for (body, field) in cases {
             let err = SettingsPatch::parse(&body).expect_err("refused");
-            assert_eq!(field_of(err), field, "{body}");
+            assert_eq!(err.field(), Some(field), "{body}");
         }
     }
 

@@ -116,13 +116,6 @@ mod tests {
     const BOB: &str = "0123456789abcdef0123456789abcdef";
     const PHOTO: &str = "019aa5c0d2f07c3e9b8a1c2d3e4f5a6b";
 
-    fn field_of(err: ApiError) -> String {
-        match err {
-            ApiError::Invalid { field, .. } => field,
-            other => panic!("{other:?}"),
-        }
-    }
-
     #[test]
     fn an_avatar_is_one_of_my_uploads_or_its_thumbnails() {
         for url in [
@@ -169,8 +162,8 @@ mod tests {
             String::new(),
         ] {
             assert_eq!(
-                field_of(AvatarUrl::parse(&url, CDN, ALICE).expect_err(&url)),
-                "avatar_url",
+                AvatarUrl::parse(&url, CDN, ALICE).expect_err(&url).field(),
+                Some("avatar_url"),
                 "{url}"
             );
         }
@@ -194,8 +187,8 @@ mod tests {
             "a\nb",
         ] {
             assert_eq!(
-                field_of(DisplayName::parse(bad).expect_err(bad)),
-                "display_name"
+                DisplayName::parse(bad).expect_err(bad).field(),
+                Some("display_name")
             );
         }
         assert!(DisplayName::parse(&"x".repeat(MAX_DISPLAY_NAME)).is_ok());
@@ -207,7 +200,7 @@ mod tests {
         assert!(Bio::parse("").is_ok());
         assert!(Bio::parse("Han river 10k\nevery Sunday").is_ok());
         for bad in ["\u{200B}", "hi \u{202E}olleh", "tab\there"] {
-            assert_eq!(field_of(Bio::parse(bad).expect_err(bad)), "bio");
+            assert_eq!(Bio::parse(bad).expect_err(bad).field(), Some("bio"));
         }
         assert!(Bio::parse(&"b".repeat(MAX_BIO + 1)).is_err());
     }
