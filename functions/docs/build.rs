@@ -4,7 +4,10 @@
 use std::path::Path;
 
 fn main() {
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../openapi.yaml");
+    // Read when the script runs, not baked in when it compiles: a build script compiled for
+    // one checkout must not read another's description.
+    let manifest_dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let source = Path::new(&manifest_dir).join("../../openapi.yaml");
     println!("cargo:rerun-if-changed={}", source.display());
     let yaml = std::fs::read_to_string(&source).expect("openapi.yaml is readable");
     let description: serde_json::Value =
