@@ -13,6 +13,7 @@
 //!   totals and personal records;
 //! - [`follow`]: the social graph;
 //! - [`notification`]: the inbox, device tokens, notification settings and push jobs;
+//! - [`strava`]: the Strava connection, connect state, imports and the shared budget;
 //! - [`author`]: the name and avatar shown beside what someone wrote or ran;
 //! - [`idempotency`]: `Idempotency-Key` answers kept in the caller's partition.
 
@@ -28,3 +29,4 @@ pub mod review;
 pub mod run;
 pub mod session;
 pub mod stats;
+pub mod strava;
