@@ -7,6 +7,7 @@
 mod auth;
 mod maps;
 mod push;
+mod strava;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -14,6 +15,9 @@ use std::path::PathBuf;
 pub use auth::{AuthConfig, ClientIpSource, ExternalOidc, ProviderConfig};
 pub use maps::{MapboxConfig, MapsConfig};
 pub use push::{DEFAULT_FCM_API_URL, DEFAULT_TOKEN_URL, PushConfig, ServiceAccountSource};
+pub use strava::{
+    ClientSecretSource, DEFAULT_STRAVA_API_URL, DEFAULT_STRAVA_OAUTH_URL, StravaConfig,
+};
 
 /// Where this code runs; decides the defaults and how strict the checks are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -157,6 +161,8 @@ pub struct Config {
     pub maps: MapsConfig,
     /// Push notifications: the FCM service account and endpoints.
     pub push: PushConfig,
+    /// Strava, when `STRAVA_CLIENT_ID` is set.
+    pub strava: Option<StravaConfig>,
     /// `QUEUES` (memory | sqs), `SQS_ENDPOINT` and the queue URLs.
     pub queues: QueueBackend,
     /// Plausibility rules of runs.
@@ -208,6 +214,7 @@ impl Config {
         let queues = QueueBackend::read(&get, local, &mut problems);
         let runs = RunsConfig::read(&get, &mut problems);
         let cdn_base_url = cdn_base_url(&get, &public_base_url);
+        let strava = StravaConfig::read(&get, &public_base_url, &mut problems);
         let signing_key = SigningKeySource::read(&get, local, &data_dir);
         let allowed_origins = allowed_origins(&get, local);
 
@@ -236,6 +243,7 @@ impl Config {
             auth: AuthConfig::read(&get, &mut problems),
             maps: MapsConfig::read(&get),
             push: PushConfig::read(&get, &mut problems),
+            strava,
             queues,
             runs,
         };
@@ -276,6 +284,9 @@ impl Config {
         problems.extend(self.auth.problems(self.environment));
         problems.extend(self.maps.problems(self.environment));
         problems.extend(self.push.problems(self.environment));
+        if let Some(strava) = &self.strava {
+            problems.extend(strava.problems(self.environment));
+        }
         if self.environment == Environment::Production {
             problems.extend(self.production_problems());
         }
