@@ -5,6 +5,7 @@
 //! insecure combinations listed in [`Config::production_problems`].
 
 mod auth;
+mod cipher;
 mod maps;
 mod push;
 
@@ -12,6 +13,7 @@ use std::fmt;
 use std::path::PathBuf;
 
 pub use auth::{AuthConfig, ClientIpSource, ExternalOidc, ProviderConfig};
+pub use cipher::{CipherBackend, CipherConfig};
 pub use maps::{MapboxConfig, MapsConfig};
 pub use push::{DEFAULT_FCM_API_URL, DEFAULT_TOKEN_URL, PushConfig, ServiceAccountSource};
 
@@ -157,6 +159,9 @@ pub struct Config {
     pub maps: MapsConfig,
     /// Push notifications: the FCM service account and endpoints.
     pub push: PushConfig,
+    /// `TOKEN_KMS_KEY_ID` and `KMS_ENDPOINT`: the key that seals third-party tokens. Checked
+    /// when a function that seals starts ([`CipherConfig::problems`]), not here.
+    pub cipher: CipherConfig,
     /// `QUEUES` (memory | sqs), `SQS_ENDPOINT` and the queue URLs.
     pub queues: QueueBackend,
     /// Plausibility rules of runs.
@@ -236,6 +241,7 @@ impl Config {
             auth: AuthConfig::read(&get, &mut problems),
             maps: MapsConfig::read(&get),
             push: PushConfig::read(&get, &mut problems),
+            cipher: CipherConfig::read(&get),
             queues,
             runs,
         };
