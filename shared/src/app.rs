@@ -15,8 +15,12 @@ use sha2::Sha256;
 use crate::blobs::Blobs;
 use crate::blobs::filesystem::FilesystemBlobs;
 use crate::blobs::s3::S3Blobs;
+use crate::cipher::TokenCipher;
+use crate::cipher::kms::KmsCipher;
+use crate::cipher::local::LocalCipher;
 use crate::config::{
-    BlobBackend, Config, ConfigError, QueueBackend, SigningKeySource, StoreBackend,
+    BlobBackend, CipherBackend, Config, ConfigError, Environment, QueueBackend, SigningKeySource,
+    StoreBackend,
 };
 use crate::error::ApiError;
 use crate::identity::IdentityProviders;
@@ -57,6 +61,9 @@ pub struct Needs {
     /// Builds the push sender, which the sending function supplies (FCM lives in its
     /// crate); it builds `None` when no service account is configured: pushes are off.
     pub push: Option<PortBuilder<Option<Arc<dyn PushSender>>>>,
+    /// Builds the token cipher: KMS (`TOKEN_KMS_KEY_ID`), or a key derived from the local
+    /// signing secret.
+    pub cipher: Option<PortBuilder<Arc<dyn TokenCipher>>>,
 }
 
 impl std::fmt::Debug for Needs {
@@ -68,6 +75,7 @@ impl std::fmt::Debug for Needs {
             .field("identity", &self.identity.is_some())
             .field("queue", &self.queue.is_some())
             .field("push", &self.push.is_some())
+            .field("cipher", &self.cipher.is_some())
             .finish()
     }
 }
@@ -81,9 +89,16 @@ impl Needs {
         identity: None,
         queue: None,
         push: None,
+        cipher: None,
     };
     /// Every port (the local gateway, which serves every function).
-    pub const EVERYTHING: Needs = Needs::NOTHING.store().blobs().keys().identity().queue();
+    pub const EVERYTHING: Needs = Needs::NOTHING
+        .store()
+        .blobs()
+        .keys()
+        .identity()
+        .queue()
+        .cipher();
 
     /// Also the table, from `STORE`.
     pub const fn store(self) -> Self {
@@ -117,6 +132,14 @@ impl Needs {
     pub const fn queue(self) -> Self {
         Needs {
             queue: Some(build_queue),
+            ..self
+        }
+    }
+    /// Also the token cipher, from `TOKEN_KMS_KEY_ID` (the local key without it, which
+    /// production refuses).
+    pub const fn cipher(self) -> Self {
+        Needs {
+            cipher: Some(build_cipher),
             ..self
         }
     }
@@ -286,6 +309,41 @@ fn build_queue<'a>(init: &'a Init<'a>) -> PortFuture<'a, Arc<dyn Queue>> {
     })
 }
 
+/// The token cipher: KMS under `TOKEN_KMS_KEY_ID`, or AES-256-GCM under a key derived
+/// from the local signing secret. Its configuration is checked here, so only a function
+/// that seals refuses to start without the KMS key in production.
+fn build_cipher<'a>(init: &'a Init<'a>) -> PortFuture<'a, Arc<dyn TokenCipher>> {
+    Box::pin(async move {
+        let config = init.config;
+        let problems = config.cipher.problems(config.environment);
+        if !problems.is_empty() {
+            return Err(StartupError::Config(ConfigError(problems)));
+        }
+        let cipher: Arc<dyn TokenCipher> = match &config.cipher.backend {
+            CipherBackend::Kms { key_id, endpoint } => Arc::new(KmsCipher::from_sdk_config(
+                init.sdk().await,
+                endpoint.as_deref(),
+                key_id.clone(),
+            )),
+            CipherBackend::Local => {
+                if config.environment != Environment::Local {
+                    tracing::warn!(
+                        environment = %config.environment,
+                        "tokens are sealed under a key derived from CURSOR_SECRET: rotating it \
+                         makes them unreadable; set TOKEN_KMS_KEY_ID"
+                    );
+                }
+                let key: [u8; 32] = init
+                    .derived_key("token-cipher")?
+                    .try_into()
+                    .map_err(|_| StartupError::Secret("a derived key is not 32 bytes".into()))?;
+                Arc::new(LocalCipher::new(key))
+            }
+        };
+        Ok(cipher)
+    })
+}
+
 fn build_identity<'a>(init: &'a Init<'a>) -> PortFuture<'a, Arc<IdentityProviders>> {
     Box::pin(async move { Ok(Arc::new(IdentityProviders::ready(init.config)?)) })
 }
@@ -325,6 +383,7 @@ pub struct App {
     identity: Option<Arc<IdentityProviders>>,
     queue: Option<Arc<dyn Queue>>,
     push: Option<Arc<dyn PushSender>>,
+    cipher: Option<Arc<dyn TokenCipher>>,
     /// The trusted issuer's published keys, fetched on the first token seen on a route
     /// without the authorizer (see [`App::viewer`]).
     issuer_keys: Arc<std::sync::OnceLock<crate::identity::jwks::JwksCache>>,
@@ -341,6 +400,7 @@ impl std::fmt::Debug for App {
             .field("keys", &self.keys.is_some())
             .field("identity", &self.identity)
             .field("push", &self.push.is_some())
+            .field("cipher", &self.cipher.is_some())
             .finish()
     }
 }
@@ -367,6 +427,7 @@ impl App {
             identity: None,
             queue: None,
             push: None,
+            cipher: None,
             issuer_keys: Arc::default(),
             audit_key: Arc::default(),
         }
@@ -387,6 +448,13 @@ impl App {
     /// The same app sending pushes through `push` (tests point FCM at a fake).
     pub fn with_push(mut self, push: Arc<dyn PushSender>) -> Self {
         self.push = Some(push);
+        self
+    }
+
+    /// The same app sealing tokens with `cipher` (tests pass a local cipher, or KMS on a
+    /// test server).
+    pub fn with_cipher(mut self, cipher: Arc<dyn TokenCipher>) -> Self {
+        self.cipher = Some(cipher);
         self
     }
 
@@ -428,11 +496,16 @@ impl App {
             Some(build) => build(&init).await?,
             None => None,
         };
+        let cipher = match needs.cipher {
+            Some(build) => Some(build(&init).await?),
+            None => None,
+        };
         drop(init);
         let mut app = App::from_parts(config, store, blobs, keys);
         app.identity = identity;
         app.queue = queue;
         app.push = push;
+        app.cipher = cipher;
         Ok(app)
     }
 
@@ -461,6 +534,11 @@ impl App {
     /// The queues, or 500 when the [`Needs`] left them out.
     pub fn queue(&self) -> Result<&dyn Queue, ApiError> {
         self.queue.as_deref().ok_or_else(|| not_wired("queue"))
+    }
+
+    /// The token cipher, or 500 when the [`Needs`] left it out.
+    pub fn cipher(&self) -> Result<&dyn TokenCipher, ApiError> {
+        self.cipher.as_deref().ok_or_else(|| not_wired("cipher"))
     }
 
     /// The social-login verifiers, or 500 when the [`Needs`] left them out.

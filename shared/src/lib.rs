@@ -8,6 +8,8 @@
 //!   with their adapters; [`push`]: the port of push notifications (FCM's adapter lives
 //!   with the function that sends);
 //! - [`tokens`]: RS256 keys that sign our tokens and feed the JWKS;
+//! - [`cipher`]: the port that seals third-party tokens (Strava refresh tokens) before they
+//!   are stored, bound to whose they are: KMS on AWS, a derived local key on a laptop;
 //! - [`identity`]: social-login verification (Kakao, Naver, Google, Apple, dev);
 //! - [`app`], [`function`]: the ports of one execution environment and the handler wrapper;
 //! - [`tasks`]: the background task kinds (table stream consumers beside S3 tasks);
@@ -21,6 +23,7 @@
 pub mod app;
 pub mod audit;
 pub mod blobs;
+pub mod cipher;
 pub mod clock;
 pub mod config;
 pub mod digest;

@@ -15,6 +15,7 @@ mod audit;
 mod audit_fallback;
 mod auth_journey;
 mod blobs_contract;
+mod cipher_contract;
 mod courses_journey;
 mod events;
 mod fcm;

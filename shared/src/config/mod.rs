@@ -5,6 +5,7 @@
 //! insecure combinations listed in [`Config::production_problems`].
 
 mod auth;
+mod cipher;
 mod maps;
 mod push;
 mod strava;
@@ -13,6 +14,7 @@ use std::fmt;
 use std::path::PathBuf;
 
 pub use auth::{AuthConfig, ClientIpSource, ExternalOidc, ProviderConfig};
+pub use cipher::{CipherBackend, CipherConfig};
 pub use maps::{MapboxConfig, MapsConfig};
 pub use push::{DEFAULT_FCM_API_URL, DEFAULT_TOKEN_URL, PushConfig, ServiceAccountSource};
 pub use strava::{
@@ -163,6 +165,9 @@ pub struct Config {
     pub push: PushConfig,
     /// Strava, when `STRAVA_CLIENT_ID` is set.
     pub strava: Option<StravaConfig>,
+    /// `TOKEN_KMS_KEY_ID` and `KMS_ENDPOINT`: the key that seals third-party tokens. Checked
+    /// when a function that seals starts ([`CipherConfig::problems`]), not here.
+    pub cipher: CipherConfig,
     /// `QUEUES` (memory | sqs), `SQS_ENDPOINT` and the queue URLs.
     pub queues: QueueBackend,
     /// Plausibility rules of runs.
@@ -244,6 +249,7 @@ impl Config {
             maps: MapsConfig::read(&get),
             push: PushConfig::read(&get, &mut problems),
             strava,
+            cipher: CipherConfig::read(&get),
             queues,
             runs,
         };
