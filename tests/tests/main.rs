@@ -29,6 +29,7 @@ mod queue_contract;
 mod runs_journey;
 mod stall;
 mod store_contract;
+mod strava_client;
 mod stream_contract;
 mod template;
 mod uploads_journey;
