@@ -9,7 +9,7 @@ use serde_json::json;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::profile::{account_closed, open_account_check};
+use crate::profile::{account_closed, open_account_check, user_partition};
 use crate::run::{Run, RunVisibility, Source, new_run_id, path_item, path_key, run_key};
 use crate::stats;
 
@@ -33,9 +33,14 @@ pub struct StravaActivity {
     pub private: bool,
 }
 
-/// The key recording that Strava activity `activity_id` was imported.
-pub fn import_key(activity_id: i64) -> Key {
-    Key::new(format!("IMPORT#strava#{activity_id}"), "IMPORT")
+/// The key recording that Strava activity `activity_id` was imported for `user_id`. In
+/// the user's partition: one Strava athlete links to one user, so the activity is unique
+/// there, and the key goes with the account when it is erased.
+pub fn import_key(user_id: &str, activity_id: i64) -> Key {
+    Key::new(
+        user_partition(user_id),
+        format!("IMPORT#strava#{activity_id}"),
+    )
 }
 
 /// The run `user_id` gets for `activity`, imported at `now`.
@@ -98,7 +103,7 @@ pub async fn import(
     key_body.insert("run_id".into(), json!(run.run_id));
     let mut writes = vec![
         Write::Put {
-            item: Item::new(import_key(activity_id), key_body),
+            item: Item::new(import_key(&run.user_id, activity_id), key_body),
             condition: Condition::NotExists,
         },
         open_account_check(&run.user_id),
@@ -130,12 +135,9 @@ pub async fn imported_run(
     user_id: &str,
     activity_id: i64,
 ) -> Result<Option<Run>, ApiError> {
-    let Some(key) = store.get(&import_key(activity_id)).await? else {
+    let Some(key) = store.get(&import_key(user_id, activity_id)).await? else {
         return Ok(None);
     };
-    if key.str("user_id") != Some(user_id) {
-        return Ok(None);
-    }
     let run_id = key.str("run_id").unwrap_or_default();
     match store.get(&run_key(user_id, run_id)).await? {
         Some(item) => Ok(Some(from_body(&item)?)),
@@ -150,7 +152,7 @@ pub async fn imported_run(
 pub async fn remove(store: &dyn Store, user_id: &str, activity_id: i64) -> Result<bool, ApiError> {
     let Some(run) = imported_run(store, user_id, activity_id).await? else {
         store
-            .delete(&import_key(activity_id), Condition::None)
+            .delete(&import_key(user_id, activity_id), Condition::None)
             .await?;
         return Ok(false);
     };
@@ -164,7 +166,7 @@ pub async fn remove(store: &dyn Store, user_id: &str, activity_id: i64) -> Resul
             condition: Condition::None,
         },
         Write::Delete {
-            key: import_key(activity_id),
+            key: import_key(user_id, activity_id),
             condition: Condition::None,
         },
     ];

@@ -6,7 +6,7 @@
 //! | connection | `USER#<userId>` / `STRAVA` | gsi1 `STRAVA_CONNECTED` / `<userId>` (sparse: the sweep's list) |
 //! | athlete link | `STRAVA_ATHLETE#<athleteId>` / `LINK` | one RunCrew user per Strava athlete |
 //! | connect state | `STRAVA_STATE#<nonce>` / `STATE` | 10 minutes (TTL), consumed once |
-//! | import key | `IMPORT#strava#<activityId>` / `IMPORT` | written with the run: never imported twice |
+//! | import key | `USER#<userId>` / `IMPORT#strava#<activityId>` | written with the run: never imported twice |
 //! | budget | `STRAVA_BUDGET` / `APP` | the app's last seen usage and when to resume |
 //!
 //! Strava's terms: what comes from Strava is shown to its athlete only. Runs imported carry
