@@ -25,7 +25,7 @@ use crate::config::{
 use crate::error::ApiError;
 use crate::identity::IdentityProviders;
 use crate::push::PushSender;
-use crate::queue::Queue;
+use crate::queue::{Queue, QueueName};
 use crate::queue::memory::MemoryQueue;
 use crate::queue::sqs::SqsQueue;
 use crate::request::{self, Caller};
@@ -64,7 +64,13 @@ pub struct Needs {
     /// Builds the token cipher: KMS (`TOKEN_KMS_KEY_ID`), or a key derived from the local
     /// signing secret.
     pub cipher: Option<PortBuilder<Arc<dyn TokenCipher>>>,
+    /// Builds a port this crate does not know the type of (a function crate's own client,
+    /// e.g. Strava's), read back with [`App::extension`]; `None` when not configured.
+    pub extension: Option<PortBuilder<Option<Extension>>>,
 }
+
+/// A port of a type only its function crate knows, for [`Needs::extension`].
+pub type Extension = Arc<dyn std::any::Any + Send + Sync>;
 
 impl std::fmt::Debug for Needs {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -76,6 +82,7 @@ impl std::fmt::Debug for Needs {
             .field("queue", &self.queue.is_some())
             .field("push", &self.push.is_some())
             .field("cipher", &self.cipher.is_some())
+            .field("extension", &self.extension.is_some())
             .finish()
     }
 }
@@ -90,6 +97,7 @@ impl Needs {
         queue: None,
         push: None,
         cipher: None,
+        extension: None,
     };
     /// Every port (the local gateway, which serves every function).
     pub const EVERYTHING: Needs = Needs::NOTHING
@@ -140,6 +148,13 @@ impl Needs {
     pub const fn cipher(self) -> Self {
         Needs {
             cipher: Some(build_cipher),
+            ..self
+        }
+    }
+    /// Also the port `build` makes, of a type only the calling crate knows.
+    pub const fn extension(self, build: PortBuilder<Option<Extension>>) -> Self {
+        Needs {
+            extension: Some(build),
             ..self
         }
     }
@@ -299,11 +314,21 @@ fn build_queue<'a>(init: &'a Init<'a>) -> PortFuture<'a, Arc<dyn Queue>> {
     Box::pin(async move {
         let queue: Arc<dyn Queue> = match &init.config.queues {
             QueueBackend::Memory => Arc::new(MemoryQueue::default()),
-            QueueBackend::Sqs { endpoint, push_url } => Arc::new(SqsQueue::from_sdk_config(
-                init.sdk().await,
-                endpoint.as_deref(),
-                push_url.clone(),
-            )),
+            QueueBackend::Sqs {
+                endpoint,
+                push_url,
+                strava_url,
+            } => {
+                let sqs = SqsQueue::from_sdk_config(
+                    init.sdk().await,
+                    endpoint.as_deref(),
+                    push_url.clone(),
+                );
+                Arc::new(match strava_url {
+                    Some(url) => sqs.with_url(QueueName::Strava, url.clone()),
+                    None => sqs,
+                })
+            }
         };
         Ok(queue)
     })
@@ -384,6 +409,7 @@ pub struct App {
     queue: Option<Arc<dyn Queue>>,
     push: Option<Arc<dyn PushSender>>,
     cipher: Option<Arc<dyn TokenCipher>>,
+    extension: Option<Extension>,
     /// The trusted issuer's published keys, fetched on the first token seen on a route
     /// without the authorizer (see [`App::viewer`]).
     issuer_keys: Arc<std::sync::OnceLock<crate::identity::jwks::JwksCache>>,
@@ -401,6 +427,7 @@ impl std::fmt::Debug for App {
             .field("identity", &self.identity)
             .field("push", &self.push.is_some())
             .field("cipher", &self.cipher.is_some())
+            .field("extension", &self.extension.is_some())
             .finish()
     }
 }
@@ -428,6 +455,7 @@ impl App {
             queue: None,
             push: None,
             cipher: None,
+            extension: None,
             issuer_keys: Arc::default(),
             audit_key: Arc::default(),
         }
@@ -455,6 +483,12 @@ impl App {
     /// test server).
     pub fn with_cipher(mut self, cipher: Arc<dyn TokenCipher>) -> Self {
         self.cipher = Some(cipher);
+        self
+    }
+
+    /// The same app with this extension port (tests point a client at a fake).
+    pub fn with_extension(mut self, extension: Extension) -> Self {
+        self.extension = Some(extension);
         self
     }
 
@@ -496,6 +530,10 @@ impl App {
             Some(build) => build(&init).await?,
             None => None,
         };
+        let extension = match needs.extension {
+            Some(build) => build(&init).await?,
+            None => None,
+        };
         let cipher = match needs.cipher {
             Some(build) => Some(build(&init).await?),
             None => None,
@@ -505,6 +543,7 @@ impl App {
         app.identity = identity;
         app.queue = queue;
         app.push = push;
+        app.extension = extension;
         app.cipher = cipher;
         Ok(app)
     }
@@ -524,6 +563,11 @@ impl App {
     /// or this function's [`Needs`] has no push sender).
     pub fn push(&self) -> Option<&dyn PushSender> {
         self.push.as_deref()
+    }
+
+    /// The extension port, if it was built and is a `T`.
+    pub fn extension<T: std::any::Any + Send + Sync>(&self) -> Option<&T> {
+        self.extension.as_deref()?.downcast_ref()
     }
 
     /// The token keys, or 500 when the [`Needs`] left them out.

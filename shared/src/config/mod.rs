@@ -97,6 +97,8 @@ pub enum QueueBackend {
         endpoint: Option<String>,
         /// `PUSH_QUEUE_URL`: the queue of push notification jobs.
         push_url: Option<String>,
+        /// `STRAVA_QUEUE_URL`: the queue of Strava imports.
+        strava_url: Option<String>,
     },
 }
 
@@ -452,6 +454,7 @@ impl QueueBackend {
         let sqs = || QueueBackend::Sqs {
             endpoint: get("SQS_ENDPOINT"),
             push_url: get("PUSH_QUEUE_URL"),
+            strava_url: get("STRAVA_QUEUE_URL"),
         };
         match get("QUEUES").as_deref() {
             Some("memory") => QueueBackend::Memory,

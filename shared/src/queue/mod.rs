@@ -26,6 +26,8 @@ use crate::store::{Condition, Item, Key, Store};
 pub enum QueueName {
     /// Push notifications (new follower, event reminders), consumed by `push`.
     Push,
+    /// Strava imports (a sweep's, a sync-all, a webhook event), consumed by `strava-import`.
+    Strava,
 }
 
 impl QueueName {
@@ -33,6 +35,7 @@ impl QueueName {
     pub fn as_str(self) -> &'static str {
         match self {
             QueueName::Push => "push",
+            QueueName::Strava => "strava",
         }
     }
 }

@@ -30,13 +30,26 @@ fn whole_seconds(duration: Duration) -> i32 {
 #[derive(Debug, Clone)]
 pub struct SqsQueue {
     client: Client,
-    push_url: Option<String>,
+    urls: std::collections::BTreeMap<QueueName, String>,
 }
 
 impl SqsQueue {
-    /// An adapter with an already-built client and the queue URLs.
+    /// An adapter with an already-built client and the push queue's URL.
     pub fn new(client: Client, push_url: Option<String>) -> Self {
-        SqsQueue { client, push_url }
+        let queue = SqsQueue {
+            client,
+            urls: Default::default(),
+        };
+        match push_url {
+            Some(url) => queue.with_url(QueueName::Push, url),
+            None => queue,
+        }
+    }
+
+    /// The same adapter knowing `queue`'s URL too.
+    pub fn with_url(mut self, queue: QueueName, url: String) -> Self {
+        self.urls.insert(queue, url);
+        self
     }
 
     /// Builds the client from the shared AWS configuration, at `endpoint` when given.
@@ -59,10 +72,10 @@ impl SqsQueue {
 
     /// The URL of `queue`, or why there is none.
     fn url(&self, queue: QueueName) -> Result<&str, QueueError> {
-        match queue {
-            QueueName::Push => self.push_url.as_deref(),
-        }
-        .ok_or(QueueError::NotConfigured(queue.as_str()))
+        self.urls
+            .get(&queue)
+            .map(String::as_str)
+            .ok_or(QueueError::NotConfigured(queue.as_str()))
     }
 }
 
