@@ -25,9 +25,9 @@ use crate::config::{
 use crate::error::ApiError;
 use crate::identity::IdentityProviders;
 use crate::push::PushSender;
-use crate::queue::{Queue, QueueName};
 use crate::queue::memory::MemoryQueue;
 use crate::queue::sqs::SqsQueue;
+use crate::queue::{Queue, QueueName};
 use crate::request::{self, Caller};
 use crate::store::Store;
 use crate::store::cursor::CursorCodec;
@@ -692,6 +692,12 @@ impl App {
         }
         let key = derive_key(&signing_secret(&self.config)?, "audit-pseudonym");
         Ok(self.audit_key.get_or_init(|| key))
+    }
+
+    /// A key for `label` derived from the signing secret, as [`Init::derived_key`] gives at
+    /// start-up, for a function that needs one only on some requests (the Strava state).
+    pub fn derived_key(&self, label: &str) -> Result<Vec<u8>, StartupError> {
+        Ok(derive_key(&signing_secret(&self.config)?, label))
     }
 
     /// The bucket as its shared handle (the local gateway serves files through it).

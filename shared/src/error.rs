@@ -92,6 +92,15 @@ pub enum ApiError {
         /// Seconds until the client may try again.
         retry_after: u64,
     },
+    /// 503 with no `Retry-After`: a feature this deployment has not set up (Strava without
+    /// a client id). Trying again will not help until an operator configures it.
+    #[error("{message}")]
+    NotConfigured {
+        /// e.g. `strava_not_configured`.
+        code: &'static str,
+        /// For a person.
+        message: String,
+    },
     /// 500: a bug of ours. The detail is logged, never shown.
     #[error("internal error")]
     Internal(String),
@@ -167,7 +176,9 @@ impl ApiError {
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable { .. } | ApiError::NotConfigured { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -185,6 +196,7 @@ impl ApiError {
             ApiError::Invalid { .. } => "invalid_field",
             ApiError::TooManyRequests { .. } => "too_many_requests",
             ApiError::Unavailable { .. } => "dependency_unavailable",
+            ApiError::NotConfigured { code, .. } => code,
             ApiError::Internal(_) => "internal_error",
         }
     }

@@ -137,15 +137,40 @@ impl StravaClient {
         page: u32,
         per_page: u32,
     ) -> Result<Answer<Vec<Activity>>, StravaError> {
+        self.list(access_token, Some(after_epoch_s), page, per_page)
+            .await
+    }
+
+    /// The athlete's activities, newest first (no `after`): what a first import and a
+    /// sync-all of the most recent read. Paged as [`StravaClient::activities`].
+    pub async fn recent_activities(
+        &self,
+        access_token: &str,
+        page: u32,
+        per_page: u32,
+    ) -> Result<Answer<Vec<Activity>>, StravaError> {
+        self.list(access_token, None, page, per_page).await
+    }
+
+    async fn list(
+        &self,
+        access_token: &str,
+        after_epoch_s: Option<i64>,
+        page: u32,
+        per_page: u32,
+    ) -> Result<Answer<Vec<Activity>>, StravaError> {
+        let mut query = vec![
+            ("page", page.max(1).to_string()),
+            ("per_page", per_page.clamp(1, MAX_PER_PAGE).to_string()),
+        ];
+        if let Some(after) = after_epoch_s {
+            query.push(("after", after.to_string()));
+        }
         let request = self
             .http()
             .get(format!("{}/athlete/activities", self.api_url()))
             .bearer_auth(access_token)
-            .query(&[
-                ("after", after_epoch_s.to_string()),
-                ("page", page.max(1).to_string()),
-                ("per_page", per_page.clamp(1, MAX_PER_PAGE).to_string()),
-            ]);
+            .query(&query);
         let reply = self.send(Call::Api, request, &[access_token]).await?;
         let page: Vec<WireActivity> = decode(&reply.body, "list of activities")?;
         Ok(Answer {

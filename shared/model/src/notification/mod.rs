@@ -34,15 +34,18 @@ pub enum Kind {
     CourseReviewed,
     /// Someone beat my time on a course's leaderboard.
     LeaderboardOvertaken,
+    /// An import from Strava brought new runs.
+    StravaImported,
 }
 
 impl Kind {
     /// Every type, in the order settings list them.
-    pub const ALL: [Kind; 4] = [
+    pub const ALL: [Kind; 5] = [
         Kind::NewFollower,
         Kind::CourseLiked,
         Kind::CourseReviewed,
         Kind::LeaderboardOvertaken,
+        Kind::StravaImported,
     ];
 
     /// The name in requests, settings, push data and logs.
@@ -52,6 +55,7 @@ impl Kind {
             Kind::CourseLiked => "course_liked",
             Kind::CourseReviewed => "course_reviewed",
             Kind::LeaderboardOvertaken => "leaderboard_overtaken",
+            Kind::StravaImported => "strava_imported",
         }
     }
 

@@ -1,0 +1,5 @@
+//! Lambda entry of `strava-callback`.
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    runcrew_shared::run_http(&runcrew_strava::connect::CALLBACK).await
+}
