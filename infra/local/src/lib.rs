@@ -51,6 +51,7 @@ pub fn registry() -> Vec<&'static HttpFunction> {
         .chain(runcrew_social::FUNCTIONS)
         .chain(runcrew_docs::FUNCTIONS)
         .chain(runcrew_notifications::FUNCTIONS)
+        .chain(runcrew_strava::FUNCTIONS)
         .copied()
         .collect()
 }
@@ -74,13 +75,21 @@ pub fn stream_tasks() -> Vec<&'static StreamFunction> {
 /// Every queue consumer compiled into this workspace, by binary name; the gateway polls
 /// the template's queues for them.
 pub fn queue_tasks() -> Vec<&'static QueueFunction> {
-    runcrew_notifications::QUEUE_TASKS.to_vec()
+    runcrew_notifications::QUEUE_TASKS
+        .iter()
+        .chain(runcrew_strava::QUEUE_TASKS)
+        .copied()
+        .collect()
 }
 
 /// Every scheduled task compiled into this workspace, by binary name; the gateway fires
 /// the template's schedules into them.
 pub fn schedule_tasks() -> Vec<&'static ScheduleFunction> {
-    runcrew_notifications::SCHEDULE_TASKS.to_vec()
+    runcrew_notifications::SCHEDULE_TASKS
+        .iter()
+        .chain(runcrew_strava::SCHEDULE_TASKS)
+        .copied()
+        .collect()
 }
 
 /// The queue and schedule tasks a gateway delivers to, and how: the registries by
@@ -269,11 +278,14 @@ pub async fn start(
     let config = Config::from_lookup(&lookup_with_port).map_err(StartupError::from)?;
     let spec = template::parse(TEMPLATE, &template_overrides(&config, &lookup_with_port))?;
     let background = Background::from_lookup(&lookup_with_port)?;
-    // Every port, and FCM when `FCM_*` name a service account (pushes are off otherwise);
-    // with STORE=dynamodb the table's stream is read too, so the stream consumers run.
+    // Every port, FCM when `FCM_*` name a service account (pushes are off otherwise) and
+    // Strava when `STRAVA_*` name an app; with STORE=dynamodb the table's stream is read
+    // too, so the stream consumers run.
     let needs = Needs {
         store: Some(dynamo_stream::build_store_with_stream),
-        ..Needs::EVERYTHING.push(runcrew_notifications::fcm_port::build)
+        ..Needs::EVERYTHING
+            .push(runcrew_notifications::fcm_port::build)
+            .extension(runcrew_strava::port::build)
     };
     let app = Arc::new(App::build(config, needs).await?);
     serve_with(listener, app, spec, &registry(), background)

@@ -30,7 +30,10 @@ use crate::template::{ApiSpec, QueueSpec, QueueTriggerSpec};
 
 /// The queues of template.yaml the code knows, by logical id: the one table a new queue is
 /// added to (beside its [`QueueName`]).
-pub const QUEUE_NAMES: &[(&str, QueueName)] = &[("PushQueue", QueueName::Push)];
+pub const QUEUE_NAMES: &[(&str, QueueName)] = &[
+    ("PushQueue", QueueName::Push),
+    ("StravaQueue", QueueName::Strava),
+];
 
 /// The [`QueueName`] of a template queue.
 pub fn queue_name(logical_id: &str) -> Option<QueueName> {
