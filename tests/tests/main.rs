@@ -30,6 +30,7 @@ mod runs_journey;
 mod stall;
 mod store_contract;
 mod strava_client;
+mod strava_journey;
 mod stream_contract;
 mod template;
 mod uploads_journey;

@@ -202,7 +202,7 @@ async fn connect_from(
         scopes: scope.split(',').map(str::to_owned).collect(),
         access_token: cipher.seal(&grant.access_token, &context).await?,
         refresh_token: cipher.seal(&grant.refresh_token, &context).await?,
-        expires_at: grant.expires_at,
+        token_expires_at: grant.expires_at,
         connected_at: now_rfc3339(),
         last_sync_at: None,
         newest_start_s: 0,

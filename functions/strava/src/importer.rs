@@ -213,7 +213,7 @@ async fn access_token(
     let Some((current, _)) = connection::load(store, user_id).await? else {
         return Ok(Called::Stop(Handled::Done));
     };
-    if current.expires_at - now_s() > REFRESH_MARGIN_S {
+    if current.token_expires_at - now_s() > REFRESH_MARGIN_S {
         let token = cipher
             .open(&current.access_token, &context)
             .await
@@ -240,7 +240,7 @@ async fn access_token(
         }
         Err(other) => return Err(other.into()),
     };
-    if connection.expires_at - now_s() > REFRESH_MARGIN_S {
+    if connection.token_expires_at - now_s() > REFRESH_MARGIN_S {
         // Refreshed by another importer between our two reads.
         release(store, user_id).await?;
         let token = cipher
@@ -281,7 +281,7 @@ async fn access_token(
     connection::update(store, user_id, |c| {
         c.access_token = access.clone();
         c.refresh_token = refresh.clone();
-        c.expires_at = grant.expires_at;
+        c.token_expires_at = grant.expires_at;
         c.refresh_lease_until_ms = 0;
         Ok(())
     })

@@ -73,8 +73,9 @@ pub struct Connection {
     /// The refresh token, sealed: Strava rotates it and kills the old one, so the newest
     /// is always saved.
     pub refresh_token: String,
-    /// When the access token expires, epoch s.
-    pub expires_at: i64,
+    /// When the access token expires, epoch s (not `expires_at`: that name is the table's
+    /// TTL, which would delete the connection when the token expires).
+    pub token_expires_at: i64,
     /// When the person connected.
     pub connected_at: String,
     /// When an import last finished, if ever.
@@ -104,7 +105,7 @@ impl std::fmt::Debug for Connection {
             .field("user_id", &self.user_id)
             .field("athlete_id", &self.athlete_id)
             .field("tokens", &"***")
-            .field("expires_at", &self.expires_at)
+            .field("token_expires_at", &self.token_expires_at)
             .field("sync", &self.sync)
             .finish_non_exhaustive()
     }
