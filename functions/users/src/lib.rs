@@ -276,6 +276,9 @@ pub async fn export_me(app: &App, req: Request) -> Result<Response<Body>, ApiErr
         .map(notification::inbox::Notification::exported)
         .collect();
     let notification_settings = notification::settings::load(store, user_id).await?;
+    let strava = runcrew_model::strava::connection::load(store, user_id)
+        .await?
+        .map(|(connection, _)| connection.exported());
     let export = serde_json::json!({
         "exported_at": now_rfc3339(),
         "profile": profile.private_view(),
@@ -284,6 +287,7 @@ pub async fn export_me(app: &App, req: Request) -> Result<Response<Body>, ApiErr
         "devices": devices,
         "notifications": notifications,
         "notification_settings": notification_settings,
+        "strava": strava,
     });
     let mut resp = response::no_store(http::StatusCode::OK, &export)?;
     resp.headers_mut().insert(

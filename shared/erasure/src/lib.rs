@@ -3,7 +3,7 @@
 //! This crate is the one place allowed to know every area (it depends on the whole
 //! `runcrew-model`); the `DELETE /v1/users/me` function calls [`erase`], and a later erasure
 //! job may too. Each area's part is a module here: [`courses`], [`runs`], [`social`],
-//! [`notifications`].
+//! [`notifications`], [`strava`].
 //!
 //! What a user owns, by key pattern (each later feature that stores user-owned items adds
 //! its pattern here and its step in [`erase`], and the erasure test proves the table holds
@@ -22,6 +22,8 @@
 //! | `USER#<userId>` / `FOLLOWS#<userId>` | follows both ways: the user's own, and others' follows of the user (their counts drop) |
 //! | `USER#<userId>` / `DEVICE#<digest>`, `NOTIF#<id>`, `NOTIFSETTINGS`, `NOTIFSTATE` | devices, inbox and notification settings (with the partition) |
 //! | `DEVICE#<digest>` / `OWNER` | who owns each of the user's device tokens |
+//! | `USER#<userId>` / `STRAVA`, `IMPORT#strava#<activityId>` | the Strava connection (sealed tokens) and import keys (with the partition) |
+//! | `STRAVA_ATHLETE#<athleteId>` / `LINK` | the Strava athlete's link to the user |
 //! | `USER#<otherId>` / `NOTIF#<id>` | notifications in others' inboxes that tell of the user (through gsi1 `NOTIFIED_BY#<userId>`) |
 //!
 //! Files: the user's courses' route and map files go with the courses; uploaded photos and
@@ -39,6 +41,7 @@ pub mod courses;
 pub mod notifications;
 pub mod runs;
 pub mod social;
+pub mod strava;
 
 use runcrew_model::profile::{identity_key, load_profile, user_partition};
 use runcrew_shared::ApiError;
@@ -66,6 +69,9 @@ pub const ERASED_KEY_PATTERNS: &[&str] = &[
     "USER#<userId> / NOTIF#<notificationId>",
     "USER#<userId> / NOTIFSETTINGS",
     "USER#<userId> / NOTIFSTATE",
+    "STRAVA_ATHLETE#<athleteId> / LINK",
+    "USER#<userId> / STRAVA",
+    "USER#<userId> / IMPORT#strava#<activityId>",
 ];
 
 /// The bucket folders holding a user's uploaded photos and their thumbnails.
@@ -96,7 +102,8 @@ pub async fn erase(
         items: courses::erase_user(store, blobs, user_id).await?
             + runs::erase_user(store, user_id).await?
             + social::erase_user(store, user_id).await?
-            + notifications::erase_user(store, user_id).await?,
+            + notifications::erase_user(store, user_id).await?
+            + strava::erase_user(store, user_id).await?,
         files: 0,
     };
     for folder in user_file_folders(user_id) {
