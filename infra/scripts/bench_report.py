@@ -265,6 +265,15 @@ w("")
 w(out.joinpath("push.md").read_text().strip())
 w("")
 
+w("## 4d. Strava import throughput")
+w("")
+w("`bench-strava` (release): one athlete with 1,000 runs on the Strava fake (127.0.0.1), "
+  "imported by `strava-import`'s own code as a sync-all: pages of 200 newest first, each run "
+  "written with its import key, path and totals in one transaction, into the in-memory table.")
+w("")
+w(out.joinpath("strava.md").read_text().strip())
+w("")
+
 w("## 5. Local gateway throughput")
 w("")
 w("`runcrew-local` (release) on 127.0.0.1 with the embedded store, `wrk -t2 -c32 --latency` for "
