@@ -196,6 +196,11 @@ async fn connect_from(
         .ok_or_else(|| ApiError::Internal("Strava's code exchange named no athlete".into()))?;
     let cipher = app.cipher()?;
     let context = token_context(&user_id);
+    // A reconnect of the same athlete keeps what was imported and where the sweep stood.
+    let previous = connection::load(store, &user_id)
+        .await?
+        .map(|(c, _)| c)
+        .filter(|c| c.athlete_id == athlete_id);
     let connection = Connection {
         user_id: user_id.clone(),
         athlete_id,
@@ -204,9 +209,9 @@ async fn connect_from(
         refresh_token: cipher.seal(&grant.refresh_token, &context).await?,
         token_expires_at: grant.expires_at,
         connected_at: now_rfc3339(),
-        last_sync_at: None,
-        newest_start_s: 0,
-        runs_imported: 0,
+        last_sync_at: previous.as_ref().and_then(|c| c.last_sync_at.clone()),
+        newest_start_s: previous.as_ref().map_or(0, |c| c.newest_start_s),
+        runs_imported: previous.as_ref().map_or(0, |c| c.runs_imported),
         sync: Some(SyncProgress {
             kind: SyncKind::Initial,
             page: 1,
