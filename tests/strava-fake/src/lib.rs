@@ -125,6 +125,7 @@ impl StravaFake {
             state: Arc::new(Mutex::new(State::default())),
         };
         for (verb, route, kind) in [
+            ("GET", "/oauth/authorize", Kind::Authorize),
             ("POST", "/oauth/token", Kind::Token),
             ("POST", "/oauth/deauthorize", Kind::Deauthorize),
             ("GET", "/api/v3/athlete/activities", Kind::Activities),
@@ -429,6 +430,7 @@ impl State {
 /// Which endpoint a responder plays.
 #[derive(Clone, Copy)]
 enum Kind {
+    Authorize,
     Token,
     Deauthorize,
     Activities,
@@ -445,10 +447,46 @@ impl Respond for Endpoint {
     fn respond(&self, request: &Request) -> ResponseTemplate {
         let mut state = self.state.lock().expect("the fake's state");
         match self.kind {
+            Kind::Authorize => authorize(&mut state, request),
             Kind::Token => token(&mut state, request),
             Kind::Deauthorize => deauthorize(&mut state, request),
             Kind::Activities | Kind::Activity => api(&mut state, request, self.kind),
         }
+    }
+}
+
+/// `GET /oauth/authorize`: the first athlete approves at once, everything asked for, so a
+/// browser on a laptop goes straight back to `redirect_uri` with a fresh code and the state.
+fn authorize(state: &mut State, request: &Request) -> ResponseTemplate {
+    let query: BTreeMap<String, String> = request.url.query_pairs().into_owned().collect();
+    let (Some(redirect), Some(athlete)) = (
+        query.get("redirect_uri"),
+        state.athletes.keys().next().copied(),
+    ) else {
+        return answer(
+            400,
+            fault("Bad Request", "Application", "redirect_uri", "invalid"),
+        );
+    };
+    state.issued += 1;
+    let code = format!("approved-{}", state.issued);
+    state.codes.insert(code.clone(), athlete);
+    let mut back = url::Url::parse(redirect).ok();
+    if let Some(url) = back.as_mut() {
+        url.query_pairs_mut()
+            .append_pair("state", query.get("state").map_or("", String::as_str))
+            .append_pair("code", &code)
+            .append_pair(
+                "scope",
+                &format!("read,{}", query.get("scope").map_or("", String::as_str)),
+            );
+    }
+    match back {
+        Some(url) => ResponseTemplate::new(302).insert_header("location", url.as_str()),
+        None => answer(
+            400,
+            fault("Bad Request", "Application", "redirect_uri", "invalid"),
+        ),
     }
 }
 
