@@ -189,6 +189,22 @@ async fn connect_import_sync_webhooks_and_disconnect_keep_exactly_the_runs_of_st
     assert!(api.settle_streams().await);
     let (_, feed) = call(http().get(url(&api, "/v1/feed")).bearer_auth(bearer(&joon))).await;
     assert_eq!(feed["items"], json!([]), "{feed}");
+    // every read route that shows another person's things: no Strava run, not even a count
+    for path in [
+        format!("/v1/users/{mina_id}"),
+        format!("/v1/users/{mina_id}/followers"),
+        format!("/v1/users/{mina_id}/following"),
+        "/v1/feed".to_owned(),
+        "/v1/courses".to_owned(),
+    ] {
+        let (code, body) = call(http().get(url(&api, &path)).bearer_auth(bearer(&joon))).await;
+        assert_eq!(code, 200, "{path}: {body}");
+        let text = body.to_string();
+        assert!(!text.contains("strava"), "{path} shows Strava data: {text}");
+        for run in &runs {
+            assert!(!text.contains(run.as_str()), "{path} shows a Strava run");
+        }
+    }
     for run in &runs {
         let (code, _) = call(
             http()
