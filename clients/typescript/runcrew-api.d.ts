@@ -462,8 +462,9 @@ export interface paths {
          * @description What the account holds about the person, as one JSON document to download
          *     (`Content-Disposition: attachment; filename="runcrew-export.json"`, `Cache-Control:
          *     no-store`): the private profile, the provider accounts linked to it (with the
-         *     providers' ids of the person) and the live login sessions (without their token
-         *     hashes). Each export is recorded in the audit trail.
+         *     providers' ids of the person), the live login sessions (without their token
+         *     hashes), the devices, inbox and push settings, and the Strava connection (`null`
+         *     when none; never its tokens). Each export is recorded in the audit trail.
          *
          *     It does not include runs, courses, reviews, reactions, follows or uploads; those are
          *     read through their own routes.
@@ -914,10 +915,11 @@ export interface paths {
         /**
          * My notifications
          * @description The caller's inbox, newest first: new followers, likes and reviews of the courses
-         *     they drew, and runners who beat their time on a leaderboard. Every notification
-         *     reaches the inbox whatever the push settings say; items are kept 90 days. The person
-         *     who acted (`actor`) is shown as they are now: a name or picture changed since shows
-         *     the new one, and someone erased meanwhile shows with a `null` name and picture.
+         *     they drew, runners who beat their time on a leaderboard, and runs imported from
+         *     Strava. Every notification reaches the inbox whatever the push settings say; items
+         *     are kept 90 days. The person who acted (`actor`) is shown as they are now: a name or
+         *     picture changed since shows the new one, and someone erased meanwhile shows with a
+         *     `null` name and picture.
          *
          *     `unread_count` counts unread notifications up to 99; `unread_more` is true when
          *     there are more (show "99+"). A page costs the same whatever the inbox holds. Sent
@@ -997,6 +999,187 @@ export interface paths {
          *     caller's account was erased while the token still lives.
          */
         patch: operations["updateNotificationSettings"];
+        trace?: never;
+    };
+    "/v1/strava/connect": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Start connecting Strava
+         * @description The Strava page where the caller lets RunCrew read their activities. Open
+         *     `authorize_url` in a browser: Strava sends the browser back to
+         *     `GET /v1/strava/callback` with a code, or with `error=access_denied`. The URL asks
+         *     for `activity:read_all` (private activities too; `STRAVA_SCOPE` may ask for
+         *     `activity:read`) and carries a `state` bound to the caller: signed, stored, valid
+         *     10 minutes and usable once, so a callback cannot connect a Strava account to anyone
+         *     but the person who asked. Nothing is sent to Strava yet. Sent with
+         *     `Cache-Control: no-store`.
+         *
+         *     503 `strava_not_configured` (no `Retry-After`) when this deployment has no Strava
+         *     application (`STRAVA_CLIENT_ID`).
+         */
+        get: operations["connectStrava"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/strava/callback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Strava's redirect back (public)
+         * @description Where Strava sends the browser after the person approved or declined. Public: the
+         *     `state` alone says whose connect it is. The checks, in order: the `state` (issued by
+         *     `GET /v1/strava/connect`, unaltered, under 10 minutes old, not used before), Strava's
+         *     refusal (`error`), the granted `scope` (a person may untick reading activities on
+         *     Strava's page), then the `code`, traded once at Strava for the athlete's tokens.
+         *     The tokens are sealed (KMS on AWS) before they are stored; the connection and its
+         *     athlete link are written in one transaction, and the first import (the 200 most
+         *     recent activities) is queued. Connecting again replaces the caller's own
+         *     connection. One Strava athlete belongs to one RunCrew account.
+         *
+         *     Without `STRAVA_APP_REDIRECT_URI`, the answer is JSON: 200 with the new connection,
+         *     or the error. With it, the browser goes back to the app: 302 to
+         *     `<STRAVA_APP_REDIRECT_URI>?outcome=<outcome>`, where the outcome is `connected`,
+         *     `denied`, `scope_missing`, `athlete_taken`, `athlete_limit` or `invalid_state`;
+         *     only a redirect without a `code`, a closed account, a write that raced another and
+         *     an outage stay errors. Sent with `Cache-Control: no-store`.
+         */
+        get: operations["completeStravaConnect"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/strava/status": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * My Strava connection
+         * @description Whether the caller has connected Strava and how the import stands: the athlete,
+         *     the scopes granted, when the last import finished, how many runs came from Strava,
+         *     whether an import runs now, and what went wrong last (`problem`, until an import
+         *     succeeds again): `reconnect_needed` (Strava no longer accepts the connection:
+         *     connect again), `athlete_limit`, `rate_limited` (Strava's request budget is spent;
+         *     the import resumes by itself), `unavailable` (Strava refused an import; the next
+         *     sweep tries again). Never a token. Sent with `Cache-Control: no-store`.
+         */
+        get: operations["getStravaStatus"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/strava/sync-all": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Import my recent Strava runs again
+         * @description Queues an import of the caller's 200 most recent Strava activities and answers at
+         *     once; `GET /v1/strava/status` shows it running (`import_in_progress`) and, when it
+         *     ends, `runs_imported` and `last_sync_at`. Activities imported before are skipped
+         *     (each is imported once, whoever brings it), so this fills gaps and never doubles
+         *     a run. Only runs are kept (`Run`, `TrailRun`, `VirtualRun`); when new runs came,
+         *     a `strava_imported` notification says how many. No body is read.
+         */
+        post: operations["syncAllFromStrava"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/strava/connection": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Disconnect Strava
+         * @description Ends the connection: the tokens are deleted at once, Strava is told to revoke our
+         *     access (an outage there does not block this), and every run imported from Strava
+         *     is deleted shortly after by the import queue, with its totals and records, as
+         *     Strava's API agreement requires when access ends. 204 also when nothing was
+         *     connected. Runs recorded in RunCrew stay.
+         */
+        delete: operations["disconnectStrava"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/strava/webhook": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Strava's subscription check (public)
+         * @description Strava calls this once, when the webhook subscription is made: with our verify
+         *     token (`STRAVA_WEBHOOK_VERIFY_TOKEN`, compared in constant time) the challenge is
+         *     echoed and Strava creates the subscription. Public: Strava sends no credential.
+         *     503 `strava_not_configured` when Strava or the verify token is not set up here.
+         */
+        get: operations["verifyStravaWebhook"];
+        put?: never;
+        /**
+         * Strava's events (public)
+         * @description Strava posts here when an athlete of ours creates, changes or deletes an activity,
+         *     or revokes our access. Strava waits 2 seconds and tries 3 times, so the answer is
+         *     200 `{"received": true}` at once and the work is queued for `strava-import`: a new
+         *     activity is imported (if it is a run), a deleted one's run goes, a change of
+         *     privacy follows (`updates.private`), a change of type that is no longer a run
+         *     removes the run (`updates.type`); titles are not kept. An athlete's
+         *     `{"authorized": "false"}` deletes the connection's tokens at once and queues the
+         *     deletion of every Strava run.
+         *
+         *     Events are not signed. An event whose `subscription_id` is not ours
+         *     (`STRAVA_SUBSCRIPTION_ID`, when set), whose athlete is not connected here, or that
+         *     asks for nothing is acknowledged with the same 200 and ignored. A new activity is
+         *     fetched from Strava with the athlete's own token, never taken from the event; a
+         *     deletion, a privacy or type change and a revocation are taken as the event says.
+         *     Members other than those below are ignored.
+         */
+        post: operations["receiveStravaEvent"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
 }
@@ -1599,6 +1782,8 @@ export interface components {
             /** @description The inbox (the last 90 days), newest first. */
             notifications: components["schemas"]["ExportedNotification"][];
             notification_settings: components["schemas"]["NotificationSettings"];
+            /** @description The Strava connection (never a token), or `null` when none. */
+            strava: components["schemas"]["StravaExport"] | null;
         };
         /** @description A device registered for pushes, as the export shows it (never its token). */
         ExportedDevice: {
@@ -1983,10 +2168,12 @@ export interface components {
         /**
          * @description What happened: `new_follower` (someone followed me), `course_liked` and
          *     `course_reviewed` (someone liked or reviewed a course I drew),
-         *     `leaderboard_overtaken` (someone beat my time on a course's leaderboard).
+         *     `leaderboard_overtaken` (someone beat my time on a course's leaderboard),
+         *     `strava_imported` (an import from Strava brought new runs: "12 runs imported from
+         *     Strava"; no actor, no course).
          * @enum {string}
          */
-        NotificationType: "new_follower" | "course_liked" | "course_reviewed" | "leaderboard_overtaken";
+        NotificationType: "new_follower" | "course_liked" | "course_reviewed" | "leaderboard_overtaken" | "strava_imported";
         /**
          * @description A notification's id: the time of what caused it (13-digit epoch milliseconds) and a
          *     digest of the cause, so ids sort by time and the same cause is the same id.
@@ -2030,7 +2217,7 @@ export interface components {
         Notification: {
             id: components["schemas"]["NotificationId"];
             type: components["schemas"]["NotificationType"];
-            /** @description `New follower`, or the course's name. */
+            /** @description `New follower`, the course's name, or `Strava`. */
             title: string;
             /** @description The text, e.g. "alice started following you". */
             body: string;
@@ -2091,6 +2278,7 @@ export interface components {
                 course_liked: boolean;
                 course_reviewed: boolean;
                 leaderboard_overtaken: boolean;
+                strava_imported: boolean;
             };
             /** @description The quiet hours, or `null` for none. */
             quiet_hours: components["schemas"]["QuietHours"] | null;
@@ -2106,9 +2294,125 @@ export interface components {
                 course_liked?: boolean;
                 course_reviewed?: boolean;
                 leaderboard_overtaken?: boolean;
+                strava_imported?: boolean;
             };
             /** @description New quiet hours, or `null` to have none. */
             quiet_hours?: components["schemas"]["QuietHours"] | null;
+        };
+        /**
+         * Format: int64
+         * @description An id Strava gives (an athlete, an activity, a subscription); a 64-bit integer.
+         * @example 134815
+         */
+        StravaId: number;
+        StravaAuthorizeUrl: {
+            /**
+             * Format: uri
+             * @description Strava's authorize page for this caller, with a state valid 10 minutes, once.
+             */
+            authorize_url: string;
+        };
+        /** @description What went wrong last, for the person; cleared when an import succeeds. */
+        StravaProblem: {
+            /**
+             * @description `reconnect_needed`: Strava no longer accepts the connection (revoked or expired):
+             *     connect again. `athlete_limit`: Strava's cap of athletes for our application is
+             *     reached. `rate_limited`: Strava's request budget is spent; the import resumes by
+             *     itself. `unavailable`: Strava refused an import; the next sweep tries again.
+             * @enum {string}
+             */
+            code: "reconnect_needed" | "athlete_limit" | "rate_limited" | "unavailable";
+            message: string;
+            at: components["schemas"]["Timestamp"];
+        };
+        /** @description No Strava account is connected. */
+        StravaNotConnected: {
+            /** @constant */
+            connected: false;
+        };
+        /** @description A Strava connection as its person sees it; never a token. */
+        StravaConnection: {
+            /** @constant */
+            connected: true;
+            /** @description The Strava athlete. */
+            athlete_id: components["schemas"]["StravaId"];
+            /** @description The scopes granted on Strava (`read`, `activity:read_all`, ...). */
+            scopes: string[];
+            connected_at: components["schemas"]["Timestamp"];
+            /** @description When an import last finished; `null` before the first one ends. */
+            last_sync_at: components["schemas"]["Timestamp"] | null;
+            /** @description Runs imported from Strava since connecting. */
+            runs_imported: number;
+            /** @description An import (the first, a sync-all or a sweep) is queued or running. */
+            import_in_progress: boolean;
+            problem: components["schemas"]["StravaProblem"] | null;
+        };
+        /** @description `GET /v1/strava/status`: the connection, or `{"connected": false}`. */
+        StravaStatus: components["schemas"]["StravaConnection"] | components["schemas"]["StravaNotConnected"];
+        /** @description The Strava connection in the account export (never a token). */
+        StravaExport: {
+            /** @constant */
+            connected: true;
+            athlete_id: components["schemas"]["StravaId"];
+            scopes: string[];
+            connected_at: components["schemas"]["Timestamp"];
+            last_sync_at: components["schemas"]["Timestamp"] | null;
+            runs_imported: number;
+            import_in_progress: boolean;
+            problem: components["schemas"]["StravaProblem"] | null;
+            /** @description The start (epoch seconds) of the newest run imported, 0 before any; the sweep asks Strava for what started after it. */
+            newest_start_s: number;
+        };
+        StravaSyncQueued: {
+            /**
+             * @description Where to follow the import.
+             * @constant
+             */
+            status_url: "/v1/strava/status";
+        };
+        /** @description The challenge Strava sent, echoed. */
+        StravaChallenge: {
+            "hub.challenge": string;
+        };
+        /**
+         * @description One webhook event as Strava posts it. `object_type` `activity` with `aspect_type`
+         *     `create`, `update` or `delete`, or `athlete` with `update` (`updates.authorized`
+         *     `"false"`: access revoked); anything else is acknowledged and ignored. Other members
+         *     are ignored.
+         */
+        StravaEvent: {
+            /**
+             * @description `activity` or `athlete`.
+             * @example activity
+             */
+            object_type: string;
+            /** @description The activity's id, or the athlete's. */
+            object_id: components["schemas"]["StravaId"];
+            /**
+             * @description `create`, `update` or `delete`.
+             * @example create
+             */
+            aspect_type: string;
+            /**
+             * @description What changed, as strings: `title`, `type`, `private` (`"true"`/`"false"`) for an
+             *     activity; `authorized` (`"false"`) for an athlete. Empty or absent otherwise.
+             */
+            updates?: {
+                [key: string]: unknown;
+            };
+            /** @description The athlete. */
+            owner_id: components["schemas"]["StravaId"];
+            /** @description The subscription the event came through. */
+            subscription_id: components["schemas"]["StravaId"];
+            /**
+             * @description When it happened, epoch seconds, as Strava sends it; not read.
+             * @example 1795066500
+             */
+            event_time?: unknown;
+        };
+        StravaEventReceived: {
+            /** @constant */
+            received: true;
         };
     };
     responses: {
@@ -2291,6 +2595,58 @@ export interface components {
                     error?: {
                         /** @constant */
                         code?: "dependency_unavailable";
+                    };
+                };
+            };
+        };
+        /**
+         * @description `strava_not_configured` (no `Retry-After`): this deployment has no Strava
+         *     application; retrying does not help until an operator sets one up. Otherwise
+         *     `dependency_unavailable`: the table, Strava or the key service is down
+         *     (`dependency` names it); retry after `Retry-After`.
+         */
+        StravaUnavailable: {
+            headers: {
+                /** @description Present with `dependency_unavailable`. */
+                "Retry-After"?: number;
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": {
+                 *         "code": "strava_not_configured",
+                 *         "message": "Strava is not set up on this server (STRAVA_CLIENT_ID)",
+                 *         "request_id": "8f14e45f"
+                 *       }
+                 *     }
+                 */
+                "application/json": (components["schemas"]["Error"] & {
+                    error?: {
+                        /** @constant */
+                        code?: "strava_not_configured";
+                    };
+                }) | (components["schemas"]["Error"] & {
+                    error?: {
+                        /** @constant */
+                        code?: "dependency_unavailable";
+                    };
+                });
+            };
+        };
+        /**
+         * @description `strava_not_configured`: this deployment has no Strava application, or no webhook
+         *     verify token. No `Retry-After`: retrying does not help until an operator sets it up.
+         */
+        StravaNotConfigured: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"] & {
+                    error?: {
+                        /** @constant */
+                        code?: "strava_not_configured";
                     };
                 };
             };
@@ -4183,7 +4539,8 @@ export interface operations {
                      *         "new_follower": true,
                      *         "course_liked": false,
                      *         "course_reviewed": true,
-                     *         "leaderboard_overtaken": true
+                     *         "leaderboard_overtaken": true,
+                     *         "strava_imported": true
                      *       },
                      *       "quiet_hours": {
                      *         "start": "23:00",
@@ -4250,6 +4607,317 @@ export interface operations {
             422: components["responses"]["Unprocessable"];
             429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
+        };
+    };
+    connectStrava: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Where to send the person. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "authorize_url": "https://www.strava.com/oauth/authorize?client_id=163042&redirect_uri=https%3A%2F%2Fapi.runcrew.app%2Fv1%2Fstrava%2Fcallback&response_type=code&scope=activity%3Aread_all&approval_prompt=auto&state=3f9c2a7d0b8e4f6a9c1d2e3f4a5b6c7d.1795067100.q1r2s3t4u5v6w7x8y9z0A1B2C3D4E5F6G7H8I9J0K1L"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["StravaAuthorizeUrl"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["StravaUnavailable"];
+        };
+    };
+    completeStravaConnect: {
+        parameters: {
+            query: {
+                /** @description The state of the authorize URL, as Strava hands it back. */
+                state: string;
+                /** @description The authorization code (single use); absent when the person declined. */
+                code?: string;
+                /** @description The scopes the person left ticked, comma-separated (`read,activity:read_all`). */
+                scope?: string;
+                /** @description `access_denied` when the person declined; any value means no connection. */
+                error?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Connected (no app redirect configured); the first import is queued. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "connected": true,
+                     *       "athlete_id": 134815,
+                     *       "scopes": [
+                     *         "read",
+                     *         "activity:read_all"
+                     *       ],
+                     *       "connected_at": "2026-11-21T05:36:12.481Z",
+                     *       "last_sync_at": null,
+                     *       "runs_imported": 0,
+                     *       "import_in_progress": true,
+                     *       "problem": null
+                     *     }
+                     */
+                    "application/json": components["schemas"]["StravaConnection"];
+                };
+            };
+            /** @description Back to the app (`STRAVA_APP_REDIRECT_URI` is set), with the outcome. No body. */
+            302: {
+                headers: {
+                    /** @description `<STRAVA_APP_REDIRECT_URI>?outcome=connected` (or `&outcome=` when the URI has a query already). */
+                    Location: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /**
+             * @description No app redirect configured, and no connection was made: `invalid_state` (`field:
+             *     state`: forged, altered, expired or used; connect again), `access_denied`
+             *     (`field: error`: declined on Strava, or Strava refused the code),
+             *     `scope_missing` (`field: scope`: reading activities was unticked), or, with or
+             *     without an app redirect, `missing_parameter` (`field: code`: a redirect with
+             *     neither a code nor an error).
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "invalid_state",
+                     *         "message": "this connect link is not valid any more; connect again",
+                     *         "request_id": "8f14e45f",
+                     *         "field": "state"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error: {
+                            /** @enum {unknown} */
+                            code?: "invalid_state" | "access_denied" | "scope_missing" | "missing_parameter";
+                            /** @enum {unknown} */
+                            field: "state" | "error" | "scope" | "code";
+                        };
+                    };
+                };
+            };
+            /** @description `unauthorized` "this account is closed": the account whose state it is was erased meanwhile. */
+            401: components["responses"]["Unauthorized"];
+            /**
+             * @description No connection was made. Without an app redirect: `athlete_taken` (this Strava
+             *     athlete is connected to another RunCrew account, which must disconnect first) or
+             *     `athlete_limit` (Strava caps how many athletes our application may connect, and
+             *     the cap is reached). Either way: `conflict` (the connection raced another write;
+             *     connect again). No `Retry-After`.
+             */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "athlete_taken" | "athlete_limit" | "conflict";
+                        };
+                    };
+                };
+            };
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["StravaUnavailable"];
+        };
+    };
+    getStravaStatus: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The connection, or `{"connected": false}`. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StravaStatus"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["StravaUnavailable"];
+        };
+    };
+    syncAllFromStrava: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Queued. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StravaSyncQueued"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description `strava_not_connected`: connect Strava first. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @constant */
+                            code?: "strava_not_connected";
+                        };
+                    };
+                };
+            };
+            /**
+             * @description `import_in_progress`: an import runs already (see the status); `reconnect_needed`:
+             *     Strava no longer accepts this connection, connect again. Neither has
+             *     `Retry-After`. `strava_busy` (with `Retry-After: 1`): the connection kept changing
+             *     while this was asked.
+             */
+            409: {
+                headers: {
+                    /** @description Present with `strava_busy`. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "import_in_progress" | "reconnect_needed" | "strava_busy";
+                        };
+                    };
+                };
+            };
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["StravaUnavailable"];
+        };
+    };
+    disconnectStrava: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Not connected (any more). No body. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["StravaUnavailable"];
+        };
+    };
+    verifyStravaWebhook: {
+        parameters: {
+            query: {
+                /** @description Always `subscribe`; anything else is 400 `invalid_parameter`. */
+                "hub.mode": "subscribe";
+                /** @description The verify token given to Strava; another is 403. */
+                "hub.verify_token": string;
+                /** @description What to echo; missing is 400 `missing_parameter`. */
+                "hub.challenge": string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The challenge, echoed. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "hub.challenge": "15f7d1a91c1f40f8a748fd134752feb3"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["StravaChallenge"];
+                };
+            };
+            /** @description `invalid_parameter` (`field: hub.mode`, not `subscribe`) or `missing_parameter` (`field: hub.challenge`). */
+            400: components["responses"]["BadRequest"];
+            /** @description `forbidden`: the verify token is not ours. */
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["StravaNotConfigured"];
+        };
+    };
+    receiveStravaEvent: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["StravaEvent"];
+            };
+        };
+        responses: {
+            /** @description Received, whether acted on or ignored (the same answer). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StravaEventReceived"];
+                };
+            };
+            /** @description `malformed_json` (the text is not JSON) or `missing_body` (empty body). */
+            400: components["responses"]["BadRequest"];
+            /** @description The body is larger than 65,536 bytes. */
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description A member missing or of the wrong type (named), or a body that is JSON but not an object (`field: body`). */
+            422: components["responses"]["Unprocessable"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["StravaUnavailable"];
         };
     };
 }

@@ -49,3 +49,12 @@ export const quietNights: Schemas["NotificationSettingsChange"] = {
   types: { course_liked: false },
   quiet_hours: { start: "23:00", end: "07:00", time_zone: "Asia/Seoul" },
 };
+
+/** The Strava line of a settings screen: the status is one of two shapes, told by `connected`. */
+export function stravaLine(status: Schemas["StravaStatus"]): string {
+  if (!status.connected) return "Connect Strava";
+  if (status.problem?.code === "reconnect_needed") return "Reconnect Strava";
+  return status.import_in_progress
+    ? "Importing from Strava…"
+    : `${status.runs_imported} runs from Strava`;
+}
