@@ -53,6 +53,10 @@ RULES_BEYOND_THE_SCHEMA = {
     ("PATCH /v1/users/me/notification-settings", 422, "invalid_field", "quiet_hours.end"): (
         "quiet hours must end at another time than they start"
     ),
+    ("GET /v1/strava/callback", 400, "invalid_state", "state"): (
+        "a connect state is valid only as the server issued it: signed, stored for the "
+        "caller, single-use, for ten minutes"
+    ),
     ("GET /v1/courses", 422, "invalid_field", "creator"): (
         "creator and near are each valid but cannot be combined"
     ),

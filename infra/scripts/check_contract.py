@@ -109,6 +109,10 @@ def request(method, url, body=None, token=None):
         return err.code, err.read()
 
 
+# The webhook verify token the gateway is given and schemathesis sends (schemathesis.toml).
+STRAVA_VERIFY_TOKEN = "contract-verify-token"
+
+
 def start_gateway(binary, data_dir, log):
     port = free_port()
     env = dict(os.environ)
@@ -128,6 +132,13 @@ def start_gateway(binary, data_dir, log):
             "RUST_LOG": "warn",
             # Longer than any run of the check, so no call is refused for an expired token.
             "ACCESS_TOKEN_TTL": "7200",
+            # Strava set up (so its routes answer, not 503), at an address where nothing
+            # listens: no generated request may depend on Strava answering.
+            "STRAVA_CLIENT_ID": "163042",
+            "STRAVA_CLIENT_SECRET": "contract-client-secret",
+            "STRAVA_API_URL": "http://127.0.0.1:9/api/v3",
+            "STRAVA_OAUTH_URL": "http://127.0.0.1:9/oauth",
+            "STRAVA_WEBHOOK_VERIFY_TOKEN": STRAVA_VERIFY_TOKEN,
         }
     )
     process = subprocess.Popen(
@@ -169,6 +180,7 @@ def run_schemathesis(base, args):
     step(f"schemathesis (seed {args.seed}, {args.max_examples} examples per operation)")
     env = dict(os.environ)
     env["RUNCREW_TOKEN"] = dev_token(base, "schemathesis")
+    env["STRAVA_WEBHOOK_VERIFY_TOKEN"] = STRAVA_VERIFY_TOKEN
     # Operations that end the caller's account or sessions run as people of their own, so
     # they cannot log the main caller out halfway through.
     env["RUNCREW_ERASED_TOKEN"] = dev_token(base, "schemathesis-erased")

@@ -54,14 +54,62 @@ fn every_function_has_a_sample_event_and_every_sample_a_function() {
 
 /// Samples that cannot succeed from a file: a refresh token is live only after a login, so
 /// its sample must reach the handler and be refused as a stale token would be.
-const REFUSED_SAMPLES: &[(&str, u16)] = &[("auth-refresh", 401)];
+const REFUSED_SAMPLES: &[(&str, u16)] = &[("auth-refresh", 401), ("strava-callback", 400)];
+
+/// Strava set up, at an address where nothing answers: the samples that reach Strava
+/// (a disconnect's courtesy deauthorization) must not need it.
+const STRAVA: &[(&str, &str)] = &[
+    ("STRAVA_CLIENT_ID", "163042"),
+    ("STRAVA_CLIENT_SECRET", "sample-client-secret"),
+    ("STRAVA_API_URL", "http://127.0.0.1:9/api/v3"),
+    ("STRAVA_OAUTH_URL", "http://127.0.0.1:9/oauth"),
+    ("STRAVA_WEBHOOK_VERIFY_TOKEN", "runcrew-local-verify-token"),
+];
+
+/// Alice's Strava connection, so the samples about it find one.
+async fn connect_alice_to_strava(app: &runcrew_shared::App) {
+    use runcrew_model::strava::connection::{self, Connection};
+    let alice = runcrew_local::samples::dev_user_id("alice");
+    let cipher = app.cipher().expect("cipher");
+    let context = runcrew_strava::connect::token_context(&alice);
+    let connection = Connection {
+        user_id: alice.clone(),
+        athlete_id: 134_815,
+        scopes: vec!["read".into(), "activity:read_all".into()],
+        access_token: cipher
+            .seal("sample-access", &context)
+            .await
+            .expect("sealed"),
+        refresh_token: cipher
+            .seal("sample-refresh", &context)
+            .await
+            .expect("sealed"),
+        token_expires_at: i64::MAX / 2,
+        connected_at: "2026-12-01T00:00:00Z".into(),
+        last_sync_at: None,
+        newest_start_s: 0,
+        runs_imported: 0,
+        sync: None,
+        problem: None,
+        refresh_lease_until_ms: 0,
+    };
+    connection::connect(app.store().expect("store"), &connection)
+        .await
+        .expect("stored")
+        .expect("linked");
+}
 
 /// A fresh local app where `alice` (the user of the authenticated samples) has logged in
 /// once with the dev provider, drawn the sample course and run it, and `bob` (whom the
 /// social samples name) exists.
 async fn app_with_alice() -> (tempfile::TempDir, std::sync::Arc<runcrew_shared::App>) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let app = runcrew_tests::local_app(dir.path()).await;
+    let needs = runcrew_shared::Needs::EVERYTHING.extension(runcrew_strava::port::build);
+    let app = std::sync::Arc::new(
+        runcrew_shared::App::build(runcrew_tests::config(dir.path(), STRAVA), needs)
+            .await
+            .expect("local app"),
+    );
     let login = samples()
         .into_iter()
         .find(|(b, _)| b == "auth-login")
@@ -78,6 +126,7 @@ async fn app_with_alice() -> (tempfile::TempDir, std::sync::Arc<runcrew_shared::
     runcrew_local::samples::seed(&app)
         .await
         .expect("sample data");
+    connect_alice_to_strava(&app).await;
     (dir, app)
 }
 

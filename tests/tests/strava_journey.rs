@@ -232,6 +232,11 @@ async fn connect_import_sync_webhooks_and_disconnect_keep_exactly_the_runs_of_st
     fake.remove_activity(9001);
     assert_eq!(call(webhook("delete", 9001)).await.0, 200);
     settles_at(&api, &mina, 3).await;
+    // and a forged delete of a run still on Strava changes nothing (events are not signed:
+    // the importer asks Strava first)
+    assert_eq!(call(webhook("delete", 9002)).await.0, 200);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    settles_at(&api, &mina, 3).await;
     // and an event of another subscription changes nothing
     let (code, _) = call(http().post(url(&api, "/v1/strava/webhook")).json(&json!({
         "object_type": "activity", "object_id": 9002, "aspect_type": "delete", "updates": {},

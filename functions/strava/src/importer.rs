@@ -77,29 +77,17 @@ pub async fn run(app: &App, client: &StravaClient, job: &Job) -> Result<Handled,
             tracing::info!(removed, "Strava-sourced runs deleted: access ended");
             Ok(Handled::Done)
         }
+        // Webhook events are not signed: what one says is checked with Strava itself, so a
+        // forged event can make us look, never delete or change a run.
         Job::Delete {
             user_id,
             activity_id,
-        } => {
-            import::remove(store, user_id, *activity_id).await?;
-            Ok(Handled::Done)
         }
-        Job::Update {
+        | Job::Update {
             user_id,
             activity_id,
-            private,
-            sport_type,
-        } => {
-            if sport_type
-                .as_deref()
-                .is_some_and(|t| !crate::client::RUN_SPORT_TYPES.contains(&t))
-            {
-                import::remove(store, user_id, *activity_id).await?;
-            } else if let Some(private) = private {
-                import::set_private(store, user_id, *activity_id, *private).await?;
-            }
-            Ok(Handled::Done)
-        }
+            ..
+        } => recheck(app, client, user_id, *activity_id).await,
         Job::Activity {
             user_id,
             activity_id,
@@ -359,6 +347,45 @@ async fn import_one(
     let strava = activity_of(activity);
     let run = import::run_of(user_id, &strava, time::OffsetDateTime::now_utc())?;
     import::import(store, &run, activity.id, strava.summary_polyline.as_deref()).await
+}
+
+/// Brings the run of `activity_id` in line with Strava: gone there (or no longer a run),
+/// it goes here; otherwise it takes the activity's privacy.
+async fn recheck(
+    app: &App,
+    client: &StravaClient,
+    user_id: &str,
+    activity_id: i64,
+) -> Result<Handled, TaskError> {
+    let store = app.store()?;
+    if import::imported_run(store, user_id, activity_id)
+        .await?
+        .is_none()
+    {
+        return Ok(Handled::Done);
+    }
+    let token = match access_token(app, client, user_id).await? {
+        Called::Got(token) => token,
+        Called::Stop(handled) => return Ok(handled),
+    };
+    match client.activity(&token, activity_id).await {
+        Err(StravaError::NotFound) => {
+            import::remove(store, user_id, activity_id).await?;
+            Ok(Handled::Done)
+        }
+        other => {
+            let activity = match call(store, user_id, async { other }).await? {
+                Called::Got(activity) => activity,
+                Called::Stop(handled) => return Ok(handled),
+            };
+            if activity.is_run() {
+                import::set_private(store, user_id, activity_id, activity.private).await?;
+            } else {
+                import::remove(store, user_id, activity_id).await?;
+            }
+            Ok(Handled::Done)
+        }
+    }
 }
 
 async fn one_activity(

@@ -4,7 +4,8 @@
 //! echoed). The POST answers 200 at once (Strava waits 2 s and retries 3 times) after
 //! queueing the event as a job; the work happens in `strava-import`. Events are not
 //! signed: one whose `subscription_id` is not ours, or whose athlete is not connected here,
-//! is acknowledged and ignored.
+//! is acknowledged and ignored, and a delete or an update is checked with Strava before
+//! anything changes, so a forged event can only make the importer look.
 
 use lambda_http::{Body, Request, Response};
 use runcrew_model::strava::connection;
