@@ -54,11 +54,7 @@ pub fn token_context(user_id: &str) -> String {
 pub async fn connect(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
     let caller = app.caller(&req)?;
     let client = port::client(app)?;
-    let config = app
-        .config
-        .strava
-        .as_ref()
-        .ok_or_else(port::not_configured)?;
+    let config = port::config(app)?;
     let now_s = now_epoch_ms() as i64 / 1000;
     let state = state::issue(app.store()?, &state_key(app)?, &caller.user_id, now_s).await?;
     let url = client.authorize_url(&config.redirect_uri, &config.scope, &state);
@@ -128,11 +124,7 @@ impl Outcome {
 
 /// Strava's redirect back to us.
 pub async fn callback(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
-    let config = app
-        .config
-        .strava
-        .as_ref()
-        .ok_or_else(port::not_configured)?;
+    let config = port::config(app)?;
     let outcome = match connect_from(app, &req).await? {
         Ok(status) => {
             return match &config.app_redirect_uri {
@@ -154,11 +146,7 @@ async fn connect_from(
     req: &Request,
 ) -> Result<Result<serde_json::Value, Outcome>, ApiError> {
     let client = port::client(app)?;
-    let config = app
-        .config
-        .strava
-        .as_ref()
-        .ok_or_else(port::not_configured)?;
+    let config = port::config(app)?;
     let store = app.store()?;
     let now_s = now_epoch_ms() as i64 / 1000;
     let text = |name: &str| request::query_param::<String>(req, name);

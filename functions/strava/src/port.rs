@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use runcrew_shared::app::{Extension, Init, PortFuture, StartupError};
-use runcrew_shared::config::ClientSecretSource;
+use runcrew_shared::config::{ClientSecretSource, StravaConfig};
 use runcrew_shared::{ApiError, App};
 
 use crate::client::{StravaClient, StravaSettings, http_client};
@@ -41,6 +41,11 @@ pub fn build<'a>(init: &'a Init<'a>) -> PortFuture<'a, Option<Extension>> {
 /// The client, or 503 `strava_not_configured`.
 pub fn client(app: &App) -> Result<&StravaClient, ApiError> {
     app.extension::<StravaClient>().ok_or_else(not_configured)
+}
+
+/// The Strava settings, or 503 `strava_not_configured`.
+pub fn config(app: &App) -> Result<&StravaConfig, ApiError> {
+    app.config.strava.as_ref().ok_or_else(not_configured)
 }
 
 /// Strava is not set up on this deployment.

@@ -33,11 +33,7 @@ pub static EVENT: HttpFunction = HttpFunction {
 
 /// Echoes `hub.challenge` when `hub.verify_token` is ours.
 pub async fn verify(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
-    let config = app
-        .config
-        .strava
-        .as_ref()
-        .ok_or_else(port::not_configured)?;
+    let config = port::config(app)?;
     let ours = config
         .webhook_verify_token
         .as_deref()
@@ -117,11 +113,7 @@ pub fn job_of(event: &Event, user_id: &str) -> Option<Job> {
 
 /// Acknowledges at once; queues what the event asks for.
 pub async fn event(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
-    let config = app
-        .config
-        .strava
-        .as_ref()
-        .ok_or_else(port::not_configured)?;
+    let config = port::config(app)?;
     let event: Event = request::json_body(&req)?;
     let ignored = |why: &str| {
         tracing::info!(object_type = %event.object_type, aspect_type = %event.aspect_type, why, "Strava event ignored");

@@ -176,6 +176,17 @@ pub struct Config {
     pub runs: RunsConfig,
 }
 
+/// A lookup over `pairs`, for the settings' unit tests.
+#[cfg(test)]
+pub(crate) fn lookup_of<'a>(pairs: &'a [(&str, &str)]) -> impl Fn(&str) -> Option<String> + 'a {
+    move |name| {
+        pairs
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| (*v).to_owned())
+    }
+}
+
 /// One reason the configuration cannot be used, phrased for the operator who must fix it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigProblem(pub String);

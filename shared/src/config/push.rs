@@ -95,12 +95,7 @@ mod tests {
 
     fn read(pairs: &[(&str, &str)]) -> (PushConfig, Vec<ConfigProblem>) {
         let mut problems = Vec::new();
-        let get = |name: &str| {
-            pairs
-                .iter()
-                .find(|(k, _)| *k == name)
-                .map(|(_, v)| (*v).to_owned())
-        };
+        let get = super::super::lookup_of(pairs);
         (PushConfig::read(&get, &mut problems), problems)
     }
 

@@ -162,12 +162,7 @@ mod tests {
 
     fn read(pairs: &[(&str, &str)]) -> (Option<StravaConfig>, Vec<ConfigProblem>) {
         let mut problems = Vec::new();
-        let get = |name: &str| {
-            pairs
-                .iter()
-                .find(|(k, _)| *k == name)
-                .map(|(_, v)| (*v).to_owned())
-        };
+        let get = super::super::lookup_of(pairs);
         (
             StravaConfig::read(&get, "https://api.runcrew.app/", &mut problems),
             problems,
