@@ -371,7 +371,8 @@ async fn connected(
             page: 1,
             remaining: MAX_SYNC_ACTIVITIES,
             imported: 0,
-            started_ms: 0,
+            started_ms: time::OffsetDateTime::now_utc().unix_timestamp() * 1000,
+            after_s: 0,
         }),
         problem: None,
         refresh_lease_until_ms: 0,
@@ -482,4 +483,42 @@ async fn two_importers_of_one_athlete_refresh_the_token_once() {
     // then Strava saw one refresh, and the run is there once
     assert_eq!(fake.grants(&athlete).refreshes, 1);
     assert_eq!(imported(&app, ARA).await, 1);
+}
+
+#[tokio::test]
+async fn a_revocation_event_disconnects_only_when_strava_confirms_it() {
+    // given Hyejin connected with her runs imported
+    let fake = StravaFake::start().await;
+    let athlete = fake.add_athlete(4_100_005, "code-hyejin");
+    seed(&fake, &athlete);
+    let (api, _dir) = api_with_strava(&fake).await;
+    let hyejin = dev_login(&api, "Hyejin").await;
+    let state = connect_state(&api, &hyejin).await;
+    let (code, _) = callback(
+        &api,
+        &format!("code=code-hyejin&state={state}&scope=read,activity:read_all"),
+    )
+    .await;
+    assert_eq!(code, 200);
+    settles_at(&api, &hyejin, 3).await;
+    let revoked = || {
+        http().post(url(&api, "/v1/strava/webhook")).json(&json!({
+            "object_type": "athlete", "object_id": 4_100_005, "aspect_type": "update",
+            "updates": {"authorized": "false"}, "owner_id": 4_100_005,
+            "subscription_id": SUBSCRIPTION, "event_time": 1_796_000_000
+        }))
+    };
+    // when a forged revocation arrives (Strava still accepts her tokens)
+    assert_eq!(call(revoked()).await.0, 200);
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    // then nothing changes
+    assert_eq!(status(&api, &hyejin).await["connected"], true);
+    assert_eq!(strava_runs(&api, &hyejin).await.len(), 3);
+    // when she really revokes us on Strava and Strava says so
+    fake.revoke(&athlete);
+    assert_eq!(call(revoked()).await.0, 200);
+    // then she is disconnected and her Strava runs are gone
+    settles_at(&api, &hyejin, 0).await;
+    assert_eq!(status(&api, &hyejin).await["connected"], false);
+    api.stop().await;
 }

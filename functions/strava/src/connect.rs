@@ -206,6 +206,7 @@ async fn connect_from(
             remaining: MAX_SYNC_ACTIVITIES,
             imported: 0,
             started_ms: now_epoch_ms() as i64,
+            after_s: 0,
         }),
         problem: None,
         refresh_lease_until_ms: 0,

@@ -60,7 +60,11 @@ pub async fn sync_all(app: &App, req: Request) -> Result<Response<Body>, ApiErro
     let caller = app.caller(&req)?;
     port::client(app)?;
     let started = connection::update(app.store()?, &caller.user_id, |c| {
-        if c.sync.is_some() {
+        // A sync lost a day ago (its message dead-lettered) does not block a new one.
+        if c.sync
+            .as_ref()
+            .is_some_and(|s| s.is_live(now_epoch_ms() as i64))
+        {
             return Err(ApiError::Conflict {
                 code: "import_in_progress",
                 message: "an import from Strava is running; see GET /v1/strava/status".into(),
@@ -81,6 +85,7 @@ pub async fn sync_all(app: &App, req: Request) -> Result<Response<Body>, ApiErro
             remaining: MAX_SYNC_ACTIVITIES,
             imported: 0,
             started_ms: now_epoch_ms() as i64,
+            after_s: 0,
         });
         Ok(())
     })

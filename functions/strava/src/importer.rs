@@ -50,6 +50,8 @@ const REFRESH_MARGIN_S: i64 = 300;
 const LEASE_MS: i64 = 30_000;
 /// When another importer holds the lease: come back after this.
 const LEASE_WAIT: Duration = Duration::from_secs(2);
+/// The longest a run may take: a manual entry or a watch left running is no run.
+const MAX_RUN_S: i64 = 48 * 3600;
 /// Activities per page of a sweep.
 const SWEEP_PAGE: u32 = 100;
 
@@ -82,12 +84,13 @@ pub async fn run(app: &App, client: &StravaClient, job: &Job) -> Result<Handled,
         Job::Delete {
             user_id,
             activity_id,
-        }
-        | Job::Update {
+        } => recheck(app, client, user_id, *activity_id, false).await,
+        Job::Update {
             user_id,
             activity_id,
             ..
-        } => recheck(app, client, user_id, *activity_id).await,
+        } => recheck(app, client, user_id, *activity_id, true).await,
+        Job::Revoked { user_id } => revoked(app, client, user_id).await,
         Job::Activity {
             user_id,
             activity_id,
@@ -344,25 +347,66 @@ async fn import_one(
     if !activity.is_run() {
         return Ok(false);
     }
+    if activity.moving_time_s < 1 || activity.moving_time_s > MAX_RUN_S || activity.distance_m < 0.1
+    {
+        tracing::info!(
+            activity_id = activity.id,
+            "a Strava run without a plausible time or distance is not imported"
+        );
+        return Ok(false);
+    }
     let strava = activity_of(activity);
     let run = import::run_of(user_id, &strava, time::OffsetDateTime::now_utc())?;
     import::import(store, &run, activity.id, strava.summary_polyline.as_deref()).await
 }
 
+/// A webhook said the athlete revoked us: one call with their tokens tells. Refused
+/// (401, or a refresh refused): disconnected here too, and every Strava run goes.
+async fn revoked(app: &App, client: &StravaClient, user_id: &str) -> Result<Handled, TaskError> {
+    let store = app.store()?;
+    let refused = match access_token(app, client, user_id).await? {
+        Called::Got(token) => matches!(
+            client.recent_activities(&token, 1, 1).await,
+            Err(StravaError::Revoked)
+        ),
+        Called::Stop(Handled::Done) => connection::load(store, user_id)
+            .await?
+            .is_some_and(|(c, _)| c.problem.is_some_and(|p| p.code == "reconnect_needed")),
+        Called::Stop(later) => return Ok(later),
+    };
+    if refused {
+        connection::remove(store, user_id).await?;
+        let removed = purge(store, user_id).await?;
+        tracing::info!(
+            removed,
+            "the athlete revoked us on Strava: disconnected, Strava runs deleted"
+        );
+    } else {
+        tracing::info!("a revocation event Strava does not confirm is ignored");
+    }
+    Ok(Handled::Done)
+}
+
 /// Brings the run of `activity_id` in line with Strava: gone there (or no longer a run),
-/// it goes here; otherwise it takes the activity's privacy.
+/// it goes here; otherwise it takes the activity's privacy. `import_if_missing`: an
+/// activity that became a run (a ride changed to a run) is imported.
 async fn recheck(
     app: &App,
     client: &StravaClient,
     user_id: &str,
     activity_id: i64,
+    import_if_missing: bool,
 ) -> Result<Handled, TaskError> {
     let store = app.store()?;
     if import::imported_run(store, user_id, activity_id)
         .await?
         .is_none()
     {
-        return Ok(Handled::Done);
+        return if import_if_missing {
+            one_activity(app, client, user_id, activity_id).await
+        } else {
+            Ok(Handled::Done)
+        };
     }
     let token = match access_token(app, client, user_id).await? {
         Called::Got(token) => token,
@@ -432,12 +476,14 @@ async fn sync(app: &App, client: &StravaClient, user_id: &str) -> Result<Handled
             SyncKind::Sweep => SWEEP_PAGE,
             _ => progress.remaining.clamp(1, crate::client::MAX_PER_PAGE),
         };
+        // A sweep reads page 1 after a bound it moves past what it read; the most recent
+        // (first import, sync-all) page newest first.
         let page = match progress.kind {
             SyncKind::Sweep => {
                 call(
                     store,
                     user_id,
-                    client.activities(&token, current.newest_start_s, progress.page, per_page),
+                    client.activities(&token, progress.after_s, 1, per_page),
                 )
                 .await?
             }
@@ -455,19 +501,26 @@ async fn sync(app: &App, client: &StravaClient, user_id: &str) -> Result<Handled
             Called::Stop(handled) => return Ok(handled),
         };
         let mut new = 0u32;
-        let mut newest = current.newest_start_s;
+        let mut newest = 0;
         for activity in &activities {
             if import_one(store, user_id, activity).await? {
                 new += 1;
             }
-            if activity.is_run() {
-                newest = newest.max(activity.start_epoch_s().unwrap_or(0));
-            }
+            newest = newest.max(activity.start_epoch_s().unwrap_or(0));
         }
         let looked = activities.len() as u32;
         let done =
             looked < per_page || (progress.kind != SyncKind::Sweep && looked >= progress.remaining);
+        // Only the sync this job read moves on: a second job of the same sync (a message
+        // delivered twice, a reconnect meanwhile) finds it moved and stops.
+        let read = (progress.started_ms, progress.page, progress.after_s);
         let updated = connection::update(store, user_id, |c| {
+            if c.sync.as_ref().map(|s| (s.started_ms, s.page, s.after_s)) != Some(read) {
+                return Err(ApiError::Conflict {
+                    code: "sync_moved",
+                    message: String::new(),
+                });
+            }
             c.runs_imported += i64::from(new);
             c.newest_start_s = c.newest_start_s.max(newest);
             c.problem = None;
@@ -475,13 +528,23 @@ async fn sync(app: &App, client: &StravaClient, user_id: &str) -> Result<Handled
                 c.sync = None;
                 c.last_sync_at = Some(now_rfc3339());
             } else if let Some(sync) = c.sync.as_mut() {
-                sync.page += 1;
+                match sync.kind {
+                    SyncKind::Sweep => sync.after_s = sync.after_s.max(newest),
+                    _ => sync.page += 1,
+                }
                 sync.remaining = sync.remaining.saturating_sub(looked);
                 sync.imported += new;
             }
             Ok(())
         })
-        .await?;
+        .await;
+        let updated = match updated {
+            Ok(updated) => updated,
+            Err(ApiError::Conflict {
+                code: "sync_moved", ..
+            }) => return Ok(Handled::Done),
+            Err(other) => return Err(other.into()),
+        };
         if done {
             let total = progress.imported + new;
             if let Some(connection) = updated.filter(|_| total > 0) {
@@ -502,8 +565,9 @@ async fn tell(
 ) -> Result<(), ApiError> {
     let store = app.store()?;
     let notification = Notification {
+        // The sync's start, not now: two jobs finishing one sync make one notification.
         id: NotificationId::new(
-            now_epoch_ms() as i64,
+            started_ms,
             &format!("strava_imported#{}#{started_ms}", connection.user_id),
         ),
         user_id: connection.user_id.clone(),

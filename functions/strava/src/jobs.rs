@@ -40,9 +40,15 @@ pub enum Job {
         /// Strava's id.
         activity_id: i64,
     },
-    /// The athlete revoked us, or disconnected: every Strava-sourced run goes, as the API
-    /// agreement requires.
+    /// The athlete disconnected: every Strava-sourced run goes, as the API agreement
+    /// requires.
     Purge {
+        /// Whose.
+        user_id: String,
+    },
+    /// A webhook says the athlete revoked us. Events are not signed, so the importer asks
+    /// Strava first, and disconnects and purges only if Strava refuses our tokens.
+    Revoked {
         /// Whose.
         user_id: String,
     },
@@ -56,7 +62,8 @@ impl Job {
             | Job::Activity { user_id, .. }
             | Job::Update { user_id, .. }
             | Job::Delete { user_id, .. }
-            | Job::Purge { user_id } => user_id,
+            | Job::Purge { user_id }
+            | Job::Revoked { user_id } => user_id,
         }
     }
 }

@@ -52,6 +52,7 @@ pub async fn sweep(app: &App, tick: &Tick) -> Result<(), TaskError> {
                     remaining: u32::MAX,
                     imported: 0,
                     started_ms: now_epoch_ms() as i64,
+                    after_s: c.newest_start_s,
                 });
                 Ok(())
             })

@@ -105,7 +105,7 @@ pub fn job_of(event: &Event, user_id: &str) -> Option<Job> {
             })
         }
         ("athlete", "update") if text("authorized") == Some("false") => {
-            Some(Job::Purge { user_id })
+            Some(Job::Revoked { user_id })
         }
         _ => None,
     }
@@ -131,10 +131,6 @@ pub async fn event(app: &App, req: Request) -> Result<Response<Body>, ApiError> 
     let Some(job) = job_of(&event, &user_id) else {
         return ignored("nothing to do");
     };
-    if let Job::Purge { .. } = job {
-        // Revoked on Strava's side: the tokens go now, the runs with the job.
-        connection::remove(app.store()?, &user_id).await?;
-    }
     jobs::queue(app, &job).await?;
     response::ok(&json!({"received": true}))
 }
@@ -189,7 +185,7 @@ mod tests {
                 &event("athlete", "update", json!({"authorized": "false"})),
                 "u"
             ),
-            Some(Job::Purge {
+            Some(Job::Revoked {
                 user_id: "u".into()
             })
         );

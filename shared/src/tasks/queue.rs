@@ -55,9 +55,11 @@ pub enum Handled {
     Later(Duration),
 }
 
-/// The longest a message can be put off at once: SQS's largest visibility timeout. A
-/// handler that needs longer puts it off again when it comes back.
-pub const MAX_DEFERRAL: Duration = Duration::from_secs(12 * 3600);
+/// The longest a message can be put off at once. SQS keeps a message hidden at most 12
+/// hours from when it was received, and the handler has already run for up to a function
+/// timeout (5 minutes at most here); a longer visibility is refused. A handler that needs
+/// longer puts the message off again when it comes back.
+pub const MAX_DEFERRAL: Duration = Duration::from_secs(12 * 3600 - 15 * 60);
 
 /// What a message handler returns.
 pub type MessageFuture<'a> = Pin<Box<dyn Future<Output = Result<Handled, TaskError>> + Send + 'a>>;

@@ -68,10 +68,16 @@ impl ServiceAccount {
     /// of another `type`, a missing field, a project id that is not a plain identifier and
     /// a private key that is not an RSA PEM key; the error never quotes the key.
     pub fn from_json(text: &str) -> Result<ServiceAccount, FcmSetupError> {
-        // The fields read are all strings, so a type error can only quote a non-string
-        // value; a syntax error quotes nothing.
-        let file: AccountFile = serde_json::from_str(text)
-            .map_err(|e| FcmSetupError::ServiceAccount(format!("not the expected JSON: {e}")))?;
+        // Only where reading failed, never serde's message: a secret stored as a JSON string
+        // (encoded twice) would be quoted whole, private key and all.
+        let file: AccountFile = serde_json::from_str(text).map_err(|e| {
+            FcmSetupError::ServiceAccount(format!(
+                "not the expected JSON ({:?} error at line {}, column {})",
+                e.classify(),
+                e.line(),
+                e.column()
+            ))
+        })?;
         if let Some(kind) = &file.kind
             && kind != "service_account"
         {

@@ -281,6 +281,25 @@ fn registered_partition(ms: i64) -> String {
     )
 }
 
+/// The registration partitions of the month of `ms` and the `back` calendar months before
+/// it, oldest first.
+fn months_back(ms: i64, back: i64) -> Vec<String> {
+    let at = time::OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000))
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let index = i64::from(at.year()) * 12 + i64::from(at.month() as u8) - 1;
+    (0..=back)
+        .rev()
+        .map(|n| {
+            let month = index - n;
+            format!(
+                "DEVICES_REGISTERED#{:04}-{:02}",
+                month.div_euclid(12),
+                month.rem_euclid(12) + 1
+            )
+        })
+        .collect()
+}
+
 /// What one sweep did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Swept {
@@ -296,11 +315,7 @@ pub struct Swept {
 pub async fn sweep_stale(store: &dyn Store, now_ms: i64, limit: usize) -> Result<Swept, ApiError> {
     let stale_before = now_ms - STALE_AFTER_DAYS * DAY_MS;
     let mut swept = Swept::default();
-    let mut months: Vec<String> = (0..=SWEEP_MONTHS)
-        .map(|back| registered_partition(stale_before - back * 30 * DAY_MS))
-        .collect();
-    months.dedup();
-    months.reverse();
+    let months = months_back(stale_before, SWEEP_MONTHS);
     for month in months {
         let mut cursor = None;
         loop {
@@ -461,6 +476,20 @@ mod tests {
         assert_eq!(
             registered_partition(1_764_547_199_999),
             "DEVICES_REGISTERED#2025-11"
+        );
+    }
+
+    #[test]
+    fn the_sweep_reads_every_calendar_month_back_even_from_the_31st() {
+        // 31 March 2026: March, February (which a 30-day step would miss), January.
+        let months = months_back(1_774_915_200_000, 2);
+        assert_eq!(
+            months,
+            [
+                "DEVICES_REGISTERED#2026-01",
+                "DEVICES_REGISTERED#2026-02",
+                "DEVICES_REGISTERED#2026-03"
+            ]
         );
     }
 

@@ -46,6 +46,21 @@ pub struct SyncProgress {
     pub imported: u32,
     /// When it was asked for, epoch ms.
     pub started_ms: i64,
+    /// A sweep's lower bound (epoch s): it asks for activities that started after it, and
+    /// moves it past every activity it reads (runs or not), page after page.
+    #[serde(default)]
+    pub after_s: i64,
+}
+
+/// A sync older than this was lost (its message dead-lettered or parked): a new one may
+/// take its place.
+pub const SYNC_ABANDONED_AFTER_MS: i64 = 24 * 3600 * 1000;
+
+impl SyncProgress {
+    /// Whether this sync is still under way at `now_ms`, rather than lost.
+    pub fn is_live(&self, now_ms: i64) -> bool {
+        now_ms - self.started_ms < SYNC_ABANDONED_AFTER_MS
+    }
 }
 
 /// What a person should see about their connection when something is wrong.
@@ -178,11 +193,18 @@ pub async fn connect(
     connection: &Connection,
 ) -> Result<Result<(), ConnectError>, ApiError> {
     let link = athlete_key(connection.athlete_id);
-    if let Some(item) = store.get(&link).await?
+    let current_link = store.get(&link).await?;
+    if let Some(item) = &current_link
         && item.str("user_id") != Some(connection.user_id.as_str())
     {
         return Ok(Err(ConnectError::AthleteTaken));
     }
+    // Conditioned on what was read: two accounts connecting one athlete at once cannot
+    // both link it.
+    let (link_condition, link_version) = match &current_link {
+        None => (Condition::NotExists, 1),
+        Some(item) => (Condition::VersionIs(item.version), item.version + 1),
+    };
     // Reconnecting with another athlete leaves the old link behind: remove it.
     let previous = load(store, &connection.user_id).await?;
     let mut body = serde_json::Map::new();
@@ -193,8 +215,8 @@ pub async fn connect(
             condition: Condition::None,
         },
         Write::Put {
-            item: Item::new(link, body),
-            condition: Condition::None,
+            item: Item::new(link, body).with_version(link_version),
+            condition: link_condition,
         },
         open_account_check(&connection.user_id),
     ];
@@ -208,6 +230,9 @@ pub async fn connect(
         Ok(()) => Ok(Ok(())),
         Err(StoreError::TransactionCanceled { failed }) if failed.contains(&2) => {
             Err(account_closed())
+        }
+        Err(StoreError::TransactionCanceled { failed }) if failed.contains(&1) => {
+            Ok(Err(ConnectError::AthleteTaken))
         }
         Err(other) => Err(other.into()),
     }

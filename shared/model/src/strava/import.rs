@@ -90,8 +90,10 @@ pub fn run_of(
 }
 
 /// Writes `run` for Strava activity `activity_id` with its import key, its path and its
-/// totals in one transaction. Returns whether it is new: `false` when the activity was
-/// imported already (nothing written).
+/// totals in one transaction, on the condition that the runner is still connected (a run
+/// imported after a disconnect's purge would never be purged). Returns whether it is new:
+/// `false` when the activity was imported already or the runner disconnected (nothing
+/// written).
 pub async fn import(
     store: &dyn Store,
     run: &Run,
@@ -107,6 +109,10 @@ pub async fn import(
             condition: Condition::NotExists,
         },
         open_account_check(&run.user_id),
+        Write::Check {
+            key: crate::strava::connection::connection_key(&run.user_id),
+            condition: Condition::Exists,
+        },
         Write::Put {
             item: run.to_item()?,
             condition: Condition::NotExists,
@@ -121,7 +127,11 @@ pub async fn import(
     writes.extend(stats::tally(run, 1)?);
     match store.transact(writes).await {
         Ok(()) => Ok(true),
-        Err(StoreError::TransactionCanceled { failed }) if failed.contains(&0) => Ok(false),
+        Err(StoreError::TransactionCanceled { failed })
+            if failed.contains(&0) || failed.contains(&2) =>
+        {
+            Ok(false)
+        }
         Err(StoreError::TransactionCanceled { failed }) if failed.contains(&1) => {
             Err(account_closed())
         }
