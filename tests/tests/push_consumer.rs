@@ -257,9 +257,12 @@ async fn quiet_hours_hold_the_push_opt_outs_skip_it_and_stale_ones_are_dropped()
         }
     };
     // given quiet hours from an hour ago to an hour from now, in UTC
+    // (to the minute: whole hours would leave seconds of quiet near an hour's end)
     let hour = |offset: i64| {
         let t = now().to_zoned(jiff::tz::TimeZone::UTC);
-        format!("{:02}:00", (i64::from(t.hour()) + offset).rem_euclid(24))
+        let minute =
+            (i64::from(t.hour()) * 60 + i64::from(t.minute()) + offset * 60).rem_euclid(24 * 60);
+        format!("{:02}:{:02}", minute / 60, minute % 60)
     };
     settings::update(
         store.as_ref(),
