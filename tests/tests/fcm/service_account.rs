@@ -137,3 +137,17 @@ async fn debug_output_never_shows_the_key_or_the_tokens() {
     assert!(!shown.contains(DEVICE), "{shown}");
     assert!(shown.contains(PROJECT), "still useful: {shown}");
 }
+
+#[test]
+fn a_secret_stored_as_a_json_string_is_refused_without_quoting_it() {
+    // the service account encoded twice, as a JSON string holding the file's text
+    let twice = serde_json::to_string(&account_json("unused")).expect("JSON");
+
+    let error = ServiceAccount::from_json(&twice).expect_err("a string, not an object");
+
+    let text = error.to_string();
+    assert!(
+        !text.contains("PRIVATE KEY") && !text.contains("client_email"),
+        "{text}"
+    );
+}

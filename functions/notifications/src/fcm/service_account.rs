@@ -68,15 +68,24 @@ impl ServiceAccount {
     /// of another `type`, a missing field, a project id that is not a plain identifier and
     /// a private key that is not an RSA PEM key; the error never quotes the key.
     pub fn from_json(text: &str) -> Result<ServiceAccount, FcmSetupError> {
-        // Only where reading failed, never serde's message: a secret stored as a JSON string
-        // (encoded twice) would be quoted whole, private key and all.
+        // Serde's own words only when they name a field; otherwise where reading failed:
+        // "invalid type: string ..." would quote a secret stored as a JSON string (encoded
+        // twice) whole, private key and all.
         let file: AccountFile = serde_json::from_str(text).map_err(|e| {
-            FcmSetupError::ServiceAccount(format!(
-                "not the expected JSON ({:?} error at line {}, column {})",
-                e.classify(),
-                e.line(),
-                e.column()
-            ))
+            let said = e.to_string();
+            let names_a_field =
+                said.starts_with("missing field") || said.starts_with("unknown field");
+            let detail = if names_a_field {
+                said
+            } else {
+                format!(
+                    "{:?} error at line {}, column {}",
+                    e.classify(),
+                    e.line(),
+                    e.column()
+                )
+            };
+            FcmSetupError::ServiceAccount(format!("not the expected JSON: {detail}"))
         })?;
         if let Some(kind) = &file.kind
             && kind != "service_account"
