@@ -318,7 +318,19 @@ pub async fn record_run(
     course: &str,
     seconds: i64,
 ) -> String {
-    let started = time::OffsetDateTime::now_utc() - time::Duration::hours(1);
+    record_run_started(api, login, course, seconds, 60).await
+}
+
+/// [`record_run`] of a run that started `minutes_ago`, for stories where the order in
+/// which runs were run matters.
+pub async fn record_run_started(
+    api: &runcrew_local::Running,
+    login: &Value,
+    course: &str,
+    seconds: i64,
+    minutes_ago: i64,
+) -> String {
+    let started = time::OffsetDateTime::now_utc() - time::Duration::minutes(minutes_ago);
     let started = started
         .replace_nanosecond(0)
         .expect("whole seconds")

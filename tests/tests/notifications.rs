@@ -10,7 +10,7 @@ use runcrew_model::notification::Kind;
 use runcrew_model::notification::device;
 use runcrew_model::notification::inbox::{self, Notification, NotificationId};
 use runcrew_tests::{
-    bearer, call, create_course, dev_login, eventually, http, record_run, start_local,
+    bearer, call, create_course, dev_login, eventually, http, record_run_started, start_local,
 };
 use serde_json::{Value, json};
 
@@ -184,14 +184,14 @@ async fn a_faster_run_tells_the_runners_it_passed_once_and_nobody_else() {
     let dami = dev_login(&api, "Dami").await;
     let eun = dev_login(&api, "Eun").await;
     let course = create_course(&api, &ara, "Namsan 2k").await;
-    record_run(&api, &ara, &course, 600).await;
-    record_run(&api, &dami, &course, 720).await;
+    record_run_started(&api, &ara, &course, 600, 90).await;
+    record_run_started(&api, &dami, &course, 720, 80).await;
     settle(&api).await;
     // when Eun runs 11:00 (passing Dami only), then 9:00 (passing Ara), then 9:30 (slower)
-    record_run(&api, &eun, &course, 660).await;
+    record_run_started(&api, &eun, &course, 660, 70).await;
     settle(&api).await;
-    record_run(&api, &eun, &course, 540).await;
-    record_run(&api, &eun, &course, 570).await;
+    record_run_started(&api, &eun, &course, 540, 60).await;
+    record_run_started(&api, &eun, &course, 570, 50).await;
     settle(&api).await;
     // then Dami was told once (the 9:00 passed only Ara), Ara once, and Eun nothing
     let told = |inbox: Value| -> Vec<String> {

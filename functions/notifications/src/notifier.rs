@@ -8,7 +8,7 @@
 //! | a follow (`USER#<a>` / `FOLLOWS#<b>`, insert) | `b`, a new follower |
 //! | a like (`COURSE#<c>` / `LIKE#<a>`, insert) | the course's creator |
 //! | a review (`COURSE#<c>` / `REVIEW#<a>`, insert; an edit is not news) | the creator |
-//! | a faster board entry (`COURSE#<c>` / `BEST#<a>`, insert or faster) | the runners it passed, fastest first, at most [`MAX_OVERTAKEN`] |
+//! | a faster board entry (`COURSE#<c>` / `BEST#<a>`, insert or faster) | the runners whose standing times it passed, nearest first, at most [`MAX_OVERTAKEN`] |
 //!
 //! Nobody is told about their own act, and nobody whose account is gone. Each inbox item
 //! is keyed by its cause, so a record delivered twice is one item; the push job is queued
@@ -266,9 +266,12 @@ async fn overtaken(
         .map(Best::from_item)
         .collect::<Result<Vec<_>, _>>()?
         .into_iter()
+        // Only times that stood when this run was run: a slower run made later (or
+        // recorded before this stream record was read) was never beaten, only slower.
         .filter(|entry| {
             entry.user_id != best.user_id
                 && entry.board_key() > new_key
+                && entry.started_ms < best.started_ms
                 && previous_key.as_ref().is_none_or(|p| entry.board_key() < *p)
         })
         .map(|entry| entry.user_id)
