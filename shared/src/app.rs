@@ -395,6 +395,10 @@ pub enum StartupError {
     /// The push sender could not be built (an unreadable service account, say).
     #[error("push notifications: {0}")]
     Push(String),
+    /// The extension port (a function crate's own client, e.g. Strava's) could not be
+    /// built; the text names the client.
+    #[error("{0}")]
+    Extension(String),
 }
 
 /// The ports of one execution environment.

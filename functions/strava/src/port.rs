@@ -21,10 +21,10 @@ pub fn build<'a>(init: &'a Init<'a>) -> PortFuture<'a, Option<Extension>> {
             ClientSecretSource::SecretsManager(id) => {
                 runcrew_shared::secrets::secret_string(init.sdk().await, id)
                     .await
-                    .map_err(StartupError::Push)?
+                    .map_err(|e| StartupError::Extension(format!("Strava: {e}")))?
             }
         };
-        let http = http_client().map_err(|e| StartupError::Push(e.to_string()))?;
+        let http = http_client().map_err(|e| StartupError::Extension(format!("Strava: {e}")))?;
         let client = StravaClient::new(
             http,
             StravaSettings {
