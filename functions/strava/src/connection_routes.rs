@@ -14,14 +14,14 @@ use crate::port;
 /// `GET /v1/strava/status`.
 pub static STATUS: HttpFunction = HttpFunction {
     binary: "strava-status",
-    needs: Needs::NOTHING.store().extension(port::build),
+    needs: Needs::NOTHING.store(),
     handler: |app, req| Box::pin(status(app, req)),
 };
 
 /// `POST /v1/strava/sync-all`.
 pub static SYNC_ALL: HttpFunction = HttpFunction {
     binary: "strava-sync-all",
-    needs: Needs::NOTHING.store().queue().extension(port::build),
+    needs: Needs::NOTHING.store().queue(),
     handler: |app, req| Box::pin(sync_all(app, req)),
 };
 
@@ -46,7 +46,7 @@ fn not_connected() -> ApiError {
 /// The caller's connection as a person should see it (never a token).
 pub async fn status(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
     let caller = app.caller(&req)?;
-    port::client(app)?;
+    port::config(app)?;
     let body = match connection::load(app.store()?, &caller.user_id).await? {
         Some((connection, _)) => connection.status(),
         None => json!({"connected": false}),
@@ -58,7 +58,7 @@ pub async fn status(app: &App, req: Request) -> Result<Response<Body>, ApiError>
 /// import runs; 404 when not connected.
 pub async fn sync_all(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
     let caller = app.caller(&req)?;
-    port::client(app)?;
+    port::config(app)?;
     let started = connection::update(app.store()?, &caller.user_id, |c| {
         // A sync lost a day ago (its message dead-lettered) does not block a new one.
         if c.sync
