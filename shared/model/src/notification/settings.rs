@@ -258,19 +258,22 @@ fn settings_key(user_id: &str) -> Key {
     Key::new(user_partition(user_id), SETTINGS_SK)
 }
 
+/// The settings a stored item holds, the defaults without one; a type added since they
+/// were saved keeps its default (on).
+fn stored(item: Option<&Item>) -> Result<Settings, ApiError> {
+    let Some(item) = item else {
+        return Ok(Settings::default());
+    };
+    let saved: Settings = from_body(item)?;
+    Ok(Settings::default().patched(SettingsPatch {
+        types: saved.types,
+        quiet_hours: Some(saved.quiet_hours),
+    }))
+}
+
 /// `user_id`'s settings, the defaults when they never changed any.
 pub async fn load(store: &dyn Store, user_id: &str) -> Result<Settings, ApiError> {
-    match store.get(&settings_key(user_id)).await? {
-        None => Ok(Settings::default()),
-        Some(item) => {
-            let stored: Settings = from_body(&item)?;
-            // A type added since they saved keeps its default (on).
-            Ok(Settings::default().patched(SettingsPatch {
-                types: stored.types,
-                quiet_hours: Some(stored.quiet_hours),
-            }))
-        }
-    }
+    stored(store.get(&settings_key(user_id)).await?.as_ref())
 }
 
 /// Applies `patch` to `user_id`'s settings under the version read, so two changes at once
@@ -283,16 +286,7 @@ pub async fn update(
     let patch = &patch;
     Versioned::new(settings_key(user_id))
         .apply(store, |current| async move {
-            let stored = match &current {
-                None => Settings::default(),
-                Some(item) => from_body::<Settings>(item)?,
-            };
-            let settings = Settings::default()
-                .patched(SettingsPatch {
-                    types: stored.types,
-                    quiet_hours: Some(stored.quiet_hours),
-                })
-                .patched(patch.clone());
+            let settings = stored(current.as_ref())?.patched(patch.clone());
             let item = Item::new(settings_key(user_id), to_body(&settings)?);
             Ok::<_, ApiError>(Change::put(item, settings).with(open_account_check(user_id)))
         })
