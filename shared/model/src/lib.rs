@@ -12,6 +12,7 @@
 //! - [`run`], [`leaderboard`], [`stats`]: runs and their paths, the per-course boards,
 //!   totals and personal records;
 //! - [`follow`]: the social graph;
+//! - [`event`]: group runs, their roster (capacity and waitlist), calendar files;
 //! - [`notification`]: the inbox, device tokens, notification settings and push jobs;
 //! - [`strava`]: the Strava connection, connect state, imports and the shared budget;
 //! - [`author`]: the name and avatar shown beside what someone wrote or ran;
@@ -19,6 +20,7 @@
 
 pub mod author;
 pub mod course;
+pub mod event;
 pub mod follow;
 pub mod idempotency;
 pub mod leaderboard;

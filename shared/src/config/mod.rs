@@ -114,6 +114,30 @@ pub struct RunsConfig {
     pub course_distance_tolerance: f64,
 }
 
+/// Group runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventsConfig {
+    /// `EVENT_REMINDER_LEAD_MINUTES`: how long before its start a group run's participants
+    /// are reminded (default 60, from 5 to 1440).
+    pub reminder_lead_minutes: u32,
+}
+
+impl EventsConfig {
+    fn read(get: Lookup<'_>, problems: &mut Vec<ConfigProblem>) -> Self {
+        let lead = number_in(
+            get,
+            "EVENT_REMINDER_LEAD_MINUTES",
+            60.0,
+            5.0..=1440.0,
+            problems,
+        );
+        EventsConfig {
+            // Within 5..=1440, so the conversion is exact after rounding.
+            reminder_lead_minutes: lead.round() as u32,
+        }
+    }
+}
+
 /// Where the private key that signs our access tokens comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SigningKeySource {
@@ -174,6 +198,8 @@ pub struct Config {
     pub queues: QueueBackend,
     /// Plausibility rules of runs.
     pub runs: RunsConfig,
+    /// Group runs: when reminders go.
+    pub events: EventsConfig,
 }
 
 /// A lookup over `pairs`, for the settings' unit tests.
@@ -231,6 +257,7 @@ impl Config {
         let blobs = BlobBackend::read(&get, local, &mut problems);
         let queues = QueueBackend::read(&get, local, &mut problems);
         let runs = RunsConfig::read(&get, &mut problems);
+        let events = EventsConfig::read(&get, &mut problems);
         let cdn_base_url = cdn_base_url(&get, &public_base_url);
         let strava = StravaConfig::read(&get, &public_base_url, &mut problems);
         let signing_key = SigningKeySource::read(&get, local, &data_dir);
@@ -265,6 +292,7 @@ impl Config {
             cipher: CipherConfig::read(&get),
             queues,
             runs,
+            events,
         };
 
         problems.extend(config.problems());

@@ -189,6 +189,26 @@ where
     }
 }
 
+/// How many times a transaction that only conflicted with another is sent again.
+const MAX_CONFLICT_RETRIES: u32 = 5;
+
+/// Whether a transaction was cancelled only because another transaction was changing one
+/// of its items: nothing failed its condition, so sending it again is safe.
+fn is_transaction_conflict<R>(err: &SdkError<TransactWriteItemsError, R>) -> bool {
+    match err.as_service_error() {
+        Some(TransactWriteItemsError::TransactionCanceledException(canceled)) => {
+            let reasons = canceled.cancellation_reasons();
+            reasons
+                .iter()
+                .any(|r| r.code() == Some("TransactionConflict"))
+                && !reasons
+                    .iter()
+                    .any(|r| r.code() == Some("ConditionalCheckFailed"))
+        }
+        _ => false,
+    }
+}
+
 /// Maps a failed TransactWriteItems: a cancellation because conditions failed lists their
 /// positions, so a caller can tell a closed account from a lost race; anything else
 /// (a conflict with another transaction, throttling) is [`classify`]'s.
@@ -763,13 +783,28 @@ impl Store for DynamoStore {
             .iter()
             .map(|write| self.transact_item(write, now))
             .collect::<Result<Vec<_>, _>>()?;
-        self.client
-            .transact_write_items()
-            .set_transact_items(Some(actions))
-            .send()
-            .await
-            .map_err(transaction_error)?;
-        Ok(())
+        // A transaction that met another one on the same item (`TransactionConflict`)
+        // changed nothing and was not refused: it is sent again after a short random pause,
+        // so twenty people joining one event are serialized by their conditions, not
+        // answered 503. Only a conflict is retried here; a failed condition is the caller's.
+        let mut conflicts = 0;
+        loop {
+            let sent = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(actions.clone()))
+                .send()
+                .await;
+            match sent {
+                Ok(_) => return Ok(()),
+                Err(err) if conflicts < MAX_CONFLICT_RETRIES && is_transaction_conflict(&err) => {
+                    conflicts += 1;
+                    let pause = rand::random_range(5..=25) * u64::from(conflicts);
+                    tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+                }
+                Err(err) => return Err(transaction_error(err)),
+            }
+        }
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -98,6 +98,9 @@ pub struct Notification {
     /// The course it is about, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub course_id: Option<String>,
+    /// The group run it is about, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_id: Option<String>,
     /// Marked read one by one (the read-up-to mark covers the rest).
     #[serde(default)]
     pub read: bool,
@@ -119,6 +122,7 @@ impl Notification {
             "body": self.body,
             "actor_id": self.actor_id,
             "course_id": self.course_id,
+            "event_id": self.event_id,
             "created_at": self.created_at(),
             "read": self.read,
         })

@@ -36,6 +36,9 @@ pub fn push_data(notification: &Notification) -> BTreeMap<String, String> {
     if let Some(course) = &notification.course_id {
         data.insert("course_id".into(), course.clone());
     }
+    if let Some(event) = &notification.event_id {
+        data.insert("event_id".into(), event.clone());
+    }
     data
 }
 
@@ -55,6 +58,7 @@ mod tests {
             body: "Minji liked your course".into(),
             actor_id: Some("u2".into()),
             course_id: Some("c1".into()),
+            event_id: None,
             read: false,
         };
         let message = message(&notification).expect("json");

@@ -36,16 +36,28 @@ pub enum Kind {
     LeaderboardOvertaken,
     /// An import from Strava brought new runs.
     StravaImported,
+    /// A group run I joined starts soon.
+    EventReminder,
+    /// A group run I joined moved in time or place.
+    EventChanged,
+    /// A group run I joined was cancelled.
+    EventCancelled,
+    /// I moved up from a group run's waitlist: I have a place.
+    EventPromoted,
 }
 
 impl Kind {
     /// Every type, in the order settings list them.
-    pub const ALL: [Kind; 5] = [
+    pub const ALL: [Kind; 9] = [
         Kind::NewFollower,
         Kind::CourseLiked,
         Kind::CourseReviewed,
         Kind::LeaderboardOvertaken,
         Kind::StravaImported,
+        Kind::EventReminder,
+        Kind::EventChanged,
+        Kind::EventCancelled,
+        Kind::EventPromoted,
     ];
 
     /// The name in requests, settings, push data and logs.
@@ -56,6 +68,10 @@ impl Kind {
             Kind::CourseReviewed => "course_reviewed",
             Kind::LeaderboardOvertaken => "leaderboard_overtaken",
             Kind::StravaImported => "strava_imported",
+            Kind::EventReminder => "event_reminder",
+            Kind::EventChanged => "event_changed",
+            Kind::EventCancelled => "event_cancelled",
+            Kind::EventPromoted => "event_promoted",
         }
     }
 
