@@ -81,6 +81,7 @@ fn shown(notification: &Notification, actor: Option<Value>) -> Value {
         "body": notification.body,
         "actor": actor,
         "course_id": notification.course_id,
+        "event_id": notification.event_id,
         "created_at": notification.created_at(),
         "read": notification.read,
     })

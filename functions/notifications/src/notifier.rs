@@ -172,6 +172,7 @@ pub async fn compose(
                 body: format!("{} started following you", actor.display_name),
                 actor_id: Some(follower.clone()),
                 course_id: None,
+                event_id: None,
                 read: false,
             }])
         }
@@ -237,6 +238,7 @@ async fn course_news(
         body: text(&actor.display_name, &course.name),
         actor_id: Some(actor_id.to_owned()),
         course_id: Some(course_id.to_owned()),
+        event_id: None,
         read: false,
     }])
 }
@@ -308,6 +310,7 @@ async fn overtaken(
             ),
             actor_id: Some(best.user_id.clone()),
             course_id: Some(best.course_id.clone()),
+            event_id: None,
             read: false,
         })
         .collect())

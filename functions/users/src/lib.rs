@@ -279,6 +279,7 @@ pub async fn export_me(app: &App, req: Request) -> Result<Response<Body>, ApiErr
     let strava = runcrew_model::strava::connection::load(store, user_id)
         .await?
         .map(|(connection, _)| connection.exported());
+    let events = runcrew_model::event::exported(store, user_id).await?;
     let export = serde_json::json!({
         "exported_at": now_rfc3339(),
         "profile": profile.private_view(),
@@ -288,6 +289,7 @@ pub async fn export_me(app: &App, req: Request) -> Result<Response<Body>, ApiErr
         "notifications": notifications,
         "notification_settings": notification_settings,
         "strava": strava,
+        "events": events,
     });
     let mut resp = response::no_store(http::StatusCode::OK, &export)?;
     resp.headers_mut().insert(

@@ -52,6 +52,7 @@ pub fn registry() -> Vec<&'static HttpFunction> {
         .chain(runcrew_docs::FUNCTIONS)
         .chain(runcrew_notifications::FUNCTIONS)
         .chain(runcrew_strava::FUNCTIONS)
+        .chain(runcrew_events::FUNCTIONS)
         .copied()
         .collect()
 }
@@ -68,6 +69,7 @@ pub fn stream_tasks() -> Vec<&'static StreamFunction> {
     runcrew_runs::projector::STREAM_TASKS
         .iter()
         .chain(runcrew_notifications::STREAM_TASKS)
+        .chain(runcrew_events::STREAM_TASKS)
         .copied()
         .collect()
 }
@@ -88,6 +90,7 @@ pub fn schedule_tasks() -> Vec<&'static ScheduleFunction> {
     runcrew_notifications::SCHEDULE_TASKS
         .iter()
         .chain(runcrew_strava::SCHEDULE_TASKS)
+        .chain(runcrew_events::SCHEDULE_TASKS)
         .copied()
         .collect()
 }

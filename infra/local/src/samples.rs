@@ -1,8 +1,9 @@
 //! The data the `events/` samples name, so each sample succeeds against its handler: the
 //! dev users `alice` and `bob`, alice's course along the Han river with its route file,
-//! and her run on it. The events test and the route benchmarks seed it the same way.
+//! her run on it, and her group run at its start. The events test and the route benchmarks seed it the same way.
 
 use runcrew_model::course::{Course, Visibility, route_blob_key};
+use runcrew_model::event::{Event, EventStatus, EventVisibility, Point};
 use runcrew_model::profile as users;
 use runcrew_model::run::{Run, RunVisibility, Source};
 use runcrew_shared::identity::{Identity, Provider};
@@ -14,6 +15,9 @@ use runcrew_shared::{ApiError, App};
 pub const COURSE_ID: &str = "019aa5c0e1f27d4b8c9d0e1f2a3b4c5d";
 /// The run the samples name: alice's 3 km on that course.
 pub const RUN_ID: &str = "019aa5c0f0a17b2c8d3e4f5a6b7c8d9e";
+
+/// The group run the samples name: alice's, public, at the start of her course.
+pub const EVENT_ID: &str = "019aa5c1a2b37c4d8e9f0a1b2c3d4e5f";
 
 /// The id the dev provider gives `name` (as `POST /v1/auth/login` with `dev` does).
 pub fn dev_user_id(name: &str) -> String {
@@ -99,10 +103,60 @@ pub async fn seed_run(app: &App) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Everything the samples name: alice and bob, the course, the run.
+/// Puts alice's sample group run in place as new (nobody joined, again after a sample
+/// joined or cancelled it): public, at her course's start, ten places, starting
+/// 2028-05-06T07:00+09:00 (so a sample may still join it until then).
+pub async fn seed_event(app: &App) -> Result<(), ApiError> {
+    runcrew_shared::store::delete_all(
+        app.store()?,
+        runcrew_shared::store::Query::partition(runcrew_model::event::event_partition(EVENT_ID)),
+    )
+    .await?;
+    let route = sample_route();
+    let start = route.start();
+    let event = Event {
+        event_id: EVENT_ID.into(),
+        host_id: dev_user_id("alice"),
+        title: "Saturday sunrise 3k".into(),
+        description: "Easy pace, coffee after.".into(),
+        starts_ms: 1_841_176_800_000,
+        duration_min: 60,
+        utc_offset_minutes: 540,
+        time_zone: Some("Asia/Seoul".into()),
+        meeting_point: Point {
+            lat: start.lat,
+            lng: start.lng,
+        },
+        meeting_point_name: Some("Yeouido Han river 3k".into()),
+        course_id: Some(COURSE_ID.into()),
+        capacity: Some(10),
+        pace: None,
+        visibility: EventVisibility::Public,
+        status: EventStatus::Scheduled,
+        going: 0,
+        waiting: 0,
+        next_seq: 0,
+        revision: 0,
+        created_at: "2026-11-21T05:35:00.000Z".into(),
+        updated_at: "2026-11-21T05:35:00.000Z".into(),
+    };
+    let mut writes = vec![Write::Put {
+        item: event.to_item(1)?,
+        condition: Condition::None,
+    }];
+    writes.extend(event.geo_item().map(|item| Write::Put {
+        item,
+        condition: Condition::None,
+    }));
+    app.store()?.transact(writes).await?;
+    Ok(())
+}
+
+/// Everything the samples name: alice and bob, the course, the run, the group run.
 pub async fn seed(app: &App) -> Result<(), ApiError> {
     dev_user(app, "alice").await?;
     dev_user(app, "bob").await?;
     seed_course(app).await?;
-    seed_run(app).await
+    seed_run(app).await?;
+    seed_event(app).await
 }

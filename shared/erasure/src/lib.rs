@@ -3,7 +3,7 @@
 //! This crate is the one place allowed to know every area (it depends on the whole
 //! `runcrew-model`); the `DELETE /v1/users/me` function calls [`erase`], and a later erasure
 //! job may too. Each area's part is a module here: [`courses`], [`runs`], [`social`],
-//! [`notifications`], [`strava`].
+//! [`notifications`], [`strava`], [`events`].
 //!
 //! What a user owns, by key pattern (each later feature that stores user-owned items adds
 //! its pattern here and its step in [`erase`], and the erasure test proves the table holds
@@ -25,6 +25,9 @@
 //! | `USER#<userId>` / `STRAVA`, `IMPORT#strava#<activityId>` | the Strava connection (sealed tokens) and import keys (with the partition) |
 //! | `STRAVA_ATHLETE#<athleteId>` / `LINK` | the Strava athlete's link to the user |
 //! | `USER#<otherId>` / `NOTIF#<id>` | notifications in others' inboxes that tell of the user (through gsi1 `NOTIFIED_BY#<userId>`) |
+//! | `EVENT#<eventId>` / `MEMBER#<userId>`, `SEAT#…` | the user's places in group runs (left, so waiters move up) |
+//! | `EVENT#<eventId>` / `RESULT#…#<userId>#<runId>` | the user's results at group runs (through gsi1 `RESULTS#<userId>`) |
+//! | `EVENT#<eventId>` / `META` | group runs the user hosts: kept without their host (`erased`), cancelled unless over, so their participants are told |
 //!
 //! Files: the user's courses' route and map files go with the courses; uploaded photos and
 //! their thumbnails (`uploads/<userId>/`, `thumbnails/uploads/<userId>/`) go by folder.
@@ -38,6 +41,7 @@
 //! profile, which goes with the rest of the partition, 100 items per transaction.
 
 pub mod courses;
+pub mod events;
 pub mod notifications;
 pub mod runs;
 pub mod social;
@@ -72,7 +76,15 @@ pub const ERASED_KEY_PATTERNS: &[&str] = &[
     "STRAVA_ATHLETE#<athleteId> / LINK",
     "USER#<userId> / STRAVA",
     "USER#<userId> / IMPORT#strava#<activityId>",
+    "EVENT#<eventId> / META",
+    "EVENT#<eventId> / MEMBER#<userId>",
+    "EVENT#<eventId> / SEAT#<place>#<seq>",
+    "EVENT#<eventId> / RESULT#<duration>#<userId>#<runId>",
 ];
+
+fn now_ms() -> i64 {
+    i64::try_from(runcrew_shared::clock::now_epoch_ms()).unwrap_or(i64::MAX)
+}
 
 /// The bucket folders holding a user's uploaded photos and their thumbnails.
 pub fn user_file_folders(user_id: &str) -> [String; 2] {
@@ -103,7 +115,8 @@ pub async fn erase(
             + runs::erase_user(store, user_id).await?
             + social::erase_user(store, user_id).await?
             + notifications::erase_user(store, user_id).await?
-            + strava::erase_user(store, user_id).await?,
+            + strava::erase_user(store, user_id).await?
+            + events::erase_user(store, user_id, now_ms()).await?,
         files: 0,
     };
     for folder in user_file_folders(user_id) {

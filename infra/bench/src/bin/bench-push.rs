@@ -108,6 +108,7 @@ async fn main() -> Result<(), String> {
                 body: "Minji started following you".into(),
                 actor_id: Some(user(jobs + 1)),
                 course_id: None,
+                event_id: None,
                 read: false,
             };
             Ok(QueueMessage {

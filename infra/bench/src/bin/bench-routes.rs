@@ -153,6 +153,30 @@ async fn measure(
                     .await
                     .expect("sample run");
             }
+            // A first join, a real leave and a cancel of a scheduled event, each time.
+            "events-join" | "events-cancel" | "events-update" => {
+                runcrew_local::samples::seed_event(app)
+                    .await
+                    .expect("sample event");
+            }
+            "events-leave" => {
+                runcrew_local::samples::seed_event(app)
+                    .await
+                    .expect("sample event");
+                let bob = runcrew_local::samples::dev_user_id("bob");
+                let event = app
+                    .store()
+                    .expect("store")
+                    .get(&runcrew_model::event::event_key(
+                        runcrew_local::samples::EVENT_ID,
+                    ))
+                    .await
+                    .expect("read")
+                    .expect("the sample event");
+                runcrew_model::event::roster::join(app.store().expect("store"), event, &bob, 0)
+                    .await
+                    .expect("bob joins");
+            }
             _ => {}
         }
         counter.reset();

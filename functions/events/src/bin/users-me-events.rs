@@ -1,0 +1,5 @@
+//! Lambda entry of `users-me-events`.
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    runcrew_shared::run_http(&runcrew_events::lists::MINE).await
+}
