@@ -463,8 +463,9 @@ export interface paths {
          *     (`Content-Disposition: attachment; filename="runcrew-export.json"`, `Cache-Control:
          *     no-store`): the private profile, the provider accounts linked to it (with the
          *     providers' ids of the person), the live login sessions (without their token
-         *     hashes), the devices, inbox and push settings, and the Strava connection (`null`
-         *     when none; never its tokens). Each export is recorded in the audit trail.
+         *     hashes), the devices, inbox and push settings, the Strava connection (`null`
+         *     when none; never its tokens), and the group runs hosted or joined. Each export is
+         *     recorded in the audit trail.
          *
          *     It does not include runs, courses, reviews, reactions, follows or uploads; those are
          *     read through their own routes.
@@ -869,6 +870,308 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List upcoming public group runs (by date, or near a point)
+         * @description Public, scheduled group runs only (never followers-only, private or cancelled ones),
+         *     in one of two lists:
+         *
+         *     - **by date** (no `near`): those starting from `from` to `to` (both included),
+         *       soonest first, paged with `limit` and `cursor`. A page reads the month partitions
+         *       it reaches (usually one).
+         *     - **near a point** (`near=lat,lng`, optional `radius_km`, default 5, at most 50):
+         *       those meeting within the radius and starting from `from` to `to`, nearest first,
+         *       each with `distance_away_m`; at most `limit` of them in one page (`next_cursor` is
+         *       always null, and a non-empty `cursor` is 422 naming `cursor`). Near the poles a
+         *       wide radius is refused (422 naming `radius_km`). A group run stops being found
+         *       near its meeting point once it has ended.
+         *
+         *     `from` defaults to now and `to` to 30 days after `from`; `to` must be after `from`
+         *     and at most 366 days after it (422 naming `to`); an unreadable one is 422 naming it.
+         *     `radius_km` without `near` is 422 naming `radius_km`. Parameters are checked in this
+         *     order: `limit`, `from`, `to`; then `near`, `cursor`, `radius_km` for a near search,
+         *     else `radius_km` then `cursor`.
+         *
+         *     Anonymous route: no token is needed, and one sent is not read (`my_status` is
+         *     always null here).
+         */
+        get: operations["listEvents"];
+        put?: never;
+        /**
+         * Set up a group run
+         * @description Creates a group run hosted by the caller: a title, a start, a meeting point, and maybe
+         *     a course, a capacity and a pace range. The host is not a participant: the capacity
+         *     counts those who join (`PUT /v1/events/{eventId}/participation`).
+         *
+         *     The meeting point is `meeting_point` when sent; otherwise the start of the course
+         *     `course_id` names, called after the course unless `meeting_point.name` says
+         *     otherwise. One of the two is required (422 naming `meeting_point`). The course must
+         *     be one the caller can see (public, or their own private one): anything else is 422
+         *     naming `course_id`.
+         *
+         *     `starts_at` is RFC 3339 with an offset, after now and at most 730 days ahead; the
+         *     offset it is written with is kept (`utc_offset_minutes`) and shown where no
+         *     `time_zone` is named. `visibility` is required: `public` (listed by date and near
+         *     its meeting point), `followers` (seen by the host's followers and its participants,
+         *     listed nowhere) or `private` (its host and participants only; others get 404).
+         *
+         *     Fields are checked in this order, the first refusal a 422 naming it: an unknown
+         *     member, `title`, `description`, `starts_at`, `time_zone`, `duration_min`,
+         *     `meeting_point` (and its members), `course_id` (must be text),
+         *     `meeting_point` again (neither it nor `course_id`), `capacity`, `pace`
+         *     (`pace.min_s_per_km`, `pace.max_s_per_km`), `visibility`; then the course is read.
+         *     `null` is the same as absent for every member (so `visibility: null` is 422).
+         *
+         *     With an `Idempotency-Key`, a retry within 24 hours with the same key and the same body
+         *     gets the first answer again (same status, body and `Location`, plus
+         *     `Idempotent-Replayed: true`) and creates nothing; the same key with another body is
+         *     422 (`field: Idempotency-Key`); a key whose first request still runs is 409
+         *     `idempotent_request_in_progress`. 401 also when the caller's account has been closed
+         *     (nothing is written). The body is read as JSON when `Content-Type` is
+         *     `application/json` or any `+json` type, up to 16 KiB.
+         */
+        post: operations["createEvent"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/events/{eventId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The group run's id; any other shape is 404 without a read. */
+                eventId: components["schemas"]["Id"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Get one group run
+         * @description The group run with its host, its counts (`participant_count`, `waitlist_count`) and
+         *     what the viewer is to it (`my_status`: `host`, `going`, `waiting`, or null). A
+         *     followers-only group run is 404 to anyone who neither follows its host nor takes
+         *     part; a private one to anyone but its host and participants, exactly as a missing
+         *     one. A cancelled group run stays readable (`status: cancelled`) until it would have
+         *     ended.
+         *
+         *     Anonymous route: a bearer token is optional. When one is sent it is verified (401 if
+         *     it is expired or not ours) and identifies the viewer.
+         */
+        get: operations["getEvent"];
+        put?: never;
+        post?: never;
+        /**
+         * Cancel a group run
+         * @description Host only (403 for someone else's group run the caller can see, 404 for one they
+         *     cannot). The group run leaves every list but its host's and participants', stays
+         *     readable with `status: cancelled` until it would have ended, then expires with its
+         *     roster. Every participant is told (`event_cancelled`) shortly after the answer, and
+         *     its calendar file then removes the calendar entry. Cancelling a cancelled group run
+         *     is 204 too. 409 `event_busy` (with `Retry-After: 1`) when joins and leaves kept
+         *     changing it meanwhile. No body is read.
+         */
+        delete: operations["cancelEvent"];
+        options?: never;
+        head?: never;
+        /**
+         * Change a group run
+         * @description Host only: 403 for someone else's group run the caller can see, 404 for one they
+         *     cannot. Every member is optional and absent means "unchanged"; `time_zone`,
+         *     `course_id`, `capacity` and `pace` take `null` to clear them (no zone, no course, no
+         *     limit, no pace), the others refuse `null` (422). `visibility` cannot change
+         *     (participants joined the group run as it was): sending it at all is 422 naming
+         *     `visibility`; cancel and set up a new one instead. `{}` changes only `updated_at`.
+         *     The body is checked before the group run is read, so a bad body is 400/422 whoever
+         *     hosts it.
+         *
+         *     A new `course_id` without a `meeting_point` moves the meeting point to the course's
+         *     start (and names it after the course); the course must be one the caller can see (422
+         *     naming `course_id`). A change of `starts_at`, `duration_min`, `meeting_point` or
+         *     `course_id` raises the group run's revision: every participant is told
+         *     (`event_changed`), their lists sort by the new start, and a calendar file imported
+         *     again updates its entry.
+         *
+         *     A `capacity` below those going is 409 `capacity_below_participants`; a higher one (or
+         *     `null`) lets the first on the waitlist move up, shortly after the answer. A cancelled
+         *     group run cannot change (409 `event_cancelled`). 409 `event_busy` (with
+         *     `Retry-After: 1`) when joins and leaves kept changing it meanwhile. The body is read
+         *     as JSON when `Content-Type` is `application/json` or any `+json` type, up to 16 KiB.
+         */
+        patch: operations["updateEvent"];
+        trace?: never;
+    };
+    "/v1/events/{eventId}/participation": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The group run's id; any other shape is 404 without a read. */
+                eventId: components["schemas"]["Id"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Join a group run (or its waitlist)
+         * @description The caller goes when a place is free and nobody waits; otherwise they join the
+         *     waitlist (a place freed by someone leaving belongs to the first waiter, who moves up
+         *     shortly after and is told, `event_promoted`). Either way 200 with the group run and
+         *     `my_status` (`going` or `waiting`). Joining again changes nothing and answers the
+         *     place the caller has. Arrival order is the order in which joins committed; however
+         *     many join at once, no more than `capacity` go.
+         *
+         *     Any group run the caller can see may be joined (404 otherwise). 409
+         *     `event_cancelled`, `event_over` (it has ended), `host_cannot_join` (the caller hosts
+         *     it: the capacity counts those who join), `waitlist_full` (it is full and 500 people
+         *     wait), `event_busy` (with `Retry-After: 1`: too many joined or left at the same
+         *     moment; retry). 401 also when the caller's account has been closed (nothing is
+         *     written). No body is read.
+         */
+        put: operations["joinEvent"];
+        post?: never;
+        /**
+         * Leave a group run (or its waitlist)
+         * @description Idempotent: leaving a group run the caller is not in is 204 too. A place freed while
+         *     others wait goes to the first of them, shortly after the answer (nobody joining
+         *     meanwhile takes it). The group run must still be one the caller can see (404
+         *     otherwise). 409 `event_busy` (with `Retry-After: 1`) when too many joined or left at
+         *     the same moment. No body is read.
+         */
+        delete: operations["leaveEvent"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/events/{eventId}/participants": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The group run's id; any other shape is 404 without a read. */
+                eventId: components["schemas"]["Id"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Who goes (or, for the host, who waits)
+         * @description The people going (`status=going`, the default) or waiting (`status=waiting`), in
+         *     order of arrival (the waitlist's order is the order in which they will move up),
+         *     with their names and pictures (null for a profile gone meanwhile). The waitlist is
+         *     its host's to see: 403 for anyone else. The group run must be one the viewer can see
+         *     (404 otherwise).
+         *
+         *     Anonymous route: a bearer token is optional. When one is sent it is verified (401 if
+         *     it is expired or not ours) and identifies the viewer (the host, for the waitlist).
+         */
+        get: operations["listEventParticipants"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/events/{eventId}/calendar.ics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The group run's id; any other shape is 404 without a read. */
+                eventId: components["schemas"]["Id"];
+            };
+            cookie?: never;
+        };
+        /**
+         * The group run as a calendar file
+         * @description An RFC 5545 calendar file of the group run, for any calendar app, to whoever may
+         *     see it (404 otherwise, in the JSON error envelope). Its `UID` is the group run's id,
+         *     so importing the file again after a change updates the entry (its `SEQUENCE` is the
+         *     group run's revision), and a cancelled group run's file (`STATUS:CANCELLED`) removes
+         *     it. A start in a named `time_zone` is written in that zone (`DTSTART;TZID=`, with a
+         *     `VTIMEZONE` giving the zone's offset then); without one, in UTC. The length is a
+         *     `DURATION`; the meeting point is the `LOCATION` (its name, else its coordinates) and
+         *     the `GEO`. Lines end in CRLF and are folded at 75 octets. Sent with
+         *     `Cache-Control: no-cache` (it changes when the group run does).
+         *
+         *     Anonymous route: a bearer token is optional. When one is sent it is verified (401 if
+         *     it is expired or not ours) and identifies the viewer.
+         */
+        get: operations["getEventCalendar"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/events/{eventId}/results": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The group run's id; any other shape is 404 without a read. */
+                eventId: components["schemas"]["Id"];
+            };
+            cookie?: never;
+        };
+        /**
+         * The runs run at a group run, fastest first
+         * @description The runs its host and those going recorded at the group run, fastest (shortest
+         *     moving time) first, each with its runner's name and picture. A run counts when it
+         *     started between 30 minutes before the start and the end, on the group run's course
+         *     or within 300 m of the meeting point, and is not flagged; it is linked shortly after
+         *     it is recorded, and goes when it is deleted. Strava runs and private runs are shown
+         *     to their runner only, so a page may hold fewer than `limit` rows while
+         *     `next_cursor` is not null: keep paging until it is null. The group run must be one
+         *     the viewer can see (404 otherwise).
+         *
+         *     Anonymous route: a bearer token is optional. When one is sent it is verified (401 if
+         *     it is expired or not ours) and identifies the viewer (who sees their own Strava and
+         *     private runs).
+         */
+        get: operations["listEventResults"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/users/me/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * My group runs
+         * @description The group runs the caller hosts or joined (going or waiting), each with `my_status`:
+         *     the upcoming ones first, soonest first, then the past ones, latest first (a group
+         *     run counts as past once it has started). Cancelled ones stay until they would have
+         *     ended. One `next_cursor` carries the list on from the upcoming to the past ones.
+         */
+        get: operations["listMyEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/notifications/token": {
         parameters: {
             query?: never;
@@ -915,8 +1218,9 @@ export interface paths {
         /**
          * My notifications
          * @description The caller's inbox, newest first: new followers, likes and reviews of the courses
-         *     they drew, runners who beat their time on a leaderboard, and runs imported from
-         *     Strava. Every notification reaches the inbox whatever the push settings say; items
+         *     they drew, runners who beat their time on a leaderboard, runs imported from
+         *     Strava, and news of the group runs they joined (starting soon, changed, cancelled,
+         *     a place on them). Every notification reaches the inbox whatever the push settings say; items
          *     are kept 90 days. The person who acted (`actor`) is shown as they are now: a name or
          *     picture changed since shows the new one, and someone erased meanwhile shows with a
          *     `null` name and picture.
@@ -1784,6 +2088,11 @@ export interface components {
             notification_settings: components["schemas"]["NotificationSettings"];
             /** @description The Strava connection (never a token), or `null` when none. */
             strava: components["schemas"]["StravaExport"] | null;
+            /**
+             * @description The group runs the person hosts (in full) or joined (their place), by start;
+             *     cancelled ones until they would have ended.
+             */
+            events: (components["schemas"]["ExportedHostedEvent"] | components["schemas"]["ExportedParticipation"])[];
         };
         /** @description A device registered for pushes, as the export shows it (never its token). */
         ExportedDevice: {
@@ -1800,6 +2109,7 @@ export interface components {
             body: string;
             actor_id: string | null;
             course_id: string | null;
+            event_id: string | null;
             created_at: components["schemas"]["Timestamp"];
             read: boolean;
         };
@@ -2166,14 +2476,365 @@ export interface components {
             next_cursor: components["schemas"]["NextCursor"];
         };
         /**
+         * @description A group run's title: at most 100 characters (Unicode code points) as sent; whitespace
+         *     around it is trimmed and what remains is kept. The rules of `CourseName` otherwise
+         *     (at least one visible character, no control characters, no bidirectional controls,
+         *     no tag characters outside a flag emoji). Refusals are 422 naming `title`.
+         * @example Saturday sunrise 3k
+         */
+        EventTitle: string;
+        /**
+         * @description What the host says about it, kept exactly as written (not trimmed): at most 2,000
+         *     characters, empty or showing at least one visible character, with the rules of
+         *     `CourseDescription`. Refusals are 422 naming `description`.
+         * @example Easy pace, coffee after.
+         */
+        EventDescription: string;
+        /**
+         * @description What people call the meeting point: 1 to 100 characters as sent, trimmed, with the
+         *     rules of `CourseName`. Refusals are 422 naming `meeting_point.name`.
+         * @example City Hall, exit 5
+         */
+        MeetingPointName: string;
+        /**
+         * Format: date-time
+         * @description The start, RFC 3339 with an offset (`2028-05-06T07:00:00+09:00`): after now and at
+         *     most 730 days ahead (422 naming `starts_at` otherwise). The offset is kept as
+         *     `utc_offset_minutes`.
+         * @example 2028-05-06T07:00:00+09:00
+         */
+        EventStart: string;
+        /**
+         * @description The IANA zone of the meeting point (`Asia/Seoul`), as the server's tz database knows
+         *     it (422 naming `time_zone` otherwise). Calendar files show the start in it.
+         * @example Asia/Seoul
+         */
+        EventTimeZone: string;
+        /**
+         * @description Who may see (and so join) a group run: `public` (everyone; listed by date and near
+         *     its meeting point), `followers` (the host's followers and its participants; listed
+         *     nowhere), `private` (its host and participants only). 404 to everyone else.
+         * @enum {string}
+         */
+        EventVisibility: "public" | "followers" | "private";
+        /**
+         * @description `scheduled`, or `cancelled` by its host (readable until it would have ended, then gone).
+         * @enum {string}
+         */
+        EventStatus: "scheduled" | "cancelled";
+        /**
+         * @description What a person is to a group run: its `host`, `going` (has a place) or `waiting` (on the waitlist).
+         * @enum {string}
+         */
+        EventRole: "host" | "going" | "waiting";
+        /**
+         * @description A pace range in seconds per kilometre, each bound 120 (2:00/km) to 1,200 (20:00/km),
+         *     `min_s_per_km` (the faster bound) at most `max_s_per_km` (422 naming
+         *     `pace.max_s_per_km` otherwise). Whole numbers: `330.0` is refused. No other member.
+         */
+        PaceRange: {
+            /** @description The fastest pace the group runs. */
+            min_s_per_km: number;
+            /** @description The slowest pace the group runs. */
+            max_s_per_km: number;
+        };
+        /**
+         * @description Where runners meet: `lat`, `lng` (degrees, kept to 7 decimals) and an optional
+         *     `name`. No other member (422 naming e.g. `meeting_point.colour`); a bad one is 422
+         *     naming `meeting_point.lat`, `meeting_point.lng` or `meeting_point.name`.
+         */
+        MeetingPointInput: {
+            /** @description Degrees north. */
+            lat: number;
+            /** @description Degrees east. */
+            lng: number;
+            /** @description What people call it; `null` or absent for none (a course's name is used when the point is the course's start). */
+            name?: components["schemas"]["MeetingPointName"] | null;
+        };
+        /** @description Where runners meet, and what the host (or the course) calls it. */
+        MeetingPoint: {
+            /** @description Degrees north. */
+            lat: number;
+            /** @description Degrees east. */
+            lng: number;
+            name: string | null;
+        };
+        /**
+         * @description The body of `POST /v1/events`. Unknown members are 422 naming them; `null` is the
+         *     same as absent. `meeting_point` or `course_id` (or both) is required: without a
+         *     point the course's start is the meeting point.
+         */
+        NewEvent: {
+            title: components["schemas"]["EventTitle"];
+            /** @default  */
+            description?: components["schemas"]["EventDescription"] | null;
+            starts_at: components["schemas"]["EventStart"];
+            /** @description The meeting point's zone; `null` or absent for none. */
+            time_zone?: components["schemas"]["EventTimeZone"] | null;
+            /**
+             * @description Minutes, a whole number from 10 to 1,440 (422 naming `duration_min` otherwise); 60 when absent or `null`.
+             * @default 60
+             */
+            duration_min?: number | null;
+            /** @description Where runners meet; absent or `null` for the start of the course `course_id` names. */
+            meeting_point?: components["schemas"]["MeetingPointInput"] | null;
+            /**
+             * @description The course run: one the caller can see (public, or their own private one);
+             *     anything else is 422 naming `course_id`. Its start is the meeting point unless
+             *     `meeting_point` is sent.
+             */
+            course_id?: components["schemas"]["Id"] | null;
+            /** @description How many may go, a whole number from 1 to 500; absent or `null` for no limit (422 naming `capacity` otherwise). */
+            capacity?: number | null;
+            /** @description Who it is for; absent or `null` for any pace. */
+            pace?: components["schemas"]["PaceRange"] | null;
+            visibility: components["schemas"]["EventVisibility"];
+        };
+        /**
+         * @description The body of `PATCH /v1/events/{eventId}`: every member optional, absent for
+         *     "unchanged". `time_zone`, `course_id`, `capacity` and `pace` take `null` to clear
+         *     them; `null` for any other member is 422 naming it. `visibility` cannot change
+         *     (participants joined the group run as it was): sending it at all, even `null`, is
+         *     422 naming `visibility`. Other unknown members are 422 naming them. A JSON object is
+         *     required (`{}` changes only `updated_at`).
+         */
+        EventChange: {
+            title?: components["schemas"]["EventTitle"];
+            description?: components["schemas"]["EventDescription"];
+            starts_at?: components["schemas"]["EventStart"];
+            /** @description A new zone, or `null` for none. */
+            time_zone?: components["schemas"]["EventTimeZone"] | null;
+            /** @description Minutes, a whole number from 10 to 1,440. */
+            duration_min?: number;
+            meeting_point?: components["schemas"]["MeetingPointInput"];
+            /**
+             * @description A new course (one the caller can see; 422 naming `course_id` otherwise), whose
+             *     start becomes the meeting point unless `meeting_point` is sent too; `null` for
+             *     none (the meeting point stays).
+             */
+            course_id?: components["schemas"]["Id"] | null;
+            /**
+             * @description A new capacity (1 to 500), or `null` for no limit. Below those going: 409
+             *     `capacity_below_participants`.
+             */
+            capacity?: number | null;
+            /** @description A new pace range, or `null` for any pace. */
+            pace?: components["schemas"]["PaceRange"] | null;
+        };
+        /**
+         * @description The host as their public profile is now: the id always; name and picture `null` when
+         *     the profile is gone. A group run whose host erased their account keeps `erased` as
+         *     the id (it was cancelled then, unless it was over).
+         */
+        EventHost: {
+            user_id: components["schemas"]["Id"] | "erased";
+            display_name: string | null;
+            avatar_url: string | null;
+        };
+        /**
+         * @description A group run as every route shows it: the event, its host, its counts, and what the
+         *     viewer is to it.
+         */
+        Event: {
+            event_id: components["schemas"]["Id"];
+            title: string;
+            /** @description As the host wrote it; empty for none. */
+            description: string;
+            /** @description The start, in UTC. */
+            starts_at: components["schemas"]["Timestamp"];
+            /** @description The start plus `duration_min`, in UTC. */
+            ends_at: components["schemas"]["Timestamp"];
+            duration_min: number;
+            /**
+             * @description The offset the host wrote `starts_at` with, in minutes east of UTC (540 for
+             *     `+09:00`): the local time to show when there is no `time_zone`.
+             */
+            utc_offset_minutes: number;
+            /**
+             * @description The IANA zone of the meeting point, when the host named one; calendars show the start in it.
+             * @example Asia/Seoul
+             */
+            time_zone: string | null;
+            meeting_point: components["schemas"]["MeetingPoint"];
+            /** @description The course run, if any (its start was the meeting point when it was chosen). */
+            course_id: string | null;
+            /** @description How many may go; `null` for no limit. */
+            capacity: number | null;
+            /** @description Who it is for; `null` for any pace. */
+            pace: components["schemas"]["PaceRange"] | null;
+            visibility: components["schemas"]["EventVisibility"];
+            status: components["schemas"]["EventStatus"];
+            host: components["schemas"]["EventHost"];
+            /** @description How many go (the host is not counted). */
+            participant_count: number;
+            /** @description How many wait for a place. */
+            waitlist_count: number;
+            /** @description What the viewer is to it (`host`, `going`, `waiting`); `null` for anyone else, and in the public lists. */
+            my_status: components["schemas"]["EventRole"] | null;
+            /** @description The group run's calendar file (`GET /v1/events/{eventId}/calendar.ics`), relative. */
+            calendar_url: string;
+            created_at: components["schemas"]["Timestamp"];
+            updated_at: components["schemas"]["Timestamp"];
+        };
+        /** @description A group run found near a point, with how far its meeting point is. */
+        NearbyEvent: {
+            event_id: components["schemas"]["Id"];
+            title: string;
+            /** @description As the host wrote it; empty for none. */
+            description: string;
+            /** @description The start, in UTC. */
+            starts_at: components["schemas"]["Timestamp"];
+            /** @description The start plus `duration_min`, in UTC. */
+            ends_at: components["schemas"]["Timestamp"];
+            duration_min: number;
+            /**
+             * @description The offset the host wrote `starts_at` with, in minutes east of UTC (540 for
+             *     `+09:00`): the local time to show when there is no `time_zone`.
+             */
+            utc_offset_minutes: number;
+            /**
+             * @description The IANA zone of the meeting point, when the host named one; calendars show the start in it.
+             * @example Asia/Seoul
+             */
+            time_zone: string | null;
+            meeting_point: components["schemas"]["MeetingPoint"];
+            /** @description The course run, if any (its start was the meeting point when it was chosen). */
+            course_id: string | null;
+            /** @description How many may go; `null` for no limit. */
+            capacity: number | null;
+            /** @description Who it is for; `null` for any pace. */
+            pace: components["schemas"]["PaceRange"] | null;
+            visibility: components["schemas"]["EventVisibility"];
+            status: components["schemas"]["EventStatus"];
+            host: components["schemas"]["EventHost"];
+            /** @description How many go (the host is not counted). */
+            participant_count: number;
+            /** @description How many wait for a place. */
+            waitlist_count: number;
+            /** @description What the viewer is to it (`host`, `going`, `waiting`); `null` for anyone else, and in the public lists. */
+            my_status: components["schemas"]["EventRole"] | null;
+            /** @description The group run's calendar file (`GET /v1/events/{eventId}/calendar.ics`), relative. */
+            calendar_url: string;
+            created_at: components["schemas"]["Timestamp"];
+            updated_at: components["schemas"]["Timestamp"];
+            /** @description Metres from the searched point to the meeting point, to 0.1 m. */
+            distance_away_m: number;
+        };
+        /**
+         * @description A page of `GET /v1/events`: `Event` items (by date) or `NearbyEvent` items (a near
+         *     search, whose `next_cursor` is always null).
+         */
+        EventListPage: {
+            items: (components["schemas"]["Event"] | components["schemas"]["NearbyEvent"])[];
+            next_cursor: components["schemas"]["NextCursor"];
+        };
+        /** @description A page of `GET /v1/users/me/events`; every item's `my_status` is set. */
+        MyEventPage: {
+            items: components["schemas"]["Event"][];
+            next_cursor: components["schemas"]["NextCursor"];
+        };
+        /** @description A person going to a group run or waiting for a place; name and picture `null` when the profile is gone. */
+        EventParticipant: {
+            user_id: components["schemas"]["Id"];
+            display_name: string | null;
+            avatar_url: string | null;
+            /**
+             * @description The list asked for.
+             * @enum {string}
+             */
+            status: "going" | "waiting";
+        };
+        /** @description One page of a group run's participants or waitlist, first arrival first. */
+        EventParticipantPage: {
+            items: components["schemas"]["EventParticipant"][];
+            next_cursor: components["schemas"]["NextCursor"];
+        };
+        /** @description A run at a group run, with its runner as their public profile is now. */
+        EventResult: {
+            user_id: components["schemas"]["Id"];
+            run_id: components["schemas"]["Id"];
+            /** @description The run's start, in UTC to the millisecond. */
+            started_at: components["schemas"]["Timestamp"];
+            /** @description Moving time in seconds (the results' order). */
+            duration_s: number;
+            /** @description Metres, to the 0.1 m. */
+            distance_m: number;
+            /**
+             * @description Where the record came from (a `strava` run is shown to its runner only).
+             * @enum {string}
+             */
+            source: "app" | "gpx" | "strava";
+            runner: components["schemas"]["RunAuthor"];
+        };
+        /** @description One page of a group run's results, fastest first. */
+        EventResultPage: {
+            items: components["schemas"]["EventResult"][];
+            next_cursor: components["schemas"]["NextCursor"];
+        };
+        /** @description A group run the person hosts, as the export shows it (in full, without the host). */
+        ExportedHostedEvent: {
+            event_id: components["schemas"]["Id"];
+            title: string;
+            /** @description As the host wrote it; empty for none. */
+            description: string;
+            /** @description The start, in UTC. */
+            starts_at: components["schemas"]["Timestamp"];
+            /** @description The start plus `duration_min`, in UTC. */
+            ends_at: components["schemas"]["Timestamp"];
+            duration_min: number;
+            /**
+             * @description The offset the host wrote `starts_at` with, in minutes east of UTC (540 for
+             *     `+09:00`): the local time to show when there is no `time_zone`.
+             */
+            utc_offset_minutes: number;
+            /**
+             * @description The IANA zone of the meeting point, when the host named one; calendars show the start in it.
+             * @example Asia/Seoul
+             */
+            time_zone: string | null;
+            meeting_point: components["schemas"]["MeetingPoint"];
+            /** @description The course run, if any (its start was the meeting point when it was chosen). */
+            course_id: string | null;
+            /** @description How many may go; `null` for no limit. */
+            capacity: number | null;
+            /** @description Who it is for; `null` for any pace. */
+            pace: components["schemas"]["PaceRange"] | null;
+            visibility: components["schemas"]["EventVisibility"];
+            status: components["schemas"]["EventStatus"];
+            /** @description Always `null` in the export (it is the person exporting). */
+            host: null;
+            /** @description How many go (the host is not counted). */
+            participant_count: number;
+            /** @description How many wait for a place. */
+            waitlist_count: number;
+            /** @constant */
+            my_status: "host";
+            /** @description The group run's calendar file (`GET /v1/events/{eventId}/calendar.ics`), relative. */
+            calendar_url: string;
+            created_at: components["schemas"]["Timestamp"];
+            updated_at: components["schemas"]["Timestamp"];
+        };
+        /** @description A group run the person joined, as the export shows it (their place). */
+        ExportedParticipation: {
+            event_id: components["schemas"]["Id"];
+            /** @enum {string} */
+            my_status: "going" | "waiting";
+            /** @description The group run's start, as last copied to the person's place. */
+            starts_at: components["schemas"]["Timestamp"];
+            joined_at: components["schemas"]["Timestamp"];
+        };
+        /**
          * @description What happened: `new_follower` (someone followed me), `course_liked` and
          *     `course_reviewed` (someone liked or reviewed a course I drew),
          *     `leaderboard_overtaken` (someone beat my time on a course's leaderboard),
          *     `strava_imported` (an import from Strava brought new runs: "12 runs imported from
-         *     Strava"; no actor, no course).
+         *     Strava"; no actor, no course). About a group run I joined (`event_id` names it; no
+         *     actor, no course): `event_reminder` (it starts soon), `event_changed` (its time or
+         *     place changed), `event_cancelled` (its host cancelled it), `event_promoted` (a place
+         *     opened up: I moved up from the waitlist).
          * @enum {string}
          */
-        NotificationType: "new_follower" | "course_liked" | "course_reviewed" | "leaderboard_overtaken" | "strava_imported";
+        NotificationType: "new_follower" | "course_liked" | "course_reviewed" | "leaderboard_overtaken" | "strava_imported" | "event_reminder" | "event_changed" | "event_cancelled" | "event_promoted";
         /**
          * @description A notification's id: the time of what caused it (13-digit epoch milliseconds) and a
          *     digest of the cause, so ids sort by time and the same cause is the same id.
@@ -2217,7 +2878,7 @@ export interface components {
         Notification: {
             id: components["schemas"]["NotificationId"];
             type: components["schemas"]["NotificationType"];
-            /** @description `New follower`, the course's name, or `Strava`. */
+            /** @description `New follower`, the course's name, `Strava`, or for a group run `Group run soon`, `Group run changed`, `Group run cancelled`, `You have a place`. */
             title: string;
             /** @description The text, e.g. "alice started following you". */
             body: string;
@@ -2225,6 +2886,8 @@ export interface components {
             actor: components["schemas"]["NotificationActor"] | null;
             /** @description The course it is about (likes, reviews, leaderboards); otherwise `null`. */
             course_id: string | null;
+            /** @description The group run it is about (the `event_*` types); otherwise `null`. */
+            event_id: string | null;
             /** @description When what it tells of happened. */
             created_at: components["schemas"]["Timestamp"];
             /** @description Marked read, one by one or by "mark all read". */
@@ -2279,6 +2942,10 @@ export interface components {
                 course_reviewed: boolean;
                 leaderboard_overtaken: boolean;
                 strava_imported: boolean;
+                event_reminder: boolean;
+                event_changed: boolean;
+                event_cancelled: boolean;
+                event_promoted: boolean;
             };
             /** @description The quiet hours, or `null` for none. */
             quiet_hours: components["schemas"]["QuietHours"] | null;
@@ -2295,6 +2962,10 @@ export interface components {
                 course_reviewed?: boolean;
                 leaderboard_overtaken?: boolean;
                 strava_imported?: boolean;
+                event_reminder?: boolean;
+                event_changed?: boolean;
+                event_cancelled?: boolean;
+                event_promoted?: boolean;
             };
             /** @description New quiet hours, or `null` to have none. */
             quiet_hours?: components["schemas"]["QuietHours"] | null;
@@ -2496,7 +3167,7 @@ export interface components {
                 "application/json": components["schemas"]["Error"] & {
                     error?: {
                         /** @enum {unknown} */
-                        code?: "course_not_found" | "run_not_found" | "user_not_found";
+                        code?: "course_not_found" | "run_not_found" | "user_not_found" | "event_not_found";
                     };
                 };
             };
@@ -4308,6 +4979,645 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
+    listEvents: {
+        parameters: {
+            query?: {
+                /**
+                 * @description The earliest start, RFC 3339 with an offset (`2028-05-01T00:00:00+09:00`);
+                 *     default now. Anything else is 422 naming `from`.
+                 * @example 2028-05-01T00:00:00Z
+                 */
+                from?: string;
+                /**
+                 * @description The latest start, RFC 3339 with an offset; default 30 days after `from`. It must
+                 *     be after `from` and at most 366 days after it; anything else is 422 naming `to`.
+                 * @example 2028-05-31T00:00:00Z
+                 */
+                to?: string;
+                /**
+                 * @description `latitude,longitude` in decimal degrees (latitude -90..90, longitude -180..180),
+                 *     e.g. `37.5283,126.9356`; anything else is 422 naming `near`. Read as
+                 *     `GET /v1/courses` reads it.
+                 * @example 37.5283,126.9356
+                 */
+                near?: string;
+                /**
+                 * @description Only with `near`: the search radius in kilometres, more than 0 and at most 50
+                 *     (422 naming `radius_km` otherwise; 400 `invalid_parameter` when it is not a number
+                 *     at all). Without `near` it is 422 naming `radius_km`.
+                 */
+                radius_km?: number;
+                /**
+                 * @description Page size (for a near search: the most group runs answered). 1 to 50; outside
+                 *     that range 422 naming `limit`; not a whole number of 0 or more: 400
+                 *     `invalid_parameter`.
+                 */
+                limit?: number;
+                /**
+                 * @description The `next_cursor` of the previous page, unchanged; absent (or empty) for the first
+                 *     page. Cursors are sealed by the server: any other value is 400 `invalid_cursor`.
+                 */
+                cursor?: components["parameters"]["Cursor"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /**
+             * @description One page. In a near search every item also has `distance_away_m` and
+             *     `next_cursor` is null; the date list's items never have it.
+             */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EventListPage"];
+                };
+            };
+            /**
+             * @description `invalid_parameter` (`limit` or `radius_km` is not a number), or `invalid_cursor`
+             *     (a cursor not of this list, or of other `from`/`to`).
+             */
+            400: components["responses"]["BadRequest"];
+            422: components["responses"]["Unprocessable"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    createEvent: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Any string the client picks per logical request, at most 255 bytes and no control
+                 *     characters. A retry with the same key within 24 hours gets the first answer and
+                 *     creates nothing new.
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewEvent"];
+            };
+        };
+        responses: {
+            /** @description The group run as created; `my_status` is `host`. */
+            201: {
+                headers: {
+                    /** @description The group run's path, `/v1/events/{eventId}` (relative). */
+                    Location: string;
+                    /** @description `true` when this is the stored answer of an earlier request with the same `Idempotency-Key`. */
+                    "Idempotent-Replayed"?: "true";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Event"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            /**
+             * @description No token or a bad one (API Gateway), or `unauthorized` "this account is closed":
+             *     the account was erased while its access token still lives.
+             */
+            401: components["responses"]["Unauthorized"];
+            /**
+             * @description `idempotent_request_in_progress` (with `Retry-After: 1`): a request with this
+             *     `Idempotency-Key` is still running, or its claim was taken over; nothing was
+             *     created. `conflict` (no `Retry-After`): the write lost to another one; try again.
+             */
+            409: {
+                headers: {
+                    /** @description Present with `idempotent_request_in_progress`. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "idempotent_request_in_progress" | "conflict";
+                        };
+                    };
+                };
+            };
+            /** @description The body is larger than 16,384 bytes. */
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /**
+             * @description A member refused (named, e.g. `title`, `starts_at`, `meeting_point.lat`,
+             *     `pace.max_s_per_km`, `course_id`, `visibility`), an unknown member (named), a
+             *     body that is JSON but not an object (`field: body`), or an `Idempotency-Key`
+             *     reused with another body.
+             */
+            422: components["responses"]["Unprocessable"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getEvent: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The group run's id; any other shape is 404 without a read. */
+                eventId: components["schemas"]["Id"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The group run. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "event_id": "019aa5c1a2b37c4d8e9f0a1b2c3d4e5f",
+                     *       "title": "Saturday sunrise 3k",
+                     *       "description": "Easy pace, coffee after.",
+                     *       "starts_at": "2028-05-05T22:00:00Z",
+                     *       "ends_at": "2028-05-05T23:00:00Z",
+                     *       "duration_min": 60,
+                     *       "utc_offset_minutes": 540,
+                     *       "time_zone": "Asia/Seoul",
+                     *       "meeting_point": {
+                     *         "lat": 37.5283,
+                     *         "lng": 126.9356,
+                     *         "name": "Yeouido Han river 3k"
+                     *       },
+                     *       "course_id": "019aa5c0e1f27d4b8c9d0e1f2a3b4c5d",
+                     *       "capacity": 10,
+                     *       "pace": {
+                     *         "min_s_per_km": 330,
+                     *         "max_s_per_km": 390
+                     *       },
+                     *       "visibility": "public",
+                     *       "status": "scheduled",
+                     *       "host": {
+                     *         "user_id": "9abf35084b4364dbea7b4b9994a2165a",
+                     *         "display_name": "alice",
+                     *         "avatar_url": null
+                     *       },
+                     *       "participant_count": 10,
+                     *       "waitlist_count": 2,
+                     *       "my_status": "waiting",
+                     *       "calendar_url": "/v1/events/019aa5c1a2b37c4d8e9f0a1b2c3d4e5f/calendar.ics",
+                     *       "created_at": "2026-11-21T05:35:00.000Z",
+                     *       "updated_at": "2026-11-21T05:35:00.000Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Event"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description `event_not_found`: no such group run, or not one the viewer may see. */
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    cancelEvent: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The group run's id; any other shape is 404 without a read. */
+                eventId: components["schemas"]["Id"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Cancelled. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description `forbidden`: the caller does not host this group run. */
+            403: components["responses"]["Forbidden"];
+            /** @description `event_not_found`: no such group run, or not one the caller may see. */
+            404: components["responses"]["NotFound"];
+            /** @description `event_busy`: joins and leaves kept changing the group run; retry after `Retry-After` seconds. */
+            409: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @constant */
+                            code?: "event_busy";
+                        };
+                    };
+                };
+            };
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    updateEvent: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The group run's id; any other shape is 404 without a read. */
+                eventId: components["schemas"]["Id"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EventChange"];
+            };
+        };
+        responses: {
+            /** @description The group run as changed; `my_status` is `host`. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Event"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            /** @description `forbidden`: the caller does not host this group run. */
+            403: components["responses"]["Forbidden"];
+            /** @description `event_not_found`: no such group run, or not one the caller may see. */
+            404: components["responses"]["NotFound"];
+            /**
+             * @description `event_cancelled`: the group run was cancelled and can no longer change.
+             *     `capacity_below_participants`: more people are going than the new capacity.
+             *     `event_busy` (with `Retry-After`): joins and leaves kept changing the group run
+             *     while it was being saved; retry after `Retry-After` seconds.
+             */
+            409: {
+                headers: {
+                    /** @description Present with `event_busy`. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "capacity_below_participants",
+                     *         "message": "12 people are going; the capacity cannot be lower",
+                     *         "request_id": "8f14e45f"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "event_cancelled" | "capacity_below_participants" | "event_busy";
+                        };
+                    };
+                };
+            };
+            /** @description The body is larger than 16,384 bytes. */
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /**
+             * @description A member refused (named, e.g. `starts_at`, `capacity`, `pace.max_s_per_km`,
+             *     `course_id`), `visibility` sent, `null` for a member that cannot be cleared, an
+             *     unknown member (named), or a body that is JSON but not an object
+             *     (`field: body`).
+             */
+            422: components["responses"]["Unprocessable"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    joinEvent: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The group run's id; any other shape is 404 without a read. */
+                eventId: components["schemas"]["Id"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The group run, with the caller's place in `my_status`. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Event"];
+                };
+            };
+            /**
+             * @description No token or a bad one (API Gateway), or `unauthorized` "this account is closed":
+             *     the account was erased while its access token still lives.
+             */
+            401: components["responses"]["Unauthorized"];
+            /** @description `event_not_found`: no such group run, or not one the caller may see. */
+            404: components["responses"]["NotFound"];
+            /**
+             * @description `event_cancelled`, `event_over`, `host_cannot_join`, `waitlist_full`: the caller
+             *     cannot join (no `Retry-After`). `event_busy` (with `Retry-After`): many joined or
+             *     left at the same moment; retry after `Retry-After` seconds.
+             */
+            409: {
+                headers: {
+                    /** @description Present with `event_busy`. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "waitlist_full",
+                     *         "message": "the event is full and 500 people are waiting",
+                     *         "request_id": "8f14e45f"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "event_cancelled" | "event_over" | "host_cannot_join" | "waitlist_full" | "event_busy";
+                        };
+                    };
+                };
+            };
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    leaveEvent: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The group run's id; any other shape is 404 without a read. */
+                eventId: components["schemas"]["Id"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The caller is not in the group run (any more). */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description `event_not_found`: no such group run, or not one the caller may see. */
+            404: components["responses"]["NotFound"];
+            /** @description `event_busy`: many joined or left at the same moment; retry after `Retry-After` seconds. */
+            409: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @constant */
+                            code?: "event_busy";
+                        };
+                    };
+                };
+            };
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    listEventParticipants: {
+        parameters: {
+            query?: {
+                /** @description `going` (default) or `waiting` (the host only); anything else is 422 naming `status`. */
+                status?: "going" | "waiting";
+                /**
+                 * @description Page size, 1 to 100 (default 50); outside that range 422 naming `limit`; not a
+                 *     whole number of 0 or more: 400 `invalid_parameter`.
+                 */
+                limit?: number;
+                /**
+                 * @description The `next_cursor` of the previous page, unchanged; absent (or empty) for the first
+                 *     page. Cursors are sealed by the server: any other value is 400 `invalid_cursor`.
+                 */
+                cursor?: components["parameters"]["Cursor"];
+            };
+            header?: never;
+            path: {
+                /** @description The group run's id; any other shape is 404 without a read. */
+                eventId: components["schemas"]["Id"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of participants, first arrival first. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "user_id": "bf3429f04c9df1d20e794d735c7e64ad",
+                     *           "display_name": "bob",
+                     *           "avatar_url": null,
+                     *           "status": "going"
+                     *         }
+                     *       ],
+                     *       "next_cursor": null
+                     *     }
+                     */
+                    "application/json": components["schemas"]["EventParticipantPage"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            /** @description `forbidden`: only the group run's host sees its waitlist. */
+            403: components["responses"]["Forbidden"];
+            /** @description `event_not_found`: no such group run, or not one the viewer may see. */
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["Unprocessable"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getEventCalendar: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The group run's id; any other shape is 404 without a read. */
+                eventId: components["schemas"]["Id"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The calendar file. */
+            200: {
+                headers: {
+                    /** @description Always `attachment; filename="event-<eventId>.ics"`. */
+                    "Content-Disposition": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example BEGIN:VCALENDAR
+                     *     VERSION:2.0
+                     *     PRODID:-//RunCrew//Group runs//EN
+                     *     CALSCALE:GREGORIAN
+                     *     METHOD:PUBLISH
+                     *     BEGIN:VTIMEZONE
+                     *     TZID:Asia/Seoul
+                     *     BEGIN:STANDARD
+                     *     DTSTART:19700101T000000
+                     *     TZOFFSETFROM:+0900
+                     *     TZOFFSETTO:+0900
+                     *     END:STANDARD
+                     *     END:VTIMEZONE
+                     *     BEGIN:VEVENT
+                     *     UID:019aa5c1a2b37c4d8e9f0a1b2c3d4e5f@runcrew
+                     *     DTSTAMP:20261201T054124Z
+                     *     DTSTART;TZID=Asia/Seoul:20280506T070000
+                     *     DURATION:PT60M
+                     *     SUMMARY:Saturday sunrise 3k
+                     *     DESCRIPTION:Easy pace\, coffee after.
+                     *     LOCATION:Yeouido Han river 3k
+                     *     GEO:37.5283;126.9356
+                     *     STATUS:CONFIRMED
+                     *     SEQUENCE:0
+                     *     END:VEVENT
+                     *     END:VCALENDAR
+                     */
+                    "text/calendar": string;
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description `event_not_found`: no such group run, or not one the viewer may see. */
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    listEventResults: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Runs read for the page (rows shown may be fewer, see above), 1 to 100 (default
+                 *     50); outside that range 422 naming `limit`; not a whole number of 0 or more: 400
+                 *     `invalid_parameter`.
+                 */
+                limit?: number;
+                /**
+                 * @description The `next_cursor` of the previous page, unchanged; absent (or empty) for the first
+                 *     page. Cursors are sealed by the server: any other value is 400 `invalid_cursor`.
+                 */
+                cursor?: components["parameters"]["Cursor"];
+            };
+            header?: never;
+            path: {
+                /** @description The group run's id; any other shape is 404 without a read. */
+                eventId: components["schemas"]["Id"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of results, fastest first. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "user_id": "bf3429f04c9df1d20e794d735c7e64ad",
+                     *           "run_id": "019aa5c2b1c07d4e8f9a0b1c2d3e4f50",
+                     *           "started_at": "2028-05-05T22:02:10.000Z",
+                     *           "duration_s": 1005,
+                     *           "distance_m": 3050,
+                     *           "source": "app",
+                     *           "runner": {
+                     *             "user_id": "bf3429f04c9df1d20e794d735c7e64ad",
+                     *             "display_name": "bob",
+                     *             "avatar_url": null
+                     *           }
+                     *         }
+                     *       ],
+                     *       "next_cursor": null
+                     *     }
+                     */
+                    "application/json": components["schemas"]["EventResultPage"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            /** @description `event_not_found`: no such group run, or not one the viewer may see. */
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["Unprocessable"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    listMyEvents: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Page size, 1 to 50 (default 20); outside that range 422 naming `limit`; not a
+                 *     whole number of 0 or more: 400 `invalid_parameter`.
+                 */
+                limit?: number;
+                /**
+                 * @description The `next_cursor` of the previous page, unchanged; absent (or empty) for the first
+                 *     page. Cursors are sealed by the server: any other value is 400 `invalid_cursor`.
+                 */
+                cursor?: components["parameters"]["Cursor"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of my group runs. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MyEventPage"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            422: components["responses"]["Unprocessable"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
     registerDevice: {
         parameters: {
             query?: never;
@@ -4447,6 +5757,7 @@ export interface operations {
                      *             "avatar_url": null
                      *           },
                      *           "course_id": null,
+                     *           "event_id": null,
                      *           "created_at": "2026-11-21T05:35:00Z",
                      *           "read": false
                      *         },
@@ -4461,6 +5772,7 @@ export interface operations {
                      *             "avatar_url": "https://cdn.runcrew.app/thumbnails/uploads/4c1e8a2f9b3d47e6a0c5d2b8f1e3a7c9/019aa5c0d2f07c3e9b8a1c2d3e4f5a6b_256.jpg"
                      *           },
                      *           "course_id": "019aa5c0e1f27d4b8c9d0e1f2a3b4c5d",
+                     *           "event_id": null,
                      *           "created_at": "2026-11-21T04:35:00Z",
                      *           "read": true
                      *         }
@@ -4540,7 +5852,11 @@ export interface operations {
                      *         "course_liked": false,
                      *         "course_reviewed": true,
                      *         "leaderboard_overtaken": true,
-                     *         "strava_imported": true
+                     *         "strava_imported": true,
+                     *         "event_reminder": true,
+                     *         "event_changed": true,
+                     *         "event_cancelled": true,
+                     *         "event_promoted": true
                      *       },
                      *       "quiet_hours": {
                      *         "start": "23:00",

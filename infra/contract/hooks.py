@@ -78,6 +78,39 @@ RULES_BEYOND_THE_SCHEMA = {
     ("POST /v1/runs", 422, "invalid_field", "path"): (
         "an encoded polyline must decode to coordinates in range"
     ),
+    ("POST /v1/events", 422, "invalid_field", "starts_at"): (
+        "a group run starts after now by the server's clock and at most 366 days ahead"
+    ),
+    ("PATCH /v1/events/{eventId}", 422, "invalid_field", "starts_at"): (
+        "a group run starts after now by the server's clock and at most 366 days ahead"
+    ),
+    ("POST /v1/events", 422, "invalid_field", "time_zone"): (
+        "a time zone must be one the server's tz database knows"
+    ),
+    ("PATCH /v1/events/{eventId}", 422, "invalid_field", "time_zone"): (
+        "a time zone must be one the server's tz database knows"
+    ),
+    ("POST /v1/events", 422, "invalid_field", "course_id"): (
+        "the course must exist and be one the caller can see"
+    ),
+    ("PATCH /v1/events/{eventId}", 422, "invalid_field", "course_id"): (
+        "the course must exist and be one the caller can see"
+    ),
+    ("POST /v1/events", 422, "invalid_field", "pace.max_s_per_km"): (
+        "a pace range's slower bound may not be faster than its faster bound"
+    ),
+    ("PATCH /v1/events/{eventId}", 422, "invalid_field", "pace.max_s_per_km"): (
+        "a pace range's slower bound may not be faster than its faster bound"
+    ),
+    ("GET /v1/events", 422, "invalid_field", "to"): (
+        "to must come after from (now when absent) and at most 366 days after it"
+    ),
+    ("GET /v1/events", 422, "invalid_field", "radius_km"): (
+        "radius_km is read only with near, and near a pole the widest radius shrinks"
+    ),
+    ("GET /v1/events", 422, "invalid_field", "cursor"): (
+        "a near search answers in one page, so it takes no cursor"
+    ),
 }
 
 
@@ -97,7 +130,11 @@ def explained(operation, status, body):
 
 
 # The id a creating POST answers, by operation: the resource it made.
-CREATED_ID = {"POST /v1/runs": "run_id", "POST /v1/courses": "course_id"}
+CREATED_ID = {
+    "POST /v1/runs": "run_id",
+    "POST /v1/courses": "course_id",
+    "POST /v1/events": "event_id",
+}
 
 # (creating operation, id) of every replayed answer: that resource may be deleted since.
 REPLAYED = set()
