@@ -19,6 +19,7 @@ mod cipher_contract;
 mod courses_journey;
 mod events;
 mod fcm;
+mod group_runs;
 mod identity_providers;
 mod local_api;
 mod notifications;

@@ -61,6 +61,7 @@ fn notification(minutes_ago: i64, cause: &str) -> Notification {
         body: "Minji started following you".into(),
         actor_id: Some("0196f1a2b3c4d5e6f708192a3b4c5d6f".into()),
         course_id: None,
+        event_id: None,
         read: false,
     }
 }

@@ -260,6 +260,7 @@ fn key_pattern(pk: &str, sk: &str, user_id: &str) -> String {
     };
     let pk = match pk.split_once('#') {
         Some(("COURSE", _)) => "COURSE#<courseId>".to_owned(),
+        Some(("EVENT", _)) => "EVENT#<eventId>".to_owned(),
         // Another user's partition holding something of hers (a follow of her).
         Some(("USER", _)) => "USER#<userId>".to_owned(),
         _ => pk,
@@ -272,7 +273,9 @@ fn key_pattern(pk: &str, sk: &str, user_id: &str) -> String {
         Some(("DEVICE", _)) => "DEVICE#<digest>".to_owned(),
         Some(("NOTIF", _)) => "NOTIF#<notificationId>".to_owned(),
         Some((kind @ ("FOLLOWS" | "BEST"), _)) => format!("{kind}#<userId>"),
-        Some((kind @ ("LIKE" | "FAVORITE" | "REVIEW"), _)) => format!("{kind}#<userId>"),
+        Some((kind @ ("LIKE" | "FAVORITE" | "REVIEW" | "MEMBER"), _)) => format!("{kind}#<userId>"),
+        Some(("SEAT", _)) => "SEAT#<place>#<seq>".to_owned(),
+        Some(("RESULT", _)) => "RESULT#<duration>#<userId>#<runId>".to_owned(),
         _ => sk.to_owned(),
     };
     format!("{pk} / {sk}")
@@ -360,6 +363,58 @@ async fn erasing_an_account_leaves_no_item_with_its_id() {
     )
     .await;
     assert_eq!(status, 200);
+    // and she hosts a group run bob joined, joined one of his, and ran at it
+    let start = (time::OffsetDateTime::now_utc() + time::Duration::days(3))
+        .replace_nanosecond(0)
+        .expect("whole seconds")
+        .format(&time::format_description::well_known::Rfc3339)
+        .expect("time");
+    let mut events = Vec::new();
+    for (host, title) in [(&alice, "Alice's tempo"), (&bob, "Bob's long run")] {
+        let (status, event) = call(
+            runcrew_tests::http()
+                .post(url(&api, "/v1/events"))
+                .bearer_auth(bearer(host))
+                .json(&json!({
+                    "title": title,
+                    "starts_at": start,
+                    "meeting_point": {"lat": 37.5665, "lng": 126.978},
+                    "visibility": "public",
+                })),
+        )
+        .await;
+        assert_eq!(status, 201, "{event}");
+        events.push(event["event_id"].as_str().expect("id").to_owned());
+    }
+    let (her_event, his_event) = (events[0].clone(), events[1].clone());
+    for (who, event) in [(&bob, &her_event), (&alice, &his_event)] {
+        let (status, body) = call(
+            runcrew_tests::http()
+                .put(url(&api, &format!("/v1/events/{event}/participation")))
+                .bearer_auth(bearer(who)),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let result = runcrew_model::event::results::EventResult {
+        event_id: his_event.clone(),
+        user_id: alice_id.clone(),
+        run_id: "0190bbbbbbbbbbbbbbbbbbbbbbbbbbbb".into(),
+        started_at: start.clone(),
+        duration_s: 1800,
+        distance_m: 5000.0,
+        source: runcrew_model::run::Source::App,
+        visibility: runcrew_model::run::RunVisibility::Public,
+    };
+    api.app
+        .store()
+        .expect("store")
+        .put(
+            result.to_item().expect("item"),
+            runcrew_shared::store::Condition::None,
+        )
+        .await
+        .expect("her result");
     // and the notifications of all this are in both inboxes
     assert!(api.settle_streams().await, "the stream settles");
     let thumbnail = runcrew_tests::eventually("her course's thumbnail", || async {
@@ -445,6 +500,32 @@ async fn erasing_an_account_leaves_no_item_with_its_id() {
         ),
         (Some(0), Some(0))
     );
+    // and her group run is cancelled without her, bob told of it, and bob's has room again
+    assert!(api.settle_streams().await, "the stream settles");
+    let (_, hers) =
+        call(runcrew_tests::http().get(url(&api, &format!("/v1/events/{her_event}")))).await;
+    assert_eq!(
+        (hers["status"].as_str(), &hers["host"]),
+        (Some("cancelled"), &Value::Null),
+        "{hers}"
+    );
+    let (_, inbox) = call(
+        runcrew_tests::http()
+            .get(url(&api, "/v1/notifications"))
+            .bearer_auth(bearer(&bob)),
+    )
+    .await;
+    assert!(
+        inbox["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .any(|n| n["type"] == "event_cancelled" && n["event_id"] == her_event.as_str()),
+        "{inbox}"
+    );
+    let (_, his) =
+        call(runcrew_tests::http().get(url(&api, &format!("/v1/events/{his_event}")))).await;
+    assert_eq!(his["participant_count"], 0, "{his}");
     // the audit trail kept the erasure, under a pseudonym
     assert!(
         after
