@@ -79,10 +79,10 @@ RULES_BEYOND_THE_SCHEMA = {
         "an encoded polyline must decode to coordinates in range"
     ),
     ("POST /v1/events", 422, "invalid_field", "starts_at"): (
-        "a group run starts after now by the server's clock and at most 366 days ahead"
+        "a group run starts after now by the server's clock and at most 730 days ahead"
     ),
     ("PATCH /v1/events/{eventId}", 422, "invalid_field", "starts_at"): (
-        "a group run starts after now by the server's clock and at most 366 days ahead"
+        "a group run starts after now by the server's clock and at most 730 days ahead"
     ),
     ("POST /v1/events", 422, "invalid_field", "time_zone"): (
         "a time zone must be one the server's tz database knows"
