@@ -53,38 +53,30 @@ pub enum FollowUp {
     },
     /// Tell a member they moved up.
     Promoted(Box<Member>),
-    /// Link a run to the events it was run at (again, when it changed: its results are
-    /// written anew, so a run flagged or moved off the course since leaves them).
+    /// Link a run to the events it was run at; a changed run's results are taken down
+    /// first (its duration is in their keys, and a run flagged or moved off the course
+    /// since is no longer a result).
     RunRecorded {
         /// The run as it is now.
         run: Box<Run>,
-        /// Whether it was there before (a change, not a new run).
-        changed: bool,
+        /// The run as it was, for a change.
+        before: Option<Box<Run>>,
     },
     /// Unlink a deleted run.
-    RunDeleted {
-        /// The runner.
-        user_id: String,
-        /// The run.
-        run_id: String,
-    },
+    RunDeleted(Box<Run>),
 }
 
 /// What `change` asks for, or `None`.
 pub fn follow_up_of(change: &Change) -> Result<Option<FollowUp>, ApiError> {
-    if let (Some(user_id), Some(run_id)) = (
-        change.key.pk.strip_prefix("USER#"),
-        change.key.sk.strip_prefix("RUN#"),
-    ) {
-        return Ok(Some(match &change.new {
-            Some(new) => FollowUp::RunRecorded {
+    if change.key.pk.starts_with("USER#") && change.key.sk.starts_with("RUN#") {
+        let before = change.old.as_ref().map(Run::from_item).transpose()?;
+        return Ok(Some(match (&change.new, before) {
+            (Some(new), before) => FollowUp::RunRecorded {
                 run: Box::new(Run::from_item(new)?),
-                changed: change.old.is_some(),
+                before: before.map(Box::new),
             },
-            None => FollowUp::RunDeleted {
-                user_id: user_id.to_owned(),
-                run_id: run_id.to_owned(),
-            },
+            (None, Some(before)) => FollowUp::RunDeleted(Box::new(before)),
+            (None, None) => return Ok(None),
         }));
     }
     if !change.key.pk.starts_with(PARTITION_PREFIX) || change.kind != ChangeKind::Modify {
@@ -123,17 +115,17 @@ pub async fn follow_up(app: &App, change: &Change) -> Result<(), TaskError> {
     };
     let store = app.store()?;
     match follow_up {
-        FollowUp::RunRecorded { run, changed } => {
-            if changed {
-                results::unlink(store, &run.user_id, &run.run_id).await?;
+        FollowUp::RunRecorded { run, before } => {
+            if let Some(before) = before {
+                results::unlink(store, &before).await?;
             }
             let linked = results::link(store, &run).await?;
             if linked > 0 {
                 tracing::info!(run_id = %run.run_id, events = linked, "run linked to events");
             }
         }
-        FollowUp::RunDeleted { user_id, run_id } => {
-            results::unlink(store, &user_id, &run_id).await?;
+        FollowUp::RunDeleted(run) => {
+            results::unlink(store, &run).await?;
         }
         FollowUp::Promoted(member) => {
             let Some(item) = store
@@ -347,13 +339,27 @@ mod tests {
             follow_up_of(&record).expect("reads"),
             Some(FollowUp::Promoted(m)) if m.user_id == "u1"
         ));
-        let deleted_run = change(
-            Item::new(Key::new("USER#u1", "RUN#r1"), Default::default()),
-            None,
-        );
+        let run = runcrew_model::run::Run {
+            run_id: "r1".into(),
+            user_id: "u1".into(),
+            started_at: "2026-12-01T00:00:00Z".into(),
+            started_ms: 1_796_083_200_000,
+            utc_offset_minutes: 0,
+            time_zone: None,
+            local_date: "2026-12-01".into(),
+            duration_s: 600,
+            distance_m: 2000.0,
+            course_id: None,
+            source: runcrew_model::run::Source::App,
+            visibility: runcrew_model::run::RunVisibility::Public,
+            flag: None,
+            path_points: None,
+            created_at: "2026-12-01T00:00:00Z".into(),
+        };
+        let deleted_run = change(run.to_item().expect("item"), None);
         assert!(matches!(
             follow_up_of(&deleted_run).expect("reads"),
-            Some(FollowUp::RunDeleted { run_id, .. }) if run_id == "r1"
+            Some(FollowUp::RunDeleted(gone)) if gone.run_id == "r1"
         ));
         let seat = Item::new(
             Key::new("EVENT#e1", "SEAT#G#0000000001"),

@@ -261,8 +261,8 @@ pub async fn get(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
 }
 
 /// `PATCH /v1/events/{eventId}` (host): title, description, time, place, capacity, pace.
-/// A change of time or place bumps the revision; the `event-changes` consumer tells the
-/// participants. Lowering the capacity below those going is 409; raising it lets the
+/// A change of time or place (a value that differs, not one resent) bumps the revision;
+/// the `event-changes` consumer tells the participants. Lowering the capacity below those going is 409; raising it lets the
 /// waitlist move up.
 pub async fn update(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
     let caller = app.caller(&req)?;
@@ -300,7 +300,7 @@ pub async fn update(app: &App, req: Request) -> Result<Response<Body>, ApiError>
             VersionedError::ExtraFailed { failed } if failed.contains(&1) => account_closed(),
             other => other.or_conflict(busy),
         })?;
-    tracing::info!(event_id = %event.event_id, moved = change.moves(), "event changed");
+    tracing::info!(event_id = %event.event_id, revision = event.revision, "event changed");
     response::ok(&event.view(seen.host.as_ref(), Some(Role::Host)))
 }
 
@@ -332,6 +332,7 @@ fn apply(
             ),
         });
     }
+    let before = event.clone();
     if let Some(title) = &change.title {
         event.title = title.clone();
     }
@@ -361,7 +362,7 @@ fn apply(
     if let Some(pace) = change.pace {
         event.pace = pace;
     }
-    if change.moves() {
+    if event.moved_from(&before) {
         event.revision += 1;
     }
     event.updated_at = now_rfc3339();

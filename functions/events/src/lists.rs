@@ -37,6 +37,9 @@ pub static MINE: HttpFunction = HttpFunction {
 pub const DEFAULT_PAGE: usize = 20;
 /// The largest page: its events and their hosts fit one BatchGetItem each.
 pub const MAX_LIST_PAGE: usize = 50;
+/// Index pages (of 1,000) read per geohash cell of a near search, as the course search
+/// does: a denser cell (more than 3,000 group runs not yet over) is read only in part.
+const NEAR_PAGES_PER_CELL: usize = 3;
 
 /// `GET /v1/events`: upcoming public events by start time (`from`, `to`, `cursor`), or
 /// with `near=lat,lng&radius_km=` those meeting within the radius, nearest first, each
@@ -72,7 +75,18 @@ pub async fn list(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
     let search = NearSearch::parse(&near, radius_km.as_deref(), cursor.as_deref())?;
     let reads = near_queries(search.centre, search.radius_m())?
         .into_iter()
-        .map(|query| async move { store.query(&query).await.map(|page| page.items) });
+        .map(|mut query| async move {
+            let mut items = Vec::new();
+            for _ in 0..NEAR_PAGES_PER_CELL {
+                let page = store.query(&query).await?;
+                items.extend(page.items);
+                match page.cursor {
+                    Some(next) => query = query.after(Some(next)),
+                    None => break,
+                }
+            }
+            Ok::<_, runcrew_shared::store::StoreError>(items)
+        });
     let places: Vec<Item> = try_join_all(reads).await?.into_iter().flatten().collect();
     let found = nearest(&places, search.centre, search.radius_m(), &window, limit);
     let keys: Vec<Key> = found.iter().map(|f| event_key(&f.event_id)).collect();

@@ -68,8 +68,12 @@ pub async fn leave(app: &App, req: Request) -> Result<Response<Body>, ApiError> 
     let caller = app.caller(&req)?;
     let event_id = request::path_param(&req, "eventId")?;
     let store = app.store()?;
-    load_visible(store, event_id, Some(&caller.user_id)).await?;
-    roster::leave(store, event_id, &caller.user_id).await?;
+    let seen = load_visible(store, event_id, Some(&caller.user_id)).await?;
+    let known = roster::Known {
+        event: seen.item,
+        member: seen.member,
+    };
+    roster::leave(store, event_id, &caller.user_id, Some(known)).await?;
     Ok(response::no_content())
 }
 

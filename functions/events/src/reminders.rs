@@ -16,7 +16,8 @@ use runcrew_model::event::{
     Event, EventStatus, day_of, day_partition, reminded_key, start_sort_key,
 };
 use runcrew_shared::store::{
-    Condition, Index, Item, Key, MAX_BATCH_GET, Query, SortRange, Store, StoreError, read_all,
+    Condition, Index, Item, Key, MAX_BATCH_GET, MAX_PAGE, Query, SortRange, Store, StoreError,
+    read_all,
 };
 use runcrew_shared::tasks::schedule::{ScheduleFunction, Tick, TickFuture};
 use runcrew_shared::{ApiError, App, Needs, TaskError};
@@ -96,10 +97,12 @@ async fn due_events(store: &dyn Store, from_ms: i64, to_ms: i64) -> Result<Vec<E
     }
     let mut events = Vec::new();
     for day in days {
-        let query = Query::index(Index::Gsi3, day_partition(&day)).range(SortRange::Between(
-            start_sort_key(from_ms, ""),
-            format!("{:013}$", to_ms.max(0)),
-        ));
+        let query = Query::index(Index::Gsi3, day_partition(&day))
+            .range(SortRange::Between(
+                start_sort_key(from_ms, ""),
+                format!("{:013}$", to_ms.max(0)),
+            ))
+            .limit(MAX_PAGE);
         for item in read_all(store, query).await? {
             let (event, _) = Event::from_item(&item)?;
             if event.status == EventStatus::Scheduled {

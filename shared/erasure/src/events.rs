@@ -38,7 +38,7 @@ pub async fn erase_user(store: &dyn Store, user_id: &str, now_ms: i64) -> Result
                 changed += 1;
             } else if item.key.sk.starts_with(MEMBER_PREFIX) {
                 let (member, _) = Member::from_item(&item)?;
-                roster::leave(store, &member.event_id, user_id).await?;
+                roster::leave(store, &member.event_id, user_id, None).await?;
                 changed += 2;
             }
         }

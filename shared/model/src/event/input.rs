@@ -434,7 +434,8 @@ impl EventChange {
         })
     }
 
-    /// Whether it moves the event in time or space: participants are told.
+    /// Whether it names the event's time or place at all (whether it really moves the
+    /// event is [`super::Event::moved_from`]'s to say).
     pub fn moves(&self) -> bool {
         self.start.is_some()
             || self.duration_min.is_some()

@@ -274,6 +274,15 @@ impl Event {
         self.ends_ms() <= now_ms
     }
 
+    /// Whether it starts, lasts, meets or runs other than `before`: news for its
+    /// participants, a new revision (and so new reminders). Resending the same start is not.
+    pub fn moved_from(&self, before: &Event) -> bool {
+        self.starts_ms != before.starts_ms
+            || self.duration_min != before.duration_min
+            || self.meeting_point != before.meeting_point
+            || self.course_id != before.course_id
+    }
+
     /// Whether it is listed by date and place: public and not cancelled.
     pub fn is_listed(&self) -> bool {
         self.visibility == EventVisibility::Public && self.status == EventStatus::Scheduled
@@ -685,6 +694,20 @@ mod tests {
         assert!(item.index_key(Index::Gsi1).is_none());
         assert!(private.geo_item().is_none());
         assert!(item.index_key(Index::Gsi3).is_some(), "still reminded");
+    }
+
+    #[test]
+    fn only_a_real_change_of_time_or_place_is_a_move() {
+        let before = event(EventVisibility::Public);
+        let mut same = before.clone();
+        same.title = "Renamed".into();
+        assert!(!same.moved_from(&before));
+        let mut later = before.clone();
+        later.starts_ms += 60_000;
+        assert!(later.moved_from(&before));
+        let mut elsewhere = before.clone();
+        elsewhere.meeting_point.lat += 0.001;
+        assert!(elsewhere.moved_from(&before));
     }
 
     #[test]

@@ -132,11 +132,10 @@ pub fn ran_at(event: &Event, run: &Run, start: Option<LatLng>) -> bool {
     in_time && (on_course || near)
 }
 
-/// Links `run` to the events it was run at; returns how many. Reads the runner's events
-/// around the run's start (one Query of their list), each event it does not already hold,
-/// and the run's path only when a course does not decide. Idempotent.
-pub async fn link(store: &dyn Store, run: &Run) -> Result<usize, ApiError> {
-    let entries = store
+/// The entries of the runner's list of events (hosted event items, member items) whose
+/// start is near enough before `run`'s for the run to be at them: one Query of their list.
+async fn entries_around(store: &dyn Store, run: &Run) -> Result<Vec<Item>, ApiError> {
+    Ok(store
         .query(
             &Query::index(Index::Gsi2, my_events_partition(&run.user_id)).range(
                 SortRange::Between(
@@ -145,10 +144,17 @@ pub async fn link(store: &dyn Store, run: &Run) -> Result<usize, ApiError> {
                 ),
             ),
         )
-        .await?;
+        .await?
+        .items)
+}
+
+/// Links `run` to the events it was run at; returns how many. Reads the runner's events
+/// around the run's start (one Query of their list), each event it does not already hold,
+/// and the run's path only when a course does not decide. Idempotent.
+pub async fn link(store: &dyn Store, run: &Run) -> Result<usize, ApiError> {
     let mut linked = 0;
     let mut start: Option<Option<LatLng>> = None;
-    for entry in entries.items {
+    for entry in entries_around(store, run).await? {
         let event = if entry.key.sk == META_SK {
             Event::from_item(&entry)?.0
         } else if entry.key.sk.starts_with(MEMBER_PREFIX) {
@@ -180,6 +186,33 @@ pub async fn link(store: &dyn Store, run: &Run) -> Result<usize, ApiError> {
     Ok(linked)
 }
 
+/// Removes the results of `run` as it was (deleted, or changed: its duration is part of
+/// their keys): at every event of its runner around its start, by key (a consistent
+/// delete, whatever the indexes say yet), then whatever the runner's results index still
+/// lists for it. Returns how many deletes were sent.
+pub async fn unlink(store: &dyn Store, run: &Run) -> Result<usize, ApiError> {
+    let mut removed = 0;
+    for entry in entries_around(store, run).await? {
+        let event_id = if entry.key.sk == META_SK {
+            Event::from_item(&entry)?.0.event_id
+        } else if entry.key.sk.starts_with(MEMBER_PREFIX) {
+            Member::from_item(&entry)?.0.event_id
+        } else {
+            continue;
+        };
+        let key = EventResult::of(&event_id, run).to_item()?.key;
+        store.delete(&key, Condition::None).await?;
+        removed += 1;
+    }
+    removed += runcrew_shared::store::delete_all(
+        store,
+        Query::index(Index::Gsi1, results_partition(&run.user_id))
+            .range(SortRange::BeginsWith(format!("{}#", run.run_id))),
+    )
+    .await?;
+    Ok(removed)
+}
+
 /// The first position of the run's stored path, if it has one.
 async fn run_start(store: &dyn Store, run: &Run) -> Result<Option<LatLng>, ApiError> {
     if run.path_points.is_none() {
@@ -192,16 +225,6 @@ async fn run_start(store: &dyn Store, run: &Run) -> Result<Option<LatLng>, ApiEr
         return Ok(None);
     };
     Ok(Route::from_json(polyline, "path").ok().map(|r| r.start()))
-}
-
-/// Removes the results of run `run_id` of `user_id` (deleted, or its runner erased).
-pub async fn unlink(store: &dyn Store, user_id: &str, run_id: &str) -> Result<usize, ApiError> {
-    Ok(runcrew_shared::store::delete_all(
-        store,
-        Query::index(Index::Gsi1, results_partition(user_id))
-            .range(SortRange::BeginsWith(format!("{run_id}#"))),
-    )
-    .await?)
 }
 
 /// One page of an event's results, fastest first, and the cursor of the next.

@@ -146,10 +146,16 @@ fn refuse_join(event: &Event, user_id: &str, now_ms: i64) -> Result<(), ApiError
     Ok(())
 }
 
+/// The seats of `event`: its capacity, or [`super::input::MAX_CAPACITY`] when it names
+/// none, so every roster (and every fan-out over it) stays a few hundred people.
+pub fn seats(event: &Event) -> u32 {
+    event.capacity.unwrap_or(super::input::MAX_CAPACITY)
+}
+
 /// The place a newcomer gets: a seat only when one is free and nobody waits (a seat
 /// freed by a leave is the first waiter's); else the waitlist, unless it is full.
 pub fn place_for_newcomer(event: &Event) -> Result<Place, ApiError> {
-    let seat_free = event.capacity.is_none_or(|c| event.going < c);
+    let seat_free = event.going < seats(event);
     if seat_free && event.waiting == 0 {
         return Ok(Place::Going);
     }
@@ -164,9 +170,7 @@ pub fn place_for_newcomer(event: &Event) -> Result<Place, ApiError> {
 
 /// Whether the first waiter may move up: a seat is free and someone waits.
 pub fn can_promote(event: &Event) -> bool {
-    event.status == EventStatus::Scheduled
-        && event.waiting > 0
-        && event.capacity.is_none_or(|c| event.going < c)
+    event.status == EventStatus::Scheduled && event.waiting > 0 && event.going < seats(event)
 }
 
 /// What a join or leave left: the caller's place (none after a leave) and the counts.
@@ -272,17 +276,49 @@ pub async fn join(
     Err(busy())
 }
 
+/// What a caller read of an event and of their own place in it, handed to [`leave`].
+#[derive(Debug, Clone)]
+pub struct Known {
+    /// The event item.
+    pub event: Item,
+    /// The caller's member item and its version, `None` when they are not in the event.
+    pub member: Option<(Member, u64)>,
+}
+
 /// `user_id` leaves the event. Nothing to do when they are not in it. A leave that frees
 /// a seat while others wait leaves it free: the `event-changes` consumer moves the first
 /// waiter up ([`promote`]), so no newcomer takes it meanwhile.
-pub async fn leave(store: &dyn Store, event_id: &str, user_id: &str) -> Result<(), ApiError> {
+///
+/// `known` is what the caller has just read (the route, after checking the caller may see
+/// the event): the event item and the caller's member item, if any. The first attempt then
+/// reads nothing again.
+pub async fn leave(
+    store: &dyn Store,
+    event_id: &str,
+    user_id: &str,
+    known: Option<Known>,
+) -> Result<(), ApiError> {
+    let mut known = known;
     for _ in 0..3 {
-        let Some(item) = store.get(&member_key(event_id, user_id)).await? else {
+        let (event_item, member) = match known.take() {
+            Some(Known { event, member }) => (Some(event), member),
+            None => {
+                let member = match store.get(&member_key(event_id, user_id)).await? {
+                    Some(item) => Some(Member::from_item(&item)?),
+                    None => None,
+                };
+                (None, member)
+            }
+        };
+        let Some((member, member_version)) = member else {
             return Ok(());
         };
-        let (member, member_version) = Member::from_item(&item)?;
         let member = &member;
-        let result = Versioned::new(event_key(event_id))
+        let versioned = match event_item {
+            Some(item) => Versioned::new(event_key(event_id)).already_read(Some(item)),
+            None => Versioned::new(event_key(event_id)),
+        };
+        let result = versioned
             .attempts(ROSTER_ATTEMPTS)
             .apply(store, |current| async move {
                 let deletes = [
@@ -398,6 +434,11 @@ pub async fn promote(store: &dyn Store, event_id: &str) -> Result<Vec<String>, A
             Err(other) => return Err(other.into()),
         }
     }
+    if lost >= ROSTER_ATTEMPTS {
+        // A seat is still free and someone still waits: fail, so the record comes again
+        // (the moves made so far stay; the next attempt goes on from them).
+        return Err(busy());
+    }
     Ok(moved)
 }
 
@@ -466,9 +507,14 @@ mod tests {
             place_for_newcomer(&event(Some(5), 4, 2)).ok(),
             Some(Place::Waiting)
         );
+        // "No limit" is the largest capacity, so no roster grows past it.
         assert_eq!(
-            place_for_newcomer(&event(None, 900, 0)).ok(),
+            place_for_newcomer(&event(None, 499, 0)).ok(),
             Some(Place::Going)
+        );
+        assert_eq!(
+            place_for_newcomer(&event(None, 500, 0)).ok(),
+            Some(Place::Waiting)
         );
         let full = place_for_newcomer(&event(Some(5), 5, MAX_WAITLIST)).expect_err("full");
         assert_eq!(full.code(), "waitlist_full");
