@@ -9,6 +9,7 @@
 //! haversine filter follows.
 
 use crate::route::LatLng;
+use crate::store::{Index, MAX_PAGE, Query, SortRange};
 
 /// Characters of the geohash in the index partition key.
 pub const PARTITION_PRECISION: usize = 3;
@@ -95,6 +96,28 @@ fn reaches(center: LatLng, radius_m: f64, cell: &str) -> bool {
         lng: lng.clamp(min.x, max.x),
     };
     crate::route::distance_between(center, nearest) <= radius_m + SLACK_M
+}
+
+/// The queries of `index` (one per cell the circle reaches, at most 9) that find every
+/// place within `radius_m` of `center` stored under `partition(<3-character geohash>)`, and
+/// some beyond it for the exact filter to drop; each reads pages of [`MAX_PAGE`] items.
+pub fn index_queries(
+    center: LatLng,
+    radius_m: f64,
+    index: Index,
+    partition: impl Fn(&str) -> String,
+) -> Result<Vec<Query>, RadiusTooLarge> {
+    Ok(search_cells(center, radius_m)?
+        .into_iter()
+        .map(|cell| {
+            Query::index(index, partition(&cell.partition))
+                .limit(MAX_PAGE)
+                .range(match cell.prefix {
+                    Some(prefix) => SortRange::BeginsWith(prefix),
+                    None => SortRange::All,
+                })
+        })
+        .collect())
 }
 
 /// The cells to read for every place within `radius_m` of `center`.

@@ -32,7 +32,7 @@ use runcrew_model::profile::{account_closed, is_user_id, open_account_check};
 use runcrew_shared::clock::now_rfc3339;
 use runcrew_shared::route::Route;
 use runcrew_shared::store::versioned::{Change, Versioned, VersionedError};
-use runcrew_shared::store::{Condition, Index, Query, StoreError, Write};
+use runcrew_shared::store::{Condition, Index, Query, Write, read_pages};
 use runcrew_shared::{ApiError, App, HttpFunction, Needs, request, response};
 use serde::Deserialize;
 use serde_json::Value;
@@ -157,30 +157,17 @@ async fn create_course(
     // The item first: when the route file lands, its thumbnail event finds the course.
     // The account check rides in the same transaction, so a token outliving its erased
     // account writes nothing.
-    let mut writes = vec![
-        Write::Put {
-            item: course.to_item(1)?,
-            condition: Condition::NotExists,
-        },
-        open_account_check(user_id),
-    ];
-    writes.extend(completion.as_ref().map(|c| c.answer(&resp)));
-    match store.transact(writes).await {
-        Ok(()) => {}
-        Err(StoreError::TransactionCanceled { failed }) if failed.contains(&1) => {
-            return Err(account_closed());
-        }
-        Err(StoreError::TransactionCanceled { failed })
-            if failed.contains(&2)
-                && let Some(completion) = &completion =>
-        {
-            return Err(completion.claim_lost());
-        }
-        Err(StoreError::TransactionCanceled { .. }) => {
-            return Err(StoreError::ConditionFailed.into());
-        }
-        Err(other) => return Err(other.into()),
-    }
+    let writes = vec![Write::Put {
+        item: course.to_item(1)?,
+        condition: Condition::NotExists,
+    }];
+    runcrew_model::idempotency::commit_create(
+        store,
+        writes,
+        user_id,
+        completion.as_ref().map(|c| (c, &resp)),
+    )
+    .await?;
     let file = serde_json::to_vec(&route.to_geojson())
         .map_err(|e| ApiError::Internal(format!("route file: {e}")))?;
     if let Err(err) = blobs
@@ -301,18 +288,9 @@ async fn list_near(
 ) -> Result<Response<Body>, ApiError> {
     let queries = search.queries()?;
     let store = app.store()?;
-    let reads = queries.into_iter().map(|mut query| async move {
-        let mut items = Vec::new();
-        for _ in 0..NEAR_PAGES_PER_CELL {
-            let page = store.query(&query).await?;
-            items.extend(page.items);
-            match page.cursor {
-                Some(next) => query = query.after(Some(next)),
-                None => break,
-            }
-        }
-        Ok::<_, StoreError>(items)
-    });
+    let reads = queries
+        .into_iter()
+        .map(|query| read_pages(store, query, NEAR_PAGES_PER_CELL));
     let courses = try_join_all(reads)
         .await?
         .into_iter()

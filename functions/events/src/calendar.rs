@@ -3,8 +3,8 @@
 use http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Request, Response};
 
-use runcrew_model::event::{ics, load_visible};
-use runcrew_shared::{ApiError, App, HttpFunction, Needs, request, response};
+use runcrew_model::event::ics;
+use runcrew_shared::{ApiError, App, HttpFunction, Needs, response};
 
 use crate::now_ms;
 
@@ -19,14 +19,7 @@ pub static CALENDAR: HttpFunction = HttpFunction {
 /// stays the same, so importing it again after a change updates the calendar entry, and
 /// a cancelled event's file removes it. Not cached: it changes when the event does.
 pub async fn calendar(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
-    let viewer = app.viewer(&req).await?;
-    let event_id = request::path_param(&req, "eventId")?;
-    let seen = load_visible(
-        app.store()?,
-        event_id,
-        viewer.as_ref().map(|c| c.user_id.as_str()),
-    )
-    .await?;
+    let (seen, _) = crate::seen_by_viewer(app, &req).await?;
     let text = ics::calendar(&seen.event, now_ms())?;
     let mut resp = Response::new(Body::Text(text));
     *resp.status_mut() = StatusCode::OK;

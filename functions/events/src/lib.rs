@@ -49,7 +49,7 @@ use runcrew_model::idempotency::Completion;
 use runcrew_model::profile::{account_closed, open_account_check, profile_key};
 use runcrew_shared::clock::{now_epoch_ms, now_rfc3339};
 use runcrew_shared::store::versioned::{Change, Versioned, VersionedError};
-use runcrew_shared::store::{Condition, Store, StoreError, Write};
+use runcrew_shared::store::{Condition, Store, Write};
 use runcrew_shared::tasks::schedule::ScheduleFunction;
 use runcrew_shared::tasks::stream::StreamFunction;
 use runcrew_shared::{ApiError, App, HttpFunction, Needs, request, response};
@@ -173,35 +173,21 @@ async fn create_event(
     if let Ok(location) = http::HeaderValue::from_str(&format!("/v1/events/{}", event.event_id)) {
         resp.headers_mut().insert(http::header::LOCATION, location);
     }
-    let mut writes = vec![
-        Write::Put {
-            item: event.to_item(1)?,
-            condition: Condition::NotExists,
-        },
-        open_account_check(host_id),
-    ];
+    let mut writes = vec![Write::Put {
+        item: event.to_item(1)?,
+        condition: Condition::NotExists,
+    }];
     writes.extend(event.geo_item().map(|item| Write::Put {
         item,
         condition: Condition::None,
     }));
-    let answer_at = writes.len();
-    writes.extend(completion.as_ref().map(|c| c.answer(&resp)));
-    match store.transact(writes).await {
-        Ok(()) => {}
-        Err(StoreError::TransactionCanceled { failed }) if failed.contains(&1) => {
-            return Err(account_closed());
-        }
-        Err(StoreError::TransactionCanceled { failed })
-            if failed.contains(&answer_at)
-                && let Some(completion) = &completion =>
-        {
-            return Err(completion.claim_lost());
-        }
-        Err(StoreError::TransactionCanceled { .. }) => {
-            return Err(StoreError::ConditionFailed.into());
-        }
-        Err(other) => return Err(other.into()),
-    }
+    runcrew_model::idempotency::commit_create(
+        store,
+        writes,
+        host_id,
+        completion.as_ref().map(|c| (c, &resp)),
+    )
+    .await?;
     tracing::info!(event_id = %event.event_id, "event created");
     Ok(resp)
 }
@@ -249,15 +235,20 @@ async fn place(
 /// followers-only event to someone who does not follow the host, and for a private one to
 /// anyone but its host and participants.
 pub async fn get(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
-    let viewer = app.viewer(&req).await?;
-    let event_id = request::path_param(&req, "eventId")?;
-    let seen = load_visible(
-        app.store()?,
-        event_id,
-        viewer.as_ref().map(|c| c.user_id.as_str()),
-    )
-    .await?;
+    let (seen, _) = seen_by_viewer(app, &req).await?;
     response::ok(&seen.view())
+}
+
+/// The event of the request's `eventId` as its viewer (a token's user, or nobody) may see
+/// it, and the viewer's id: the first step of every read route of one event.
+pub async fn seen_by_viewer(
+    app: &App,
+    req: &Request,
+) -> Result<(runcrew_model::event::Seen, Option<String>), ApiError> {
+    let viewer = app.viewer(req).await?.map(|c| c.user_id);
+    let event_id = request::path_param(req, "eventId")?;
+    let seen = load_visible(app.store()?, event_id, viewer.as_deref()).await?;
+    Ok((seen, viewer))
 }
 
 /// `PATCH /v1/events/{eventId}` (host): title, description, time, place, capacity, pace.

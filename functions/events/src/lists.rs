@@ -14,7 +14,7 @@ use runcrew_model::event::search::{
 };
 use runcrew_model::event::{Event, MEMBER_PREFIX, META_SK, Role, event_key, my_events_partition};
 use runcrew_model::profile::profile_key;
-use runcrew_shared::store::{Index, Item, Key, MAX_BATCH_GET, Query, SortRange, Store};
+use runcrew_shared::store::{Index, Item, Key, MAX_BATCH_GET, Query, SortRange, Store, read_pages};
 use runcrew_shared::{ApiError, App, HttpFunction, Needs, request, response};
 
 use crate::now_ms;
@@ -75,18 +75,7 @@ pub async fn list(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
     let search = NearSearch::parse(&near, radius_km.as_deref(), cursor.as_deref())?;
     let reads = near_queries(search.centre, search.radius_m())?
         .into_iter()
-        .map(|mut query| async move {
-            let mut items = Vec::new();
-            for _ in 0..NEAR_PAGES_PER_CELL {
-                let page = store.query(&query).await?;
-                items.extend(page.items);
-                match page.cursor {
-                    Some(next) => query = query.after(Some(next)),
-                    None => break,
-                }
-            }
-            Ok::<_, runcrew_shared::store::StoreError>(items)
-        });
+        .map(|query| read_pages(store, query, NEAR_PAGES_PER_CELL));
     let places: Vec<Item> = try_join_all(reads).await?.into_iter().flatten().collect();
     let found = nearest(&places, search.centre, search.radius_m(), &window, limit);
     let keys: Vec<Key> = found.iter().map(|f| event_key(&f.event_id)).collect();

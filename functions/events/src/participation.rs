@@ -80,8 +80,6 @@ pub async fn leave(app: &App, req: Request) -> Result<Response<Body>, ApiError> 
 /// `GET /v1/events/{eventId}/participants?status=going|waiting`: names and avatars in
 /// order of arrival, paged. The waitlist is the host's to see (403 for others).
 pub async fn participants(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
-    let viewer = app.viewer(&req).await?;
-    let event_id = request::path_param(&req, "eventId")?;
     let limit = request::page_limit(&req, DEFAULT_PAGE, MAX_PAGE)?;
     let place = match request::query_param::<String>(&req, "status")?.as_deref() {
         None | Some("going") => Place::Going,
@@ -89,7 +87,8 @@ pub async fn participants(app: &App, req: Request) -> Result<Response<Body>, Api
         Some(_) => return Err(ApiError::invalid("status", "must be going or waiting")),
     };
     let store = app.store()?;
-    let seen = load_visible(store, event_id, viewer.as_ref().map(|c| c.user_id.as_str())).await?;
+    let (seen, _) = crate::seen_by_viewer(app, &req).await?;
+    let event_id = seen.event.event_id.as_str();
     if place == Place::Waiting && seen.role != Some(Role::Host) {
         return Err(ApiError::Forbidden(
             "only the event's host sees its waitlist".into(),

@@ -4,7 +4,7 @@ use lambda_http::{Body, Request, Response};
 use serde_json::Value;
 
 use runcrew_model::author::Author;
-use runcrew_model::event::{load_visible, results};
+use runcrew_model::event::results;
 use runcrew_model::profile::profile_key;
 use runcrew_shared::store::Key;
 use runcrew_shared::{ApiError, App, HttpFunction, Needs, request, response};
@@ -25,13 +25,17 @@ pub const MAX_PAGE: usize = 100;
 /// and picture. A Strava or private run shows to its runner only, so another viewer's page
 /// may hold fewer rows than `limit` (the cursor still goes on).
 pub async fn list(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
-    let viewer = app.viewer(&req).await?;
-    let viewer = viewer.as_ref().map(|c| c.user_id.as_str());
-    let event_id = request::path_param(&req, "eventId")?;
     let limit = request::page_limit(&req, DEFAULT_PAGE, MAX_PAGE)?;
     let store = app.store()?;
-    load_visible(store, event_id, viewer).await?;
-    let (rows, cursor) = results::page(store, event_id, limit, request::page_cursor(&req)).await?;
+    let (seen, viewer) = crate::seen_by_viewer(app, &req).await?;
+    let viewer = viewer.as_deref();
+    let (rows, cursor) = results::page(
+        store,
+        &seen.event.event_id,
+        limit,
+        request::page_cursor(&req),
+    )
+    .await?;
     let shown: Vec<&results::EventResult> =
         rows.iter().filter(|row| row.visible_to(viewer)).collect();
     let mut keys: Vec<Key> = shown.iter().map(|row| profile_key(&row.user_id)).collect();

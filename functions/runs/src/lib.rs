@@ -168,32 +168,18 @@ async fn save(
         });
     }
     writes.extend(stats::tally(run, 1)?);
-    // Nothing is written for an erased account whose access token still lives.
-    let account_at = writes.len();
-    writes.push(open_account_check(&run.user_id));
-    let answer_at = match completion {
-        Some(completion) => {
-            writes.push(completion.answer(&created(run, false)?));
-            Some(writes.len() - 1)
-        }
-        None => None,
-    };
-    match store.transact(writes).await {
-        Ok(()) => Ok(()),
-        Err(StoreError::TransactionCanceled { failed }) => {
-            if failed.contains(&account_at) {
-                return Err(account_closed());
-            }
-            if let (Some(completion), Some(at)) = (completion, answer_at)
-                && failed.contains(&at)
-            {
-                // The claim expired and another request holds the key: nothing was written.
-                return Err(completion.claim_lost());
-            }
-            Err(StoreError::TransactionCanceled { failed }.into())
-        }
-        Err(other) => Err(other.into()),
-    }
+    let answer = completion
+        .map(|completion| created(run, false).map(|response| (completion, response)))
+        .transpose()?;
+    idempotency::commit_create(
+        store,
+        writes,
+        &run.user_id,
+        answer
+            .as_ref()
+            .map(|(completion, response)| (*completion, response)),
+    )
+    .await
 }
 
 /// After `run` is saved: a first attempt at its place on the course's leaderboard and its

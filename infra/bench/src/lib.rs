@@ -51,6 +51,26 @@ pub async fn local_sdk_config() -> aws_config::SdkConfig {
         .await
 }
 
+/// A fresh table `<name>-<process id>` in the DynamoDB Local at `endpoint`, created as
+/// template.yaml defines it, its cursors signed with `cursor_secret`.
+pub async fn local_table(
+    endpoint: &str,
+    name: &str,
+    cursor_secret: &str,
+) -> runcrew_shared::store::dynamodb::DynamoStore {
+    let store = runcrew_shared::store::dynamodb::DynamoStore::from_sdk_config(
+        &local_sdk_config().await,
+        Some(endpoint),
+        format!("{name}-{}", std::process::id()),
+        runcrew_shared::store::cursor::CursorCodec::new(cursor_secret),
+    );
+    store
+        .create_table()
+        .await
+        .expect("bench table in DynamoDB Local");
+    store
+}
+
 /// What one request cost the table, counted in [`CountingStore`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Trips {

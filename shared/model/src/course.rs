@@ -23,8 +23,7 @@ use std::time::Duration;
 use runcrew_shared::blobs::Blobs;
 use runcrew_shared::route::{BoundingBox, LatLng, Route, distance_between};
 use runcrew_shared::store::{
-    Condition, Index, Item, Key, MAX_PAGE, MAX_TRANSACTION_WRITES, Query, SortRange, Store, Write,
-    from_body, to_body,
+    Condition, Index, Item, Key, MAX_TRANSACTION_WRITES, Query, Store, Write, from_body, to_body,
 };
 use runcrew_shared::text::{Shape, visible_text};
 use runcrew_shared::{ApiError, App, blobs, geocell};
@@ -478,19 +477,8 @@ impl NearSearch {
     /// [`NearSearch::nearest`] to drop. 422 naming `radius_km` where the circle is wider
     /// than a cell and its neighbours (near the poles).
     pub fn queries(&self) -> Result<Vec<Query>, ApiError> {
-        let cells = geocell::search_cells(self.centre, self.radius_m())
-            .map_err(|e| ApiError::invalid("radius_km", e.to_string()))?;
-        Ok(cells
-            .into_iter()
-            .map(|cell| {
-                Query::index(Index::Gsi3, geo_partition(&cell.partition))
-                    .limit(MAX_PAGE)
-                    .range(match cell.prefix {
-                        Some(prefix) => SortRange::BeginsWith(prefix),
-                        None => SortRange::All,
-                    })
-            })
-            .collect())
+        geocell::index_queries(self.centre, self.radius_m(), Index::Gsi3, geo_partition)
+            .map_err(|e| ApiError::invalid("radius_km", e.to_string()))
     }
 
     /// Of `courses` (what the cells held, in any order, a course possibly twice), those

@@ -170,6 +170,37 @@ impl Completion {
     }
 }
 
+/// Commits what a create writes, in one transaction with the owner's open-account check
+/// and, with an `Idempotency-Key`, the answer a retry replays: nothing is written for an
+/// account erased while its access token still lives (401), nor twice for one key (409
+/// `idempotent_request_in_progress` when another request took the key meanwhile). Any other
+/// failed condition is the store's own error.
+pub async fn commit_create(
+    store: &dyn Store,
+    mut writes: Vec<Write>,
+    user_id: &str,
+    answer: Option<(&Completion, &Response<Body>)>,
+) -> Result<(), ApiError> {
+    let account_at = writes.len();
+    writes.push(crate::profile::open_account_check(user_id));
+    let answer_at = writes.len();
+    writes.extend(answer.map(|(completion, response)| completion.answer(response)));
+    match store.transact(writes).await {
+        Ok(()) => Ok(()),
+        Err(StoreError::TransactionCanceled { failed }) if failed.contains(&account_at) => {
+            Err(crate::profile::account_closed())
+        }
+        Err(StoreError::TransactionCanceled { failed })
+            if failed.contains(&answer_at)
+                && let Some((completion, _)) = answer =>
+        {
+            // The claim expired and another request holds the key: nothing was written.
+            Err(completion.claim_lost())
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
 /// How a request with a key begins.
 enum Begun {
     /// No `Idempotency-Key`: just run.

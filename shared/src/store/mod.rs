@@ -590,6 +590,26 @@ pub async fn read_all(store: &dyn Store, query: Query) -> Result<Vec<Item>, Stor
     }
 }
 
+/// The items of at most `pages` pages of `query`: a search that reads a few pages of each
+/// of several partitions (geohash cells) and no more, whatever a dense one holds.
+pub async fn read_pages(
+    store: &dyn Store,
+    query: Query,
+    pages: usize,
+) -> Result<Vec<Item>, StoreError> {
+    let mut query = query;
+    let mut items = Vec::new();
+    for _ in 0..pages {
+        let page = store.query(&query).await?;
+        items.extend(page.items);
+        match page.cursor {
+            Some(next) => query = query.after(Some(next)),
+            None => break,
+        }
+    }
+    Ok(items)
+}
+
 /// Deletes every item `query` finds, [`MAX_TRANSACTION_WRITES`] per transaction. A
 /// partition is read from its first page again each round (what the last round deleted is
 /// gone from it); an index, which lags behind the table, is paged with its cursor so no

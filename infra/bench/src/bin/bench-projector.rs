@@ -20,7 +20,6 @@ use runcrew_model::run::{Run, RunVisibility, Source, new_run_id};
 use runcrew_shared::App;
 use runcrew_shared::config::Config;
 use runcrew_shared::store::cursor::CursorCodec;
-use runcrew_shared::store::dynamodb::DynamoStore;
 use runcrew_shared::store::embedded::EmbeddedStore;
 use runcrew_shared::store::stream::TableStream;
 use runcrew_shared::store::{Condition, Query, SortRange, Store};
@@ -141,13 +140,7 @@ async fn main() {
     rows.push(("embedded (file)", measure(Arc::new(embedded), runs).await));
     if let Some(endpoint) = &dynamodb {
         let sdk = runcrew_bench::local_sdk_config().await;
-        let table = format!("runcrew-bench-projector-{}", std::process::id());
-        let store =
-            DynamoStore::from_sdk_config(&sdk, Some(endpoint), table, CursorCodec::new(SECRET));
-        store
-            .create_table()
-            .await
-            .expect("bench table in DynamoDB Local");
+        let store = runcrew_bench::local_table(endpoint, "runcrew-bench-projector", SECRET).await;
         let stream = DynamoTableStream::of(&store, &sdk, Some(endpoint))
             .await
             .expect("the table's stream");

@@ -19,7 +19,6 @@ use runcrew_shared::config::Config;
 use runcrew_shared::queue::QueueName;
 use runcrew_shared::queue::memory::MemoryQueue;
 use runcrew_shared::store::cursor::CursorCodec;
-use runcrew_shared::store::dynamodb::DynamoStore;
 use runcrew_shared::store::embedded::EmbeddedStore;
 use runcrew_shared::store::{Condition, Store, Write};
 
@@ -158,14 +157,7 @@ async fn main() {
         measure(embedded, events, participants).await,
     ));
     if let Some(endpoint) = &dynamodb {
-        let sdk = runcrew_bench::local_sdk_config().await;
-        let table = format!("runcrew-bench-reminders-{}", std::process::id());
-        let store =
-            DynamoStore::from_sdk_config(&sdk, Some(endpoint), table, CursorCodec::new(SECRET));
-        store
-            .create_table()
-            .await
-            .expect("bench table in DynamoDB Local");
+        let store = runcrew_bench::local_table(endpoint, "runcrew-bench-reminders", SECRET).await;
         rows.push((
             "DynamoDB Local",
             measure(Arc::new(store), events, participants).await,

@@ -23,7 +23,6 @@ use runcrew_shared::config::Config;
 use runcrew_shared::identity::IdentityProviders;
 use runcrew_shared::store::Store;
 use runcrew_shared::store::cursor::CursorCodec;
-use runcrew_shared::store::dynamodb::DynamoStore;
 use runcrew_shared::store::embedded::EmbeddedStore;
 use runcrew_shared::tokens::TokenKeys;
 use runcrew_shared::{App, HttpFunction, Needs};
@@ -244,14 +243,7 @@ async fn main() {
         .expect("embedded store");
     run_backend("embedded", Arc::new(embedded), iterations, &mut results).await;
     if let Some(endpoint) = &dynamodb {
-        let sdk = runcrew_bench::local_sdk_config().await;
-        let table = format!("runcrew-bench-{}", std::process::id());
-        let store =
-            DynamoStore::from_sdk_config(&sdk, Some(endpoint), table, CursorCodec::new(SECRET));
-        store
-            .create_table()
-            .await
-            .expect("bench table in DynamoDB Local");
+        let store = runcrew_bench::local_table(endpoint, "runcrew-bench", SECRET).await;
         run_backend("dynamodb", Arc::new(store), iterations, &mut results).await;
     }
 

@@ -8,7 +8,7 @@ use time::format_description::well_known::Rfc3339;
 use runcrew_shared::ApiError;
 use runcrew_shared::geocell;
 use runcrew_shared::route::{LatLng, distance_between};
-use runcrew_shared::store::{Index, Item, MAX_PAGE, Query, SortRange};
+use runcrew_shared::store::{Index, Item, Query, SortRange};
 
 use super::{geo_partition, month_of, month_partition};
 
@@ -188,19 +188,8 @@ where
 /// The gsi3 queries (one per geohash cell the circle reaches, at most 9) that find every
 /// listed event meeting within `radius_m` of `centre`, and some beyond it.
 pub fn near_queries(centre: LatLng, radius_m: f64) -> Result<Vec<Query>, ApiError> {
-    let cells = geocell::search_cells(centre, radius_m)
-        .map_err(|e| ApiError::invalid("radius_km", e.to_string()))?;
-    Ok(cells
-        .into_iter()
-        .map(|cell| {
-            Query::index(Index::Gsi3, geo_partition(&cell.partition))
-                .limit(MAX_PAGE)
-                .range(match cell.prefix {
-                    Some(prefix) => SortRange::BeginsWith(prefix),
-                    None => SortRange::All,
-                })
-        })
-        .collect())
+    geocell::index_queries(centre, radius_m, Index::Gsi3, geo_partition)
+        .map_err(|e| ApiError::invalid("radius_km", e.to_string()))
 }
 
 /// An event a near search found: its id and how far its meeting point is.
