@@ -2584,7 +2584,7 @@ export interface components {
              *     `meeting_point` is sent.
              */
             course_id?: components["schemas"]["Id"] | null;
-            /** @description How many may go, a whole number from 1 to 500; absent or `null` for no limit (422 naming `capacity` otherwise). */
+            /** @description How many may go, a whole number from 1 to 500; absent or `null` for no limit of its own (then at most 500 go, the largest capacity; 422 naming `capacity` otherwise). */
             capacity?: number | null;
             /** @description Who it is for; absent or `null` for any pace. */
             pace?: components["schemas"]["PaceRange"] | null;
@@ -2614,8 +2614,8 @@ export interface components {
              */
             course_id?: components["schemas"]["Id"] | null;
             /**
-             * @description A new capacity (1 to 500), or `null` for no limit. Below those going: 409
-             *     `capacity_below_participants`.
+             * @description A new capacity (1 to 500), or `null` for no limit of its own (500 at most go).
+             *     Below those going: 409 `capacity_below_participants`.
              */
             capacity?: number | null;
             /** @description A new pace range, or `null` for any pace. */
@@ -2658,7 +2658,7 @@ export interface components {
             meeting_point: components["schemas"]["MeetingPoint"];
             /** @description The course run, if any (its start was the meeting point when it was chosen). */
             course_id: string | null;
-            /** @description How many may go; `null` for no limit. */
+            /** @description How many may go; `null` for no limit of its own (500 at most go). */
             capacity: number | null;
             /** @description Who it is for; `null` for any pace. */
             pace: components["schemas"]["PaceRange"] | null;
@@ -2700,7 +2700,7 @@ export interface components {
             meeting_point: components["schemas"]["MeetingPoint"];
             /** @description The course run, if any (its start was the meeting point when it was chosen). */
             course_id: string | null;
-            /** @description How many may go; `null` for no limit. */
+            /** @description How many may go; `null` for no limit of its own (500 at most go). */
             capacity: number | null;
             /** @description Who it is for; `null` for any pace. */
             pace: components["schemas"]["PaceRange"] | null;
@@ -2795,7 +2795,7 @@ export interface components {
             meeting_point: components["schemas"]["MeetingPoint"];
             /** @description The course run, if any (its start was the meeting point when it was chosen). */
             course_id: string | null;
-            /** @description How many may go; `null` for no limit. */
+            /** @description How many may go; `null` for no limit of its own (500 at most go). */
             capacity: number | null;
             /** @description Who it is for; `null` for any pace. */
             pace: components["schemas"]["PaceRange"] | null;

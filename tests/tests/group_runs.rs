@@ -444,11 +444,27 @@ async fn the_reminder_schedule_fired_twice_reminds_each_participant_once() {
 }
 
 #[tokio::test]
-async fn lists_find_exactly_the_public_events_in_the_window_or_the_circle() {
+async fn lists_find_exactly_the_public_events_in_the_window_or_the_circle_on_the_embedded_store() {
+    let (api, _dir) = start_local(&[]).await;
+    lists_find_exactly_the_public_events(&api).await;
+}
+
+#[tokio::test]
+async fn lists_find_exactly_the_public_events_in_the_window_or_the_circle_on_dynamodb_local() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Arc::new(runcrew_tests::dynamodb_store().await);
+    let config = runcrew_tests::config(dir.path(), &[]);
+    let api = runcrew_tests::serve_app(runcrew_tests::app_over(config, store)).await;
+    lists_find_exactly_the_public_events(&api).await;
+}
+
+/// The date list pages through exactly the public events of its window, by start, and the
+/// near search finds exactly those of its circle and window: nothing private, nothing too
+/// far or too late.
+async fn lists_find_exactly_the_public_events(api: &Running) {
     // given public events at City Hall in 2, 10 and 40 days, one in Busan in 3 days, and
     // a private and a followers' event at City Hall in 2 days
-    let (api, _dir) = start_local(&[]).await;
-    let host = dev_login(&api, "host").await;
+    let host = dev_login(api, "host").await;
     let mut ids = std::collections::HashMap::new();
     for (name, minutes, at, visibility) in [
         ("hall-2d", 2 * DAY, CITY_HALL, "public"),
@@ -459,7 +475,7 @@ async fn lists_find_exactly_the_public_events_in_the_window_or_the_circle() {
         ("followers-2d", 2 * DAY + 2, CITY_HALL, "followers"),
     ] {
         let event = create_event(
-            &api,
+            api,
             &host,
             event_at(name, &in_minutes(minutes), at, visibility),
         )
@@ -476,11 +492,11 @@ async fn lists_find_exactly_the_public_events_in_the_window_or_the_circle() {
     };
 
     // when a runner lists the next 30 days, two at a time
-    let (status, first) = call(http().get(url(&api, "/v1/events?limit=2"))).await;
+    let (status, first) = call(http().get(url(api, "/v1/events?limit=2"))).await;
     assert_eq!(status, 200, "{first}");
     let cursor = first["next_cursor"].as_str().expect("a second page");
     let (_, second) = call(http().get(url(
-        &api,
+        api,
         &format!("/v1/events?limit=2&cursor={}", urlencode(cursor)),
     )))
     .await;
@@ -492,7 +508,7 @@ async fn lists_find_exactly_the_public_events_in_the_window_or_the_circle() {
     // when they search 5 km around City Hall, over 60 days
     let to = urlencode(&in_minutes(60 * DAY));
     let (status, near) = call(http().get(url(
-        &api,
+        api,
         &format!(
             "/v1/events?near={},{}&radius_km=5&to={to}",
             CITY_HALL.0, CITY_HALL.1
@@ -509,7 +525,7 @@ async fn lists_find_exactly_the_public_events_in_the_window_or_the_circle() {
     // and a window that ends before the 10th day leaves it out
     let to = urlencode(&in_minutes(5 * DAY));
     let (_, near) = call(http().get(url(
-        &api,
+        api,
         &format!("/v1/events?near={},{}&to={to}", CITY_HALL.0, CITY_HALL.1),
     )))
     .await;
