@@ -232,36 +232,17 @@ async fn expire_seats(app: &App, event: &Event) -> Result<(), TaskError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use runcrew_model::event::{EventVisibility, Point};
     use runcrew_shared::store::{Item, Key};
 
+    /// Two going, one waiting, at its first revision.
     fn event() -> Event {
-        Event {
-            event_id: "e1".into(),
-            host_id: "host".into(),
-            title: "Tempo".into(),
-            description: String::new(),
-            starts_ms: 1_796_421_600_000,
-            duration_min: 60,
-            utc_offset_minutes: 540,
-            time_zone: None,
-            meeting_point: Point {
-                lat: 37.5,
-                lng: 127.0,
-            },
-            meeting_point_name: None,
-            course_id: None,
-            capacity: Some(2),
-            pace: None,
-            visibility: EventVisibility::Public,
-            status: EventStatus::Scheduled,
-            going: 2,
-            waiting: 1,
-            next_seq: 3,
-            revision: 0,
-            created_at: String::new(),
-            updated_at: String::new(),
-        }
+        let mut event = crate::fixtures::event();
+        event.capacity = Some(2);
+        event.going = 2;
+        event.waiting = 1;
+        event.next_seq = 3;
+        event.revision = 0;
+        event
     }
 
     fn change(old: Item, new: Option<Item>) -> Change {

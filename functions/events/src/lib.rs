@@ -19,8 +19,8 @@
 //! | `GET /v1/events/{id}` | 1 GetItem + 1 BatchGetItem (host, my membership, my follow of the host) | 0 |
 //! | `PATCH /v1/events/{id}` | as GET [+ 1 GetItem of a new course] | 1 transaction (event, place) |
 //! | `DELETE /v1/events/{id}` | as GET | 1 transaction (event, place) |
-//! | `PUT …/participation` | as GET + 1 GetItem (membership) | 1 transaction (event, member, seat, account check); a lost race reads the event again |
-//! | `DELETE …/participation` | as GET + 1 GetItem (membership) + 1 GetItem (event) | 1 transaction (event, member, seat) |
+//! | `PUT …/participation` | as GET (which read the membership too) | 1 transaction (event, member, seat, account check); a lost race reads the event again |
+//! | `DELETE …/participation` | as GET (which read the membership too) | 1 transaction (event, member, seat) |
 //! | `GET …/participants` | as GET + 1 Query + 1 BatchGetItem (profiles) | 0 |
 //! | `GET /v1/users/me/events` | 1–2 Queries + 1 BatchGetItem (events) + 1 BatchGetItem (hosts) | 0 |
 //! | `GET …/calendar.ics` | as GET | 0 |
@@ -43,12 +43,13 @@ use serde_json::Value;
 use runcrew_model::course::load_visible as load_visible_course;
 use runcrew_model::event::input::{EventChange, NewEvent};
 use runcrew_model::event::{
-    Event, EventStatus, Point, Role, busy, event_key, hosted, load_visible, new_event_id,
+    Event, EventStatus, Point, Role, event_key, host_change_refused, hosted, load_visible,
+    new_event_id,
 };
 use runcrew_model::idempotency::Completion;
-use runcrew_model::profile::{account_closed, open_account_check, profile_key};
+use runcrew_model::profile::profile_key;
 use runcrew_shared::clock::{now_epoch_ms, now_rfc3339};
-use runcrew_shared::store::versioned::{Change, Versioned, VersionedError};
+use runcrew_shared::store::versioned::Versioned;
 use runcrew_shared::store::{Condition, Store, Write};
 use runcrew_shared::tasks::schedule::ScheduleFunction;
 use runcrew_shared::tasks::stream::StreamFunction;
@@ -279,18 +280,10 @@ pub async fn update(app: &App, req: Request) -> Result<Response<Body>, ApiError>
         .apply(store, |current| async move {
             let mut event = hosted(current.as_ref(), user_id)?;
             apply(&mut event, change, new_place.clone(), now)?;
-            let geo = event.geo_write();
-            // The account check rides along: a token outliving its erased account
-            // changes nothing.
-            Ok(Change::put(event.to_item(0)?, event)
-                .with(geo)
-                .with(open_account_check(user_id)))
+            event.host_change(event.clone())
         })
         .await
-        .map_err(|err| match err {
-            VersionedError::ExtraFailed { failed } if failed.contains(&1) => account_closed(),
-            other => other.or_conflict(busy),
-        })?;
+        .map_err(host_change_refused)?;
     tracing::info!(event_id = %event.event_id, revision = event.revision, "event changed");
     response::ok(&event.view(seen.host.as_ref(), Some(Role::Host)))
 }
@@ -372,4 +365,41 @@ pub async fn cancel(app: &App, req: Request) -> Result<Response<Body>, ApiError>
     hosted(Some(&seen.item), user_id)?;
     runcrew_model::event::cancel(store, seen.item, user_id, now_ms()).await?;
     Ok(response::no_content())
+}
+
+/// What the unit tests of this crate start from.
+#[cfg(test)]
+pub(crate) mod fixtures {
+    use runcrew_model::event::{Event, EventStatus, EventVisibility, Point};
+
+    /// A public group run at City Hall, Seoul, starting 2026-12-04T22:00Z (07:00 the next
+    /// day in Seoul, written at +09:00), an hour long, with no limit and nobody in it yet.
+    pub(crate) fn event() -> Event {
+        Event {
+            event_id: "e1".into(),
+            host_id: "host".into(),
+            title: "Sunrise 10K".into(),
+            description: String::new(),
+            starts_ms: 1_796_421_600_000,
+            duration_min: 60,
+            utc_offset_minutes: 540,
+            time_zone: None,
+            meeting_point: Point {
+                lat: 37.5,
+                lng: 127.0,
+            },
+            meeting_point_name: Some("City Hall".into()),
+            course_id: None,
+            capacity: None,
+            pace: None,
+            visibility: EventVisibility::Public,
+            status: EventStatus::Scheduled,
+            going: 0,
+            waiting: 0,
+            next_seq: 0,
+            revision: 2,
+            created_at: String::new(),
+            updated_at: String::new(),
+        }
+    }
 }

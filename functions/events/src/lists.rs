@@ -1,6 +1,6 @@
 //! Lists of events: upcoming public ones by date or near a point, and my own.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 
 use futures::future::try_join_all;
 use lambda_http::{Body, Request, Response};
@@ -13,7 +13,6 @@ use runcrew_model::event::search::{
     MineCursor, RangeCursor, Window, near_queries, nearest, range_page,
 };
 use runcrew_model::event::{Event, MEMBER_PREFIX, META_SK, Role, event_key, my_events_partition};
-use runcrew_model::profile::profile_key;
 use runcrew_shared::store::{Index, Item, Key, MAX_BATCH_GET, Query, SortRange, Store, read_pages};
 use runcrew_shared::{ApiError, App, HttpFunction, Needs, request, response};
 
@@ -111,13 +110,7 @@ async fn with_hosts(
     events: &[Event],
     view: impl Fn(&Event, Option<&Author>) -> Value,
 ) -> Result<Vec<Value>, ApiError> {
-    let hosts: BTreeSet<&str> = events.iter().map(|e| e.host_id.as_str()).collect();
-    let keys: Vec<Key> = hosts.into_iter().map(profile_key).collect();
-    let authors = if keys.is_empty() {
-        HashMap::new()
-    } else {
-        Author::by_id(&store.get_many(&keys).await?)
-    };
+    let authors = Author::load(store, events.iter().map(|e| e.host_id.as_str())).await?;
     Ok(events
         .iter()
         .map(|event| view(event, authors.get(&event.host_id)))

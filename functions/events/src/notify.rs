@@ -134,35 +134,9 @@ pub async fn tell(app: &App, notifications: Vec<Notification>) -> Result<usize, 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use runcrew_model::event::{EventStatus, EventVisibility, Point};
 
     fn event() -> Event {
-        Event {
-            event_id: "e1".into(),
-            host_id: "host".into(),
-            title: "Sunrise 10K".into(),
-            description: String::new(),
-            starts_ms: 1_796_421_600_000, // 2026-12-04T22:00Z
-            duration_min: 60,
-            utc_offset_minutes: 540,
-            time_zone: None,
-            meeting_point: Point {
-                lat: 37.5,
-                lng: 127.0,
-            },
-            meeting_point_name: Some("City Hall".into()),
-            course_id: None,
-            capacity: None,
-            pace: None,
-            visibility: EventVisibility::Public,
-            status: EventStatus::Scheduled,
-            going: 0,
-            waiting: 0,
-            next_seq: 0,
-            revision: 2,
-            created_at: String::new(),
-            updated_at: String::new(),
-        }
+        crate::fixtures::event()
     }
 
     #[test]

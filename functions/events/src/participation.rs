@@ -6,8 +6,6 @@ use serde_json::{Value, json};
 use runcrew_model::author::Author;
 use runcrew_model::event::roster::{self, Place};
 use runcrew_model::event::{Role, load_visible};
-use runcrew_model::profile::profile_key;
-use runcrew_shared::store::Key;
 use runcrew_shared::{ApiError, App, HttpFunction, Needs, request, response};
 
 use crate::now_ms;
@@ -53,7 +51,11 @@ pub async fn join(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
             message: "you host this event; its capacity counts those who join".into(),
         });
     }
-    let standing = roster::join(store, seen.item, &caller.user_id, now_ms()).await?;
+    let known = roster::Known {
+        event: seen.item,
+        member: seen.member,
+    };
+    let standing = roster::join(store, known, &caller.user_id, now_ms()).await?;
     let role = standing.place.map(|place| match place {
         Place::Going => Role::Going,
         Place::Waiting => Role::Waiting,
@@ -96,12 +98,7 @@ pub async fn participants(app: &App, req: Request) -> Result<Response<Body>, Api
     }
     let (users, cursor) =
         roster::page(store, event_id, place, limit, request::page_cursor(&req)).await?;
-    let keys: Vec<Key> = users.iter().map(|u| profile_key(u)).collect();
-    let authors = if keys.is_empty() {
-        Default::default()
-    } else {
-        Author::by_id(&store.get_many(&keys).await?)
-    };
+    let authors = Author::load(store, users.iter().map(String::as_str)).await?;
     let rows: Vec<Value> = users
         .iter()
         .map(|user| {

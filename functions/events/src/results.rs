@@ -5,8 +5,6 @@ use serde_json::Value;
 
 use runcrew_model::author::Author;
 use runcrew_model::event::results;
-use runcrew_model::profile::profile_key;
-use runcrew_shared::store::Key;
 use runcrew_shared::{ApiError, App, HttpFunction, Needs, request, response};
 
 /// `GET /v1/events/{eventId}/results`.
@@ -38,14 +36,7 @@ pub async fn list(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
     .await?;
     let shown: Vec<&results::EventResult> =
         rows.iter().filter(|row| row.visible_to(viewer)).collect();
-    let mut keys: Vec<Key> = shown.iter().map(|row| profile_key(&row.user_id)).collect();
-    keys.sort();
-    keys.dedup();
-    let authors = if keys.is_empty() {
-        Default::default()
-    } else {
-        Author::by_id(&store.get_many(&keys).await?)
-    };
+    let authors = Author::load(store, shown.iter().map(|row| row.user_id.as_str())).await?;
     let views: Vec<Value> = shown
         .iter()
         .map(|row| {

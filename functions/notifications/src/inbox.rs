@@ -5,9 +5,7 @@
 use lambda_http::{Body, Request, Response};
 use runcrew_model::author::Author;
 use runcrew_model::notification::inbox::{self, MAX_MARK_IDS, Notification, NotificationId};
-use runcrew_model::profile::profile_key;
 use runcrew_shared::clock::now_epoch_ms;
-use runcrew_shared::store::Key;
 use runcrew_shared::{ApiError, App, HttpFunction, Needs, request, response};
 use serde_json::{Value, json};
 
@@ -36,19 +34,11 @@ pub async fn list(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
     let limit = request::page_limit(&req, DEFAULT_PAGE, MAX_PAGE)?;
     let store = app.store()?;
     let page = inbox::page(store, &caller.user_id, limit, request::page_cursor(&req)).await?;
-    let mut actors: Vec<Key> = page
-        .items
-        .iter()
-        .filter_map(|n| n.actor_id.as_deref())
-        .map(profile_key)
-        .collect();
-    actors.sort();
-    actors.dedup();
-    let people = if actors.is_empty() {
-        Default::default()
-    } else {
-        Author::by_id(&store.get_many(&actors).await?)
-    };
+    let people = Author::load(
+        store,
+        page.items.iter().filter_map(|n| n.actor_id.as_deref()),
+    )
+    .await?;
     let items: Vec<Value> = page
         .items
         .iter()

@@ -172,7 +172,11 @@ async fn measure(
                     .await
                     .expect("read")
                     .expect("the sample event");
-                runcrew_model::event::roster::join(app.store().expect("store"), event, &bob, 0)
+                let known = runcrew_model::event::roster::Known {
+                    event,
+                    member: None,
+                };
+                runcrew_model::event::roster::join(app.store().expect("store"), known, &bob, 0)
                     .await
                     .expect("bob joins");
             }

@@ -283,6 +283,23 @@ impl Event {
             || self.course_id != before.course_id
     }
 
+    /// Calls it off: cancelled, at a new revision (so its participants are told and its
+    /// calendar file replaces the entry), and changed now.
+    pub fn call_off(&mut self) {
+        self.status = EventStatus::Cancelled;
+        self.revision += 1;
+        self.updated_at = now_rfc3339();
+    }
+
+    /// The write of a change its host made: the event under the version read, its place
+    /// item as it now is, and the host's open-account check, so a token outliving its
+    /// erased account changes nothing. [`host_change_refused`] reads the failures.
+    pub fn host_change<T>(&self, value: T) -> Result<Change<T>, ApiError> {
+        Ok(Change::put(self.to_item(0)?, value)
+            .with(self.geo_write())
+            .with(crate::profile::open_account_check(&self.host_id)))
+    }
+
     /// Whether it is listed by date and place: public and not cancelled.
     pub fn is_listed(&self) -> bool {
         self.visibility == EventVisibility::Public && self.status == EventStatus::Scheduled
@@ -329,15 +346,12 @@ impl Event {
             return None;
         }
         let hash = geocell::encode(self.meeting_point.into());
-        let body = json!({
-            "event_id": self.event_id,
-            "starts_ms": self.starts_ms,
-            "lat": self.meeting_point.lat,
-            "lng": self.meeting_point.lng,
-        });
-        let Value::Object(body) = body else {
-            return None;
-        };
+        let body = serde_json::Map::from_iter([
+            ("event_id".to_owned(), Value::from(self.event_id.as_str())),
+            ("starts_ms".to_owned(), Value::from(self.starts_ms)),
+            ("lat".to_owned(), Value::from(self.meeting_point.lat)),
+            ("lng".to_owned(), Value::from(self.meeting_point.lng)),
+        ]);
         Some(
             Item::new(geo_key(&self.event_id), body)
                 .with_index(
@@ -539,21 +553,23 @@ pub async fn cancel(
             if event.is_over(now_ms) {
                 return Err(over());
             }
-            event.status = EventStatus::Cancelled;
-            event.revision += 1;
-            event.updated_at = now_rfc3339();
-            let geo = event.geo_write();
-            Ok(Change::put(event.to_item(0)?, ())
-                .with(geo)
-                .with(crate::profile::open_account_check(host_id)))
+            event.call_off();
+            event.host_change(())
         })
         .await
-        .map_err(|err: VersionedError<ApiError>| match err {
-            VersionedError::ExtraFailed { failed } if failed.contains(&1) => {
-                crate::profile::account_closed()
-            }
-            other => other.or_conflict(busy),
-        })
+        .map_err(host_change_refused)
+}
+
+/// The error of a host's change of an event ([`Event::host_change`]) that did not commit:
+/// 401 when the host's account was closed meanwhile (the account check is its second extra
+/// write, after the place item), 409 `event_busy` when joins kept winning the race.
+pub fn host_change_refused(err: VersionedError<ApiError>) -> ApiError {
+    match err {
+        VersionedError::ExtraFailed { failed } if failed.contains(&1) => {
+            crate::profile::account_closed()
+        }
+        other => other.or_conflict(busy),
+    }
 }
 
 /// The host id an event keeps once its host's account is erased: in no one's list, shown
@@ -584,10 +600,10 @@ pub async fn release_hosted(
             }
             event.host_id = ERASED_HOST.into();
             if event.status == EventStatus::Scheduled && !event.is_over(now_ms) {
-                event.status = EventStatus::Cancelled;
-                event.revision += 1;
+                event.call_off();
+            } else {
+                event.updated_at = now_rfc3339();
             }
-            event.updated_at = now_rfc3339();
             let geo = event.geo_write();
             Ok(Change::put(event.to_item(0)?, ()).with(geo))
         })

@@ -191,37 +191,51 @@ fn account_or_store(failed_write: usize, err: VersionedError<ApiError>) -> ApiEr
     }
 }
 
-/// `user_id` joins the event read as `first` (the caller checked they may see it). Once:
-/// a person already in gets their place back, unchanged. The join and its arrival number
-/// commit with the event's counters under its version, so capacity holds however many
-/// join at once.
+/// `user_id` joins the event they were seen to may see (`known`: the event item and their
+/// member item as the route just read them). Once: a person already in gets their place
+/// back, unchanged. The join and its arrival number commit with the event's counters under
+/// its version, so capacity holds however many join at once. The first attempt reads
+/// nothing again; a join that found its person already in (another request of theirs won)
+/// reads their place and the event anew.
 pub async fn join(
     store: &dyn Store,
-    first: Item,
+    known: Known,
     user_id: &str,
     now_ms: i64,
 ) -> Result<Standing, ApiError> {
-    let event_id = first
+    let event_id = known
+        .event
         .key
         .pk
         .trim_start_matches(super::PARTITION_PREFIX)
         .to_owned();
-    let mut read = Some(first);
+    let mut known = Some(known);
     for _ in 0..3 {
-        if let Some(item) = store.get(&member_key(&event_id, user_id)).await? {
-            let (member, _) = Member::from_item(&item)?;
-            let (event, _) = super::Event::from_item(
-                &store
+        let (event_item, member) = match known.take() {
+            Some(Known { event, member }) => (Some(event), member),
+            None => {
+                let member = match store.get(&member_key(&event_id, user_id)).await? {
+                    Some(item) => Some(Member::from_item(&item)?),
+                    None => None,
+                };
+                (None, member)
+            }
+        };
+        if let Some((member, _)) = member {
+            let event_item = match event_item {
+                Some(item) => item,
+                None => store
                     .get(&event_key(&event_id))
                     .await?
                     .ok_or_else(event_not_found)?,
-            )?;
+            };
+            let (event, _) = Event::from_item(&event_item)?;
             return Ok(Standing {
                 place: Some(member.place),
                 event,
             });
         }
-        let versioned = match read.take() {
+        let versioned = match event_item {
             Some(item) => Versioned::new(event_key(&event_id)).already_read(Some(item)),
             None => Versioned::new(event_key(&event_id)),
         };
