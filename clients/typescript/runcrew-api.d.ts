@@ -398,18 +398,22 @@ export interface paths {
         post?: never;
         /**
          * Erase my account
-         * @description Erases the account and everything it owns, at once and for good: the profile,
-         *     provider links, sessions (so refresh tokens stop working), idempotency answers,
-         *     runs with their paths, totals and records, leaderboard places, the courses the user
-         *     drew (with every like, favorite and review on them, and their route and map files),
-         *     the user's likes, favorites and reviews of other courses (their counters go down),
-         *     follows both ways (the other people's counts go down), and uploaded photos with
-         *     their thumbnails. An audit event (with a pseudonym, not the id) is kept.
+         * @description Closes the account at once and erases everything it owns in the background. At
+         *     once: the profile goes from every public view, the provider links go (a new login
+         *     starts a new account), refresh tokens stop working, and access tokens already issued
+         *     (valid for up to 15 minutes) are refused by every write ("this account is closed").
          *
-         *     Safe to repeat: a second call, or a retry after a failure part-way, finds only what
-         *     is left and answers 204 again. Access tokens already issued stay valid for up to 15
-         *     minutes; writes that check the account (profile changes, follows, uploads...) are
-         *     refused with 401 "this account is closed".
+         *     Then an erasure job (`GET /v1/jobs/{jobId}`, whose URL is in `Location` and
+         *     `status_url`) deletes, in bounded steps: sessions, idempotency answers, runs with
+         *     their paths, totals and records, leaderboard places, the courses the user drew (with
+         *     every like, favorite and review on them, and their route and map files), the user's
+         *     likes, favorites and reviews of other courses (their counters go down), follows both
+         *     ways (the other people's counts go down), notifications, devices, the Strava link,
+         *     group-run places and results, and uploaded photos with their thumbnails. Its
+         *     `state` reads `done` when nothing is left. An audit event (with a pseudonym, not
+         *     the id) is kept.
+         *
+         *     Safe to repeat: a second call answers 202 with the same job.
          */
         delete: operations["deleteMyAccount"];
         options?: never;
@@ -457,26 +461,29 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        get?: never;
+        put?: never;
         /**
          * Export my account data
-         * @description What the account holds about the person, as one JSON document to download
-         *     (`Content-Disposition: attachment; filename="runcrew-export.json"`, `Cache-Control:
-         *     no-store`): the private profile, the provider accounts linked to it (with the
-         *     providers' ids of the person), the live login sessions (without their token
-         *     hashes), the devices, inbox and push settings, the Strava connection (`null`
-         *     when none; never its tokens), and the group runs hosted or joined. Each export is
-         *     recorded in the audit trail.
+         * @description Starts an export of what the account holds about the person, as one JSON file
+         *     (described by `AccountExport`): the private profile, the provider accounts linked
+         *     to it (with the providers' ids of the person), the live login sessions (without
+         *     their token hashes), the devices, inbox and push settings, the Strava connection
+         *     (`null` when none; never its tokens), the group runs hosted or joined, every run,
+         *     the courses drawn, the reviews written, the courses liked and favorited, and whom
+         *     the person follows. Each export is recorded in the audit trail.
          *
-         *     It does not include runs, courses, reviews, reactions, follows or uploads; those are
-         *     read through their own routes.
+         *     Answers 202 at once with the export job (`GET /v1/jobs/{jobId}`, whose URL is in
+         *     `Location` and `status_url`). When its `state` reads `done`, the status holds a
+         *     `download_url` valid for 15 minutes (each read of the status signs a new one);
+         *     the file is kept 7 days. A heavy account's export no longer has to fit in one
+         *     answer.
          *
          *     As `GET /v1/users/me`: 404 `user_not_found` for an erased account with our own
          *     tokens; in external OIDC mode the profile is created on first use (and there are
          *     no sessions of ours).
          */
-        get: operations["exportMyData"];
-        put?: never;
-        post?: never;
+        post: operations["exportMyData"];
         delete?: never;
         options?: never;
         head?: never;
@@ -593,12 +600,15 @@ export interface paths {
         /**
          * Runs of the people I follow
          * @description Recent public runs of the runners the caller follows, newest start first, each with
-         *     its runner's name and picture. Only public runs not imported from Strava appear;
-         *     a run made private or deleted disappears at once. The feed reads at most the first
-         *     1,000 runners followed. `course_id` is shown only when the caller may see that
-         *     course (public, or the caller's own private course); otherwise it is `null`. A
-         *     runner erased meanwhile shows with a `null` name and picture. Sent with
-         *     `Cache-Control: no-store`.
+         *     its runner's name and picture. Only public runs not imported from Strava appear.
+         *     Runs are written into followers' feeds in the background, usually within seconds
+         *     of being recorded (a runner with very many followers takes longer); following
+         *     someone brings in their latest 20 runs the same way. A deleted run, or a runner
+         *     unfollowed, disappears at once; a page may then hold fewer runs than `limit`, and
+         *     `next_cursor` still says whether more follow. `course_id` is shown only when the
+         *     caller may see that course (public, or the caller's own private course); otherwise
+         *     it is `null`. A runner erased meanwhile shows with a `null` name and picture. Sent
+         *     with `Cache-Control: no-store`.
          *
          *     The cursor is the `run_id` of the last run of the previous page (`next_cursor`);
          *     anything not shaped like an id is a 400 `invalid_cursor`.
@@ -711,10 +721,12 @@ export interface paths {
         /**
          * Delete a course
          * @description Creator only (403 for someone else's public course, 404 for someone else's private
-         *     one). Deletes everything stored under the course (its likes, favorites, reviews and
-         *     leaderboard entries), its route and map files (in both the public and the private
-         *     place), then the course itself. Safe to repeat after a failure part-way (a 503): the
-         *     course is removed last. The runs recorded on it stay in their runners' own records.
+         *     one). The course goes at once from every list and view (404 from then on); a
+         *     deletion job (`GET /v1/jobs/{jobId}`, whose URL is in `Location` and `status_url`)
+         *     then deletes, in bounded steps, everything stored under it (likes, favorites,
+         *     reviews, leaderboard entries and rank counters) and its route and map files (in
+         *     both the public and the private place). The runs recorded on it stay in their
+         *     runners' own records.
          */
         delete: operations["deleteCourse"];
         options?: never;
@@ -1486,6 +1498,32 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/jobs/{jobId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The job's id, from the answer that started it; any other shape is 404 without a read. */
+                jobId: string;
+            };
+            cookie?: never;
+        };
+        /**
+         * How far a job is
+         * @description The state of an erasure or a course deletion, for the user who asked for it; 404
+         *     for anyone else, and for a job finished more than 7 days ago. Readable with the
+         *     access token of an account being erased (until it expires): it needs no open
+         *     account.
+         */
+        get: operations["getJob"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -2073,7 +2111,37 @@ export interface components {
             /** @description When its refresh token was last rotated (its creation until then). */
             refreshed_at: components["schemas"]["Timestamp"];
         };
-        /** @description Everything `GET /v1/users/me/export` hands over; every member is always present. */
+        /** @description Work that grows with the data, done in the background in bounded steps. */
+        Job: {
+            job_id: string;
+            /** @enum {string} */
+            kind: "erase_account" | "delete_course" | "export";
+            /**
+             * @description `queued` until its first step ran, `running` while more steps are queued, `done` when nothing is left.
+             * @enum {string}
+             */
+            state: "queued" | "running" | "done";
+            /** @description Steps run so far. */
+            steps: number;
+            /** @description Table items deleted so far (a step delivered twice may count some twice). */
+            items_deleted: number;
+            created_at: components["schemas"]["Timestamp"];
+            updated_at: components["schemas"]["Timestamp"];
+            finished_at: components["schemas"]["Timestamp"] | null;
+            /**
+             * Format: uri
+             * @description Where to read this status again.
+             */
+            status_url: string;
+            /** @description A finished export's file, signed for 15 minutes; `null` otherwise. */
+            download_url: string | null;
+            /** @description When `download_url` stops working. */
+            download_expires_at: components["schemas"]["Timestamp"] | null;
+        };
+        /**
+         * @description The file an export job (`POST /v1/users/me/export`) writes: everything the account
+         *     holds; every member is always present.
+         */
         AccountExport: {
             exported_at: components["schemas"]["Timestamp"];
             profile: components["schemas"]["MyProfile"];
@@ -2093,6 +2161,27 @@ export interface components {
              *     cancelled ones until they would have ended.
              */
             events: (components["schemas"]["ExportedHostedEvent"] | components["schemas"]["ExportedParticipation"])[];
+            /** @description Every run, as its runner sees it (`GET /v1/runs/{runId}` without the path), oldest first. */
+            runs: Record<string, never>[];
+            /** @description The courses the person drew, public then private, as stored (the route itself is in its file). */
+            courses: Record<string, never>[];
+            /** @description The reviews the person wrote. */
+            reviews: {
+                course_id: string;
+                rating: number;
+                text: string;
+                created_at: components["schemas"]["Timestamp"];
+                updated_at: components["schemas"]["Timestamp"];
+            }[];
+            /** @description The ids of the courses the person likes. */
+            courses_liked: string[];
+            /** @description The ids of the courses the person keeps as favorites. */
+            courses_favorited: string[];
+            /** @description Whom the person follows, and since when. */
+            following: {
+                user_id: string;
+                followed_at: components["schemas"]["Timestamp"];
+            }[];
         };
         /** @description A device registered for pushes, as the export shows it (never its token). */
         ExportedDevice: {
@@ -4103,19 +4192,20 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Erased (or nothing was left to erase). No body. */
-            204: {
+            /** @description The account is closed; the erasure job's status. */
+            202: {
                 headers: {
+                    /** @description The job's status URL, `/v1/jobs/{jobId}`. */
+                    Location?: string;
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Job"];
+                };
             };
             401: components["responses"]["Unauthorized"];
+            409: components["responses"]["Conflict"];
             429: components["responses"]["TooManyRequests"];
-            /**
-             * @description The table or the bucket is down (`dependency`: `table` or `bucket`); whatever
-             *     was already erased stays erased, and a retry finishes the rest.
-             */
             503: components["responses"]["Unavailable"];
         };
     };
@@ -4196,20 +4286,22 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The export. */
-            200: {
+            /** @description The export job's status. */
+            202: {
                 headers: {
-                    /** @description Always `attachment; filename="runcrew-export.json"`. */
-                    "Content-Disposition": "attachment; filename=\"runcrew-export.json\"";
+                    /** @description The job's status URL, `/v1/jobs/{jobId}`. */
+                    Location?: string;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["AccountExport"];
+                    "application/json": components["schemas"]["Job"];
                 };
             };
             401: components["responses"]["Unauthorized"];
             /** @description `user_not_found`: the account was erased (our own tokens only). */
             404: components["responses"]["NotFound"];
+            /** @description `profile_missing` (external OIDC mode, before the profile exists). */
+            409: components["responses"]["Conflict"];
             429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
         };
@@ -4670,16 +4762,21 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Deleted. */
-            204: {
+            /** @description The course is gone from view; the deletion job's status. */
+            202: {
                 headers: {
+                    /** @description The job's status URL, `/v1/jobs/{jobId}`. */
+                    Location?: string;
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Job"];
+                };
             };
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
             429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
         };
@@ -6234,6 +6331,33 @@ export interface operations {
             422: components["responses"]["Unprocessable"];
             429: components["responses"]["TooManyRequests"];
             503: components["responses"]["StravaUnavailable"];
+        };
+    };
+    getJob: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The job's id, from the answer that started it; any other shape is 404 without a read. */
+                jobId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The job's status. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Job"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
         };
     };
 }

@@ -318,16 +318,24 @@ fn build_queue<'a>(init: &'a Init<'a>) -> PortFuture<'a, Arc<dyn Queue>> {
                 endpoint,
                 push_url,
                 strava_url,
+                jobs_url,
+                feed_url,
             } => {
-                let sqs = SqsQueue::from_sdk_config(
+                let mut sqs = SqsQueue::from_sdk_config(
                     init.sdk().await,
                     endpoint.as_deref(),
                     push_url.clone(),
                 );
-                Arc::new(match strava_url {
-                    Some(url) => sqs.with_url(QueueName::Strava, url.clone()),
-                    None => sqs,
-                })
+                for (name, url) in [
+                    (QueueName::Strava, strava_url),
+                    (QueueName::Jobs, jobs_url),
+                    (QueueName::Feed, feed_url),
+                ] {
+                    if let Some(url) = url {
+                        sqs = sqs.with_url(name, url.clone());
+                    }
+                }
+                Arc::new(sqs)
             }
         };
         Ok(queue)

@@ -277,22 +277,67 @@ pub fn bearer(login: &Value) -> String {
 
 /// Polls `check` every 50 ms until it yields a value, for work the API finishes in the
 /// background (S3 events). Gives up after 20 s: that is a hang, not a slow machine.
-pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+pub async fn eventually<T, F, Fut>(what: &str, check: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,
 {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    eventually_within(what, 20, check).await
+}
+
+/// [`eventually`] with a longer bound, for background work whose size the test chose (an
+/// erasure of 10,000 runs).
+pub async fn eventually_within<T, F, Fut>(what: &str, seconds: u64, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
     loop {
         if let Some(value) = check().await {
             return value;
         }
         assert!(
             std::time::Instant::now() < deadline,
-            "{what} did not happen within 20 s"
+            "{what} did not happen within {seconds} s"
         );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
+}
+
+/// `DELETE path` as `login`, which answers 202 with a job (an erasure, a course deletion):
+/// checks the answer's status URL, then waits up to `seconds` for the job to read `done`.
+/// Returns the finished job's status.
+pub async fn delete_and_wait(
+    api: &runcrew_local::Running,
+    login: &Value,
+    path: &str,
+    seconds: u64,
+) -> Value {
+    let (status, job) = call(
+        http()
+            .delete(format!("{}{path}", api.url()))
+            .bearer_auth(bearer(login)),
+    )
+    .await;
+    assert_eq!(status, 202, "{job}");
+    let job_id = job["job_id"].as_str().expect("a job id").to_owned();
+    assert!(
+        job["status_url"]
+            .as_str()
+            .is_some_and(|u| u.ends_with(&format!("/v1/jobs/{job_id}"))),
+        "{job}"
+    );
+    let status_url = format!("{}/v1/jobs/{job_id}", api.url());
+    eventually_within("the job done", seconds, || {
+        let status_url = status_url.clone();
+        async move {
+            let (status, job) = call(http().get(&status_url).bearer_auth(bearer(login))).await;
+            assert_eq!(status, 200, "{job}");
+            (job["state"] == "done").then_some(job)
+        }
+    })
+    .await
 }
 
 /// Creates a public 2 km course named `name` as `login`; returns its id.

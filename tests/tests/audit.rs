@@ -26,7 +26,7 @@ async fn logins_refusals_and_exports_are_audit_items_of_the_day() {
             .call(&app, runcrew_tests::sample("users-me-export"))
             .await
             .status(),
-        200
+        202
     );
 
     let day = time::OffsetDateTime::now_utc().date();
@@ -98,7 +98,7 @@ async fn an_erased_users_logins_cannot_be_found_from_her_public_user_id() {
             .call(&app, runcrew_tests::sample("users-me-delete"))
             .await
             .status(),
-        204
+        202
     );
 
     let events = actors_of_today(&store).await;

@@ -744,13 +744,8 @@ async fn deleting_a_course_removes_its_files_likes_favorites_and_reviews() {
     .await;
     assert_eq!(status, 201);
     // when alice deletes it
-    let course_url = url(&api, &format!("/v1/courses/{id}"));
-    assert_eq!(
-        call(http().delete(&course_url).bearer_auth(bearer(&alice)))
-            .await
-            .0,
-        204
-    );
+    let job = runcrew_tests::delete_and_wait(&api, &alice, &format!("/v1/courses/{id}"), 60).await;
+    assert_eq!(job["kind"], "delete_course");
     // then the course, its files and bob's favorite are gone
     assert_eq!(get_course(&api, &id, Some(&alice)).await.0, 404);
     assert_eq!(
@@ -776,7 +771,17 @@ async fn deleting_a_course_removes_its_files_likes_favorites_and_reviews() {
         .await
         .expect("query");
     assert!(page.items.is_empty(), "{:?}", page.items);
+    // and bob cannot read alice's job
+    let job_url = url(
+        &api,
+        &format!("/v1/jobs/{}", job["job_id"].as_str().expect("id")),
+    );
+    assert_eq!(
+        call(http().get(&job_url).bearer_auth(bearer(&bob))).await.0,
+        404
+    );
     // and deleting again is 404
+    let course_url = url(&api, &format!("/v1/courses/{id}"));
     assert_eq!(
         call(http().delete(&course_url).bearer_auth(bearer(&alice)))
             .await
@@ -933,12 +938,7 @@ async fn a_course_made_private_leaves_the_cdn_and_returns_when_made_public_again
         course["thumbnail_url"].as_str().map(str::to_owned)
     })
     .await;
-    assert_eq!(
-        call(http().delete(&course_url).bearer_auth(bearer(&alice)))
-            .await
-            .0,
-        204
-    );
+    runcrew_tests::delete_and_wait(&api, &alice, &format!("/v1/courses/{id}"), 60).await;
     for key in [
         format!("routes/{id}.geojson"),
         format!("thumbnails/courses/{id}.png"),
@@ -967,13 +967,7 @@ async fn erasing_an_account_removes_its_private_course_files() {
         assert!(blobs.head(key).await.expect("head").is_some(), "{key}");
     }
     // when alice erases her account
-    let (status, _) = call(
-        http()
-            .delete(url(&api, "/v1/users/me"))
-            .bearer_auth(bearer(&alice)),
-    )
-    .await;
-    assert_eq!(status, 204);
+    runcrew_tests::delete_and_wait(&api, &alice, "/v1/users/me", 60).await;
     // then her course's files are gone from the private folder too
     for key in &files {
         assert_eq!(blobs.head(key).await.expect("head"), None, "{key}");
@@ -1051,13 +1045,7 @@ async fn after_erasure_the_old_token_writes_nothing_in_the_course_library() {
     // given bob's course and alice's own, and alice erases her account
     let theirs = id_of(&create_ok(&api, &bob, "Bob's hill", short_route(CENTER), "public").await);
     let hers = id_of(&create_ok(&api, &alice, "Alice's loop", short_route(CENTER), "public").await);
-    let (status, _) = call(
-        http()
-            .delete(url(&api, "/v1/users/me"))
-            .bearer_auth(bearer(&alice)),
-    )
-    .await;
-    assert_eq!(status, 204);
+    runcrew_tests::delete_and_wait(&api, &alice, "/v1/users/me", 60).await;
     // when her access token, still unexpired, writes
     let token = bearer(&alice);
     let theirs_url = url(&api, &format!("/v1/courses/{theirs}"));

@@ -21,6 +21,7 @@ mod events;
 mod fcm;
 mod group_runs;
 mod identity_providers;
+mod jobs;
 mod local_api;
 mod notifications;
 mod projections;

@@ -421,6 +421,8 @@ async fn following_counts_once_queues_one_job_and_feeds_public_runs_newest_first
     let (_, followers) = call(http().get(url(&api, &format!("/v1/users/{b_id}/followers")))).await;
     assert_eq!(followers["items"][0]["display_name"], "a");
     // and a's feed shows b's public runs newest first, two to a page, never the Strava one
+    // (once the follow's backfill, written off the request, has landed)
+    feed_holds(&api, &a, 3).await;
     let mut seen = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
@@ -472,6 +474,18 @@ async fn following_counts_once_queues_one_job_and_feeds_public_runs_newest_first
     let (_, feed) = call(http().get(url(&api, "/v1/feed")).bearer_auth(bearer(&a))).await;
     assert_eq!(feed["items"], json!([]));
     api.stop().await;
+}
+
+/// `login`'s feed once it holds `count` runs: the feed is written off the request, from
+/// the table's stream through the feed queue.
+async fn feed_holds(api: &Running, login: &Value, count: usize) -> Value {
+    runcrew_tests::eventually("the feed written", || async {
+        let (status, feed) =
+            call(http().get(url(api, "/v1/feed")).bearer_auth(bearer(login))).await;
+        assert_eq!(status, 200, "{feed}");
+        (feed["items"].as_array().map(Vec::len) == Some(count)).then_some(feed)
+    })
+    .await
 }
 
 // ---- issue 12: privacy, closed accounts, numbers, idempotency ----
@@ -583,13 +597,7 @@ async fn a_feed_never_hands_out_the_id_of_a_course_its_reader_cannot_see() {
         )
         .await;
     }
-    let (status, _) = call(
-        http()
-            .delete(url(&api, &format!("/v1/courses/{gone}")))
-            .bearer_auth(bearer(&b)),
-    )
-    .await;
-    assert_eq!(status, 204);
+    runcrew_tests::delete_and_wait(&api, &b, &format!("/v1/courses/{gone}"), 60).await;
     // when a, who follows b, reads the feed
     let (status, _) = call(
         http()
@@ -598,8 +606,7 @@ async fn a_feed_never_hands_out_the_id_of_a_course_its_reader_cannot_see() {
     )
     .await;
     assert_eq!(status, 204);
-    let (status, feed) = call(http().get(url(&api, "/v1/feed")).bearer_auth(bearer(&a))).await;
-    assert_eq!(status, 200, "{feed}");
+    let feed = feed_holds(&api, &a, 3).await;
     // then all three runs are there, but only the public course is named
     let courses: Vec<Value> = feed["items"]
         .as_array()
@@ -626,13 +633,7 @@ async fn an_erased_account_cannot_create_runs_with_its_still_valid_token() {
     let a = dev_login(&api, "a").await;
     let a_id = a["user_id"].as_str().expect("id").to_owned();
     // given a closed her account; her access token lives on for up to 15 minutes
-    let (status, _) = call(
-        http()
-            .delete(url(&api, "/v1/users/me"))
-            .bearer_auth(bearer(&a)),
-    )
-    .await;
-    assert_eq!(status, 204);
+    runcrew_tests::delete_and_wait(&api, &a, "/v1/users/me", 60).await;
     // when the token sends a run, with and without an Idempotency-Key
     let body = json!({"started_at": seoul_time(30), "duration_s": 1500, "distance_m": 5000.0});
     let (status, answer) = run(&api, &a, body.clone()).await;

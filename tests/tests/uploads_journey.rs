@@ -199,13 +199,7 @@ async fn after_erasure_the_old_token_gets_no_upload() {
     let (api, _dir) = runcrew_tests::start_local(&[]).await;
     let alice = dev_login(&api, "alice").await;
     // given alice erased her account
-    let (status, _) = call(
-        http()
-            .delete(url(&api, "/v1/users/me"))
-            .bearer_auth(bearer(&alice)),
-    )
-    .await;
-    assert_eq!(status, 204);
+    runcrew_tests::delete_and_wait(&api, &alice, "/v1/users/me", 60).await;
     // when her still unexpired token asks for an upload, then it is refused
     let (status, answer) = presign(
         &api,
@@ -231,13 +225,7 @@ async fn a_photo_put_after_its_owners_erasure_is_removed_not_published() {
     )
     .await;
     assert_eq!(status, 201, "{grant}");
-    let (status, _) = call(
-        http()
-            .delete(url(&api, "/v1/users/me"))
-            .bearer_auth(bearer(&alice)),
-    )
-    .await;
-    assert_eq!(status, 204);
+    runcrew_tests::delete_and_wait(&api, &alice, "/v1/users/me", 60).await;
     // when the photo is PUT with it afterwards (the bucket still honours the signature)
     assert_eq!(upload(&grant, photo).await, 200);
     // then the thumbnails task removes it instead of publishing it and its thumbnails

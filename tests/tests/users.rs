@@ -166,16 +166,53 @@ async fn the_export_holds_profile_identities_sessions_and_devices_but_no_secrets
     )
     .await;
     assert_eq!(status, 204);
+    // when she asks for her export: a job, whose status gives a download link when done
+    let (status, job) = call(
+        runcrew_tests::http()
+            .post(url(&api, "/v1/users/me/export"))
+            .bearer_auth(bearer(&second)),
+    )
+    .await;
+    assert_eq!(
+        (status, job["kind"].as_str()),
+        (202, Some("export")),
+        "{job}"
+    );
+    let job_url = url(
+        &api,
+        &format!("/v1/jobs/{}", job["job_id"].as_str().expect("id")),
+    );
+    let done = runcrew_tests::eventually("the export written", || async {
+        let (_, job) = call(
+            runcrew_tests::http()
+                .get(&job_url)
+                .bearer_auth(bearer(&first)),
+        )
+        .await;
+        (job["state"] == "done").then_some(job)
+    })
+    .await;
+    let download = done["download_url"].as_str().expect("a download link");
     let response = runcrew_tests::http()
-        .get(url(&api, "/v1/users/me/export"))
-        .bearer_auth(bearer(&second))
+        .get(download)
         .send()
         .await
-        .expect("export");
+        .expect("download");
     assert_eq!(response.status(), 200);
-    assert_eq!(response.headers()["cache-control"], "no-store");
     let text = response.text().await.expect("body");
     let export: Value = serde_json::from_str(&text).expect("json");
+    // then the file holds her account, and nobody else can read its status
+    let bob = dev_login(&api, "bob").await;
+    assert_eq!(
+        call(
+            runcrew_tests::http()
+                .get(&job_url)
+                .bearer_auth(bearer(&bob))
+        )
+        .await
+        .0,
+        404
+    );
     assert_eq!(export["profile"]["user_id"], first["user_id"]);
     assert_eq!(export["identities"][0]["provider"], "dev");
     assert_eq!(export["identities"][0]["subject"], "alice");
@@ -268,7 +305,7 @@ fn key_pattern(pk: &str, sk: &str, user_id: &str) -> String {
     let sk = match sk.split_once('#') {
         Some(("SESSION", _)) => "SESSION#<sessionId>".to_owned(),
         Some(("IDEMPOTENCY", _)) => "IDEMPOTENCY#<digest>".to_owned(),
-        Some((kind @ ("RUN" | "RUNPATH"), _)) => format!("{kind}#<runId>"),
+        Some((kind @ ("RUN" | "RUNPATH" | "FEED"), _)) => format!("{kind}#<runId>"),
         Some(("STATS", _)) => "STATS#<period>".to_owned(),
         Some(("DEVICE", _)) => "DEVICE#<digest>".to_owned(),
         Some(("NOTIF", _)) => "NOTIF#<notificationId>".to_owned(),
@@ -450,13 +487,7 @@ async fn erasing_an_account_leaves_no_item_with_its_id() {
     }
 
     // when she erases her account
-    let (status, _) = call(
-        runcrew_tests::http()
-            .delete(url(&api, "/v1/users/me"))
-            .bearer_auth(bearer(&alice)),
-    )
-    .await;
-    assert_eq!(status, 204);
+    runcrew_tests::delete_and_wait(&api, &alice, "/v1/users/me", 60).await;
 
     // then no item anywhere carries her id, and bob's are untouched
     let after = every_item(&client, &table).await;
@@ -810,13 +841,7 @@ async fn an_erased_users_photo_cannot_be_taken_up_by_anyone() {
     let alice = dev_login(&api, "alice").await;
     let bob = dev_login(&api, "bob").await;
     let his_photo = upload(&api, &bob).await["file_url"].clone();
-    let (status, _) = call(
-        runcrew_tests::http()
-            .delete(url(&api, "/v1/users/me"))
-            .bearer_auth(bearer(&bob)),
-    )
-    .await;
-    assert_eq!(status, 204);
+    runcrew_tests::delete_and_wait(&api, &bob, "/v1/users/me", 60).await;
     // when alice names it as her avatar, then it is refused: his photo lives on nowhere
     let (status, body) = patch_me(&api, &alice, json!({"avatar_url": his_photo})).await;
     assert_eq!(status, 422, "{body}");
@@ -942,13 +967,7 @@ async fn after_erasure_the_same_token_can_neither_change_the_profile_nor_log_out
     let alice_id = alice["user_id"].as_str().expect("id");
     let bob = dev_login(&api, "bob").await;
     let bob_id = bob["user_id"].as_str().expect("id");
-    let (status, _) = call(
-        runcrew_tests::http()
-            .delete(url(&api, "/v1/users/me"))
-            .bearer_auth(bearer(&alice)),
-    )
-    .await;
-    assert_eq!(status, 204);
+    runcrew_tests::delete_and_wait(&api, &alice, "/v1/users/me", 60).await;
 
     // her access token still verifies for a few minutes, but the account is closed
     let (status, body) = patch_me(&api, &alice, json!({"display_name": "Back again"})).await;

@@ -10,7 +10,7 @@
 //! | `GET /v1/courses?near=` | up to 9 Queries in parallel (one per geohash cell the circle reaches) | 0 |
 //! | `GET /v1/courses/{id}` | 1 GetItem | 0 |
 //! | `PATCH /v1/courses/{id}` | 1 GetItem | 1 PutItem (version-conditioned); with `visibility`: 1 S3 HEAD [+ 1 GET + 1 PUT moving the route file] + 2 S3 DELETEs |
-//! | `DELETE /v1/courses/{id}` | 1 GetItem + 1 Query per 100 children | 1 transaction per 100 + 4 S3 DELETEs (in parallel) + 1 DeleteItem |
+//! | `DELETE /v1/courses/{id}` | 1 GetItem | 1 transaction (the course and its deletion job) + 1 SendMessage; the children go in the job (`jobs-run`) |
 //! | `PUT/DELETE .../like`, `.../favorite` | 1 GetItem | 1 transaction (with the account check) |
 //! | `GET /v1/users/me/favorites` | 1 Query + 1 BatchGetItem | 0 |
 //! | `POST .../reviews` | 2 GetItem | 1 transaction (with the account check) |
@@ -28,11 +28,12 @@ pub mod reviews;
 use futures::future::try_join_all;
 use lambda_http::{Body, Request, Response};
 use runcrew_model::idempotency::Completion;
+use runcrew_model::job::{self, JobKind};
 use runcrew_model::profile::{account_closed, is_user_id, open_account_check};
 use runcrew_shared::clock::now_rfc3339;
 use runcrew_shared::route::Route;
 use runcrew_shared::store::versioned::{Change, Versioned, VersionedError};
-use runcrew_shared::store::{Condition, Index, Query, Write, read_pages};
+use runcrew_shared::store::{Condition, Index, Query, StoreError, Write, read_pages};
 use runcrew_shared::{ApiError, App, HttpFunction, Needs, request, response};
 use serde::Deserialize;
 use serde_json::Value;
@@ -74,7 +75,7 @@ pub static UPDATE: HttpFunction = HttpFunction {
 /// `DELETE /v1/courses/{courseId}`.
 pub static DELETE: HttpFunction = HttpFunction {
     binary: "courses-delete",
-    needs: Needs::NOTHING.store().blobs(),
+    needs: Needs::NOTHING.store().queue(),
     handler: |app, req| Box::pin(delete(app, req)),
 };
 
@@ -411,19 +412,44 @@ pub async fn update(app: &App, req: Request) -> Result<Response<Body>, ApiError>
 /// of the same item (`course_busy`, `review_busy`): those races last milliseconds.
 pub const BUSY_RETRY_AFTER_SECONDS: u64 = 1;
 
-/// `DELETE /v1/courses/{courseId}`: the course, its route and thumbnail files, and its
-/// likes, favorites and reviews; by the creator only.
+/// `DELETE /v1/courses/{courseId}`, by the creator only: the course goes from every list
+/// and view at once (its item, in one transaction with the deletion job), and the job
+/// deletes its likes, favorites, reviews, board and files in bounded steps (`jobs-run`).
+/// Answers 202 with the job's status URL.
 pub async fn delete(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
     let caller = app.caller(&req)?;
     let course_id = request::path_param(&req, "courseId")?;
     let store = app.store()?;
-    let (course, _) = load_owned(store, course_id, &caller.user_id)
+    let (course, version) = load_owned(store, course_id, &caller.user_id)
         .await
         .map_err(|e| match e {
             ApiError::NotFound { .. } => course_not_found(),
             other => other,
         })?;
-    runcrew_model::course::delete_course(store, app.blobs()?, &course.course_id).await?;
-    tracing::info!(course_id = %course.course_id, "course deleted");
-    Ok(response::no_content())
+    let job = job::asked(
+        app,
+        JobKind::DeleteCourse,
+        &course.course_id,
+        &caller.user_id,
+    )?;
+    store
+        .transact(vec![
+            Write::Delete {
+                key: course_key(&course.course_id),
+                condition: Condition::VersionIs(version),
+            },
+            job.create()?,
+        ])
+        .await
+        .map_err(|err| match err {
+            StoreError::TransactionCanceled { .. } => ApiError::busy(
+                "course_busy",
+                "the course changed while it was being deleted; try again",
+                1,
+            ),
+            other => other.into(),
+        })?;
+    job::queue_step(app, &job.job_id).await?;
+    tracing::info!(course_id = %course.course_id, job_id = %job.job_id, "course removed; deletion queued");
+    job::accepted(app, &job)
 }

@@ -4,11 +4,11 @@
 //!
 //! | route | reads | writes |
 //! |---|---|---|
-//! | `POST /v1/runs` | [1 GetItem course] + [1 GetItem best] + 1 GetItem records | [1 PutItem (idempotency claim)] + 1 transaction (run, path, 4 totals, open-account check [, idempotency answer]) + [1 PutItem best] + [1 PutItem records] + [1 PutItem (final idempotency answer)] |
+//! | `POST /v1/runs` | [1 GetItem course] + [1 GetItem best] + 1 GetItem records | [1 PutItem (idempotency claim)] + 1 transaction (run, path, 4 totals, open-account check [, idempotency answer]) + [1 transaction: best and its 2–4 rank counters] + [1 PutItem records] + [1 PutItem (final idempotency answer)] |
 //! | `GET /v1/runs` | 1 Query | 0 |
 //! | `GET /v1/runs/{id}` | 1 BatchGetItem (run, path) | 0 |
-//! | `DELETE /v1/runs/{id}` | 1 GetItem + [1 GetItem best + 1 Query next best] + [1 GetItem records] | 1 transaction (with the open-account check) + [1 write best] + [records rebuilt: 1 Query per 1,000 runs + 1 PutItem] |
-//! | `GET /v1/courses/{id}/leaderboard` | 1 Query page, then 1 BatchGetItem (course, names [, mine]) [∥ 1 COUNT for a later page's first rank] [+ 1 COUNT for my rank off the page] | 0 |
+//! | `DELETE /v1/runs/{id}` | 1 GetItem + [1 GetItem best + 1 Query next best] + [1 GetItem records] | 1 transaction (with the open-account check) + [1 transaction best and its rank counters] + [records rebuilt: 1 Query per 1,000 runs + 1 PutItem] |
+//! | `GET /v1/courses/{id}/leaderboard` | 1 Query page, then 1 BatchGetItem (course, names [, mine]) [∥ a later page's first rank: 2 Queries of rank counters ∥ 1 COUNT of ties] [+ the same for my rank off the page] | 0 |
 //! | `GET /v1/users/me/stats` | 1 GetItem profile, then 1 BatchGetItem (4 totals + records) | 0 |
 
 pub mod projector;
@@ -321,7 +321,7 @@ pub async fn leaderboard(app: &App, req: Request) -> Result<Response<Body>, ApiE
         .after(cursor);
     // Two round trips for a first page: the page, then one BatchGetItem of the course (may
     // the viewer see it?), my own entry and the page's runners. A later page's first rank
-    // is a COUNT, read alongside.
+    // is read alongside ([`rank_of`]: rank counters and ties, whatever the board's size).
     let page = store.query(&query).await?;
     let entries: Vec<Best> = page
         .items
@@ -335,7 +335,7 @@ pub async fn leaderboard(app: &App, req: Request) -> Result<Response<Body>, ApiE
         load_visible_with(store, course_id, viewer_id, keys),
         async {
             match (later_page, entries.first()) {
-                (true, Some(first)) => rank_of(store, course_id, &first.board_key()).await,
+                (true, Some(first)) => rank_of(store, first).await,
                 _ => Ok(1),
             }
         }
@@ -366,7 +366,7 @@ pub async fn leaderboard(app: &App, req: Request) -> Result<Response<Body>, ApiE
             let best = Best::from_item(&item)?;
             let rank = match entries.iter().position(|e| e.user_id == best.user_id) {
                 Some(i) => first_rank + i,
-                None => rank_of(store, course_id, &best.board_key()).await?,
+                None => rank_of(store, &best).await?,
             };
             json!({"rank": rank, "duration_s": best.duration_s, "run_id": best.run_id, "started_at": best.started_at})
         }

@@ -9,28 +9,44 @@
 //! hears of a new follower from the notifier, which reads the follow off the table's
 //! stream once it has committed (`runcrew-notifications`).
 //!
-//! **The feed is fanned out on read.** A page reads who I follow (1 Query per 1,000
-//! followed) and then, in parallel, each followed runner's feed index (`RUNFEED#<userId>`,
-//! public runs that are not from Strava) for one page, merges newest first and reads the
-//! authors' names and the runs' courses (1 BatchGetItem; a course id is shown only to a
-//! viewer who may see the course). Cost: 0 extra writes per run; per feed page 2 + F
-//! requests for F people followed, each Query returning at most one page. Why: a run
-//! costs nothing more to write however many followers its runner has (fan-out on write
-//! costs one write per follower per run, and a queue consumer to do it); unfollowing,
-//! deleting a run or making it private shows at once with nothing to clean up; and
-//! Strava's terms are kept by the index itself. The price grows with the number followed,
-//! so the feed reads at most [`MAX_FEED_FOLLOWING`] of them; past that, fan-out on write
-//! for heavy readers is the next step.
+//! **The feed is fanned out on write** ([`runcrew_model::feed`], [`fanout`]). A run that
+//! may be in feeds is written, off the request, into the feed of each follower of its
+//! runner; a page of the feed is then one Query of my own entries and one read of the runs
+//! they name, whoever and however many I follow.
+//!
+//! Why, in numbers (on-demand prices, 2026: a write unit $1.25 per million, a read unit
+//! $0.25 per million). Fanned out on read, a page costs one Query per person followed:
+//! 2 + F requests and F half-units, so a reader following 1,000 runners pays 1,000 Queries
+//! and about 1.8 s on DynamoDB Local for every page (BENCHMARKS.md, "Cost at scale"), and
+//! the feed had to stop reading after the first 1,000 followed. Fanned out on write, a run
+//! costs one small write per follower: a runner with 200 followers (a busy club member)
+//! 200 write units, $0.00025 a run; one with 100,000 followers $0.125 a run, written in
+//! 400 steps of 250 in a minute or two. Feeds are read far more often than runs are
+//! recorded, and the cost of a page no longer depends on the reader. Accounts with millions
+//! of followers would be merged on read instead; a running-club app has none, so there is
+//! one path, which the benchmark measures.
+//!
+//! What keeps it right: a run's deletion takes its entries out of every feed (by the same
+//! steps), an unfollow takes the runner's entries out of the reader's (and a page already
+//! hides them: it reads my follows of its runners with the runs), a new follow copies the
+//! runner's latest runs in, private and Strava runs are never fanned out, and erasure
+//! removes a runner's entries everywhere (gsi1 `FEEDBY#`).
 
-use futures::stream::{self, StreamExt, TryStreamExt};
+pub mod fanout;
+
+use std::collections::HashSet;
+
+use futures::future::try_join_all;
 use lambda_http::{Body, Request, Response};
 use runcrew_model::author::Author;
+use runcrew_model::course::course_key;
+use runcrew_model::feed::feed_of;
 use runcrew_model::follow::{
     count, follow_item, follow_key, followers_partition, following_partition,
 };
-use runcrew_model::profile::{account_closed, is_user_id, profile_key, user_partition};
-use runcrew_model::run::{Run, course_keys, feed_partition, is_run_id, visible_courses};
-use runcrew_shared::store::{Condition, Index, Item, Key, Query, SortRange, StoreError, Write};
+use runcrew_model::profile::{account_closed, is_user_id, profile_key};
+use runcrew_model::run::{Run, is_run_id, run_key, visible_courses};
+use runcrew_shared::store::{Condition, Index, Item, Key, MAX_BATCH_GET, Query, StoreError, Write};
 use runcrew_shared::{ApiError, App, HttpFunction, Needs, request, response};
 use serde_json::{Value, json};
 
@@ -77,10 +93,6 @@ pub const DEFAULT_PAGE: usize = 20;
 /// The largest `limit` of a list or the feed (422 above it); it also keeps a feed page's
 /// authors and courses within one BatchGetItem (2 × 50 keys).
 pub const MAX_LIST_PAGE: usize = 50;
-/// The most followed runners a feed page reads.
-pub const MAX_FEED_FOLLOWING: usize = 1_000;
-/// Feed index reads in flight at once.
-const FEED_CONCURRENCY: usize = 16;
 
 fn user_not_found() -> ApiError {
     ApiError::not_found("user_not_found", "no such user")
@@ -244,35 +256,17 @@ pub async fn people(
     response::page(&items, page.cursor.as_deref())
 }
 
-/// Whom `user_id` follows (at most [`MAX_FEED_FOLLOWING`]).
-async fn followed_by(
-    store: &dyn runcrew_shared::store::Store,
-    user_id: &str,
-) -> Result<Vec<String>, ApiError> {
-    let mut ids = Vec::new();
-    let mut query = Query::partition(user_partition(user_id))
-        .range(SortRange::BeginsWith("FOLLOWS#".into()))
-        .limit(MAX_FEED_FOLLOWING);
-    while ids.len() < MAX_FEED_FOLLOWING {
-        let page = store.query(&query).await?;
-        ids.extend(
-            page.items
-                .iter()
-                .filter_map(|i| i.str("followee_id").map(str::to_owned)),
-        );
-        match page.cursor {
-            Some(next) => query = query.after(Some(next)),
-            None => break,
-        }
-    }
-    ids.truncate(MAX_FEED_FOLLOWING);
-    Ok(ids)
-}
-
 /// `GET /v1/feed`: recent public runs of the people I follow, newest first. The cursor is
 /// the id of the last run shown (run ids order by start time).
+///
+/// Two rounds whoever I follow: a page of my feed entries, then one read (in parallel
+/// BatchGetItems of at most 100 keys) of the runs, my follows of their runners, the
+/// runners' names and the courses. A run deleted, or a runner I no longer follow, is left
+/// out at once (the entries go in the background); a page may then hold fewer than
+/// `limit` runs, and `next_cursor` still says whether more follow.
 pub async fn feed(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
     let caller = app.caller(&req)?;
+    let me = caller.user_id.as_str();
     let limit = request::page_limit(&req, DEFAULT_PAGE, MAX_LIST_PAGE)?;
     let before = request::page_cursor(&req);
     if before.as_deref().is_some_and(|c| !is_run_id(c)) {
@@ -283,51 +277,64 @@ pub async fn feed(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
         ));
     }
     let store = app.store()?;
-    let followed = followed_by(store, &caller.user_id).await?;
-    let range = match &before {
-        Some(last) => SortRange::AtMost(last.clone()),
-        None => SortRange::All,
-    };
-    let pages: Vec<Vec<Item>> = stream::iter(followed)
-        .map(|followee| {
-            let query = Query::index(Index::Gsi1, feed_partition(&followee))
-                .range(range.clone())
-                .descending()
-                .limit(limit + 1);
-            async move { store.query(&query).await.map(|p| p.items) }
-        })
-        .buffer_unordered(FEED_CONCURRENCY)
-        .try_collect()
+    // One more than the page (and the bound itself, on a later page): whether more follow.
+    let page = store
+        .query(&feed_of(me, before.as_deref()).limit(limit + 2))
         .await?;
-    let mut runs: Vec<Run> = Vec::new();
-    for item in pages.iter().flatten() {
-        let run = Run::from_item(item)?;
-        // The index holds only public, non-Strava runs; check again all the same.
-        if run.in_feed() && before.as_deref() != Some(run.run_id.as_str()) {
-            runs.push(run);
-        }
-    }
+    let mut entries: Vec<(String, String, Option<String>)> = page
+        .items
+        .iter()
+        .filter_map(|item| {
+            Some((
+                item.str("author_id")?.to_owned(),
+                item.str("run_id")?.to_owned(),
+                item.str("course_id").map(str::to_owned),
+            ))
+        })
+        .filter(|(_, run_id, _)| before.as_deref() != Some(run_id.as_str()))
+        .collect();
+    let more = entries.len() > limit || page.cursor.is_some();
+    entries.truncate(limit);
+    let mut authors: Vec<&str> = entries.iter().map(|(a, _, _)| a.as_str()).collect();
+    authors.sort_unstable();
+    authors.dedup();
+    let mut keys: Vec<Key> = entries
+        .iter()
+        .map(|(author, run_id, _)| run_key(author, run_id))
+        .collect();
+    keys.extend(authors.iter().map(|author| follow_key(me, author)));
+    keys.extend(authors.iter().map(|author| profile_key(author)));
+    let mut courses: Vec<&str> = entries
+        .iter()
+        .filter_map(|(_, _, course)| course.as_deref())
+        .collect();
+    courses.sort_unstable();
+    courses.dedup();
+    keys.extend(courses.into_iter().map(course_key));
+    let found: Vec<Item> = try_join_all(
+        keys.chunks(MAX_BATCH_GET)
+            .map(|chunk| store.get_many(chunk)),
+    )
+    .await?
+    .into_iter()
+    .flatten()
+    .collect();
+    let followed: HashSet<&str> = found
+        .iter()
+        .filter(|item| item.key.sk.starts_with("FOLLOWS#"))
+        .filter_map(|item| item.str("followee_id"))
+        .collect();
+    let mut runs: Vec<Run> = found
+        .iter()
+        .filter(|item| item.key.sk.starts_with("RUN#"))
+        .map(Run::from_item)
+        .collect::<Result<_, _>>()?;
+    // The entries hold only public runs that are not from Strava; check again all the same.
+    runs.retain(|run| run.in_feed() && followed.contains(run.user_id.as_str()));
     runs.sort_by(|a, b| b.run_id.cmp(&a.run_id));
-    let more = runs.len() > limit;
-    runs.truncate(limit);
-    // One BatchGetItem: the page's authors (at most one per run) and the courses its runs
-    // name (as many), at most 2 × MAX_LIST_PAGE = 100 keys.
-    let keys: Vec<Key> = {
-        let mut ids: Vec<&str> = runs.iter().map(|r| r.user_id.as_str()).collect();
-        ids.sort_unstable();
-        ids.dedup();
-        let mut keys: Vec<Key> = ids.into_iter().map(profile_key).collect();
-        keys.extend(course_keys(&runs));
-        keys
-    };
-    let found = if keys.is_empty() {
-        Vec::new()
-    } else {
-        store.get_many(&keys).await?
-    };
     // A course id is shown only when I may see the course (not private to someone else,
     // not deleted): the id of a course I cannot see is not mine to have.
-    let courses = visible_courses(&found, Some(&caller.user_id));
+    let courses = visible_courses(&found, Some(me));
     let authors = Author::by_id(&found);
     let items: Vec<Value> = runs
         .iter()
@@ -341,8 +348,9 @@ pub async fn feed(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
             view
         })
         .collect();
+    // The last entry read, shown or not, so a page of hidden runs still moves on.
     let next = if more {
-        runs.last().map(|r| r.run_id.clone())
+        entries.last().map(|(_, run_id, _)| run_id.clone())
     } else {
         None
     };

@@ -5,7 +5,7 @@
 //! OIDC mode the user is created on first use of `/v1/users/me` from the token's claims.
 
 use lambda_http::{Body, Request, Response};
-use runcrew_model::notification;
+use runcrew_model::job::{self, JobKind, JobState};
 use runcrew_model::profile::{
     self, AvatarUrl, Bio, DisplayName, Profile, Units, is_user_id, load_profile, profile_key,
 };
@@ -13,8 +13,8 @@ use runcrew_shared::audit::{self, AuditEvent};
 use runcrew_shared::clock::now_rfc3339;
 use runcrew_shared::identity::{Identity, Provider};
 use runcrew_shared::request::Caller;
-use runcrew_shared::store::from_body;
 use runcrew_shared::store::versioned::{Change, Versioned};
+use runcrew_shared::store::{StoreError, from_body};
 use runcrew_shared::{ApiError, App, HandlerFuture, HttpFunction, Needs, request, response};
 use serde::{Deserialize, Deserializer};
 
@@ -35,14 +35,14 @@ pub static ME_UPDATE: HttpFunction = HttpFunction {
 /// `DELETE /v1/users/me`.
 pub static ME_DELETE: HttpFunction = HttpFunction {
     binary: "users-me-delete",
-    needs: Needs::NOTHING.store().blobs(),
+    needs: Needs::NOTHING.store().queue(),
     handler: |app, req| Box::pin(delete_me(app, req)),
 };
 
-/// `GET /v1/users/me/export`.
+/// `POST /v1/users/me/export`.
 pub static ME_EXPORT: HttpFunction = HttpFunction {
     binary: "users-me-export",
-    needs: Needs::NOTHING.store(),
+    needs: Needs::NOTHING.store().queue(),
     handler: |app, req| Box::pin(export_me(app, req)),
 };
 
@@ -225,12 +225,19 @@ pub async fn update_me(app: &App, req: Request) -> Result<Response<Body>, ApiErr
     response::no_store(http::StatusCode::OK, &profile.private_view())
 }
 
-/// `DELETE /v1/users/me`: erases the account and everything it owns ([`runcrew_erasure`]).
+/// `DELETE /v1/users/me`: closes the account at once (the profile and provider links go,
+/// tokens find no account) and answers 202 with the erasure job's status URL; the job
+/// deletes everything else the account owned in bounded steps ([`runcrew_erasure`],
+/// `jobs-run`). Asking again finds the same job.
 pub async fn delete_me(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
     let caller = app.caller(&req)?;
     let store = app.store()?;
-    let erased = runcrew_erasure::erase(store, app.blobs()?, &caller.user_id).await?;
-    tracing::info!(items = erased.items, files = erased.files, "account erased");
+    let asked = job::asked(app, JobKind::EraseAccount, &caller.user_id, &caller.user_id)?;
+    let job = runcrew_erasure::close_account(store, &caller.user_id, &asked).await?;
+    if job.state != JobState::Done {
+        job::queue_step(app, &job.job_id).await?;
+    }
+    tracing::info!(job_id = %job.job_id, "account closed; erasure queued");
     audit::record(
         app,
         &AuditEvent {
@@ -241,19 +248,32 @@ pub async fn delete_me(app: &App, req: Request) -> Result<Response<Body>, ApiErr
         },
     )
     .await;
-    Ok(response::no_content())
+    job::accepted(app, &job)
 }
 
-/// `GET /v1/users/me/export`: everything the account owns, as JSON.
+/// `POST /v1/users/me/export`: starts the export job, which writes everything the account
+/// owns as one JSON file ([`runcrew_erasure::export`]); answers 202 with the job's status
+/// URL, where a download link appears once it is done. The account's size never reaches
+/// the request (a heavy account's export would pass Lambda's 6 MB answer).
 pub async fn export_me(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
     let caller = app.caller(&req)?;
     let store = app.store()?;
-    let (profile, _) = my_profile(app, &req, &caller).await?;
-    let sessions: Vec<serde_json::Value> = runcrew_model::session::list(store, &caller.user_id)
-        .await?
-        .iter()
-        .map(runcrew_model::session::Session::summary)
-        .collect();
+    // The profile must exist (made from the token's claims in external OIDC mode).
+    my_profile(app, &req, &caller).await?;
+    let job = job::asked(app, JobKind::Export, &caller.user_id, &caller.user_id)?;
+    store
+        .transact(vec![
+            job.create()?,
+            profile::open_account_check(&caller.user_id),
+        ])
+        .await
+        .map_err(|err| match err {
+            StoreError::TransactionCanceled { failed } if failed.contains(&1) => {
+                profile::account_closed()
+            }
+            other => other.into(),
+        })?;
+    job::queue_step(app, &job.job_id).await?;
     audit::record(
         app,
         &AuditEvent {
@@ -264,39 +284,7 @@ pub async fn export_me(app: &App, req: Request) -> Result<Response<Body>, ApiErr
         },
     )
     .await;
-    let user_id = caller.user_id.as_str();
-    let devices: Vec<serde_json::Value> = notification::device::list(store, user_id)
-        .await?
-        .iter()
-        .map(notification::device::Device::export)
-        .collect();
-    let notifications: Vec<serde_json::Value> = notification::inbox::all(store, user_id)
-        .await?
-        .iter()
-        .map(notification::inbox::Notification::exported)
-        .collect();
-    let notification_settings = notification::settings::load(store, user_id).await?;
-    let strava = runcrew_model::strava::connection::load(store, user_id)
-        .await?
-        .map(|(connection, _)| connection.exported());
-    let events = runcrew_model::event::exported(store, user_id).await?;
-    let export = serde_json::json!({
-        "exported_at": now_rfc3339(),
-        "profile": profile.private_view(),
-        "identities": profile.identities,
-        "sessions": sessions,
-        "devices": devices,
-        "notifications": notifications,
-        "notification_settings": notification_settings,
-        "strava": strava,
-        "events": events,
-    });
-    let mut resp = response::no_store(http::StatusCode::OK, &export)?;
-    resp.headers_mut().insert(
-        http::header::CONTENT_DISPOSITION,
-        http::HeaderValue::from_static("attachment; filename=\"runcrew-export.json\""),
-    );
-    Ok(resp)
+    job::accepted(app, &job)
 }
 
 /// `GET /v1/users/{userId}`: the public view; 404 for an unknown or malformed id.

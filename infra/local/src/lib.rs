@@ -53,6 +53,7 @@ pub fn registry() -> Vec<&'static HttpFunction> {
         .chain(runcrew_notifications::FUNCTIONS)
         .chain(runcrew_strava::FUNCTIONS)
         .chain(runcrew_events::FUNCTIONS)
+        .chain(runcrew_jobs::FUNCTIONS)
         .copied()
         .collect()
 }
@@ -70,6 +71,7 @@ pub fn stream_tasks() -> Vec<&'static StreamFunction> {
         .iter()
         .chain(runcrew_notifications::STREAM_TASKS)
         .chain(runcrew_events::STREAM_TASKS)
+        .chain(runcrew_social::fanout::STREAM_TASKS)
         .copied()
         .collect()
 }
@@ -80,6 +82,8 @@ pub fn queue_tasks() -> Vec<&'static QueueFunction> {
     runcrew_notifications::QUEUE_TASKS
         .iter()
         .chain(runcrew_strava::QUEUE_TASKS)
+        .chain(runcrew_jobs::QUEUE_TASKS)
+        .chain(runcrew_social::fanout::QUEUE_TASKS)
         .copied()
         .collect()
 }

@@ -33,6 +33,8 @@ use crate::template::{ApiSpec, QueueSpec, QueueTriggerSpec};
 pub const QUEUE_NAMES: &[(&str, QueueName)] = &[
     ("PushQueue", QueueName::Push),
     ("StravaQueue", QueueName::Strava),
+    ("JobsQueue", QueueName::Jobs),
+    ("FeedQueue", QueueName::Feed),
 ];
 
 /// The [`QueueName`] of a template queue.

@@ -1,9 +1,10 @@
 //! The data the `events/` samples name, so each sample succeeds against its handler: the
 //! dev users `alice` and `bob`, alice's course along the Han river with its route file,
-//! her run on it, and her group run at its start. The events test and the route benchmarks seed it the same way.
+//! her run on it, her group run at its start, and a finished job of hers. The events test and the route benchmarks seed it the same way.
 
 use runcrew_model::course::{Course, Visibility, route_blob_key};
 use runcrew_model::event::{Event, EventStatus, EventVisibility, Point};
+use runcrew_model::job::{Job, JobKind, JobState};
 use runcrew_model::profile as users;
 use runcrew_model::run::{Run, RunVisibility, Source};
 use runcrew_shared::identity::{Identity, Provider};
@@ -18,6 +19,9 @@ pub const RUN_ID: &str = "019aa5c0f0a17b2c8d3e4f5a6b7c8d9e";
 
 /// The group run the samples name: alice's, public, at the start of her course.
 pub const EVENT_ID: &str = "019aa5c1a2b37c4d8e9f0a1b2c3d4e5f";
+
+/// The job the samples name: alice's finished deletion of an earlier course.
+pub const JOB_ID: &str = "019aa5c1b3c47d5e8f9a0b1c2d3e4f50";
 
 /// The id the dev provider gives `name` (as `POST /v1/auth/login` with `dev` does).
 pub fn dev_user_id(name: &str) -> String {
@@ -152,11 +156,31 @@ pub async fn seed_event(app: &App) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Everything the samples name: alice and bob, the course, the run, the group run.
+/// Alice's finished course deletion, whose status `jobs-get` reads.
+pub async fn seed_job(app: &App) -> Result<(), ApiError> {
+    let alice = dev_user_id("alice");
+    let mut job = Job::new(
+        JOB_ID.into(),
+        JobKind::DeleteCourse,
+        runcrew_model::job::owner_of(app, &alice)?,
+        "019aa5c0e1f27d4b8c9d0e1f2a3b4c00",
+    );
+    job.state = JobState::Done;
+    job.subject = None;
+    job.steps = 1;
+    job.items_deleted = 12;
+    job.finished_at = Some(job.updated_at.clone());
+    app.store()?.put(job.to_item(1)?, Condition::None).await?;
+    Ok(())
+}
+
+/// Everything the samples name: alice and bob, the course, the run, the group run, the
+/// job.
 pub async fn seed(app: &App) -> Result<(), ApiError> {
     dev_user(app, "alice").await?;
     dev_user(app, "bob").await?;
     seed_course(app).await?;
     seed_run(app).await?;
-    seed_event(app).await
+    seed_event(app).await?;
+    seed_job(app).await
 }

@@ -1,8 +1,9 @@
 //! Erasing an account: every item that carries the user's id, gone.
 //!
 //! This crate is the one place allowed to know every area (it depends on the whole
-//! `runcrew-model`); the `DELETE /v1/users/me` function calls [`erase`], and a later erasure
-//! job may too. Each area's part is a module here: [`courses`], [`runs`], [`social`],
+//! `runcrew-model`). `DELETE /v1/users/me` calls [`close_account`], which closes the account
+//! at once and starts the erasure job; the job (`jobs-run`) calls [`erase`] step by step,
+//! each step over a store that stops it after a bounded number of calls. Each area's part is a module here: [`courses`], [`runs`], [`social`],
 //! [`notifications`], [`strava`], [`events`].
 //!
 //! What a user owns, by key pattern (each later feature that stores user-owned items adds
@@ -20,6 +21,7 @@
 //! | `USER#<userId>` / `RUN#`, `RUNPATH#`, `STATS#`, `RECORDS` | runs, their paths, totals and records (with the partition) |
 //! | `COURSE#<courseId>` / `BEST#<userId>` | the user's leaderboard entries, found through the runs' courses |
 //! | `USER#<userId>` / `FOLLOWS#<userId>` | follows both ways: the user's own, and others' follows of the user (their counts drop) |
+//! | `USER#<otherId>` / `FEED#<runId>` | the user's runs in others' feeds (through gsi1 `FEEDBY#<userId>`); the user's own feed goes with the partition |
 //! | `USER#<userId>` / `DEVICE#<digest>`, `NOTIF#<id>`, `NOTIFSETTINGS`, `NOTIFSTATE` | devices, inbox and notification settings (with the partition) |
 //! | `DEVICE#<digest>` / `OWNER` | who owns each of the user's device tokens |
 //! | `USER#<userId>` / `STRAVA`, `IMPORT#strava#<activityId>` | the Strava connection (sealed tokens) and import keys (with the partition) |
@@ -30,27 +32,32 @@
 //! | `EVENT#<eventId>` / `META` | group runs the user hosts: kept without their host (`erased`), cancelled unless over, so their participants are told |
 //!
 //! Files: the user's courses' route and map files go with the courses; uploaded photos and
-//! their thumbnails (`uploads/<userId>/`, `thumbnails/uploads/<userId>/`) go by folder.
+//! their thumbnails (`uploads/<userId>/`, `thumbnails/uploads/<userId>/`) and exports
+//! (`private/exports/<userId>/`) go by folder.
 //!
 //! Not erased, because they carry no user id: audit items (a pseudonym), rate-limit windows
 //! (a digest, gone within minutes by TTL).
 //!
 //! The course library goes first ([`courses::erase_user`]), found through
-//! the indexes that list a user's courses, likes, favorites and reviews; then leaderboard
-//! entries (through the runs, before the runs go) and follows both ways. Then the links: a retry after a failure part-way still finds them through the
-//! profile, which goes with the rest of the partition, 100 items per transaction.
+//! the indexes that list a user's courses, likes, favorites and reviews; then the runs, a
+//! page at a time with the leaderboard entries of their courses, and follows both ways.
+//! Every part deletes as it reads, so a step stopped anywhere resumes without reading
+//! again what is gone. Then the links (already gone when [`close_account`] ran), and last
+//! the rest of the partition, 100 items per transaction.
 
 pub mod courses;
 pub mod events;
+pub mod export;
 pub mod notifications;
 pub mod runs;
 pub mod social;
 pub mod strava;
 
-use runcrew_model::profile::{identity_key, load_profile, user_partition};
+use runcrew_model::job::{self, Job, JobState};
+use runcrew_model::profile::{identity_key, load_profile, profile_key, user_partition};
 use runcrew_shared::ApiError;
 use runcrew_shared::blobs::Blobs;
-use runcrew_shared::store::{Condition, Query, Store, Write, delete_all};
+use runcrew_shared::store::{Condition, Query, Store, StoreError, Write, delete_all};
 
 /// The key patterns [`erase`] removes, for the erasure test and the README.
 pub const ERASED_KEY_PATTERNS: &[&str] = &[
@@ -63,6 +70,7 @@ pub const ERASED_KEY_PATTERNS: &[&str] = &[
     "USER#<userId> / STATS#<period>",
     "USER#<userId> / RECORDS",
     "USER#<userId> / FOLLOWS#<userId>",
+    "USER#<userId> / FEED#<runId>",
     "COURSE#<courseId> / BEST#<userId>",
     "COURSE#<courseId> / META",
     "COURSE#<courseId> / LIKE#<userId>",
@@ -86,11 +94,13 @@ fn now_ms() -> i64 {
     i64::try_from(runcrew_shared::clock::now_epoch_ms()).unwrap_or(i64::MAX)
 }
 
-/// The bucket folders holding a user's uploaded photos and their thumbnails.
-pub fn user_file_folders(user_id: &str) -> [String; 2] {
+/// The bucket folders holding a user's uploaded photos and their thumbnails, and their
+/// exports.
+pub fn user_file_folders(user_id: &str) -> [String; 3] {
     [
         format!("uploads/{user_id}"),
         format!("thumbnails/uploads/{user_id}"),
+        export::folder(user_id),
     ]
 }
 
@@ -104,7 +114,54 @@ pub struct Erased {
     pub files: usize,
 }
 
-/// Deletes everything `user_id` owns. Safe to repeat: a second run finds nothing.
+/// Closes `user_id`'s account at once, in one transaction with the erasure `job` that will
+/// delete the rest: the profile goes (from every public view, and every write of a token
+/// still in flight is refused by its open-account check; a refresh finds no account) and
+/// so do the provider links (a new login starts a new account). Bounded: one read and one
+/// transaction of a few writes. Returns the job as stored: `job`, or the one an earlier
+/// request started (a repeated `DELETE` starts nothing new).
+pub async fn close_account(store: &dyn Store, user_id: &str, job: &Job) -> Result<Job, ApiError> {
+    let mut links = Vec::new();
+    if let Some((profile, _)) = load_profile(store, user_id).await? {
+        links.extend(profile.identities.iter().map(|i| Write::Delete {
+            key: identity_key(i.provider, &i.subject),
+            condition: Condition::None,
+        }));
+    }
+    let mut job_write = job.create()?;
+    // Twice at most: once as asked, once more in place of a finished job of the same id.
+    for _ in 0..2 {
+        let mut writes = vec![
+            job_write,
+            Write::Delete {
+                key: profile_key(user_id),
+                condition: Condition::None,
+            },
+        ];
+        writes.extend(links.iter().cloned());
+        match store.transact(writes).await {
+            Ok(()) => return Ok(job.clone()),
+            Err(StoreError::TransactionCanceled { failed }) if failed.contains(&0) => {
+                match job::load(store, &job.job_id).await? {
+                    Some((earlier, version)) if earlier.state == JobState::Done => {
+                        job_write = job.replace(version)?;
+                    }
+                    Some((earlier, _)) => return Ok(earlier),
+                    None => job_write = job.create()?,
+                }
+            }
+            Err(err) => return Err(err.into()),
+        }
+    }
+    Err(ApiError::busy(
+        "erasure_busy",
+        "the erasure changed meanwhile; try again",
+        1,
+    ))
+}
+
+/// Deletes everything `user_id` owns. Safe to repeat and to stop anywhere: a second run
+/// finds only what the first left.
 pub async fn erase(
     store: &dyn Store,
     blobs: &dyn Blobs,

@@ -3,15 +3,30 @@
 //! | item | pk / sk | index |
 //! |---|---|---|
 //! | best | `COURSE#<courseId>` / `BEST#<userId>` | gsi1 `BOARD#<courseId>` / `<seconds>#<started ms>#<userId>` |
+//! | minute count | `COURSE#<courseId>` / `RANKM#<minutes>` | – |
+//! | second count | `COURSE#<courseId>` / `RANKS#<seconds>` | – |
 //!
 //! Replacing a best is a version-conditioned write after reading it, and only a faster run
 //! (or as fast and earlier) replaces it: two runs finishing together cannot lose the better
-//! one. Ties rank by who ran the time first. A rank is the count of entries up to and
-//! including one's own (one Query with Select COUNT).
+//! one. Ties rank by who ran the time first.
+//!
+//! A rank is exact at a cost that does not grow with the board ([`rank_of`]). Every entry
+//! is counted in two counters: one per whole minute of its time and one per second; both
+//! move in the same transaction as the entry itself, so they are always the board's exact
+//! histogram. Rank = the entries of every faster minute (one Query of the minute counters,
+//! at most one per minute of running time: about 40 for a 5 km course, however many run
+//! it) + the entries of the faster seconds of my own minute (at most 59 counters) + my place
+//! among those of my very second (a COUNT of the board from that second to my own entry:
+//! only the ties). The three reads go in parallel. Counting the board up to one's entry
+//! instead read 80,000 index entries for rank 80,000 (BENCHMARKS.md, "Cost at scale").
 
 use runcrew_shared::ApiError;
 use runcrew_shared::store::versioned::{Change, Versioned};
-use runcrew_shared::store::{Index, Item, Key, Query, SortRange, Store, from_body, to_body};
+use std::collections::BTreeMap;
+
+use runcrew_shared::store::{
+    Index, Item, Key, MAX_PAGE, Query, SortRange, Store, Write, from_body, read_all, to_body,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::run::{Run, course_runs_partition, padded_seconds};
@@ -50,6 +65,59 @@ pub fn board_partition(course_id: &str) -> String {
 
 /// Attempts at a conditional replacement before giving up to a busy board.
 const ATTEMPTS: u32 = 10;
+
+/// The counter attribute of the rank counters.
+const COUNT: &str = "count";
+
+fn course_partition(course_id: &str) -> String {
+    format!("COURSE#{course_id}")
+}
+
+/// The sort key of the counter of the entries whose time falls in `minute` (whole minutes).
+fn minute_counter(minute: i64) -> String {
+    format!("RANKM#{minute:07}")
+}
+
+/// The sort key of the counter of the entries whose time is exactly `seconds`.
+fn second_counter(seconds: i64) -> String {
+    format!("RANKS#{}", padded_seconds(seconds))
+}
+
+/// The counter moves that go with a board change: -1 for each entry leaving, +1 for each
+/// arriving, netted per counter (an entry replaced within the same second moves none), as
+/// writes for the change's transaction.
+fn counter_moves(course_id: &str, leaving: Option<&Best>, arriving: Option<&Best>) -> Vec<Write> {
+    let mut deltas: BTreeMap<String, i64> = BTreeMap::new();
+    for (best, delta) in [(leaving, -1), (arriving, 1)] {
+        if let Some(best) = best {
+            let seconds = best.duration_s.max(0);
+            *deltas.entry(minute_counter(seconds / 60)).or_default() += delta;
+            *deltas.entry(second_counter(seconds)).or_default() += delta;
+        }
+    }
+    deltas
+        .into_iter()
+        .filter(|(_, delta)| *delta != 0)
+        .map(|(sk, delta)| Write::Add {
+            key: Key::new(course_partition(course_id), sk),
+            field: COUNT.into(),
+            delta,
+        })
+        .collect()
+}
+
+/// `change` with the counter moves of replacing `leaving` by `arriving`.
+fn with_counters<T>(
+    mut change: Change<T>,
+    course_id: &str,
+    leaving: Option<&Best>,
+    arriving: Option<&Best>,
+) -> Change<T> {
+    for write in counter_moves(course_id, leaving, arriving) {
+        change = change.with(write);
+    }
+    change
+}
 
 impl Best {
     fn of(run: &Run, course_id: &str) -> Best {
@@ -99,6 +167,29 @@ impl Best {
     }
 }
 
+/// The items of a board holding exactly `entries` (one per runner, of one course or
+/// several): each entry, and the rank counters that count them. For loading a board in
+/// bulk (the scale benchmark), or rebuilding the counters of a board written before they
+/// existed.
+pub fn board_items(entries: &[Best]) -> Result<Vec<Item>, ApiError> {
+    let mut counts: BTreeMap<Key, i64> = BTreeMap::new();
+    let mut items = Vec::with_capacity(entries.len() + 64);
+    for best in entries {
+        items.push(best.to_item(1)?);
+        for write in counter_moves(&best.course_id, None, Some(best)) {
+            if let Write::Add { key, delta, .. } = write {
+                *counts.entry(key).or_default() += delta;
+            }
+        }
+    }
+    for (key, count) in counts {
+        let mut body = serde_json::Map::new();
+        body.insert(COUNT.into(), count.into());
+        items.push(Item::new(key, body));
+    }
+    Ok(items)
+}
+
 /// Puts `run` on its course's board if it beats the runner's best. Returns whether the run
 /// holds the runner's place now (also when it already did: offering a run twice is safe).
 /// Only runs that may be on the board count ([`Run::on_board`]): a private run never
@@ -111,18 +202,23 @@ pub async fn offer(store: &dyn Store, run: &Run) -> Result<bool, ApiError> {
     Versioned::new(best_key(course_id, &run.user_id))
         .attempts(ATTEMPTS)
         .apply(store, |current| async move {
-            if let Some(item) = &current {
-                let held = Best::from_item(item)?;
+            let held = current.as_ref().map(Best::from_item).transpose()?;
+            if let Some(held) = &held {
                 // Already this run's place: the projector (from the table's stream) got
                 // here first, and the run is still the runner's best.
                 if held.run_id == candidate.run_id {
                     return Ok::<_, ApiError>(Change::keep(true));
                 }
-                if !candidate.beats(&held) {
+                if !candidate.beats(held) {
                     return Ok(Change::keep(false));
                 }
             }
-            Ok(Change::put(candidate.to_item(0)?, true))
+            Ok(with_counters(
+                Change::put(candidate.to_item(0)?, true),
+                course_id,
+                held.as_ref(),
+                Some(candidate),
+            ))
         })
         .await
         .map_err(|err| {
@@ -152,12 +248,21 @@ pub async fn withdraw(store: &dyn Store, run: &Run) -> Result<(), ApiError> {
             let Some(item) = current else {
                 return Ok(Change::keep(()));
             };
-            if Best::from_item(&item)?.run_id != run.run_id {
+            let held = Best::from_item(&item)?;
+            if held.run_id != run.run_id {
                 return Ok(Change::keep(()));
             }
             Ok(match next_best(store, course_id, run).await? {
-                Some(next) => Change::put(Best::of(&next, course_id).to_item(0)?, ()),
-                None => Change::delete(()),
+                Some(next) => {
+                    let next = Best::of(&next, course_id);
+                    with_counters(
+                        Change::put(next.to_item(0)?, ()),
+                        course_id,
+                        Some(&held),
+                        Some(&next),
+                    )
+                }
+                None => with_counters(Change::delete(()), course_id, Some(&held), None),
             })
         })
         .await
@@ -200,19 +305,100 @@ async fn next_best(
     }
 }
 
-/// The rank of the entry with board key `board_key`: entries up to and including it, one
-/// COUNT Query instead of reading the board down to it.
-pub async fn rank_of(
+/// Takes `user_id` off `course_id`'s board, whatever run holds the place (erasing the
+/// account), with the entry's counters. Returns whether there was an entry.
+pub async fn remove_runner(
     store: &dyn Store,
     course_id: &str,
-    board_key: &str,
+    user_id: &str,
+) -> Result<bool, ApiError> {
+    Versioned::new(best_key(course_id, user_id))
+        .attempts(ATTEMPTS)
+        .apply(store, |current| async move {
+            let Some(item) = current else {
+                return Ok::<_, ApiError>(Change::keep(false));
+            };
+            let held = Best::from_item(&item)?;
+            Ok(with_counters(
+                Change::delete(true),
+                course_id,
+                Some(&held),
+                None,
+            ))
+        })
+        .await
+        .map_err(|err| {
+            err.or_conflict(|| {
+                ApiError::busy("leaderboard_busy", "the leaderboard changed too often", 1)
+            })
+        })
+}
+
+/// The sum of the rank counters of `course_id` between two sort keys, inclusive.
+async fn counted(
+    store: &dyn Store,
+    course_id: &str,
+    from: String,
+    to: String,
 ) -> Result<usize, ApiError> {
-    Ok(store
-        .count(
-            &Query::index(Index::Gsi1, board_partition(course_id))
-                .range(SortRange::AtMost(board_key.to_owned())),
+    let counters = read_all(
+        store,
+        Query::partition(course_partition(course_id))
+            .range(SortRange::Between(from, to))
+            .limit(MAX_PAGE),
+    )
+    .await?;
+    let total: i64 = counters.iter().filter_map(|c| c.i64(COUNT)).sum();
+    Ok(usize::try_from(total).unwrap_or(0))
+}
+
+/// The rank of `best` on its board: the entries before it and itself, exactly, from the
+/// rank counters and the ties (see the module's comment), in one round of three reads
+/// whose size does not grow with the board.
+pub async fn rank_of(store: &dyn Store, best: &Best) -> Result<usize, ApiError> {
+    let course_id = best.course_id.as_str();
+    let seconds = best.duration_s.max(0);
+    let minute = seconds / 60;
+    let faster_minutes = async {
+        if minute == 0 {
+            return Ok(0);
+        }
+        counted(
+            store,
+            course_id,
+            minute_counter(0),
+            minute_counter(minute - 1),
         )
-        .await?)
+        .await
+    };
+    let faster_seconds = async {
+        if seconds == minute * 60 {
+            return Ok(0);
+        }
+        counted(
+            store,
+            course_id,
+            second_counter(minute * 60),
+            second_counter(seconds - 1),
+        )
+        .await
+    };
+    let ties_up_to_mine = async {
+        Ok::<_, ApiError>(
+            store
+                .count(
+                    &Query::index(Index::Gsi1, board_partition(course_id)).range(
+                        SortRange::Between(
+                            format!("{}#", padded_seconds(seconds)),
+                            best.board_key(),
+                        ),
+                    ),
+                )
+                .await?,
+        )
+    };
+    let (minutes, seconds, ties) = tokio::join!(faster_minutes, faster_seconds, ties_up_to_mine);
+    Ok(minutes? + seconds? + ties?)
 }
 
 #[cfg(test)]
@@ -249,6 +435,70 @@ mod tests {
         // when it is offered again (the request's own attempt, after the projector's)
         // then it is still the runner's best, and the answer says so
         assert!(offer(&store, &run).await.expect("second offer"));
+    }
+
+    /// A public run on course `c1` by `user` of `seconds`, started at `started_ms`.
+    fn run_of(user: &str, seconds: i64, started_ms: i64) -> Run {
+        serde_json::from_value(serde_json::json!({
+            "run_id": format!("{user}-{seconds}-{started_ms}"), "user_id": user,
+            "started_at": "2026-11-22T07:00:00Z", "started_ms": started_ms,
+            "utc_offset_minutes": 0, "local_date": "2026-11-22",
+            "duration_s": seconds, "distance_m": 5000.0, "course_id": "c1",
+            "source": "app", "visibility": "public", "created_at": "2026-11-22T07:10:00Z"
+        }))
+        .expect("a run")
+    }
+
+    /// Every entry of the board with the rank [`rank_of`] gives it, against its place in
+    /// the board read whole (the rank by definition).
+    async fn ranks_against_the_board(store: &dyn Store) -> Vec<(usize, usize)> {
+        let board = read_all(store, Query::index(Index::Gsi1, board_partition("c1")))
+            .await
+            .expect("board");
+        let mut ranks = Vec::new();
+        for (place, item) in board.iter().enumerate() {
+            let best = Best::from_item(item).expect("an entry");
+            ranks.push((rank_of(store, &best).await.expect("rank"), place + 1));
+        }
+        ranks
+    }
+
+    #[tokio::test]
+    async fn ranks_from_the_counters_are_the_places_on_the_board_through_every_change() {
+        // given 40 runners with times across several minutes, ties within a second (ran
+        // at different moments), whole minutes and sub-minute times
+        let store = runcrew_shared::store::embedded::EmbeddedStore::in_memory(
+            runcrew_shared::store::cursor::CursorCodec::new("l".repeat(32)),
+        );
+        let mut runs = Vec::new();
+        for i in 0..40_i64 {
+            let seconds = [59, 60, 61, 119, 120, 1500, 1500, 1501, 1559, 1560][(i % 10) as usize]
+                + (i / 20) * 7;
+            let run = run_of(&format!("u{i:02}"), seconds, 1_000 + (i * 37) % 11);
+            assert!(offer(&store, &run).await.expect("offer"));
+            runs.push(run);
+        }
+        // then every rank is the entry's place
+        let ranks = ranks_against_the_board(&store).await;
+        assert_eq!(ranks.len(), 40);
+        assert!(ranks.iter().all(|(rank, place)| rank == place), "{ranks:?}");
+
+        // when some improve (one within the same second, earlier), one's best run is
+        // deleted (the next best takes over) and one runner is taken off the board
+        for (user, seconds, started) in [("u05", 30, 5), ("u16", 1500, 1), ("u33", 1200, 9)] {
+            offer(&store, &run_of(user, seconds, started))
+                .await
+                .expect("improve");
+        }
+        withdraw(&store, &runs[7])
+            .await
+            .expect("withdraw without a next best");
+        assert!(remove_runner(&store, "c1", "u12").await.expect("removed"));
+        assert!(!remove_runner(&store, "c1", "u12").await.expect("twice"));
+        // then the ranks are still exactly the places
+        let ranks = ranks_against_the_board(&store).await;
+        assert_eq!(ranks.len(), 38);
+        assert!(ranks.iter().all(|(rank, place)| rank == place), "{ranks:?}");
     }
 
     #[test]

@@ -11,18 +11,21 @@
 //! - [`course`], [`reaction`], [`review`]: courses, likes and favorites, reviews;
 //! - [`run`], [`leaderboard`], [`stats`]: runs and their paths, the per-course boards,
 //!   totals and personal records;
-//! - [`follow`]: the social graph;
+//! - [`follow`]: the social graph; [`feed`]: the feed, fanned out to followers on write;
 //! - [`event`]: group runs, their roster (capacity and waitlist), calendar files;
 //! - [`notification`]: the inbox, device tokens, notification settings and push jobs;
 //! - [`strava`]: the Strava connection, connect state, imports and the shared budget;
 //! - [`author`]: the name and avatar shown beside what someone wrote or ran;
-//! - [`idempotency`]: `Idempotency-Key` answers kept in the caller's partition.
+//! - [`idempotency`]: `Idempotency-Key` answers kept in the caller's partition;
+//! - [`job`]: work that grows with the data (erasure, course deletion), done in steps.
 
 pub mod author;
 pub mod course;
 pub mod event;
+pub mod feed;
 pub mod follow;
 pub mod idempotency;
+pub mod job;
 pub mod leaderboard;
 pub mod notification;
 pub mod profile;

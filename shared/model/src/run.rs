@@ -3,7 +3,7 @@
 //!
 //! | item | pk / sk | indexes |
 //! |---|---|---|
-//! | run | `USER#<userId>` / `RUN#<runId>` | public, not Strava: gsi1 `RUNFEED#<userId>` / id (the feed); public, on a course, plausible, not Strava: gsi2 `RUNS#<userId>#<courseId>` / `<seconds>#<runId>` (the runner's next best) |
+//! | run | `USER#<userId>` / `RUN#<runId>` | public, not Strava: gsi1 `RUNFEED#<userId>` / id (the feed); public, on a course, plausible, not Strava: gsi2 `RUNS#<userId>#<courseId>` / `<seconds>#<runId>` (the runner's next best); not flagged, 1 km or more: gsi3 `RECORDRUNS#<userId>#<band>` / `<pace>#<runId>` (the next personal record, [`crate::stats::record_band`]) |
 //! | path | `USER#<userId>` / `RUNPATH#<runId>` | – |
 //!
 //! Run ids are UUIDv7 stamped with the run's start, so "newest first" is by when it was run.
@@ -488,6 +488,9 @@ impl Run {
                 course_runs_partition(&self.user_id, course_id),
                 format!("{}#{}", padded_seconds(self.duration_s), self.run_id),
             );
+        }
+        if let Some((partition, sort)) = crate::stats::record_band(self) {
+            item = item.with_index(Index::Gsi3, partition, sort);
         }
         Ok(item)
     }

@@ -4,11 +4,18 @@
 //! |---|---|
 //! | totals | `USER#<userId>` / `STATS#W#<iso year>-W<week>`, `STATS#M#<yyyy-mm>`, `STATS#Y#<yyyy>`, `STATS#ALL` |
 //! | records | `USER#<userId>` / `RECORDS` |
+//! | (run index) | gsi3 `RECORDRUNS#<userId>#<band>` / `<pace>#<runId>` on each run that may set records |
 //!
 //! A run counts in the week, month and year of its local start date (its own UTC offset):
 //! a run at 23:30 on a Sunday in Seoul is in that week even though it is Sunday afternoon in
 //! UTC. The totals move in the run's own transaction (created on first use); "this week"
 //! is read in the runner's profile time zone.
+//!
+//! When a record's run is deleted, the next record at each distance is the fastest pace
+//! among the runs that cover it. Runs are indexed by pace in five bands (how many record
+//! distances they cover, [`record_band`]), so the first entries of the bands at or above a
+//! distance hold its next record: five Queries of a few entries, in parallel, instead of
+//! every run the runner ever recorded.
 //!
 //! The rules (which buckets a date falls in, what record a run sets, what is left when a
 //! run goes) are plain functions here; [`offer_records`] and [`withdraw_records`] only
@@ -16,12 +23,12 @@
 
 use runcrew_shared::ApiError;
 use runcrew_shared::store::versioned::{Change, Versioned};
-use runcrew_shared::store::{Item, Key, MAX_PAGE, Store, Write, read_all};
+use runcrew_shared::store::{Index, Item, Key, Query, Store, Write};
 use serde_json::{Map, Value, json};
 use time::{Date, OffsetDateTime};
 
 use crate::profile::user_partition;
-use crate::run::{Run, runs_of};
+use crate::run::Run;
 
 /// The distances of personal records, by the name the API shows them under: the race
 /// distances runners compare themselves on (a half marathon is 21,097.5 m, not 21 km).
@@ -145,6 +152,64 @@ pub fn candidates(run: &Run) -> Vec<(&'static str, Value)> {
         .collect()
 }
 
+/// The gsi3 key of `run` among its runner's record candidates: the band is how many record
+/// distances it covers (1 to 5), the sort its pace (microseconds per metre, zero-padded) and
+/// then its id (earliest first among equal paces, as records keep ties with who ran first).
+/// `None` for a run that sets no record (flagged, or under 1 km).
+pub fn record_band(run: &Run) -> Option<(String, String)> {
+    if !may_set_records(run) || run.distance_m <= 0.0 {
+        return None;
+    }
+    let band = RECORD_DISTANCES
+        .iter()
+        .filter(|(_, metres)| run.distance_m >= *metres)
+        .count();
+    if band == 0 {
+        return None;
+    }
+    let pace = (run.duration_s as f64 * 1_000_000.0 / run.distance_m).round() as u64;
+    Some((
+        record_band_partition(&run.user_id, band),
+        format!("{pace:012}#{}", run.run_id),
+    ))
+}
+
+fn record_band_partition(user_id: &str, band: usize) -> String {
+    format!("RECORDRUNS#{user_id}#{band}")
+}
+
+/// Entries read from each band when a record's run is deleted: the fastest, and enough
+/// more to step over the deleted run while the index still lists it.
+const BAND_ENTRIES: usize = 3;
+
+/// The runs that may hold `user_id`'s records once `deleted` is gone: the fastest few of
+/// each band, in run order (earliest first), for [`rebuilt`].
+async fn record_candidates(
+    store: &dyn Store,
+    user_id: &str,
+    deleted: &str,
+) -> Result<Vec<Run>, ApiError> {
+    let pages =
+        futures::future::try_join_all((1..=RECORD_DISTANCES.len()).map(|band| async move {
+            store
+                .query(
+                    &Query::index(Index::Gsi3, record_band_partition(user_id, band))
+                        .limit(BAND_ENTRIES),
+                )
+                .await
+        }))
+        .await?;
+    let mut runs = pages
+        .iter()
+        .flat_map(|page| page.items.iter())
+        .map(Run::from_item)
+        .collect::<Result<Vec<_>, _>>()?;
+    runs.retain(|r| r.run_id != deleted);
+    runs.sort_by(|a, b| a.run_id.cmp(&b.run_id));
+    runs.dedup_by(|a, b| a.run_id == b.run_id);
+    Ok(runs)
+}
+
 /// Whether `candidate` beats `current` (none: anything does). Strictly faster only: an
 /// equal time leaves the record with whoever ran it first.
 pub fn faster(candidate: &Value, current: Option<&Value>) -> bool {
@@ -231,7 +296,8 @@ pub async fn offer_records(store: &dyn Store, run: &Run) -> Result<(), ApiError>
 }
 
 /// After `run` was deleted: if it held a record ([`holds`]), the records are rebuilt from
-/// every remaining run ([`rebuilt`]; rare, so a full read of the runner's runs is fine).
+/// the fastest runs of each band ([`record_candidates`], [`rebuilt`]): the same records a
+/// read of every remaining run would give, at a cost that does not grow with the runs.
 pub async fn withdraw_records(store: &dyn Store, run: &Run) -> Result<(), ApiError> {
     let key = records_key(&run.user_id);
     let key = &key;
@@ -244,11 +310,7 @@ pub async fn withdraw_records(store: &dyn Store, run: &Run) -> Result<(), ApiErr
             if !records_of(&item).is_some_and(|r| holds(r, &run.run_id)) {
                 return Ok(Change::keep(()));
             }
-            let runs = read_all(store, runs_of(&run.user_id).limit(MAX_PAGE)).await?;
-            let runs = runs
-                .iter()
-                .map(Run::from_item)
-                .collect::<Result<Vec<_>, ApiError>>()?;
+            let runs = record_candidates(store, &run.user_id, &run.run_id).await?;
             Ok(Change::put(
                 records_item(key, rebuilt(&runs, &run.run_id)),
                 (),
@@ -310,6 +372,94 @@ mod tests {
             }),
             ..run
         }
+    }
+
+    #[tokio::test]
+    async fn deleting_record_runs_one_after_another_leaves_what_every_run_would_give() {
+        // given 300 runs of every length from 0.5 to 45 km at varied paces (some flagged,
+        // some equal), stored with their index keys, and the records they set
+        let store = runcrew_shared::store::embedded::EmbeddedStore::in_memory(
+            runcrew_shared::store::cursor::CursorCodec::new("s".repeat(32)),
+        );
+        let mut seed: u64 = 7;
+        let mut next = move |below: u64| {
+            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            (seed >> 33) % below
+        };
+        let mut runs = Vec::new();
+        for i in 0..300 {
+            let metres = 500.0 + (next(4_450) * 10) as f64;
+            let pace = 240 + next(180) as i64;
+            let mut r = run(
+                &format!("r{i:04}"),
+                metres,
+                pace * metres as i64 / 1000,
+                "2026-11-20",
+            );
+            if i % 37 == 0 {
+                r = flagged(r);
+            }
+            store
+                .put(
+                    r.to_item().expect("item"),
+                    runcrew_shared::store::Condition::None,
+                )
+                .await
+                .expect("put");
+            offer_records(&store, &r).await.expect("offer");
+            runs.push(r);
+        }
+        // when the holder of some record is deleted, twelve times over
+        for _ in 0..12 {
+            let item = store
+                .get(&records_key("u"))
+                .await
+                .expect("get")
+                .expect("records");
+            let held = records_of(&item).expect("records").clone();
+            let holder = held["5k"]["run_id"]
+                .as_str()
+                .or(held["1k"]["run_id"].as_str())
+                .expect("a holder")
+                .to_owned();
+            let gone = runs
+                .iter()
+                .position(|r| r.run_id == holder)
+                .expect("the run");
+            let gone = runs.remove(gone);
+            store
+                .delete(
+                    &crate::run::run_key("u", &gone.run_id),
+                    runcrew_shared::store::Condition::None,
+                )
+                .await
+                .expect("delete");
+            withdraw_records(&store, &gone).await.expect("withdraw");
+            // then the records are those of every remaining run
+            let item = store
+                .get(&records_key("u"))
+                .await
+                .expect("get")
+                .expect("records");
+            assert_eq!(
+                records_of(&item).cloned(),
+                Some(rebuilt(&runs, &gone.run_id))
+            );
+        }
+    }
+
+    #[test]
+    fn a_run_is_indexed_in_the_band_of_the_distances_it_covers() {
+        // a 12 km run covers 1k, 5k and 10k: band 3; 800 m covers none; flagged, none
+        let (partition, sort) =
+            record_band(&run("r1", 12_000.0, 3_600, "2026-11-20")).expect("a band");
+        assert_eq!(partition, "RECORDRUNS#u#3");
+        assert_eq!(sort, "000000300000#r1");
+        assert_eq!(record_band(&run("r2", 800.0, 300, "2026-11-20")), None);
+        assert_eq!(
+            record_band(&flagged(run("r3", 5_000.0, 1_500, "2026-11-20"))),
+            None
+        );
     }
 
     /// The records `runs` set, one after the other.

@@ -99,6 +99,10 @@ pub enum QueueBackend {
         push_url: Option<String>,
         /// `STRAVA_QUEUE_URL`: the queue of Strava imports.
         strava_url: Option<String>,
+        /// `JOBS_QUEUE_URL`: the queue of job steps (erasure, course deletion).
+        jobs_url: Option<String>,
+        /// `FEED_QUEUE_URL`: the queue of feed fan-out steps.
+        feed_url: Option<String>,
     },
 }
 
@@ -494,6 +498,8 @@ impl QueueBackend {
             endpoint: get("SQS_ENDPOINT"),
             push_url: get("PUSH_QUEUE_URL"),
             strava_url: get("STRAVA_QUEUE_URL"),
+            jobs_url: get("JOBS_QUEUE_URL"),
+            feed_url: get("FEED_QUEUE_URL"),
         };
         match get("QUEUES").as_deref() {
             Some("memory") => QueueBackend::Memory,

@@ -28,6 +28,12 @@ pub enum QueueName {
     Push,
     /// Strava imports (a sweep's, a sync-all, a webhook event), consumed by `strava-import`.
     Strava,
+    /// Steps of jobs that grow with the data (erasure, course deletion), consumed by
+    /// `jobs-run`.
+    Jobs,
+    /// Feed fan-out steps (a run to its runner's followers, a follow's backfill), consumed
+    /// by `feed-writer`.
+    Feed,
 }
 
 impl QueueName {
@@ -36,6 +42,8 @@ impl QueueName {
         match self {
             QueueName::Push => "push",
             QueueName::Strava => "strava",
+            QueueName::Jobs => "jobs",
+            QueueName::Feed => "feed",
         }
     }
 }

@@ -7,6 +7,8 @@
 //! when it restarts an expired counter); `transact` 1 TransactWriteItems.
 
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -14,10 +16,10 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, Delete, GlobalSecondaryIndex,
-    KeySchemaElement, KeyType, KeysAndAttributes, Projection, ProjectionType, Put, ReturnValue,
-    ScalarAttributeType, Select, StreamSpecification, StreamViewType, TimeToLiveSpecification,
-    TransactWriteItem, Update,
+    AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, ConsumedCapacity, Delete,
+    GlobalSecondaryIndex, KeySchemaElement, KeyType, KeysAndAttributes, Projection, ProjectionType,
+    Put, ReturnConsumedCapacity, ReturnValue, ScalarAttributeType, Select, StreamSpecification,
+    StreamViewType, TimeToLiveSpecification, TransactWriteItem, Update,
 };
 use backon::{ExponentialBuilder, RetryableWithContext};
 use serde_json::{Map, Value};
@@ -62,6 +64,51 @@ pub struct DynamoStore {
     client: Client,
     table: String,
     cursors: CursorCodec,
+    meter: Option<Arc<CapacityMeter>>,
+}
+
+/// Read and write capacity units the table reported (`ReturnConsumedCapacity: TOTAL`), for
+/// measuring what a route costs (the scale benchmark); off unless attached with
+/// [`DynamoStore::with_capacity_meter`], so no call asks for it in production.
+#[derive(Debug, Default)]
+pub struct CapacityMeter {
+    /// Thousandths of a read unit.
+    read_milli: AtomicU64,
+    /// Thousandths of a write unit.
+    write_milli: AtomicU64,
+}
+
+/// Units, counted in thousandths so they add up exactly in an atomic.
+fn milli(units: f64) -> u64 {
+    (units * 1000.0).round().max(0.0) as u64
+}
+
+impl CapacityMeter {
+    /// Read units since the last [`CapacityMeter::reset`].
+    pub fn read_units(&self) -> f64 {
+        self.read_milli.load(Ordering::SeqCst) as f64 / 1000.0
+    }
+
+    /// Write units since the last [`CapacityMeter::reset`].
+    pub fn write_units(&self) -> f64 {
+        self.write_milli.load(Ordering::SeqCst) as f64 / 1000.0
+    }
+
+    /// Starts counting again.
+    pub fn reset(&self) {
+        self.read_milli.store(0, Ordering::SeqCst);
+        self.write_milli.store(0, Ordering::SeqCst);
+    }
+
+    fn read(&self, consumed: &[ConsumedCapacity]) {
+        let units: f64 = consumed.iter().filter_map(|c| c.capacity_units).sum();
+        self.read_milli.fetch_add(milli(units), Ordering::SeqCst);
+    }
+
+    fn wrote(&self, consumed: &[ConsumedCapacity]) {
+        let units: f64 = consumed.iter().filter_map(|c| c.capacity_units).sum();
+        self.write_milli.fetch_add(milli(units), Ordering::SeqCst);
+    }
 }
 
 fn s(v: &str) -> AttributeValue {
@@ -240,6 +287,30 @@ impl DynamoStore {
             client,
             table: table.into(),
             cursors,
+            meter: None,
+        }
+    }
+
+    /// Asks DynamoDB for the capacity every call consumes and adds it to `meter`.
+    pub fn with_capacity_meter(mut self, meter: Arc<CapacityMeter>) -> Self {
+        self.meter = Some(meter);
+        self
+    }
+
+    /// `TOTAL` when a meter is attached.
+    fn capacity(&self) -> Option<ReturnConsumedCapacity> {
+        self.meter.as_ref().map(|_| ReturnConsumedCapacity::Total)
+    }
+
+    fn metered_read(&self, consumed: Option<&ConsumedCapacity>) {
+        if let (Some(meter), Some(c)) = (&self.meter, consumed) {
+            meter.read(std::slice::from_ref(c));
+        }
+    }
+
+    fn metered_write(&self, consumed: Option<&ConsumedCapacity>) {
+        if let (Some(meter), Some(c)) = (&self.meter, consumed) {
+            meter.wrote(std::slice::from_ref(c));
         }
     }
 
@@ -293,12 +364,16 @@ impl DynamoStore {
             .client
             .batch_get_item()
             .request_items(&self.table, pending)
+            .set_return_consumed_capacity(self.capacity())
             .send()
             .await
         {
             Ok(out) => out,
             Err(err) => return (read, Err(Unfinished::Failed(classify(err)))),
         };
+        if let Some(meter) = &self.meter {
+            meter.read(out.consumed_capacity());
+        }
         for attrs in out
             .responses
             .and_then(|mut r| r.remove(&self.table))
@@ -488,9 +563,11 @@ impl DynamoStore {
             .set_consistent_read(query.index.is_none().then_some(true))
             .limit(limit)
             .set_exclusive_start_key(start)
+            .set_return_consumed_capacity(self.capacity())
             .send()
             .await
             .map_err(classify)?;
+        self.metered_read(out.consumed_capacity());
         let items = out
             .items
             .unwrap_or_default()
@@ -588,9 +665,11 @@ impl Store for DynamoStore {
             .table_name(&self.table)
             .set_key(Some(key_attrs(key)))
             .consistent_read(true)
+            .set_return_consumed_capacity(self.capacity())
             .send()
             .await
             .map_err(classify)?;
+        self.metered_read(out.consumed_capacity());
         match out.item {
             None => Ok(None),
             Some(attrs) => {
@@ -632,29 +711,35 @@ impl Store for DynamoStore {
     async fn put(&self, item: Item, condition: Condition) -> Result<(), StoreError> {
         item.validate()?;
         let cond = condition_expr(&condition, now_epoch_seconds());
-        self.client
+        let out = self
+            .client
             .put_item()
             .table_name(&self.table)
             .set_item(Some(to_attrs(&item)?))
             .set_condition_expression(cond.expression)
             .set_expression_attribute_values((!cond.values.is_empty()).then_some(cond.values))
+            .set_return_consumed_capacity(self.capacity())
             .send()
             .await
             .map_err(classify)?;
+        self.metered_write(out.consumed_capacity());
         Ok(())
     }
 
     async fn delete(&self, key: &Key, condition: Condition) -> Result<(), StoreError> {
         let cond = condition_expr(&condition, now_epoch_seconds());
-        self.client
+        let out = self
+            .client
             .delete_item()
             .table_name(&self.table)
             .set_key(Some(key_attrs(key)))
             .set_condition_expression(cond.expression)
             .set_expression_attribute_values((!cond.values.is_empty()).then_some(cond.values))
+            .set_return_consumed_capacity(self.capacity())
             .send()
             .await
             .map_err(classify)?;
+        self.metered_write(out.consumed_capacity());
         Ok(())
     }
 
@@ -718,9 +803,11 @@ impl Store for DynamoStore {
                 .set_consistent_read(query.index.is_none().then_some(true))
                 .select(Select::Count)
                 .set_exclusive_start_key(start.take())
+                .set_return_consumed_capacity(self.capacity())
                 .send()
                 .await
                 .map_err(classify)?;
+            self.metered_read(out.consumed_capacity());
             total += usize::try_from(out.count).unwrap_or(0);
             match out.last_evaluated_key {
                 Some(last) if !last.is_empty() => start = Some(last),
@@ -754,9 +841,13 @@ impl Store for DynamoStore {
             .expression_attribute_names("#f", field)
             .set_expression_attribute_values(Some(values))
             .return_values(ReturnValue::UpdatedNew)
+            .set_return_consumed_capacity(self.capacity())
             .send()
             .await
             .map_err(classify);
+        if let Ok(out) = &result {
+            self.metered_write(out.consumed_capacity());
+        }
         match result {
             Ok(out) => out
                 .attributes
@@ -793,10 +884,16 @@ impl Store for DynamoStore {
                 .client
                 .transact_write_items()
                 .set_transact_items(Some(actions.clone()))
+                .set_return_consumed_capacity(self.capacity())
                 .send()
                 .await;
             match sent {
-                Ok(_) => return Ok(()),
+                Ok(out) => {
+                    if let Some(meter) = &self.meter {
+                        meter.wrote(out.consumed_capacity());
+                    }
+                    return Ok(());
+                }
                 Err(err) if conflicts < MAX_CONFLICT_RETRIES && is_transaction_conflict(&err) => {
                     conflicts += 1;
                     let pause = rand::random_range(5..=25) * u64::from(conflicts);
