@@ -234,6 +234,7 @@ async fn the_inbox_pages_newest_first_and_counts_what_is_unread() {
             actor_id: None,
             course_id: None,
             event_id: None,
+            job_id: None,
             read: false,
         };
         assert!(

@@ -62,6 +62,7 @@ fn notification(minutes_ago: i64, cause: &str) -> Notification {
         actor_id: Some("0196f1a2b3c4d5e6f708192a3b4c5d6f".into()),
         course_id: None,
         event_id: None,
+        job_id: None,
         read: false,
     }
 }

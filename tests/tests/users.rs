@@ -201,7 +201,16 @@ async fn the_export_holds_profile_identities_sessions_and_devices_but_no_secrets
     assert_eq!(response.status(), 200);
     let text = response.text().await.expect("body");
     let export: Value = serde_json::from_str(&text).expect("json");
-    // then the file holds her account, and nobody else can read its status
+    // then she is told in her inbox, with the job to fetch it from
+    let (_, inbox) = call(
+        runcrew_tests::http()
+            .get(url(&api, "/v1/notifications"))
+            .bearer_auth(bearer(&first)),
+    )
+    .await;
+    assert_eq!(inbox["items"][0]["type"], "export_ready", "{inbox}");
+    assert_eq!(inbox["items"][0]["job_id"], job["job_id"]);
+    // and the file holds her account, and nobody else can read its status
     let bob = dev_login(&api, "bob").await;
     assert_eq!(
         call(

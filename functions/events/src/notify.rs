@@ -87,6 +87,7 @@ pub fn notification(event: &Event, news: News, user_id: &str, at_ms: i64) -> Not
         actor_id: None,
         course_id: None,
         event_id: Some(event.event_id.clone()),
+        job_id: None,
         read: false,
     }
 }

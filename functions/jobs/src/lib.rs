@@ -24,8 +24,11 @@
 use lambda_http::{Body, Request, Response};
 use runcrew_model::course::delete_course;
 use runcrew_model::job::{self, Job, JobKind, JobState, step_message};
+use runcrew_model::notification::Kind;
+use runcrew_model::notification::inbox::{self, Notification, NotificationId};
+use runcrew_model::notification::job as push_job;
 use runcrew_shared::blobs::Blobs;
-use runcrew_shared::queue::QueueName;
+use runcrew_shared::queue::{QueueName, send_or_park};
 use runcrew_shared::store::Store;
 use runcrew_shared::store::budget::BudgetedStore;
 use runcrew_shared::tasks::queue::{Handled, MessageFuture, QueueFunction, QueueMessage};
@@ -102,7 +105,7 @@ pub async fn run_message(app: &App, message: &QueueMessage) -> Result<Handled, T
     let Some(job_id) = message.body.get("job_id").and_then(|v| v.as_str()) else {
         return Err(TaskError(format!("message {} names no job_id", message.id)));
     };
-    let step = step(app.store()?, app.blobs()?, job_id, STEP_STORE_CALLS).await?;
+    let step = step(app, job_id, STEP_STORE_CALLS).await?;
     if step == Step::More {
         // Sent before this message is deleted: if the send fails, this message comes back
         // and runs the step again, so the job never stalls with nothing queued.
@@ -127,12 +130,8 @@ pub enum Step {
 
 /// One step of job `job_id`: at most `allowance` store calls of its work (and two more to
 /// read and save the job).
-pub async fn step(
-    store: &dyn Store,
-    blobs: &dyn Blobs,
-    job_id: &str,
-    allowance: u64,
-) -> Result<Step, TaskError> {
+pub async fn step(app: &App, job_id: &str, allowance: u64) -> Result<Step, TaskError> {
+    let (store, blobs) = (app.store()?, app.blobs()?);
     let Some((job, _)) = job::load(store, job_id).await? else {
         tracing::warn!(job_id, "a step of a job that does not exist; nothing to do");
         return Ok(Step::Gone);
@@ -141,7 +140,9 @@ pub async fn step(
         return Ok(Step::Done);
     }
     if job.kind == JobKind::Export {
-        export(store, blobs, &job).await?;
+        if let Some(user_id) = export(store, blobs, &job).await? {
+            tell_export_ready(app, &job, &user_id).await?;
+        }
         job::record_step(store, job_id, 0, true).await?;
         return Ok(Step::Done);
     }
@@ -181,19 +182,25 @@ async fn work(store: &dyn Store, blobs: &dyn Blobs, job: &Job) -> Result<(), Api
         JobKind::DeleteCourse => {
             delete_course(store, blobs, subject).await?;
         }
-        JobKind::Export => export(store, blobs, job).await?,
+        JobKind::Export => {
+            export(store, blobs, job).await?;
+        }
     }
     Ok(())
 }
 
-/// Writes the export file of the account the job names (nothing for an account erased
-/// meanwhile: there is nothing left to hand over).
-async fn export(store: &dyn Store, blobs: &dyn Blobs, job: &Job) -> Result<(), ApiError> {
+/// Writes the export file of the account the job names; returns whose it is (`None` for
+/// an account erased meanwhile: there is nothing left to hand over).
+async fn export(
+    store: &dyn Store,
+    blobs: &dyn Blobs,
+    job: &Job,
+) -> Result<Option<String>, ApiError> {
     let Some(user_id) = job.subject.as_deref() else {
-        return Ok(());
+        return Ok(None);
     };
     let Some(account) = runcrew_erasure::export::account(store, user_id).await? else {
-        return Ok(());
+        return Ok(None);
     };
     let bytes = serde_json::to_vec(&account).map_err(|e| ApiError::Internal(e.to_string()))?;
     let size = bytes.len();
@@ -205,5 +212,38 @@ async fn export(store: &dyn Store, blobs: &dyn Blobs, job: &Job) -> Result<(), A
         )
         .await?;
     tracing::info!(job_id = %job.job_id, bytes = size, "export written");
+    Ok(Some(user_id.to_owned()))
+}
+
+/// "Your export is ready", in the inbox and as a push as the person allows. Keyed by the
+/// job (its time and id), so a step delivered again tells once.
+async fn tell_export_ready(app: &App, job: &Job, user_id: &str) -> Result<(), ApiError> {
+    let store = app.store()?;
+    let asked_ms = time::OffsetDateTime::parse(
+        &job.created_at,
+        &time::format_description::well_known::Rfc3339,
+    )
+    .map(|at| i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(0))
+    .unwrap_or(0);
+    let notification = Notification {
+        id: NotificationId::new(asked_ms, &format!("export_ready#{}", job.job_id)),
+        user_id: user_id.to_owned(),
+        kind: Kind::ExportReady,
+        title: "Your export is ready".into(),
+        body: "Download your RunCrew data within 7 days".into(),
+        actor_id: None,
+        course_id: None,
+        event_id: None,
+        job_id: Some(job.job_id.clone()),
+        read: false,
+    };
+    inbox::deliver(store, &notification).await?;
+    send_or_park(
+        app.queue()?,
+        store,
+        QueueName::Push,
+        &push_job::message(&notification)?,
+    )
+    .await;
     Ok(())
 }

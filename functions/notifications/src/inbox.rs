@@ -72,6 +72,7 @@ fn shown(notification: &Notification, actor: Option<Value>) -> Value {
         "actor": actor,
         "course_id": notification.course_id,
         "event_id": notification.event_id,
+        "job_id": notification.job_id,
         "created_at": notification.created_at(),
         "read": notification.read,
     })

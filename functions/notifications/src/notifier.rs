@@ -173,6 +173,7 @@ pub async fn compose(
                 actor_id: Some(follower.clone()),
                 course_id: None,
                 event_id: None,
+                job_id: None,
                 read: false,
             }])
         }
@@ -239,6 +240,7 @@ async fn course_news(
         actor_id: Some(actor_id.to_owned()),
         course_id: Some(course_id.to_owned()),
         event_id: None,
+        job_id: None,
         read: false,
     }])
 }
@@ -311,6 +313,7 @@ async fn overtaken(
             actor_id: Some(best.user_id.clone()),
             course_id: Some(best.course_id.clone()),
             event_id: None,
+            job_id: None,
             read: false,
         })
         .collect())

@@ -581,6 +581,7 @@ async fn tell(
         actor_id: None,
         course_id: None,
         event_id: None,
+        job_id: None,
         read: false,
     };
     inbox::deliver(store, &notification).await?;

@@ -109,6 +109,7 @@ async fn main() -> Result<(), String> {
                 actor_id: Some(user(jobs + 1)),
                 course_id: None,
                 event_id: None,
+                job_id: None,
                 read: false,
             };
             Ok(QueueMessage {

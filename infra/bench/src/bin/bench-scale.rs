@@ -312,14 +312,9 @@ impl Scale {
         let mut steps = 0;
         loop {
             steps += 1;
-            let step = runcrew_jobs::step(
-                self.counter.as_ref(),
-                self.app.blobs().expect("blobs"),
-                job_id,
-                runcrew_jobs::STEP_STORE_CALLS,
-            )
-            .await
-            .expect("a step");
+            let step = runcrew_jobs::step(&self.app, job_id, runcrew_jobs::STEP_STORE_CALLS)
+                .await
+                .expect("a step");
             if step != runcrew_jobs::Step::More {
                 break;
             }

@@ -101,6 +101,9 @@ pub struct Notification {
     /// The group run it is about, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event_id: Option<String>,
+    /// The job it is about (a finished export), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_id: Option<String>,
     /// Marked read one by one (the read-up-to mark covers the rest).
     #[serde(default)]
     pub read: bool,
@@ -123,6 +126,7 @@ impl Notification {
             "actor_id": self.actor_id,
             "course_id": self.course_id,
             "event_id": self.event_id,
+            "job_id": self.job_id,
             "created_at": self.created_at(),
             "read": self.read,
         })

@@ -39,6 +39,9 @@ pub fn push_data(notification: &Notification) -> BTreeMap<String, String> {
     if let Some(event) = &notification.event_id {
         data.insert("event_id".into(), event.clone());
     }
+    if let Some(job) = &notification.job_id {
+        data.insert("job_id".into(), job.clone());
+    }
     data
 }
 
@@ -59,6 +62,7 @@ mod tests {
             actor_id: Some("u2".into()),
             course_id: Some("c1".into()),
             event_id: None,
+            job_id: None,
             read: false,
         };
         let message = message(&notification).expect("json");

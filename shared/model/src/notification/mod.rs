@@ -44,11 +44,13 @@ pub enum Kind {
     EventCancelled,
     /// I moved up from a group run's waitlist: I have a place.
     EventPromoted,
+    /// The export of my account I asked for is ready to download.
+    ExportReady,
 }
 
 impl Kind {
     /// Every type, in the order settings list them.
-    pub const ALL: [Kind; 9] = [
+    pub const ALL: [Kind; 10] = [
         Kind::NewFollower,
         Kind::CourseLiked,
         Kind::CourseReviewed,
@@ -58,6 +60,7 @@ impl Kind {
         Kind::EventChanged,
         Kind::EventCancelled,
         Kind::EventPromoted,
+        Kind::ExportReady,
     ];
 
     /// The name in requests, settings, push data and logs.
@@ -72,6 +75,7 @@ impl Kind {
             Kind::EventChanged => "event_changed",
             Kind::EventCancelled => "event_cancelled",
             Kind::EventPromoted => "event_promoted",
+            Kind::ExportReady => "export_ready",
         }
     }
 
