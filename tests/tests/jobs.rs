@@ -237,3 +237,117 @@ async fn deleting_a_course_with_fifty_thousand_children_takes_several_steps_and_
     assert!(items_holding(&store, &course).await.is_empty());
     api.stop().await;
 }
+
+/// An app over an embedded store whose jobs queue nobody consumes: the test runs the steps.
+fn app_without_consumers() -> (
+    runcrew_shared::App,
+    Arc<runcrew_shared::store::embedded::EmbeddedStore>,
+    tempfile::TempDir,
+) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Arc::new(runcrew_shared::store::embedded::EmbeddedStore::in_memory(
+        runcrew_tests::codec(),
+    ));
+    let app = runcrew_tests::app_over(runcrew_tests::config(dir.path(), &[]), store.clone());
+    (app, store, dir)
+}
+
+fn json_of(response: &lambda_http::Response<lambda_http::Body>) -> Value {
+    serde_json::from_slice(runcrew_shared::request::body_bytes(response.body())).expect("json")
+}
+
+/// Runs job `job_id` to its end in steps of `allowance` store calls; how many steps.
+async fn run_job(app: &runcrew_shared::App, job_id: &str, allowance: u64) -> usize {
+    for steps in 1..=10_000 {
+        match runcrew_jobs::step(app, job_id, allowance)
+            .await
+            .expect("a step")
+        {
+            runcrew_jobs::Step::More => continue,
+            _ => return steps,
+        }
+    }
+    panic!("job {job_id} did not end in 10,000 steps");
+}
+
+#[tokio::test]
+async fn while_an_erasure_runs_the_same_login_cannot_open_the_account_again() {
+    // given alice logged in with the dev provider (her id follows from her name)
+    let (app, _store, _dir) = app_without_consumers();
+    let first = runcrew_auth::LOGIN
+        .call(&app, runcrew_tests::sample("auth-login"))
+        .await;
+    assert_eq!(first.status(), 201);
+    // when she erases her account, before the job has run
+    let answer = runcrew_users::ME_DELETE
+        .call(&app, runcrew_tests::sample("users-me-delete"))
+        .await;
+    assert_eq!(answer.status(), 202);
+    let job_id = json_of(&answer)["job_id"]
+        .as_str()
+        .expect("a job")
+        .to_owned();
+    // then logging in again as alice is refused: the account is closed, not reopened
+    let again = runcrew_auth::LOGIN
+        .call(&app, runcrew_tests::sample("auth-login"))
+        .await;
+    assert_eq!(again.status(), 401, "{}", json_of(&again));
+    // when the job has run to its end
+    run_job(&app, &job_id, runcrew_jobs::STEP_STORE_CALLS).await;
+    // then she may start afresh, as a new account
+    let fresh = runcrew_auth::LOGIN
+        .call(&app, runcrew_tests::sample("auth-login"))
+        .await;
+    assert_eq!(fresh.status(), 201);
+    assert_eq!(json_of(&fresh)["new_user"], true);
+}
+
+#[tokio::test]
+async fn an_erasure_in_small_steps_resumes_where_each_stopped_and_leaves_nothing() {
+    // given alice with 300 runs, 40 likes and 30 people she follows
+    let (app, store, _dir) = app_without_consumers();
+    let login = runcrew_auth::LOGIN
+        .call(&app, runcrew_tests::sample("auth-login"))
+        .await;
+    let alice = json_of(&login)["user_id"].as_str().expect("id").to_owned();
+    let mut items: Vec<Item> = (0..300)
+        .map(|i| run_of(&alice, i).to_item().expect("run"))
+        .collect();
+    items.extend((0..40).map(|i| Reaction::Like.item(&synthetic(7, i), &alice)));
+    items.extend((0..30).map(|i| runcrew_model::follow::follow_item(&alice, &synthetic(8, i))));
+    load(store.as_ref(), items).await;
+    // when her erasure runs in steps of only 25 store calls each
+    let answer = runcrew_users::ME_DELETE
+        .call(&app, runcrew_tests::sample("users-me-delete"))
+        .await;
+    let job_id = json_of(&answer)["job_id"]
+        .as_str()
+        .expect("a job")
+        .to_owned();
+    let steps = run_job(&app, &job_id, 25).await;
+    // then it took many steps, each resuming where the last stopped, and ended done
+    assert!(steps > 3, "{steps} steps");
+    let (job, _) = runcrew_model::job::load(store.as_ref(), &job_id)
+        .await
+        .expect("read")
+        .expect("the job");
+    assert_eq!(job.state, runcrew_model::job::JobState::Done);
+    assert_eq!(job.subject, None);
+    assert!(job.items_deleted >= 370, "{job:?}");
+    // and nothing of hers is left: her partition, her likes, the erasure's own marker
+    let partition = store
+        .query(&Query::partition(format!("USER#{alice}")))
+        .await
+        .expect("query");
+    assert!(partition.items.is_empty(), "{:?}", partition.items.first());
+    let likes = store
+        .query(&Query::index(
+            runcrew_shared::store::Index::Gsi1,
+            Reaction::Like.user_partition(&alice),
+        ))
+        .await
+        .expect("likes");
+    assert!(likes.items.is_empty());
+    let marker = runcrew_model::profile::being_erased_key(&alice);
+    assert_eq!(store.get(&marker).await.expect("get"), None);
+}

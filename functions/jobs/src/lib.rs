@@ -3,7 +3,7 @@
 //!
 //! | function | trigger | store calls |
 //! |---|---|---|
-//! | `jobs-get` | `GET /v1/jobs/{jobId}` | 1 GetItem (+ a signed download link of a finished export, no call) |
+//! | `jobs-get` | `GET /v1/jobs/{jobId}` | 1 GetItem (+ for a finished export, 1 S3 HEAD and a signed download link) |
 //! | `jobs-run` | the jobs queue, one message per step | erasure, course deletion: at most [`STEP_STORE_CALLS`] + 2 (the job read and its progress) per step, and 1 SendMessage for the next; export: one step reading the whole account (1 Query per 1,000 items) and 1 S3 PUT |
 //!
 //! The request that asks for a job ([`runcrew_model::job`]) has already done what the user
@@ -84,9 +84,15 @@ pub async fn get_job(app: &App, req: Request) -> Result<Response<Body>, ApiError
         return Err(job_not_found());
     }
     let mut status = job.status(&app.config.public_base_url);
-    if job.kind == JobKind::Export && job.state == JobState::Done {
-        let key = runcrew_erasure::export::file_key(&caller.user_id, &job.job_id);
-        status["download_url"] = app.blobs()?.presign_get(&key, DOWNLOAD_LINK).await?.into();
+    let blobs = app.blobs()?;
+    let key = runcrew_erasure::export::file_key(&caller.user_id, &job.job_id);
+    // Done, and the file is there (not when the account was closed meanwhile, nor once the
+    // bucket's lifecycle removed it).
+    if job.kind == JobKind::Export
+        && job.state == JobState::Done
+        && blobs.head(&key).await?.is_some()
+    {
+        status["download_url"] = blobs.presign_get(&key, DOWNLOAD_LINK).await?.into();
         let expires = time::OffsetDateTime::now_utc() + DOWNLOAD_LINK;
         status["download_expires_at"] = runcrew_shared::clock::rfc3339_of_ms(
             i64::try_from(expires.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX),
@@ -155,6 +161,12 @@ pub async fn step(app: &App, job_id: &str, allowance: u64) -> Result<Step, TaskE
             tracing::info!(job_id, kind = ?job.kind, steps = job.steps + 1, "job done");
             Ok(Step::Done)
         }
+        // A step that spent its allowance without deleting anything would be followed by
+        // the same step for ever: it fails instead, so the message ends in the dead-letter
+        // queue and its alarm calls a person.
+        Err(_) if budget.spent() && deleted == 0 => Err(TaskError(format!(
+            "job {job_id}: a step spent {allowance} store calls and deleted nothing"
+        ))),
         Err(_) if budget.spent() => {
             job::record_step(store, job_id, deleted, false).await?;
             Ok(Step::More)
@@ -204,13 +216,16 @@ async fn export(
     };
     let bytes = serde_json::to_vec(&account).map_err(|e| ApiError::Internal(e.to_string()))?;
     let size = bytes.len();
-    blobs
-        .put(
-            &runcrew_erasure::export::file_key(user_id, &job.job_id),
-            bytes,
-            "application/json",
-        )
-        .await?;
+    let key = runcrew_erasure::export::file_key(user_id, &job.job_id);
+    blobs.put(&key, bytes, "application/json").await?;
+    // Closed while it was read: the erasure may have swept the exports folder already.
+    if runcrew_model::profile::load_profile(store, user_id)
+        .await?
+        .is_none()
+    {
+        blobs.delete(&key).await?;
+        return Ok(None);
+    }
     tracing::info!(job_id = %job.job_id, bytes = size, "export written");
     Ok(Some(user_id.to_owned()))
 }

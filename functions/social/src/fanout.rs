@@ -5,7 +5,7 @@
 //! | function | trigger | per record or step |
 //! |---|---|---|
 //! | `feed-changes` | the stream: runs (`RUN#`) and follows (`FOLLOWS#`) | 1 SendMessage |
-//! | `feed-writer` | the feed queue | fan-out or withdrawal: 2 GetItem + 1 Query + up to [`FANOUT_PAGE`] writes; backfill: 2 GetItem + 1 Query + up to [`BACKFILL_RUNS`] puts; unfollow: 1 GetItem + 1 Query + up to 100 deletes |
+//! | `feed-writer` | the feed queue | fan-out: 2 GetItem + 1 Query + up to [`FANOUT_PAGE`] puts + 3 BatchGetItem (the readers' follows, read again: the index lags); withdrawal: 1 Query + up to [`FANOUT_PAGE`] deletes; backfill: 2 GetItem + 1 Query + up to [`BACKFILL_RUNS`] puts; unfollow: 1 GetItem + 1 Query + up to 100 deletes |
 //!
 //! Every step is idempotent (a put of the same entry, a delete of a missing one) and
 //! order-tolerant: a fan-out that finds its run deleted stops, and takes back what it had
@@ -19,7 +19,7 @@ use runcrew_model::follow::{follow_key, followers_partition};
 use runcrew_model::run::{Run, feed_partition, run_key};
 use runcrew_shared::queue::QueueName;
 use runcrew_shared::store::stream::Change;
-use runcrew_shared::store::{Condition, Index, Item, Key, Query, Store};
+use runcrew_shared::store::{Condition, Index, Item, Key, MAX_BATCH_GET, Query, Store};
 use runcrew_shared::tasks::queue::{Handled, MessageFuture, QueueFunction, QueueMessage};
 use runcrew_shared::tasks::stream::{ChangeFuture, StreamFunction};
 use runcrew_shared::{ApiError, App, Needs, TaskError};
@@ -157,10 +157,15 @@ pub async fn step(store: &dyn Store, job: &FeedJob) -> Result<Option<FeedJob>, A
             cursor,
         } => {
             let run = run_key(author, run_id);
-            if store.get(&run).await?.is_none() {
+            let exists = store.get(&run).await?.is_some();
+            let (readers, next) = followers(store, author, cursor.clone()).await?;
+            if !exists {
+                // Deleted: this page may hold entries an earlier, failed try of this step
+                // wrote after the withdrawal passed; they go, and the fan-out stops.
+                let keys = readers.iter().map(|r| entry_key(r, run_id)).collect();
+                delete_all_keys(store, keys).await?;
                 return Ok(None);
             }
-            let (readers, next) = followers(store, author, cursor.clone()).await?;
             let items = readers
                 .iter()
                 .map(|reader| entry_item(reader, author, run_id, course_id.as_deref()))
@@ -172,6 +177,10 @@ pub async fn step(store: &dyn Store, job: &FeedJob) -> Result<Option<FeedJob>, A
                 delete_all_keys(store, keys).await?;
                 return Ok(None);
             }
+            // The followers index lags the table: a reader who has unfollowed, or whose
+            // account was erased, may still be listed. Their follow, read consistently,
+            // says; their entry goes again (an erased reader's partition stays empty).
+            take_back_from_unfollowed(store, author, run_id, &readers).await?;
             Ok(next.map(|cursor| FeedJob::FanOut {
                 author: author.clone(),
                 run_id: run_id.clone(),
@@ -248,6 +257,35 @@ pub async fn step(store: &dyn Store, job: &FeedJob) -> Result<Option<FeedJob>, A
             }))
         }
     }
+}
+
+/// Deletes `run_id`'s entry of every reader among `readers` who does not follow `author`
+/// any more (their follow, read consistently in batches of 100, is gone).
+async fn take_back_from_unfollowed(
+    store: &dyn Store,
+    author: &str,
+    run_id: &str,
+    readers: &[String],
+) -> Result<(), ApiError> {
+    let keys: Vec<Key> = readers.iter().map(|r| follow_key(r, author)).collect();
+    let found: Vec<Item> = futures::future::try_join_all(
+        keys.chunks(MAX_BATCH_GET)
+            .map(|chunk| store.get_many(chunk)),
+    )
+    .await?
+    .into_iter()
+    .flatten()
+    .collect();
+    let following: std::collections::HashSet<&str> = found
+        .iter()
+        .filter_map(|item| item.str("follower_id"))
+        .collect();
+    let gone = readers
+        .iter()
+        .filter(|r| !following.contains(r.as_str()))
+        .map(|r| entry_key(r, run_id))
+        .collect();
+    delete_all_keys(store, gone).await
 }
 
 /// A page of `author`'s followers from `cursor`, and where the next begins.

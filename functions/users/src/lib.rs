@@ -10,7 +10,7 @@ use runcrew_model::profile::{
     self, AvatarUrl, Bio, DisplayName, Profile, Units, is_user_id, load_profile, profile_key,
 };
 use runcrew_shared::audit::{self, AuditEvent};
-use runcrew_shared::clock::now_rfc3339;
+use runcrew_shared::clock::{now_epoch_ms, now_rfc3339};
 use runcrew_shared::identity::{Identity, Provider};
 use runcrew_shared::request::Caller;
 use runcrew_shared::store::versioned::{Change, Versioned};
@@ -233,8 +233,11 @@ pub async fn delete_me(app: &App, req: Request) -> Result<Response<Body>, ApiErr
     let caller = app.caller(&req)?;
     let store = app.store()?;
     let asked = job::asked(app, JobKind::EraseAccount, &caller.user_id, &caller.user_id)?;
-    let job = runcrew_erasure::close_account(store, &caller.user_id, &asked).await?;
-    if job.state != JobState::Done {
+    let (job, started) = runcrew_erasure::close_account(store, &caller.user_id, &asked).await?;
+    // A job already under way has its next step queued: another chain of steps would only
+    // do the same work twice. One that has not moved for a while may have lost its message
+    // (parked as a dead letter): it is queued again.
+    if started || (job.state != JobState::Done && job.stalled(now_epoch_ms())) {
         job::queue_step(app, &job.job_id).await?;
     }
     tracing::info!(job_id = %job.job_id, "account closed; erasure queued");

@@ -54,10 +54,12 @@ pub mod social;
 pub mod strava;
 
 use runcrew_model::job::{self, Job, JobState};
-use runcrew_model::profile::{identity_key, load_profile, profile_key, user_partition};
+use runcrew_model::profile::{
+    being_erased_key, identity_key, load_profile, profile_key, user_partition,
+};
 use runcrew_shared::ApiError;
 use runcrew_shared::blobs::Blobs;
-use runcrew_shared::store::{Condition, Query, Store, StoreError, Write, delete_all};
+use runcrew_shared::store::{Condition, Item, Query, Store, StoreError, Write, delete_all};
 
 /// The key patterns [`erase`] removes, for the erasure test and the README.
 pub const ERASED_KEY_PATTERNS: &[&str] = &[
@@ -88,6 +90,7 @@ pub const ERASED_KEY_PATTERNS: &[&str] = &[
     "EVENT#<eventId> / MEMBER#<userId>",
     "EVENT#<eventId> / SEAT#<place>#<seq>",
     "EVENT#<eventId> / RESULT#<duration>#<userId>#<runId>",
+    "CLOSED#<userId> / CLOSED",
 ];
 
 fn now_ms() -> i64 {
@@ -118,9 +121,16 @@ pub struct Erased {
 /// delete the rest: the profile goes (from every public view, and every write of a token
 /// still in flight is refused by its open-account check; a refresh finds no account) and
 /// so do the provider links (a new login starts a new account). Bounded: one read and one
-/// transaction of a few writes. Returns the job as stored: `job`, or the one an earlier
-/// request started (a repeated `DELETE` starts nothing new).
-pub async fn close_account(store: &dyn Store, user_id: &str, job: &Job) -> Result<Job, ApiError> {
+/// transaction of a few writes. A marker that the account is being erased goes in the same
+/// transaction ([`runcrew_model::profile::being_erased_key`]): no login or first use of a
+/// token can open the same id again until the erasure's last write removes it. Returns the
+/// job as stored, and whether this call started it: `job`, or the one an earlier request
+/// started (a repeated `DELETE` starts nothing new).
+pub async fn close_account(
+    store: &dyn Store,
+    user_id: &str,
+    job: &Job,
+) -> Result<(Job, bool), ApiError> {
     let mut links = Vec::new();
     if let Some((profile, _)) = load_profile(store, user_id).await? {
         links.extend(profile.identities.iter().map(|i| Write::Delete {
@@ -137,16 +147,20 @@ pub async fn close_account(store: &dyn Store, user_id: &str, job: &Job) -> Resul
                 key: profile_key(user_id),
                 condition: Condition::None,
             },
+            Write::Put {
+                item: Item::new(being_erased_key(user_id), serde_json::Map::new()),
+                condition: Condition::None,
+            },
         ];
         writes.extend(links.iter().cloned());
         match store.transact(writes).await {
-            Ok(()) => return Ok(job.clone()),
+            Ok(()) => return Ok((job.clone(), true)),
             Err(StoreError::TransactionCanceled { failed }) if failed.contains(&0) => {
                 match job::load(store, &job.job_id).await? {
                     Some((earlier, version)) if earlier.state == JobState::Done => {
                         job_write = job.replace(version)?;
                     }
-                    Some((earlier, _)) => return Ok(earlier),
+                    Some((earlier, _)) => return Ok((earlier, false)),
                     None => job_write = job.create()?,
                 }
             }
@@ -194,5 +208,9 @@ pub async fn erase(
         }
     }
     erased.items += delete_all(store, Query::partition(user_partition(user_id))).await?;
+    // Last: the account's id may be opened again (the same external login) from here on.
+    store
+        .delete(&being_erased_key(user_id), Condition::None)
+        .await?;
     Ok(erased)
 }

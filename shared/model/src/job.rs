@@ -63,6 +63,14 @@ pub enum JobState {
 /// How long a finished job's status stays readable.
 pub const DONE_KEPT_SECONDS: i64 = 7 * 24 * 3600;
 
+/// How long an unfinished job is kept: far beyond any job's steps, so one stuck in the
+/// dead-letter queue does not keep the id it works on (an erased account's) for ever.
+pub const UNFINISHED_KEPT_SECONDS: i64 = 30 * 24 * 3600;
+
+/// A job whose last step reported longer ago than this is queued again when asked for
+/// again (a step takes seconds; the queue's retries take minutes).
+pub const STALLED_AFTER_MS: i64 = 15 * 60 * 1000;
+
 /// One job, as stored and as its status shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Job {
@@ -132,15 +140,17 @@ impl Job {
         }
     }
 
-    /// The item; a finished job expires [`DONE_KEPT_SECONDS`] after it was done.
+    /// The item; a finished job expires [`DONE_KEPT_SECONDS`] after it was done, an
+    /// unfinished one [`UNFINISHED_KEPT_SECONDS`] after its last step.
     pub fn to_item(&self, version: u64) -> Result<Item, ApiError> {
         let item = Item::new(job_key(&self.job_id), to_body(self)?).with_version(version);
-        Ok(if self.state == JobState::Done {
-            let now = runcrew_shared::clock::now_epoch_ms() / 1000;
-            item.expiring_at(i64::try_from(now).unwrap_or(i64::MAX) + DONE_KEPT_SECONDS)
+        let now = i64::try_from(runcrew_shared::clock::now_epoch_ms() / 1000).unwrap_or(i64::MAX);
+        let kept = if self.state == JobState::Done {
+            DONE_KEPT_SECONDS
         } else {
-            item
-        })
+            UNFINISHED_KEPT_SECONDS
+        };
+        Ok(item.expiring_at(now.saturating_add(kept)))
     }
 
     /// The job in an item; anything else is an internal error.
@@ -165,6 +175,17 @@ impl Job {
             item: self.to_item(version + 1)?,
             condition: Condition::VersionIs(version),
         })
+    }
+
+    /// Whether no step has reported for [`STALLED_AFTER_MS`] (by `now_ms`): its message may
+    /// have been lost to a dead letter.
+    pub fn stalled(&self, now_ms: i128) -> bool {
+        time::OffsetDateTime::parse(
+            &self.updated_at,
+            &time::format_description::well_known::Rfc3339,
+        )
+        .map(|at| now_ms - at.unix_timestamp_nanos() / 1_000_000 > i128::from(STALLED_AFTER_MS))
+        .unwrap_or(true)
     }
 
     /// What its owner reads at its status URL (an export's download link is added by the
@@ -328,9 +349,15 @@ mod tests {
         let item = job.to_item(3).expect("item");
         assert!(!format!("{:?}", item.body).contains("the-user"));
         assert!(item.expires_at.is_some());
-        // while a running one does not expire
+        // while a running one is kept far longer (but not for ever)
         let running = Job::new("j".into(), JobKind::EraseAccount, "p".into(), "u");
-        assert_eq!(running.to_item(1).expect("item").expires_at, None);
+        let done_at = item.expires_at.expect("done expiry");
+        let running_at = running
+            .to_item(1)
+            .expect("item")
+            .expires_at
+            .expect("expiry");
+        assert!(running_at - done_at > 20 * 24 * 3600);
     }
 
     #[test]

@@ -183,7 +183,7 @@ fn record_band_partition(user_id: &str, band: usize) -> String {
 const BAND_ENTRIES: usize = 3;
 
 /// The runs that may hold `user_id`'s records once `deleted` is gone: the fastest few of
-/// each band, in run order (earliest first), for [`rebuilt`].
+/// each band, read again from the table, in run order (earliest first), for [`rebuilt`].
 async fn record_candidates(
     store: &dyn Store,
     user_id: &str,
@@ -199,14 +199,23 @@ async fn record_candidates(
                 .await
         }))
         .await?;
-    let mut runs = pages
+    let mut keys: Vec<Key> = pages
         .iter()
         .flat_map(|page| page.items.iter())
+        .map(|item| item.key.clone())
+        .filter(|key| *key != crate::run::run_key(user_id, deleted))
+        .collect();
+    keys.sort();
+    keys.dedup();
+    // Read again from the table: the index lags, and may still list a run deleted just
+    // before this one, which must not become a record again.
+    let mut runs = store
+        .get_many(&keys)
+        .await?
+        .iter()
         .map(Run::from_item)
         .collect::<Result<Vec<_>, _>>()?;
-    runs.retain(|r| r.run_id != deleted);
     runs.sort_by(|a, b| a.run_id.cmp(&b.run_id));
-    runs.dedup_by(|a, b| a.run_id == b.run_id);
     Ok(runs)
 }
 

@@ -272,12 +272,17 @@ pub async fn find_or_create(
             item: profile.to_item(1)?,
             condition: Condition::NotExists,
         },
+        not_being_erased(&user_id),
     ];
     match store.transact(writes).await {
         Ok(()) => Ok(Account {
             user_id,
             created: true,
         }),
+        // An id derived from the login (the dev provider) whose erasure still runs.
+        Err(StoreError::TransactionCanceled { failed }) if failed.contains(&2) => {
+            Err(account_closed())
+        }
         Err(StoreError::TransactionCanceled { .. }) => {
             let user_id = linked_user(store, &link).await?.ok_or_else(|| {
                 ApiError::Internal("first login lost a race but found no link".into())
@@ -299,7 +304,9 @@ async fn linked_user(store: &dyn Store, link: &Key) -> Result<Option<String>, Ap
 }
 
 /// The profile of a user known only by an external issuer's token (external OIDC mode),
-/// created on first use.
+/// created on first use; 401 [`account_closed`] while the account's erasure runs (the same
+/// token, or a new one of the same person, would otherwise open it again under the
+/// erasure's feet).
 pub async fn ensure_profile(
     store: &dyn Store,
     user_id: &str,
@@ -309,12 +316,38 @@ pub async fn ensure_profile(
         return Ok(found);
     }
     let profile = Profile::new(user_id, identity);
-    match store.put(profile.to_item(1)?, Condition::NotExists).await {
+    let writes = vec![
+        Write::Put {
+            item: profile.to_item(1)?,
+            condition: Condition::NotExists,
+        },
+        not_being_erased(user_id),
+    ];
+    match store.transact(writes).await {
         Ok(()) => Ok((profile, 1)),
-        Err(StoreError::ConditionFailed) => load_profile(store, user_id)
+        Err(StoreError::TransactionCanceled { failed }) if failed.contains(&1) => {
+            Err(account_closed())
+        }
+        Err(StoreError::TransactionCanceled { .. }) => load_profile(store, user_id)
             .await?
             .ok_or_else(|| ApiError::Internal("profile vanished after a create race".into())),
         Err(e) => Err(e.into()),
+    }
+}
+
+/// The marker of an account whose erasure runs: written when the account is closed,
+/// deleted as the erasure's very last write. Outside the user's partition, so the
+/// erasure's sweep of the partition leaves it to the end.
+pub fn being_erased_key(user_id: &str) -> Key {
+    Key::new(format!("CLOSED#{user_id}"), "CLOSED")
+}
+
+/// A check, for the transaction that creates a profile under a known id (external OIDC,
+/// the dev provider), that the id's account is not being erased.
+pub fn not_being_erased(user_id: &str) -> Write {
+    Write::Check {
+        key: being_erased_key(user_id),
+        condition: Condition::NotExists,
     }
 }
 
