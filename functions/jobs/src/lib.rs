@@ -25,10 +25,10 @@ use lambda_http::{Body, Request, Response};
 use runcrew_model::course::delete_course;
 use runcrew_model::job::{self, Job, JobKind, JobState, step_message};
 use runcrew_model::notification::Kind;
-use runcrew_model::notification::inbox::{self, Notification, NotificationId};
+use runcrew_model::notification::inbox::{Notification, NotificationId};
 use runcrew_model::notification::job as push_job;
 use runcrew_shared::blobs::Blobs;
-use runcrew_shared::queue::{QueueName, send_or_park};
+use runcrew_shared::queue::QueueName;
 use runcrew_shared::store::Store;
 use runcrew_shared::store::budget::BudgetedStore;
 use runcrew_shared::tasks::queue::{Handled, MessageFuture, QueueFunction, QueueMessage};
@@ -233,7 +233,6 @@ async fn export(
 /// "Your export is ready", in the inbox and as a push as the person allows. Keyed by the
 /// job (its time and id), so a step delivered again tells once.
 async fn tell_export_ready(app: &App, job: &Job, user_id: &str) -> Result<(), ApiError> {
-    let store = app.store()?;
     let asked_ms = time::OffsetDateTime::parse(
         &job.created_at,
         &time::format_description::well_known::Rfc3339,
@@ -252,13 +251,5 @@ async fn tell_export_ready(app: &App, job: &Job, user_id: &str) -> Result<(), Ap
         job_id: Some(job.job_id.clone()),
         read: false,
     };
-    inbox::deliver(store, &notification).await?;
-    send_or_park(
-        app.queue()?,
-        store,
-        QueueName::Push,
-        &push_job::message(&notification)?,
-    )
-    .await;
-    Ok(())
+    push_job::deliver_and_queue(app, &notification).await
 }

@@ -19,7 +19,7 @@ use runcrew_model::follow::{follow_key, followers_partition};
 use runcrew_model::run::{Run, feed_partition, run_key};
 use runcrew_shared::queue::QueueName;
 use runcrew_shared::store::stream::Change;
-use runcrew_shared::store::{Condition, Index, Item, Key, MAX_BATCH_GET, Query, Store};
+use runcrew_shared::store::{Condition, Index, Item, Key, Query, Store, get_all};
 use runcrew_shared::tasks::queue::{Handled, MessageFuture, QueueFunction, QueueMessage};
 use runcrew_shared::tasks::stream::{ChangeFuture, StreamFunction};
 use runcrew_shared::{ApiError, App, Needs, TaskError};
@@ -268,14 +268,7 @@ async fn take_back_from_unfollowed(
     readers: &[String],
 ) -> Result<(), ApiError> {
     let keys: Vec<Key> = readers.iter().map(|r| follow_key(r, author)).collect();
-    let found: Vec<Item> = futures::future::try_join_all(
-        keys.chunks(MAX_BATCH_GET)
-            .map(|chunk| store.get_many(chunk)),
-    )
-    .await?
-    .into_iter()
-    .flatten()
-    .collect();
+    let found = get_all(store, &keys).await?;
     let following: std::collections::HashSet<&str> = found
         .iter()
         .filter_map(|item| item.str("follower_id"))

@@ -15,14 +15,14 @@
 
 use std::time::Duration;
 
-use runcrew_model::notification::inbox::{self, Notification, NotificationId};
+use runcrew_model::notification::inbox::{Notification, NotificationId};
 use runcrew_model::notification::{Kind, job as push_job};
 use runcrew_model::profile::user_partition;
 use runcrew_model::strava::budget;
 use runcrew_model::strava::connection::{self, Connection, Problem, SyncKind};
 use runcrew_model::strava::import::{self, StravaActivity};
 use runcrew_shared::clock::{now_epoch_ms, now_rfc3339};
-use runcrew_shared::queue::{QueueName, send_or_park};
+use runcrew_shared::queue::QueueName;
 use runcrew_shared::store::{Query, SortRange, Store};
 use runcrew_shared::tasks::queue::{Handled, MessageFuture, QueueFunction, QueueMessage};
 use runcrew_shared::{ApiError, App, Needs, TaskError};
@@ -563,7 +563,6 @@ async fn tell(
     runs: u32,
     started_ms: i64,
 ) -> Result<(), ApiError> {
-    let store = app.store()?;
     let notification = Notification {
         // The sync's start, not now: two jobs finishing one sync make one notification.
         id: NotificationId::new(
@@ -584,15 +583,7 @@ async fn tell(
         job_id: None,
         read: false,
     };
-    inbox::deliver(store, &notification).await?;
-    send_or_park(
-        app.queue()?,
-        store,
-        QueueName::Push,
-        &push_job::message(&notification)?,
-    )
-    .await;
-    Ok(())
+    push_job::deliver_and_queue(app, &notification).await
 }
 
 /// Deletes every Strava-sourced run of `user_id`, found through their import keys.

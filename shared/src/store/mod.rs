@@ -591,6 +591,18 @@ pub async fn read_all(store: &dyn Store, query: Query) -> Result<Vec<Item>, Stor
     }
 }
 
+/// The items of `keys`, more than one BatchGetItem holds (a page's runs, follows, names
+/// and courses): [`MAX_BATCH_GET`] keys a call, the calls in parallel, so one round
+/// whatever the count. Missing keys are left out.
+pub async fn get_all(store: &dyn Store, keys: &[Key]) -> Result<Vec<Item>, StoreError> {
+    let reads = futures::future::try_join_all(
+        keys.chunks(MAX_BATCH_GET)
+            .map(|chunk| store.get_many(chunk)),
+    )
+    .await?;
+    Ok(reads.into_iter().flatten().collect())
+}
+
 /// The items of at most `pages` pages of `query`: a search that reads a few pages of each
 /// of several partitions (geohash cells) and no more, whatever a dense one holds.
 pub async fn read_pages(

@@ -4,10 +4,27 @@
 
 use std::collections::BTreeMap;
 
-use runcrew_shared::ApiError;
+use runcrew_shared::queue::{QueueName, send_or_park};
+use runcrew_shared::{ApiError, App};
 use serde_json::Value;
 
-use super::inbox::Notification;
+use super::inbox::{self, Notification};
+
+/// Puts `notification` in its person's inbox and queues its push, for a task whose own
+/// work has already committed (a finished import, a written export): a queue that stays
+/// down parks the push job in the table for an operator rather than failing that work.
+pub async fn deliver_and_queue(app: &App, notification: &Notification) -> Result<(), ApiError> {
+    let store = app.store()?;
+    inbox::deliver(store, notification).await?;
+    send_or_park(
+        app.queue()?,
+        store,
+        QueueName::Push,
+        &message(notification)?,
+    )
+    .await;
+    Ok(())
+}
 
 /// The queue message for `notification`.
 pub fn message(notification: &Notification) -> Result<Value, ApiError> {
