@@ -2920,10 +2920,11 @@ export interface components {
          *     Strava"; no actor, no course). About a group run I joined (`event_id` names it; no
          *     actor, no course): `event_reminder` (it starts soon), `event_changed` (its time or
          *     place changed), `event_cancelled` (its host cancelled it), `event_promoted` (a place
-         *     opened up: I moved up from the waitlist).
+         *     opened up: I moved up from the waitlist). `export_ready`: the export I asked for is
+         *     written (`job_id` names the job, whose status holds the download link; no actor).
          * @enum {string}
          */
-        NotificationType: "new_follower" | "course_liked" | "course_reviewed" | "leaderboard_overtaken" | "strava_imported" | "event_reminder" | "event_changed" | "event_cancelled" | "event_promoted";
+        NotificationType: "new_follower" | "course_liked" | "course_reviewed" | "leaderboard_overtaken" | "strava_imported" | "event_reminder" | "event_changed" | "event_cancelled" | "event_promoted" | "export_ready";
         /**
          * @description A notification's id: the time of what caused it (13-digit epoch milliseconds) and a
          *     digest of the cause, so ids sort by time and the same cause is the same id.
@@ -2967,7 +2968,7 @@ export interface components {
         Notification: {
             id: components["schemas"]["NotificationId"];
             type: components["schemas"]["NotificationType"];
-            /** @description `New follower`, the course's name, `Strava`, or for a group run `Group run soon`, `Group run changed`, `Group run cancelled`, `You have a place`. */
+            /** @description `New follower`, the course's name, `Strava`, or for a group run `Group run soon`, `Group run changed`, `Group run cancelled`, `You have a place`, or `Your export is ready`. */
             title: string;
             /** @description The text, e.g. "alice started following you". */
             body: string;
@@ -2977,6 +2978,8 @@ export interface components {
             course_id: string | null;
             /** @description The group run it is about (the `event_*` types); otherwise `null`. */
             event_id: string | null;
+            /** @description The job it is about (`export_ready`, whose status holds the download link); otherwise `null`. */
+            job_id: string | null;
             /** @description When what it tells of happened. */
             created_at: components["schemas"]["Timestamp"];
             /** @description Marked read, one by one or by "mark all read". */
@@ -3035,6 +3038,7 @@ export interface components {
                 event_changed: boolean;
                 event_cancelled: boolean;
                 event_promoted: boolean;
+                export_ready: boolean;
             };
             /** @description The quiet hours, or `null` for none. */
             quiet_hours: components["schemas"]["QuietHours"] | null;
@@ -3055,6 +3059,7 @@ export interface components {
                 event_changed?: boolean;
                 event_cancelled?: boolean;
                 event_promoted?: boolean;
+                export_ready?: boolean;
             };
             /** @description New quiet hours, or `null` to have none. */
             quiet_hours?: components["schemas"]["QuietHours"] | null;
@@ -5855,6 +5860,7 @@ export interface operations {
                      *           },
                      *           "course_id": null,
                      *           "event_id": null,
+                     *           "job_id": null,
                      *           "created_at": "2026-11-21T05:35:00Z",
                      *           "read": false
                      *         },
@@ -5870,6 +5876,7 @@ export interface operations {
                      *           },
                      *           "course_id": "019aa5c0e1f27d4b8c9d0e1f2a3b4c5d",
                      *           "event_id": null,
+                     *           "job_id": null,
                      *           "created_at": "2026-11-21T04:35:00Z",
                      *           "read": true
                      *         }
@@ -5953,7 +5960,8 @@ export interface operations {
                      *         "event_reminder": true,
                      *         "event_changed": true,
                      *         "event_cancelled": true,
-                     *         "event_promoted": true
+                     *         "event_promoted": true,
+                     *         "export_ready": true
                      *       },
                      *       "quiet_hours": {
                      *         "start": "23:00",
