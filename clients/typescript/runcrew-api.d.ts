@@ -3261,7 +3261,7 @@ export interface components {
                 "application/json": components["schemas"]["Error"] & {
                     error?: {
                         /** @enum {unknown} */
-                        code?: "course_not_found" | "run_not_found" | "user_not_found" | "event_not_found";
+                        code?: "course_not_found" | "run_not_found" | "user_not_found" | "event_not_found" | "job_not_found";
                     };
                 };
             };
