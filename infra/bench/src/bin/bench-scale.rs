@@ -10,8 +10,13 @@
 //! calls and how many ran one after another (rounds), and the median latency. Last, the
 //! course is deleted and alice's account erased: the requests, then their jobs step by step.
 //!
-//! `bench-scale --dynamodb http://127.0.0.1:PORT [--sizes 100,10000,100000]
+//! `bench-scale [--dynamodb http://127.0.0.1:PORT] [--sizes 100,10000,100000]
 //!  [--iterations N] [--jobs-up-to N] [--json FILE]`
+//!
+//! Without `--dynamodb` the table is the embedded store in a file: the same calls and
+//! rounds, no units. DynamoDB Local cannot load N = 100,000 in reasonable time (its writes
+//! slow to a few a second once one partition holds about 12,000 items), so that size is
+//! measured there.
 //!
 //! The jobs (a fan-out, a course deletion, an erasure), whose cost grows with N by design,
 //! are run to their end only up to `--jobs-up-to` (default 10,000): at 100,000 they take
@@ -63,12 +68,55 @@ struct Cost {
     p50_ms: String,
 }
 
+/// The table a size is measured on.
+enum Table {
+    /// DynamoDB Local, metered: units, calls and rounds.
+    Dynamo(Arc<DynamoStore>),
+    /// The embedded store in a file: calls and rounds only (no units), for sizes DynamoDB
+    /// Local cannot load in reasonable time.
+    Embedded(Arc<runcrew_shared::store::embedded::EmbeddedStore>),
+}
+
+impl Table {
+    fn store(&self) -> Arc<dyn Store> {
+        match self {
+            Table::Dynamo(store) => store.clone(),
+            Table::Embedded(store) => store.clone(),
+        }
+    }
+
+    /// Writes `items` straight into the table: BatchWriteItem on DynamoDB, transactions of
+    /// 100 on the embedded store.
+    async fn load(&self, items: Vec<Item>) {
+        match self {
+            Table::Dynamo(store) => load(store, items).await,
+            Table::Embedded(store) => {
+                for chunk in items.chunks(100) {
+                    store
+                        .transact(
+                            chunk
+                                .iter()
+                                .cloned()
+                                .map(|item| runcrew_shared::store::Write::Put {
+                                    item,
+                                    condition: runcrew_shared::store::Condition::None,
+                                })
+                                .collect(),
+                        )
+                        .await
+                        .expect("load the embedded store");
+                }
+            }
+        }
+    }
+}
+
 /// A table of one size, metered, and an app over it.
 struct Scale {
     app: App,
     counter: Arc<CountingStore>,
     meter: Arc<CapacityMeter>,
-    store: Arc<DynamoStore>,
+    table: Table,
     n: usize,
     _dir: tempfile::TempDir,
 }
@@ -109,15 +157,24 @@ async fn load(store: &DynamoStore, items: Vec<Item>) {
 }
 
 impl Scale {
-    async fn new(endpoint: &str, n: usize) -> Scale {
+    async fn new(endpoint: Option<&str>, n: usize) -> Scale {
         let meter = Arc::new(CapacityMeter::default());
-        let store = Arc::new(
-            runcrew_bench::local_table(endpoint, &format!("scale-{n}"), SECRET)
-                .await
-                .with_capacity_meter(meter.clone()),
-        );
-        let counter = Arc::new(CountingStore::new(store.clone()));
         let dir = tempfile::tempdir().expect("tempdir");
+        let table = match endpoint {
+            Some(endpoint) => Table::Dynamo(Arc::new(
+                runcrew_bench::local_table(endpoint, &format!("scale-{n}"), SECRET)
+                    .await
+                    .with_capacity_meter(meter.clone()),
+            )),
+            None => Table::Embedded(Arc::new(
+                runcrew_shared::store::embedded::EmbeddedStore::open(
+                    &dir.path().join("scale.redb"),
+                    runcrew_shared::store::cursor::CursorCodec::new(SECRET),
+                )
+                .expect("the embedded store"),
+            )),
+        };
+        let counter = Arc::new(CountingStore::new(table.store()));
         let dir_text = dir.path().display().to_string();
         let config = Config::from_lookup(|k| match k {
             "RUNCREW_DATA_DIR" => Some(dir_text.clone()),
@@ -149,7 +206,7 @@ impl Scale {
             app,
             counter,
             meter,
-            store,
+            table,
             n,
             _dir: dir,
         }
@@ -161,7 +218,9 @@ impl Scale {
         runcrew_local::samples::seed(&self.app)
             .await
             .expect("sample data");
-        let store: &DynamoStore = self.store.as_ref();
+        let table = &self.table;
+        let store = table.store();
+        let store = store.as_ref();
         let n = self.n;
         let alice = dev_user_id("alice");
         // the board: times from 20 to 60 minutes, a few seconds apart, ties included
@@ -179,7 +238,9 @@ impl Scale {
                 }
             })
             .collect();
-        load(store, board_items(&entries).expect("board items")).await;
+        table
+            .load(board_items(&entries).expect("board items"))
+            .await;
         // likes and reviews of the same course
         let mut children = Vec::with_capacity(2 * n);
         let text = ReviewText::parse("Flat and fast along the river.").expect("text");
@@ -197,7 +258,7 @@ impl Scale {
             );
             children.push(review.to_item(1).expect("review"));
         }
-        load(store, children).await;
+        table.load(children).await;
         // alice follows N people, each with one public run, fanned out to her feed; N
         // people follow bob, who has one run to fan out
         let mut follows = Vec::with_capacity(4 * n + 1);
@@ -225,7 +286,7 @@ impl Scale {
             .to_item()
             .expect("run"),
         );
-        load(store, follows).await;
+        table.load(follows).await;
         // alice's N runs, the last her fastest 5 km, which holds her record
         let mut runs = Vec::with_capacity(n);
         for i in 0..n {
@@ -237,11 +298,9 @@ impl Scale {
             let ms = 1_790_000_000_000 + (i as i64) * 3_600_000;
             runs.push(run(&alice, run_id(4, i), seconds, 5000.0, None, ms));
         }
-        load(
-            store,
-            runs.iter().map(|r| r.to_item().expect("run")).collect(),
-        )
-        .await;
+        table
+            .load(runs.iter().map(|r| r.to_item().expect("run")).collect())
+            .await;
         if let Some(fastest) = runs.last() {
             runcrew_model::stats::offer_records(store, fastest)
                 .await
@@ -437,7 +496,12 @@ fn event(
     event
 }
 
-async fn measure_size(endpoint: &str, n: usize, iterations: usize, jobs: bool) -> Vec<Cost> {
+async fn measure_size(
+    endpoint: Option<&str>,
+    n: usize,
+    iterations: usize,
+    jobs: bool,
+) -> Vec<Cost> {
     let scale = Scale::new(endpoint, n).await;
     scale.seed().await;
     let alice = dev_user_id("alice");
@@ -729,15 +793,31 @@ async fn measure_size(endpoint: &str, n: usize, iterations: usize, jobs: bool) -
         eprintln!("bench-scale: N = {n}: the erasure took {steps} steps");
         costs.push(cost);
     }
-    scale
-        .store
-        .client()
-        .delete_table()
-        .table_name(scale.store.table_name())
-        .send()
-        .await
-        .expect("drop the table");
+    if let Table::Dynamo(store) = &scale.table {
+        store
+            .client()
+            .delete_table()
+            .table_name(store.table_name())
+            .send()
+            .await
+            .expect("drop the table");
+    }
+    if matches!(scale.table, Table::Embedded(_)) {
+        for cost in &mut costs {
+            cost.read_units = f64::NAN;
+            cost.write_units = f64::NAN;
+        }
+    }
     costs
+}
+
+/// Units to a tenth; "–" where the store reports none (the embedded store).
+fn units(value: f64) -> String {
+    if value.is_nan() {
+        "–".into()
+    } else {
+        format!("{value:.1}")
+    }
 }
 
 fn arg(args: &[String], name: &str) -> Option<String> {
@@ -749,7 +829,8 @@ fn arg(args: &[String], name: &str) -> Option<String> {
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let endpoint = arg(&args, "--dynamodb").expect("--dynamodb http://127.0.0.1:PORT");
+    // Without --dynamodb: the embedded store in a file (calls and rounds, no units).
+    let endpoint = arg(&args, "--dynamodb");
     let sizes: Vec<usize> = arg(&args, "--sizes")
         .unwrap_or_else(|| "100,10000,100000".into())
         .split(',')
@@ -760,7 +841,7 @@ async fn main() {
         arg(&args, "--jobs-up-to").map_or(10_000, |s| s.parse().expect("a size"));
     let mut all = Vec::new();
     for &n in &sizes {
-        all.extend(measure_size(&endpoint, n, iterations, n <= jobs_up_to).await);
+        all.extend(measure_size(endpoint.as_deref(), n, iterations, n <= jobs_up_to).await);
     }
     let mut by_route: BTreeMap<(usize, String), Vec<&Cost>> = BTreeMap::new();
     let order: Vec<String> = {
@@ -784,11 +865,11 @@ async fn main() {
     for ((_, route), costs) in &by_route {
         for cost in costs {
             println!(
-                "| {route} | {} | {} | {:.1} | {:.1} | {} | {} | {} |",
+                "| {route} | {} | {} | {} | {} | {} | {} | {} |",
                 cost.n,
                 cost.status,
-                cost.read_units,
-                cost.write_units,
+                units(cost.read_units),
+                units(cost.write_units),
                 cost.calls,
                 cost.rounds,
                 cost.p50_ms
