@@ -145,15 +145,27 @@ pub async fn step(app: &App, job_id: &str, allowance: u64) -> Result<Step, TaskE
     if job.state == JobState::Done {
         return Ok(Step::Done);
     }
-    if job.kind == JobKind::Export {
-        if let Some(user_id) = export(store, blobs, &job).await? {
-            tell_export_ready(app, &job, &user_id).await?;
-        }
-        job::record_step(store, job_id, 0, true).await?;
-        return Ok(Step::Done);
-    }
     let budget = BudgetedStore::new(store, allowance);
-    let outcome = work(&budget, blobs, &job).await;
+    // Each kind's whole work, as if it had no bound: the budgeted store stops it.
+    let outcome = match (job.kind, job.subject.as_deref()) {
+        // One step, not budgeted: a file cannot be resumed half-written.
+        (JobKind::Export, _) => {
+            if let Some(user_id) = export(store, blobs, &job).await? {
+                tell_export_ready(app, &job, &user_id).await?;
+            }
+            job::record_step(store, job_id, 0, true).await?;
+            return Ok(Step::Done);
+        }
+        (_, None) => Ok(()),
+        (JobKind::EraseAccount, Some(user_id)) => runcrew_erasure::erase(&budget, blobs, user_id)
+            .await
+            .map(|erased| {
+                tracing::info!(job_id, files = erased.files, "account erased");
+            }),
+        (JobKind::DeleteCourse, Some(course_id)) => {
+            delete_course(&budget, blobs, course_id).await.map(|_| ())
+        }
+    };
     let deleted = budget.deleted();
     match outcome {
         Ok(()) => {
@@ -179,26 +191,6 @@ pub async fn step(app: &App, job_id: &str, allowance: u64) -> Result<Step, TaskE
             Err(err.into())
         }
     }
-}
-
-/// The job's whole work, as if it had no bound: the store stops it at the allowance.
-async fn work(store: &dyn Store, blobs: &dyn Blobs, job: &Job) -> Result<(), ApiError> {
-    let Some(subject) = job.subject.as_deref() else {
-        return Ok(());
-    };
-    match job.kind {
-        JobKind::EraseAccount => {
-            let erased = runcrew_erasure::erase(store, blobs, subject).await?;
-            tracing::info!(job_id = %job.job_id, files = erased.files, "account erased");
-        }
-        JobKind::DeleteCourse => {
-            delete_course(store, blobs, subject).await?;
-        }
-        JobKind::Export => {
-            export(store, blobs, job).await?;
-        }
-    }
-    Ok(())
 }
 
 /// Writes the export file of the account the job names; returns whose it is (`None` for

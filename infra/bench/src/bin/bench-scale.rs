@@ -408,6 +408,28 @@ impl Scale {
     }
 }
 
+impl Scale {
+    /// The request that starts a job (`binary` with `event`, called once), then, with
+    /// `jobs`, the job it started run to its end: their costs.
+    async fn request_then_job(
+        &self,
+        route: &str,
+        binary: &str,
+        event: &Value,
+        job_route: &str,
+        jobs: bool,
+    ) -> Vec<Cost> {
+        let (request, job) = self.measure(route, binary, event, 0).await;
+        let mut costs = vec![request];
+        if let Some(job_id) = job["job_id"].as_str().filter(|_| jobs) {
+            let (cost, steps) = self.run_job(job_route, job_id).await;
+            eprintln!("bench-scale: N = {}: {job_route}: {steps} steps", self.n);
+            costs.push(cost);
+        }
+        costs
+    }
+}
+
 impl Cost {
     fn empty(route: &str, n: usize) -> Cost {
         Cost {
@@ -747,52 +769,42 @@ async fn measure_size(
             .0,
     );
     // the course deleted, then its job; alice erased, then her job
-    let (deleted, job) = scale
-        .measure(
-            "DELETE course (the request)",
-            "courses-delete",
-            &event(
+    costs.extend(
+        scale
+            .request_then_job(
+                "DELETE course (the request)",
                 "courses-delete",
-                &course_path,
-                &[("courseId", course)],
-                &[],
-                Some(&alice),
-                None,
-            ),
-            0,
-        )
-        .await;
-    costs.push(deleted);
-    if let Some(job_id) = job["job_id"].as_str().filter(|_| jobs) {
-        let (cost, steps) = scale
-            .run_job("course deletion job (all steps; ms in all)", job_id)
-            .await;
-        eprintln!("bench-scale: N = {n}: the course deletion took {steps} steps");
-        costs.push(cost);
-    }
-    let (erased, job) = scale
-        .measure(
-            "DELETE /v1/users/me (the request)",
-            "users-me-delete",
-            &event(
+                &event(
+                    "courses-delete",
+                    &course_path,
+                    &[("courseId", course)],
+                    &[],
+                    Some(&alice),
+                    None,
+                ),
+                "course deletion job (all steps; ms in all)",
+                jobs,
+            )
+            .await,
+    );
+    costs.extend(
+        scale
+            .request_then_job(
+                "DELETE /v1/users/me (the request)",
                 "users-me-delete",
-                "/v1/users/me",
-                &[],
-                &[],
-                Some(&alice),
-                None,
-            ),
-            0,
-        )
-        .await;
-    costs.push(erased);
-    if let Some(job_id) = job["job_id"].as_str().filter(|_| jobs) {
-        let (cost, steps) = scale
-            .run_job("erasure job (all steps; ms in all)", job_id)
-            .await;
-        eprintln!("bench-scale: N = {n}: the erasure took {steps} steps");
-        costs.push(cost);
-    }
+                &event(
+                    "users-me-delete",
+                    "/v1/users/me",
+                    &[],
+                    &[],
+                    Some(&alice),
+                    None,
+                ),
+                "erasure job (all steps; ms in all)",
+                jobs,
+            )
+            .await,
+    );
     if let Table::Dynamo(store) = &scale.table {
         store
             .client()
