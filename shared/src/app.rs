@@ -186,15 +186,11 @@ impl<'a> Init<'a> {
         }
     }
 
-    /// The AWS configuration from the environment (region, credentials), loaded on first use,
-    /// with [`aws_timeouts`] on every client built from it.
+    /// The AWS configuration (region, credentials, HTTPS client), built on first use by
+    /// [`crate::aws::sdk_config`], with [`aws_timeouts`] on every client built from it.
     pub async fn sdk(&self) -> &aws_config::SdkConfig {
         self.sdk
-            .get_or_init(|| {
-                aws_config::defaults(aws_config::BehaviorVersion::latest())
-                    .timeout_config(aws_timeouts())
-                    .load()
-            })
+            .get_or_init(|| crate::aws::sdk_config(aws_timeouts()))
             .await
     }
 

@@ -22,6 +22,7 @@
 
 pub mod app;
 pub mod audit;
+pub mod aws;
 pub mod blobs;
 pub mod cipher;
 pub mod clock;

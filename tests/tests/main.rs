@@ -22,6 +22,7 @@ mod fcm;
 mod group_runs;
 mod identity_providers;
 mod jobs;
+mod lambda_sdk;
 mod local_api;
 mod notifications;
 mod projections;

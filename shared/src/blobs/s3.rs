@@ -3,6 +3,7 @@
 //! Presigned PUTs sign `content-type` and `content-length` (the SDK puts both in
 //! `X-Amz-SignedHeaders` when they are set), so S3 refuses any other type or size.
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -17,9 +18,15 @@ use super::{
 };
 
 /// The S3 adapter over one bucket.
+///
+/// The client is built on first use: building an S3 client costs about 0.6 ms of a cold
+/// start (BENCHMARKS.md, `floor-aws-lean-s3` beside `floor-aws-lean`), and most requests
+/// to the functions that hold the bucket never touch it (a public course's files need no
+/// signature; a public URL is built without the client).
 #[derive(Clone, Debug)]
 pub struct S3Blobs {
-    client: Client,
+    config: aws_sdk_s3::Config,
+    client: OnceLock<Client>,
     bucket: String,
     cdn_base_url: String,
 }
@@ -45,7 +52,18 @@ impl S3Blobs {
     /// An adapter with an already-built client.
     pub fn new(client: Client, bucket: impl Into<String>, cdn_base_url: &str) -> Self {
         S3Blobs {
-            client,
+            config: client.config().clone(),
+            client: OnceLock::from(client),
+            bucket: bucket.into(),
+            cdn_base_url: cdn_base_url.trim_end_matches('/').to_owned(),
+        }
+    }
+
+    /// An adapter whose client is built from `config` when a call first needs it.
+    pub fn lazy(config: aws_sdk_s3::Config, bucket: impl Into<String>, cdn_base_url: &str) -> Self {
+        S3Blobs {
+            config,
+            client: OnceLock::new(),
             bucket: bucket.into(),
             cdn_base_url: cdn_base_url.trim_end_matches('/').to_owned(),
         }
@@ -63,7 +81,7 @@ impl S3Blobs {
         if let Some(url) = endpoint {
             builder = builder.endpoint_url(url).force_path_style(true);
         }
-        Self::new(Client::from_conf(builder.build()), bucket, cdn_base_url)
+        Self::lazy(builder.build(), bucket, cdn_base_url)
     }
 
     /// The bucket's name (tests put objects beside the adapter through [`S3Blobs::client`]).
@@ -71,9 +89,10 @@ impl S3Blobs {
         &self.bucket
     }
 
-    /// The underlying client (bucket set-up in tests).
+    /// The client, built now if no call has needed it yet (bucket set-up in tests).
     pub fn client(&self) -> &Client {
-        &self.client
+        self.client
+            .get_or_init(|| Client::from_conf(self.config.clone()))
     }
 }
 
@@ -81,7 +100,7 @@ impl S3Blobs {
 impl Blobs for S3Blobs {
     async fn put(&self, key: &str, bytes: Vec<u8>, content_type: &str) -> Result<(), BlobError> {
         validate_key(key)?;
-        self.client
+        self.client()
             .put_object()
             .bucket(&self.bucket)
             .key(key)
@@ -96,7 +115,7 @@ impl Blobs for S3Blobs {
     async fn get(&self, key: &str) -> Result<Option<Blob>, BlobError> {
         validate_stored_key(key)?;
         let out = match self
-            .client
+            .client()
             .get_object()
             .bucket(&self.bucket)
             .key(key)
@@ -127,7 +146,7 @@ impl Blobs for S3Blobs {
 
     async fn delete(&self, key: &str) -> Result<(), BlobError> {
         validate_stored_key(key)?;
-        self.client
+        self.client()
             .delete_object()
             .bucket(&self.bucket)
             .key(key)
@@ -145,7 +164,7 @@ impl Blobs for S3Blobs {
         loop {
             // One page of at most 1,000 keys, then one DeleteObjects for that page.
             let page = self
-                .client
+                .client()
                 .list_objects_v2()
                 .bucket(&self.bucket)
                 .prefix(&prefix)
@@ -167,7 +186,7 @@ impl Blobs for S3Blobs {
                     .build()
                     .map_err(|e| BlobError::Io(e.to_string()))?;
                 let out = self
-                    .client
+                    .client()
                     .delete_objects()
                     .bucket(&self.bucket)
                     .delete(delete)
@@ -193,7 +212,7 @@ impl Blobs for S3Blobs {
     async fn head(&self, key: &str) -> Result<Option<BlobMeta>, BlobError> {
         validate_stored_key(key)?;
         match self
-            .client
+            .client()
             .head_object()
             .bucket(&self.bucket)
             .key(key)
@@ -225,7 +244,7 @@ impl Blobs for S3Blobs {
         let config =
             PresigningConfig::expires_in(expires_in).map_err(|e| BlobError::Io(e.to_string()))?;
         let request = self
-            .client
+            .client()
             .put_object()
             .bucket(&self.bucket)
             .key(key)
@@ -252,7 +271,7 @@ impl Blobs for S3Blobs {
         let config =
             PresigningConfig::expires_in(expires_in).map_err(|e| BlobError::Io(e.to_string()))?;
         let request = self
-            .client
+            .client()
             .get_object()
             .bucket(&self.bucket)
             .key(key)
@@ -267,7 +286,7 @@ impl Blobs for S3Blobs {
     }
 
     async fn ping(&self) -> Result<(), BlobError> {
-        self.client
+        self.client()
             .head_bucket()
             .bucket(&self.bucket)
             .send()

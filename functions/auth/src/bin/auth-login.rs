@@ -1,5 +1,5 @@
 //! Lambda entry of `POST /v1/auth/login`.
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     runcrew_shared::run_http(&runcrew_auth::LOGIN).await
 }

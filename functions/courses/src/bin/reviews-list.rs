@@ -1,5 +1,5 @@
 //! Lambda entry of `reviews-list`.
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     runcrew_shared::run_http(&runcrew_courses::reviews::LIST).await
 }

@@ -1,7 +1,8 @@
 //! Cold start of any Lambda binary: it is started `--runs` times against a loopback Lambda
 //! Runtime API holding one event, and each run measures exec → first `GET .../next` (init)
 //! and exec → its first response (cold request), plus its peak RSS. Prints one JSON line
-//! with the medians. One discarded run first warms the page cache.
+//! with the medians. One discarded run first warms the page cache; each measured one
+//! starts after a short pause, once the previous one's server work has settled.
 //!
 //! `bench-coldstart [--runs N] [--env KEY=VALUE]... [--create-table] --event FILE BINARY`
 //!
@@ -13,6 +14,9 @@ use std::time::{Duration, Instant};
 
 use runcrew_bench::{ms, peak_rss_kib, quantile};
 use runcrew_lambda_fake::{FakeRuntimeApi, Outcome};
+
+/// The pause before each measured start.
+const SETTLE: Duration = Duration::from_millis(60);
 
 struct Args {
     runs: usize,
@@ -140,6 +144,9 @@ async fn main() -> Result<(), String> {
     one_run(&args).await?;
     let mut runs = Vec::with_capacity(args.runs);
     for _ in 0..args.runs {
+        // Let the servers settle first: DynamoDB Local's JVM compiles and collects in the
+        // background after a request, and on 2 cores that work would land on this start.
+        tokio::time::sleep(SETTLE).await;
         runs.push(one_run(&args).await?);
     }
     let init: Vec<Duration> = runs.iter().map(|r| r.init).collect();

@@ -9,11 +9,16 @@
 //! Feature `floor-bundled-roots` (`floor-aws-bundled-roots`) gives the SDK Mozilla's roots
 //! compiled in (`webpki-root-certs`) instead of the platform's: the alternative to
 //! `SSL_CERT_FILE` that the SDK's TLS start-up is measured against.
+//!
+//! Feature `floor-lean` (`floor-aws-lean`) makes the same trims as every function: the SDK
+//! configuration from the Lambda environment with the Amazon roots
+//! (`runcrew_shared::aws::sdk_config`) and a current-thread runtime. It keeps the ratios
+//! honest: a function is compared with a floor that starts the way it does.
 use aws_sdk_dynamodb::types::AttributeValue;
 use lambda_http::{Body, Error, Request, Response, service_fn};
 
-/// The SDK's configuration from the environment, as every function loads it.
-#[cfg(not(feature = "floor-bundled-roots"))]
+/// The SDK's configuration from the environment, as the default provider chains load it.
+#[cfg(not(any(feature = "floor-bundled-roots", feature = "floor-lean")))]
 async fn sdk() -> Result<aws_config::SdkConfig, Error> {
     Ok(aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await)
 }
@@ -37,7 +42,14 @@ async fn sdk() -> Result<aws_config::SdkConfig, Error> {
         .await)
 }
 
-#[tokio::main]
+/// The SDK's configuration as every function builds it.
+#[cfg(feature = "floor-lean")]
+async fn sdk() -> Result<aws_config::SdkConfig, Error> {
+    Ok(runcrew_shared::aws::sdk_config(runcrew_shared::app::aws_timeouts()).await)
+}
+
+#[cfg_attr(feature = "floor-lean", tokio::main(flavor = "current_thread"))]
+#[cfg_attr(not(feature = "floor-lean"), tokio::main)]
 async fn main() -> Result<(), Error> {
     let sdk = sdk().await?;
     let mut config = aws_sdk_dynamodb::config::Builder::from(&sdk);
