@@ -45,10 +45,11 @@ async fn a_store_built_from_the_lambda_environment_writes_and_reads_the_table() 
     assert_eq!(read.body["name"], "Lambda");
 }
 
-/// A loopback HTTPS server whose certificate (`tests/fixtures/not-amazon-localhost.crt`,
-/// self-signed for `localhost`) is not Amazon's. A client that completes the handshake gets
-/// a DynamoDB-shaped 400, so a client that trusts the certificate sees a service error and
-/// one that does not sees a refused connection. Returns its port.
+/// A loopback HTTPS server whose certificate (`tests/fixtures/not-amazon-localhost.crt`, for
+/// `localhost`, issued by the test authority `not-amazon-ca.crt`) is not Amazon's. A client
+/// that completes the handshake gets a DynamoDB-shaped 400, so a client that trusts the
+/// test authority sees a service error and one that does not sees a refused connection.
+/// Returns its port.
 async fn https_server_not_issued_by_amazon() -> u16 {
     use rustls::pki_types::pem::PemObject as _;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -126,13 +127,13 @@ async fn inside_lambda_the_aws_clients_refuse_a_certificate_not_issued_by_amazon
             || refused.contains("invalid peer certificate"),
         "{refused}"
     );
-    // and the same client told to trust that certificate reaches the server (so the refusal
+    // and the same client told to trust that authority reaches the server (so the refusal
     // above is the trust store's, not a broken server)
     use aws_smithy_http_client::tls::{
         Provider, TlsContext, TrustStore, rustls_provider::CryptoMode,
     };
     let mut roots = TrustStore::empty().with_native_roots(false);
-    roots.add_pem_certificate(include_bytes!("../fixtures/not-amazon-localhost.crt").as_slice());
+    roots.add_pem_certificate(include_bytes!("../fixtures/not-amazon-ca.crt").as_slice());
     let trusting = aws_smithy_http_client::Builder::new()
         .tls_provider(Provider::Rustls(CryptoMode::AwsLc))
         .tls_context(
