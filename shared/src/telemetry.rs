@@ -1,7 +1,11 @@
 //! Structured JSON logs and CloudWatch Embedded Metric Format lines.
 //!
-//! Each log line is one JSON object: `ts`, `level`, `target`, `message` and the event's
-//! fields at the top level (request_id, method, route, status, latency_ms, code, ...).
+//! Each log line is one JSON object: `timestamp` (RFC 3339), `level` (`ERROR`, `WARN`,
+//! `INFO`, `DEBUG`, `TRACE`), `target`, `message`, `xray_trace_id` while an invocation is
+//! traced, and the event's fields at the top level (request_id, method, route, status,
+//! latency_ms, code, ...). `timestamp` and `level` are the keys Lambda's JSON log format
+//! reads, so an error line is filed as an error and the function's application log level
+//! drops what is below it; `xray_trace_id` joins a line to its trace in X-Ray.
 //! Bearer tokens, JWTs and e-mail addresses are masked in every value before it is written,
 //! so a careless `tracing::info!(%header)` cannot leak a credential.
 
@@ -23,15 +27,17 @@ use tracing_subscriber::util::SubscriberInitExt as _;
 
 /// Installs the JSON logger once; later calls are no-ops (tests, the local gateway).
 ///
-/// The level comes from `RUST_LOG`: a level (`debug`) or targets with levels
-/// (`warn,runcrew_shared=debug`); `info` when unset or unreadable. A plain target filter
-/// rather than `EnvFilter`, whose regular expressions cost every binary about half a
-/// megabyte and start-up time for a feature (span-field filters) no function uses.
+/// The level comes from `AWS_LAMBDA_LOG_LEVEL` (the function's application log level, which
+/// Lambda sets from its logging configuration) and `RUST_LOG` ([`filter_from`]). A plain
+/// target filter rather than `EnvFilter`, whose regular expressions cost every binary about
+/// half a megabyte and start-up time for a feature (span-field filters) no function uses.
 pub fn init() {
     static ONCE: OnceLock<()> = OnceLock::new();
     ONCE.get_or_init(|| {
+        let lambda_level = std::env::var("AWS_LAMBDA_LOG_LEVEL").ok();
+        let rust_log = std::env::var("RUST_LOG").ok();
         let _ = tracing_subscriber::registry()
-            .with(filter_from(std::env::var("RUST_LOG").ok().as_deref()))
+            .with(filter_from(lambda_level.as_deref(), rust_log.as_deref()))
             .with(
                 tracing_subscriber::fmt::layer()
                     .event_format(JsonLine)
@@ -41,11 +47,41 @@ pub fn init() {
     });
 }
 
-/// The filter `RUST_LOG` asks for; `info` for everything when it is unset or unreadable.
-fn filter_from(rust_log: Option<&str>) -> Targets {
-    rust_log
-        .and_then(|value| value.parse::<Targets>().ok())
-        .unwrap_or_else(|| Targets::new().with_default(LevelFilter::INFO))
+/// The filter the two settings ask for. `RUST_LOG` is a level (`debug`) or targets with
+/// levels (`warn,runcrew_shared=debug`); `AWS_LAMBDA_LOG_LEVEL` (`TRACE` to `FATAL`), when
+/// set, is the default level and wins over `RUST_LOG`'s, as the level an operator picks in
+/// the console should, while `RUST_LOG`'s per-target levels stay. `info` for everything
+/// when neither is set or readable.
+fn filter_from(lambda_level: Option<&str>, rust_log: Option<&str>) -> Targets {
+    let targets = rust_log.and_then(|value| value.parse::<Targets>().ok());
+    let console = lambda_level.and_then(|value| match value.trim().to_ascii_uppercase().as_str() {
+        "TRACE" => Some(LevelFilter::TRACE),
+        "DEBUG" => Some(LevelFilter::DEBUG),
+        "INFO" => Some(LevelFilter::INFO),
+        "WARN" => Some(LevelFilter::WARN),
+        "ERROR" | "FATAL" => Some(LevelFilter::ERROR),
+        _ => None,
+    });
+    match (targets, console) {
+        (Some(targets), Some(level)) => targets.with_default(level),
+        (Some(targets), None) => targets,
+        (None, level) => Targets::new().with_default(level.unwrap_or(LevelFilter::INFO)),
+    }
+}
+
+/// The X-Ray trace of the invocation being handled: the `Root` of `_X_AMZN_TRACE_ID`, which
+/// the Lambda runtime sets before each invocation when tracing is active.
+fn xray_trace_id() -> Option<String> {
+    let header = std::env::var("_X_AMZN_TRACE_ID").ok()?;
+    trace_root(&header).map(str::to_owned)
+}
+
+/// The `Root=` part of an X-Ray trace header (`Root=1-…;Parent=…;Sampled=1`).
+fn trace_root(header: &str) -> Option<&str> {
+    header
+        .split(';')
+        .find_map(|part| part.trim().strip_prefix("Root="))
+        .filter(|root| !root.is_empty())
 }
 
 /// Formats one event as one masked JSON line.
@@ -63,15 +99,18 @@ where
         event: &Event<'_>,
     ) -> std::fmt::Result {
         let mut fields = Map::new();
-        fields.insert("ts".into(), Value::String(now_rfc3339()));
+        fields.insert("timestamp".into(), Value::String(now_rfc3339()));
         fields.insert(
             "level".into(),
-            Value::String(event.metadata().level().as_str().to_ascii_lowercase()),
+            Value::String(event.metadata().level().as_str().to_owned()),
         );
         fields.insert(
             "target".into(),
             Value::String(event.metadata().target().to_owned()),
         );
+        if let Some(trace) = xray_trace_id() {
+            fields.insert("xray_trace_id".into(), Value::String(trace));
+        }
         event.record(&mut JsonVisitor(&mut fields));
         let line = serde_json::to_string(&Value::Object(fields)).map_err(|_| std::fmt::Error)?;
         writeln!(writer, "{line}")
@@ -252,15 +291,78 @@ mod tests {
     #[test]
     fn rust_log_takes_a_level_or_targets_and_falls_back_to_info() {
         use tracing::Level;
-        let debug = filter_from(Some("debug"));
+        let debug = filter_from(None, Some("debug"));
         assert!(debug.would_enable("runcrew_shared", &Level::DEBUG));
-        let targeted = filter_from(Some("warn,runcrew_shared=debug"));
+        let targeted = filter_from(None, Some("warn,runcrew_shared=debug"));
         assert!(targeted.would_enable("runcrew_shared::store", &Level::DEBUG));
         assert!(!targeted.would_enable("aws_smithy_runtime", &Level::INFO));
         for unset_or_unreadable in [None, Some("runcrew=notalevel")] {
-            let fallback = filter_from(unset_or_unreadable);
+            let fallback = filter_from(Some("loud"), unset_or_unreadable);
             assert!(fallback.would_enable("anything", &Level::INFO));
             assert!(!fallback.would_enable("anything", &Level::DEBUG));
+        }
+    }
+
+    #[test]
+    fn the_lambda_log_level_sets_the_default_and_rust_log_keeps_its_targets() {
+        use tracing::Level;
+        // given the console's level alone
+        let errors_only = filter_from(Some("ERROR"), None);
+        assert!(errors_only.would_enable("anything", &Level::ERROR));
+        assert!(!errors_only.would_enable("anything", &Level::WARN));
+        assert!(!filter_from(Some("FATAL"), None).would_enable("anything", &Level::WARN));
+        // given both: the console's level is the default, RUST_LOG's targets stay
+        let both = filter_from(Some("DEBUG"), Some("info,aws_smithy_runtime=warn"));
+        assert!(both.would_enable("runcrew_shared", &Level::DEBUG));
+        assert!(!both.would_enable("aws_smithy_runtime", &Level::INFO));
+    }
+
+    #[test]
+    fn the_trace_id_is_the_root_of_the_xray_header() {
+        let header = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
+        assert_eq!(
+            trace_root(header),
+            Some("1-5759e988-bd862e3fe1be46a994272793")
+        );
+        assert_eq!(trace_root("Parent=53995c3f42cd8ad8;Sampled=0"), None);
+        assert_eq!(trace_root("Root=;Sampled=0"), None);
+    }
+
+    #[test]
+    fn a_line_carries_the_keys_lambda_files_it_by() {
+        // given the functions' formatter writing into a buffer
+        let buffer = std::sync::Arc::new(std::sync::Mutex::new(Vec::<u8>::new()));
+        let sink = buffer.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .event_format(JsonLine)
+            .with_writer(move || SharedBuffer(sink.clone()))
+            .finish();
+        // when an error is logged with a field holding an e-mail
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::error!(target: "access", who = "jane@example.com", "request");
+        });
+        // then it is one JSON line Lambda reads as an ERROR at that time, the e-mail masked
+        let bytes = buffer.lock().expect("lock").clone();
+        let line: Value = serde_json::from_slice(&bytes).expect("one JSON line");
+        assert_eq!(line["level"], "ERROR");
+        let timestamp = line["timestamp"].as_str().expect("a timestamp");
+        assert!(
+            OffsetDateTime::parse(timestamp, &Rfc3339).is_ok(),
+            "{timestamp}"
+        );
+        assert_eq!(line["message"], "request");
+        assert_eq!(line["who"], "***@example.com");
+    }
+
+    struct SharedBuffer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for SharedBuffer {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("lock").extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
         }
     }
 
