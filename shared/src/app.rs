@@ -187,10 +187,11 @@ impl<'a> Init<'a> {
     }
 
     /// The AWS configuration (region, credentials, HTTPS client), built on first use by
-    /// [`crate::aws::sdk_config`], with [`aws_timeouts`] on every client built from it.
+    /// [`crate::aws::sdk_config`], with [`aws_timeouts`] on every client built from it and
+    /// the roots [`Config::aws_trust`] picks.
     pub async fn sdk(&self) -> &aws_config::SdkConfig {
         self.sdk
-            .get_or_init(|| crate::aws::sdk_config(aws_timeouts()))
+            .get_or_init(|| crate::aws::sdk_config(aws_timeouts(), self.config.aws_trust()))
             .await
     }
 

@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 
 use runcrew_shared::app::aws_timeouts;
+use runcrew_shared::aws::AwsTrust;
 use runcrew_shared::store::dynamodb::DynamoStore;
 use runcrew_shared::store::{Condition, Item, Key, Store};
 use runcrew_tests::{codec, dynamodb_endpoint};
@@ -24,9 +25,12 @@ fn lambda_environment() -> HashMap<&'static str, String> {
 async fn a_store_built_from_the_lambda_environment_writes_and_reads_the_table() {
     // given the configuration a function builds inside Lambda, on a current-thread runtime
     let env = lambda_environment();
-    let sdk =
-        runcrew_shared::aws::from_lambda_environment(|name| env.get(name).cloned(), aws_timeouts())
-            .expect("a Lambda environment");
+    let sdk = runcrew_shared::aws::from_lambda_environment(
+        |name| env.get(name).cloned(),
+        aws_timeouts(),
+        AwsTrust::AmazonRoots,
+    )
+    .expect("a Lambda environment");
     let table = format!("runcrew-lambda-sdk-{}", uuid::Uuid::new_v4().simple());
     let store = DynamoStore::from_sdk_config(&sdk, Some(&dynamodb_endpoint()), table, codec());
     store.create_table().await.expect("create the table");
@@ -115,9 +119,12 @@ async fn inside_lambda_the_aws_clients_refuse_a_certificate_not_issued_by_amazon
     // given an HTTPS endpoint with a certificate of another authority
     let port = https_server_not_issued_by_amazon().await;
     let env = lambda_environment();
-    let lambda =
-        runcrew_shared::aws::from_lambda_environment(|name| env.get(name).cloned(), aws_timeouts())
-            .expect("a Lambda environment");
+    let lambda = runcrew_shared::aws::from_lambda_environment(
+        |name| env.get(name).cloned(),
+        aws_timeouts(),
+        AwsTrust::AmazonRoots,
+    )
+    .expect("a Lambda environment");
     // when a client built as the functions build it on Lambda calls it
     let refused = get_item_at(&lambda, port).await;
     // then the TLS handshake fails on the issuer, before any request is sent

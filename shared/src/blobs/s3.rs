@@ -19,8 +19,8 @@ use super::{
 
 /// The S3 adapter over one bucket.
 ///
-/// The client is built on first use: building an S3 client costs about 0.6 ms of a cold
-/// start (BENCHMARKS.md, `floor-aws-lean-s3` beside `floor-aws-lean`), and most requests
+/// The client is built on first use: building an S3 client costs a few tenths of a
+/// millisecond of a cold start (BENCHMARKS.md, `floor-aws-lean-s3` beside `floor-aws-lean`), and most requests
 /// to the functions that hold the bucket never touch it (a public course's files need no
 /// signature; a public URL is built without the client).
 #[derive(Clone, Debug)]

@@ -236,6 +236,40 @@ pub struct ConfigError(pub Vec<ConfigProblem>);
 pub const MIN_SECRET_LEN: usize = 32;
 
 impl Config {
+    /// The roots the AWS clients trust on Lambda ([`crate::aws::sdk_config`]): Amazon's,
+    /// unless a client is pointed at an HTTPS endpoint of its own (`DYNAMODB_ENDPOINT`,
+    /// `S3_ENDPOINT`, `SQS_ENDPOINT` or `KMS_ENDPOINT`, refused in production), whose
+    /// certificate Amazon need not have issued.
+    pub fn aws_trust(&self) -> crate::aws::AwsTrust {
+        let endpoints = [
+            match &self.store {
+                StoreBackend::DynamoDb { endpoint } => endpoint.as_deref(),
+                StoreBackend::Embedded => None,
+            },
+            match &self.blobs {
+                BlobBackend::S3 { endpoint } => endpoint.as_deref(),
+                BlobBackend::Filesystem => None,
+            },
+            match &self.queues {
+                QueueBackend::Sqs { endpoint, .. } => endpoint.as_deref(),
+                QueueBackend::Memory => None,
+            },
+            match &self.cipher.backend {
+                CipherBackend::Kms { endpoint, .. } => endpoint.as_deref(),
+                CipherBackend::Local => None,
+            },
+        ];
+        let own_https = endpoints
+            .into_iter()
+            .flatten()
+            .any(|url| url.to_ascii_lowercase().starts_with("https://"));
+        if own_https {
+            crate::aws::AwsTrust::PlatformRoots
+        } else {
+            crate::aws::AwsTrust::AmazonRoots
+        }
+    }
+
     /// Reads the process environment. Call once per execution environment.
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
@@ -649,6 +683,29 @@ mod tests {
             c.signing_key,
             Some(SigningKeySource::LocalDirectory(_))
         ));
+    }
+
+    #[test]
+    fn aws_clients_trust_the_platform_roots_only_for_an_https_endpoint_of_their_own() {
+        use crate::aws::AwsTrust;
+        // given no override, or DynamoDB Local over plain HTTP: Amazon's roots
+        assert_eq!(
+            config(&[("STORE", "dynamodb")])
+                .expect("config")
+                .aws_trust(),
+            AwsTrust::AmazonRoots
+        );
+        let local = config(&[
+            ("STORE", "dynamodb"),
+            ("DYNAMODB_ENDPOINT", "http://127.0.0.1:8000"),
+        ]);
+        assert_eq!(local.expect("config").aws_trust(), AwsTrust::AmazonRoots);
+        // given an S3-compatible store over HTTPS: the platform's
+        let own = config(&[
+            ("BLOBS", "s3"),
+            ("S3_ENDPOINT", "https://minio.dev.example"),
+        ]);
+        assert_eq!(own.expect("config").aws_trust(), AwsTrust::PlatformRoots);
     }
 
     #[test]

@@ -94,7 +94,11 @@ fn child(variant: &Variant, spawned_at_unix_ms: f64) -> Result<(), String> {
     let endpoint = std::env::var("DYNAMODB_ENDPOINT").map_err(|_| "DYNAMODB_ENDPOINT")?;
     let steps = runtime.block_on(async {
         let mut steps = Vec::new();
-        let sdk = runcrew_shared::aws::sdk_config(aws_timeouts()).await;
+        let sdk = runcrew_shared::aws::sdk_config(
+            aws_timeouts(),
+            runcrew_shared::aws::AwsTrust::AmazonRoots,
+        )
+        .await;
         steps.push(since("sdk_config"));
         let config = aws_sdk_dynamodb::config::Builder::from(&sdk).endpoint_url(endpoint);
         let client = aws_sdk_dynamodb::Client::from_conf(config.build());

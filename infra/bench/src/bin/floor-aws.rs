@@ -45,7 +45,11 @@ async fn sdk() -> Result<aws_config::SdkConfig, Error> {
 /// The SDK's configuration as every function builds it.
 #[cfg(feature = "floor-lean")]
 async fn sdk() -> Result<aws_config::SdkConfig, Error> {
-    Ok(runcrew_shared::aws::sdk_config(runcrew_shared::app::aws_timeouts()).await)
+    Ok(runcrew_shared::aws::sdk_config(
+        runcrew_shared::app::aws_timeouts(),
+        runcrew_shared::aws::AwsTrust::AmazonRoots,
+    )
+    .await)
 }
 
 #[cfg_attr(feature = "floor-lean", tokio::main(flavor = "current_thread"))]
