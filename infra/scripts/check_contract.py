@@ -142,7 +142,8 @@ def start_gateway(binary, data_dir, log):
         }
     )
     process = subprocess.Popen(
-        [str(binary)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+        # started in its data folder, so a developer's .env at the root is not read
+        [str(binary)], cwd=data_dir, env=env, stdout=log, stderr=subprocess.STDOUT
     )
     base = f"http://127.0.0.1:{port}"
     for _ in range(300):

@@ -32,10 +32,16 @@ use tracing_subscriber::util::SubscriberInitExt as _;
 /// target filter rather than `EnvFilter`, whose regular expressions cost every binary about
 /// half a megabyte and start-up time for a feature (span-field filters) no function uses.
 pub fn init() {
+    init_from(&|name: &str| std::env::var(name).ok());
+}
+
+/// [`init`] with the settings read through `lookup` (the local gateway's, which adds
+/// `.env`).
+pub fn init_from(lookup: &dyn Fn(&str) -> Option<String>) {
     static ONCE: OnceLock<()> = OnceLock::new();
     ONCE.get_or_init(|| {
-        let lambda_level = std::env::var("AWS_LAMBDA_LOG_LEVEL").ok();
-        let rust_log = std::env::var("RUST_LOG").ok();
+        let lambda_level = lookup("AWS_LAMBDA_LOG_LEVEL");
+        let rust_log = lookup("RUST_LOG");
         let _ = tracing_subscriber::registry()
             .with(filter_from(lambda_level.as_deref(), rust_log.as_deref()))
             .with(

@@ -9,6 +9,7 @@
 
 pub mod docs;
 pub mod dynamo_stream;
+pub mod env_file;
 pub mod gateway;
 pub mod queues;
 pub mod s3_events;

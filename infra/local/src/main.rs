@@ -1,11 +1,22 @@
 //! `cargo run -p runcrew-local`: the whole API on http://127.0.0.1:3000.
 
+use std::path::Path;
 use std::process::ExitCode;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    runcrew_shared::telemetry::init();
-    match runcrew_local::start(|name| std::env::var(name).ok()).await {
+    let env_file = Path::new(".env");
+    let settings = match runcrew_local::env_file::read(env_file) {
+        Ok(settings) => settings,
+        Err(err) => {
+            eprintln!("runcrew-local: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let from_file = settings.len();
+    let lookup = runcrew_local::env_file::layered(settings, |name| std::env::var(name).ok());
+    runcrew_shared::telemetry::init_from(&lookup);
+    match runcrew_local::start(lookup).await {
         Ok(running) => {
             if running.config.api_docs {
                 runcrew_local::docs::install_assets_in_background();
@@ -26,6 +37,9 @@ async fn main() -> ExitCode {
                     "off (API_DOCS=false)".to_owned()
                 },
             );
+            if from_file > 0 {
+                println!("  settings:    {from_file} from .env (the shell's win)");
+            }
             let queues = running.queues.banner();
             let schedules = running.schedules.banner();
             for (what, lines) in [("queues:", queues), ("schedules:", schedules)] {

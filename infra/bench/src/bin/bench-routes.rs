@@ -304,9 +304,28 @@ async fn main() {
             entry.insert("one_read".into(), Value::from(one_read));
             per_binary.insert(function.binary.to_owned(), Value::Object(entry));
         }
-        // Tasks (S3 events) have no route to time, but their ports decide their floor.
-        for task in runcrew_local::tasks() {
-            per_binary.insert(task.binary.to_owned(), Value::Object(ports(&task.needs)));
+        // Tasks (S3 events, queues, the table's stream, schedules) have no route to time,
+        // but their ports decide their floor.
+        let tasks = runcrew_local::tasks()
+            .into_iter()
+            .map(|t| (t.binary, &t.needs))
+            .chain(
+                runcrew_local::queue_tasks()
+                    .into_iter()
+                    .map(|t| (t.binary, &t.needs)),
+            )
+            .chain(
+                runcrew_local::stream_tasks()
+                    .into_iter()
+                    .map(|t| (t.binary, &t.needs)),
+            )
+            .chain(
+                runcrew_local::schedule_tasks()
+                    .into_iter()
+                    .map(|t| (t.binary, &t.needs)),
+            );
+        for (binary, needs) in tasks {
+            per_binary.insert(binary.to_owned(), Value::Object(ports(needs)));
         }
         std::fs::write(&path, Value::Object(per_binary).to_string()).expect("write --json");
     }
