@@ -11,26 +11,27 @@ use runcrew_shared::store::{Condition, Item, Key, Store};
 use runcrew_tests::{codec, dynamodb_endpoint};
 use serde_json::json;
 
-fn lambda_environment() -> HashMap<&'static str, String> {
-    HashMap::from([
-        ("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001".to_owned()),
-        ("AWS_REGION", "us-east-1".to_owned()),
-        ("AWS_ACCESS_KEY_ID", "test".to_owned()),
-        ("AWS_SECRET_ACCESS_KEY", "test".to_owned()),
-        ("AWS_SESSION_TOKEN", "session".to_owned()),
-    ])
+/// The configuration a function builds inside Lambda, from the variables the runtime sets.
+fn lambda_sdk_config() -> aws_config::SdkConfig {
+    let env: HashMap<&str, &str> = HashMap::from([
+        ("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001"),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+        ("AWS_SESSION_TOKEN", "session"),
+    ]);
+    runcrew_shared::aws::from_lambda_environment(
+        |name| env.get(name).map(|value| (*value).to_owned()),
+        aws_timeouts(),
+        AwsTrust::AmazonRoots,
+    )
+    .expect("a Lambda environment")
 }
 
 #[tokio::test(flavor = "current_thread")]
 async fn a_store_built_from_the_lambda_environment_writes_and_reads_the_table() {
     // given the configuration a function builds inside Lambda, on a current-thread runtime
-    let env = lambda_environment();
-    let sdk = runcrew_shared::aws::from_lambda_environment(
-        |name| env.get(name).cloned(),
-        aws_timeouts(),
-        AwsTrust::AmazonRoots,
-    )
-    .expect("a Lambda environment");
+    let sdk = lambda_sdk_config();
     let table = format!("runcrew-lambda-sdk-{}", uuid::Uuid::new_v4().simple());
     let store = DynamoStore::from_sdk_config(&sdk, Some(&dynamodb_endpoint()), table, codec());
     store.create_table().await.expect("create the table");
@@ -118,13 +119,7 @@ async fn get_item_at(sdk: &aws_config::SdkConfig, port: u16) -> String {
 async fn inside_lambda_the_aws_clients_refuse_a_certificate_not_issued_by_amazon() {
     // given an HTTPS endpoint with a certificate of another authority
     let port = https_server_not_issued_by_amazon().await;
-    let env = lambda_environment();
-    let lambda = runcrew_shared::aws::from_lambda_environment(
-        |name| env.get(name).cloned(),
-        aws_timeouts(),
-        AwsTrust::AmazonRoots,
-    )
-    .expect("a Lambda environment");
+    let lambda = lambda_sdk_config();
     // when a client built as the functions build it on Lambda calls it
     let refused = get_item_at(&lambda, port).await;
     // then the TLS handshake fails on the issuer, before any request is sent
