@@ -32,10 +32,11 @@ fn every_function_has_a_sample_event_and_every_sample_a_function() {
     let binaries: Vec<&str> = runcrew_local::registry()
         .iter()
         .map(|f| f.binary)
-        .chain(runcrew_local::tasks().iter().map(|t| t.binary))
-        .chain(runcrew_local::stream_tasks().iter().map(|t| t.binary))
-        .chain(runcrew_local::queue_tasks().iter().map(|t| t.binary))
-        .chain(runcrew_local::schedule_tasks().iter().map(|t| t.binary))
+        .chain(
+            runcrew_local::every_task()
+                .into_iter()
+                .map(|(binary, _)| binary),
+        )
         .collect();
     let names: Vec<String> = samples().into_iter().map(|(b, _)| b).collect();
     for binary in &binaries {

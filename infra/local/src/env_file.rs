@@ -14,7 +14,7 @@ use std::path::Path;
 /// Why `.env` could not be used; the gateway stops rather than start on half a file.
 #[derive(Debug, thiserror::Error)]
 pub enum EnvFileError {
-    /// A line is not `NAME=value` (or a comment): the position dotenvy reports.
+    /// A line is not `NAME=value` (or a comment).
     #[error("{path}: cannot read line {line}: {text}")]
     Line {
         /// The file.
@@ -36,28 +36,36 @@ pub enum EnvFileError {
 
 /// The settings of the dotenv file at `path`; none when there is no such file.
 pub fn read(path: &Path) -> Result<HashMap<String, String>, EnvFileError> {
-    let shown = path.display().to_string();
-    let entries = match dotenvy::from_path_iter(path) {
-        Ok(entries) => entries,
-        Err(dotenvy::Error::Io(err)) if err.kind() == std::io::ErrorKind::NotFound => {
-            return Ok(HashMap::new());
-        }
-        Err(err) => return Err(unreadable(&shown, &err)),
+    let unreadable = |reason: String| EnvFileError::Unreadable {
+        path: path.display().to_string(),
+        reason,
+    };
+    let whole = match std::fs::read_to_string(path) {
+        Ok(whole) => whole,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(HashMap::new()),
+        Err(err) => return Err(unreadable(err.to_string())),
     };
     let mut settings = HashMap::new();
-    for entry in entries {
+    for entry in dotenvy::from_read_iter(whole.as_bytes()) {
         match entry {
             Ok((name, value)) => {
                 settings.insert(name, value);
             }
-            Err(dotenvy::Error::LineParse(text, index)) => {
+            // dotenvy names the text it could not read and a position within it, not its
+            // line: the line is where that text starts in the file
+            Err(dotenvy::Error::LineParse(text, _)) => {
+                let first = text.lines().next().unwrap_or_default();
+                let line = whole
+                    .lines()
+                    .position(|line| line.contains(first))
+                    .map_or(1, |index| index + 1);
                 return Err(EnvFileError::Line {
-                    path: shown,
-                    line: line_of(path, &text).unwrap_or(index + 1),
+                    path: path.display().to_string(),
+                    line,
                     text,
                 });
             }
-            Err(err) => return Err(unreadable(&shown, &err)),
+            Err(err) => return Err(unreadable(err.to_string())),
         }
     }
     Ok(settings)
@@ -69,24 +77,6 @@ pub fn layered(
     process: impl Fn(&str) -> Option<String> + Send + Sync + 'static,
 ) -> impl Fn(&str) -> Option<String> + Send + Sync + 'static {
     move |name| process(name).or_else(|| settings.get(name).cloned())
-}
-
-fn unreadable(path: &str, err: &dotenvy::Error) -> EnvFileError {
-    EnvFileError::Unreadable {
-        path: path.to_owned(),
-        reason: err.to_string(),
-    }
-}
-
-/// The number of the first line of `path` that holds `text` (dotenvy reports a character
-/// position within the line, not the line).
-fn line_of(path: &Path, text: &str) -> Option<usize> {
-    let whole = std::fs::read_to_string(path).ok()?;
-    let first = text.lines().next()?;
-    whole
-        .lines()
-        .position(|line| line.contains(first))
-        .map(|index| index + 1)
 }
 
 #[cfg(test)]

@@ -89,6 +89,16 @@ pub fn queue_tasks() -> Vec<&'static QueueFunction> {
         .collect()
 }
 
+/// Every task of every kind (S3, stream, queue, schedule) as its binary name and the ports
+/// it builds, for the checks and reports that treat the tasks alike.
+pub fn every_task() -> Vec<(&'static str, &'static Needs)> {
+    let s3 = tasks().into_iter().map(|t| (t.binary, &t.needs));
+    let stream = stream_tasks().into_iter().map(|t| (t.binary, &t.needs));
+    let queue = queue_tasks().into_iter().map(|t| (t.binary, &t.needs));
+    let schedule = schedule_tasks().into_iter().map(|t| (t.binary, &t.needs));
+    s3.chain(stream).chain(queue).chain(schedule).collect()
+}
+
 /// Every scheduled task compiled into this workspace, by binary name; the gateway fires
 /// the template's schedules into them.
 pub fn schedule_tasks() -> Vec<&'static ScheduleFunction> {

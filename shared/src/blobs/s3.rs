@@ -20,9 +20,10 @@ use super::{
 /// The S3 adapter over one bucket.
 ///
 /// The client is built on first use: building an S3 client costs a few tenths of a
-/// millisecond of a cold start (BENCHMARKS.md, `floor-aws-lean-s3` beside `floor-aws-lean`), and most requests
-/// to the functions that hold the bucket never touch it (a public course's files need no
-/// signature; a public URL is built without the client).
+/// millisecond of a cold start (BENCHMARKS.md, `floor-aws-lean-s3` beside
+/// `floor-aws-lean`), and most requests to the functions that hold the bucket never touch
+/// it (a public course's files need no signature; a public URL is built without the
+/// client).
 #[derive(Clone, Debug)]
 pub struct S3Blobs {
     config: aws_sdk_s3::Config,

@@ -241,33 +241,38 @@ impl Config {
     /// `S3_ENDPOINT`, `SQS_ENDPOINT` or `KMS_ENDPOINT`, refused in production), whose
     /// certificate Amazon need not have issued.
     pub fn aws_trust(&self) -> crate::aws::AwsTrust {
-        let endpoints = [
-            match &self.store {
-                StoreBackend::DynamoDb { endpoint } => endpoint.as_deref(),
-                StoreBackend::Embedded => None,
-            },
-            match &self.blobs {
-                BlobBackend::S3 { endpoint } => endpoint.as_deref(),
-                BlobBackend::Filesystem => None,
-            },
-            match &self.queues {
-                QueueBackend::Sqs { endpoint, .. } => endpoint.as_deref(),
-                QueueBackend::Memory => None,
-            },
-            match &self.cipher.backend {
-                CipherBackend::Kms { endpoint, .. } => endpoint.as_deref(),
-                CipherBackend::Local => None,
-            },
-        ];
-        let own_https = endpoints
-            .into_iter()
-            .flatten()
+        let kms = match &self.cipher.backend {
+            CipherBackend::Kms { endpoint, .. } => endpoint.as_deref(),
+            CipherBackend::Local => None,
+        };
+        let own_https = self
+            .table_bucket_and_queue_endpoints()
+            .chain(kms)
             .any(|url| url.to_ascii_lowercase().starts_with("https://"));
         if own_https {
             crate::aws::AwsTrust::PlatformRoots
         } else {
             crate::aws::AwsTrust::AmazonRoots
         }
+    }
+
+    /// The endpoint overrides of the table, the bucket and the queues (`DYNAMODB_ENDPOINT`,
+    /// `S3_ENDPOINT`, `SQS_ENDPOINT`); the KMS one is the cipher's
+    /// ([`CipherConfig::problems`]).
+    fn table_bucket_and_queue_endpoints(&self) -> impl Iterator<Item = &str> {
+        let store = match &self.store {
+            StoreBackend::DynamoDb { endpoint } => endpoint.as_deref(),
+            StoreBackend::Embedded => None,
+        };
+        let blobs = match &self.blobs {
+            BlobBackend::S3 { endpoint } => endpoint.as_deref(),
+            BlobBackend::Filesystem => None,
+        };
+        let queues = match &self.queues {
+            QueueBackend::Sqs { endpoint, .. } => endpoint.as_deref(),
+            QueueBackend::Memory => None,
+        };
+        [store, blobs, queues].into_iter().flatten()
     }
 
     /// Reads the process environment. Call once per execution environment.
@@ -410,16 +415,7 @@ impl Config {
                 "QUEUES=memory: production uses SQS (set PUSH_QUEUE_URL)".into(),
             ));
         }
-        if matches!(self.store, StoreBackend::DynamoDb { endpoint: Some(_) })
-            || matches!(self.blobs, BlobBackend::S3 { endpoint: Some(_) })
-            || matches!(
-                self.queues,
-                QueueBackend::Sqs {
-                    endpoint: Some(_),
-                    ..
-                }
-            )
-        {
+        if self.table_bucket_and_queue_endpoints().next().is_some() {
             problems.push(ConfigProblem(
                 "DYNAMODB_ENDPOINT / S3_ENDPOINT override the AWS endpoints: not allowed in production".into(),
             ));

@@ -306,25 +306,7 @@ async fn main() {
         }
         // Tasks (S3 events, queues, the table's stream, schedules) have no route to time,
         // but their ports decide their floor.
-        let tasks = runcrew_local::tasks()
-            .into_iter()
-            .map(|t| (t.binary, &t.needs))
-            .chain(
-                runcrew_local::queue_tasks()
-                    .into_iter()
-                    .map(|t| (t.binary, &t.needs)),
-            )
-            .chain(
-                runcrew_local::stream_tasks()
-                    .into_iter()
-                    .map(|t| (t.binary, &t.needs)),
-            )
-            .chain(
-                runcrew_local::schedule_tasks()
-                    .into_iter()
-                    .map(|t| (t.binary, &t.needs)),
-            );
-        for (binary, needs) in tasks {
+        for (binary, needs) in runcrew_local::every_task() {
             per_binary.insert(binary.to_owned(), Value::Object(ports(needs)));
         }
         std::fs::write(&path, Value::Object(per_binary).to_string()).expect("write --json");
