@@ -152,6 +152,12 @@ export interface paths {
          *     (401 when it refuses the token, 503 when it cannot be asked); then the per-account
          *     limit (5 logins plus refreshes per 60 s by default) → 429. Beyond the session cap
          *     (5 by default) the user's oldest sessions are ended.
+         *
+         *     Web pages: with `"refresh_token_delivery": "cookie"` the refresh token is not in the
+         *     body but in the cookie `runcrew_refresh` (`HttpOnly; Secure; SameSite=Strict;
+         *     Path=/v1/auth`, `Secure` off only on a laptop), which script cannot read; refresh
+         *     then sends that cookie with the header `X-RunCrew-CSRF`, and logout clears it. CORS
+         *     allows credentials for the environment's exact origins only.
          */
         post: operations["login"];
         delete?: never;
@@ -181,6 +187,12 @@ export interface paths {
          *     60 s by default), then per account, counted only for a proven token (5 per 60 s by
          *     default) → 429 with `Retry-After`. In external OIDC mode → 409
          *     `external_identity_provider`.
+         *
+         *     A web page's session (a login with `"refresh_token_delivery": "cookie"`) sends no
+         *     body: its browser sends the `runcrew_refresh` cookie, and the page must add the
+         *     header `X-RunCrew-CSRF` (any value), which a form of another site cannot; without it
+         *     → 403 `forbidden`. The new refresh token then comes back as that cookie again, not
+         *     in the body. Neither a `refresh_token` nor the cookie → 422 on `refresh_token`.
          */
         post: operations["refreshTokens"];
         delete?: never;
@@ -206,7 +218,9 @@ export interface paths {
          *     JSON. 204 whether or not the session was still open. The access token itself stays
          *     valid until it expires (15 minutes at most by default). 401 `unauthorized` ("this
          *     account is closed") when the account was erased meanwhile. This route has no
-         *     per-client limit of the application, only API Gateway's route throttle.
+         *     per-client limit of the application, only API Gateway's route throttle. When the
+         *     request carries the web session's `runcrew_refresh` cookie, the answer expires it
+         *     (`Set-Cookie` with `Max-Age=0`).
          */
         post: operations["logout"];
         delete?: never;
@@ -1674,14 +1688,23 @@ export interface components {
              *     by the other providers.
              */
             nonce?: string | null;
+            /**
+             * @description Where the refresh token goes: `body` (apps, the default) or `cookie` (web pages:
+             *     only the HttpOnly cookie `runcrew_refresh` holds it, and the answer's body has no
+             *     `refresh_token`).
+             * @default body
+             * @enum {string}
+             */
+            refresh_token_delivery?: "body" | "cookie";
         };
         RefreshRequest: {
             /**
              * @description The refresh token of the last login or refresh, as given:
              *     `<userId>.<sessionId>.<secret>` (two 32-hex ids and 43 base64url characters).
-             *     Any other text is answered 401, not 422.
+             *     Any other text is answered 401, not 422. Left out by a web page, whose browser
+             *     sends the `runcrew_refresh` cookie instead.
              */
-            refresh_token: string;
+            refresh_token?: string;
         };
         LogoutRequest: {
             /**
@@ -1698,8 +1721,11 @@ export interface components {
             access_token: string;
             /** @description Seconds the access token is valid (900 by default). */
             expires_in: number;
-            /** @description Opaque; keep it secret. Each refresh replaces it. */
-            refresh_token: string;
+            /**
+             * @description Opaque; keep it secret. Each refresh replaces it. Absent when it went to the web
+             *     session's cookie instead.
+             */
+            refresh_token?: string;
             /** @description Seconds the refresh token is valid unless used (30 days by default). */
             refresh_token_expires_in: number;
             session_id: components["schemas"]["Id"];
@@ -1713,8 +1739,11 @@ export interface components {
             access_token: string;
             /** @description Seconds the access token is valid (900 by default). */
             expires_in: number;
-            /** @description Opaque; keep it secret. Each refresh replaces it. */
-            refresh_token: string;
+            /**
+             * @description Opaque; keep it secret. Each refresh replaces it. Absent when it went to the web
+             *     session's cookie instead.
+             */
+            refresh_token?: string;
             /** @description Seconds the refresh token is valid unless used (30 days by default). */
             refresh_token_expires_in: number;
             session_id: components["schemas"]["Id"];
@@ -3434,6 +3463,12 @@ export interface components {
     headers: {
         /** @description Seconds until the same request may succeed. */
         RetryAfter: number;
+        /**
+         * @description Only when the refresh token goes to a cookie (`refresh_token_delivery: cookie`, or a
+         *     refresh by cookie): `runcrew_refresh=<token>; Path=/v1/auth; Max-Age=<seconds>;
+         *     HttpOnly; SameSite=Strict; Secure` (`Secure` off only on a laptop).
+         */
+        RefreshCookie: string;
     };
     pathItems: never;
 }
@@ -3612,6 +3647,7 @@ export interface operations {
             /** @description A returning user is logged in. */
             200: {
                 headers: {
+                    "Set-Cookie": components["headers"]["RefreshCookie"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3621,6 +3657,7 @@ export interface operations {
             /** @description The first login of this provider account; the user was created. */
             201: {
                 headers: {
+                    "Set-Cookie": components["headers"]["RefreshCookie"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3710,11 +3747,14 @@ export interface operations {
     refreshTokens: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Required (any non-empty value) when the refresh token comes as the cookie. */
+                "X-RunCrew-CSRF"?: string;
+            };
             path?: never;
             cookie?: never;
         };
-        requestBody: {
+        requestBody?: {
             content: {
                 /**
                  * @example {
@@ -3728,6 +3768,7 @@ export interface operations {
             /** @description The new token pair. */
             200: {
                 headers: {
+                    "Set-Cookie": components["headers"]["RefreshCookie"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3757,6 +3798,23 @@ export interface operations {
                         error?: {
                             /** @constant */
                             code?: "unauthorized";
+                        };
+                    };
+                };
+            };
+            /**
+             * @description A refresh by cookie without the `X-RunCrew-CSRF` header (a form post from another
+             *     site looks like this): code `forbidden`. Nothing is rotated.
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @constant */
+                            code?: "forbidden";
                         };
                     };
                 };
@@ -3806,6 +3864,8 @@ export interface operations {
             /** @description Logged out. */
             204: {
                 headers: {
+                    /** @description `runcrew_refresh=; Max-Age=0; …` when the request sent that cookie. */
+                    "Set-Cookie"?: string;
                     [name: string]: unknown;
                 };
                 content?: never;

@@ -5,12 +5,8 @@
 //! port that was not built is a wiring bug and answers 500 with a clear log line.
 
 use std::future::Future;
-use std::path::Path;
 use std::pin::Pin;
 use std::sync::Arc;
-
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
 
 use crate::blobs::Blobs;
 use crate::blobs::filesystem::FilesystemBlobs;
@@ -29,8 +25,9 @@ use crate::queue::memory::MemoryQueue;
 use crate::queue::sqs::SqsQueue;
 use crate::queue::{Queue, QueueName};
 use crate::request::{self, Caller};
+use crate::secrets::{SecretError, SecretsManager, SigningSecret};
 use crate::store::Store;
-use crate::store::cursor::CursorCodec;
+use crate::store::cursor::{CursorCodec, Cursors};
 use crate::store::dynamodb::DynamoStore;
 #[cfg(feature = "embedded-store")]
 use crate::store::embedded::EmbeddedStore;
@@ -168,22 +165,35 @@ impl Needs {
 }
 
 /// What port builders share during one start-up: the configuration, the AWS configuration
-/// (loaded once, and only if a builder asks for it) and the local signing secret.
+/// (loaded once, and only if a builder asks for it) and the secrets, read when first needed.
 pub struct Init<'a> {
     /// What the builders choose their adapter, names and endpoints by.
     pub config: &'a Config,
     sdk: tokio::sync::OnceCell<aws_config::SdkConfig>,
-    secret: std::sync::OnceLock<Vec<u8>>,
+    secrets: Arc<SecretsManager>,
+    signing: Arc<SigningSecret>,
 }
 
 impl<'a> Init<'a> {
     /// Start-up state over `config`.
     pub fn new(config: &'a Config) -> Self {
+        let (secrets, signing) = secrets_of(config);
         Init {
             config,
             sdk: tokio::sync::OnceCell::new(),
-            secret: std::sync::OnceLock::new(),
+            secrets,
+            signing,
         }
+    }
+
+    /// The secrets reader the app will keep (so a secret read at start is not read again).
+    pub fn secrets(&self) -> Arc<SecretsManager> {
+        self.secrets.clone()
+    }
+
+    /// The signing secret (the cursor secret), read on first use.
+    pub fn signing(&self) -> Arc<SigningSecret> {
+        self.signing.clone()
     }
 
     /// The AWS configuration (region, credentials, HTTPS client), built on first use by
@@ -195,17 +205,25 @@ impl<'a> Init<'a> {
             .await
     }
 
-    /// A key for `label` derived from the signing secret (cursors, local uploads).
-    pub fn derived_key(&self, label: &str) -> Result<Vec<u8>, StartupError> {
-        let secret = match self.secret.get() {
-            Some(secret) => secret,
-            None => {
-                let loaded = signing_secret(self.config)?;
-                self.secret.get_or_init(|| loaded)
-            }
-        };
-        Ok(derive_key(secret, label))
+    /// A key for `label` derived from the signing secret (local uploads, the local token
+    /// cipher), read now: for ports that cannot work without it.
+    pub async fn derived_key(&self, label: &str) -> Result<Vec<u8>, StartupError> {
+        self.signing
+            .derived_key(label)
+            .await
+            .map_err(|e| StartupError::Secret(e.to_string()))
     }
+}
+
+/// The secrets reader of one execution environment and its signing secret.
+fn secrets_of(config: &Config) -> (Arc<SecretsManager>, Arc<SigningSecret>) {
+    let secrets = Arc::new(SecretsManager::new(config.aws_trust(), None));
+    let signing = Arc::new(SigningSecret::new(
+        config.cursor_secret.as_ref(),
+        &config.data_dir,
+        secrets.clone(),
+    ));
+    (secrets, signing)
 }
 
 /// The longest one AWS call (all its retries) may take before it fails as unavailable.
@@ -239,19 +257,20 @@ pub fn aws_timeouts() -> aws_config::timeout::TimeoutConfig {
 pub fn build_store<'a>(init: &'a Init<'a>) -> PortFuture<'a, Arc<dyn Store>> {
     Box::pin(async move {
         let config = init.config;
-        let cursors = CursorCodec::new(init.derived_key("cursor")?);
         let store: Arc<dyn Store> = match &config.store {
             #[cfg(feature = "embedded-store")]
             // The laptop's table keeps its stream, as template.yaml's table does, so the
             // local gateway can deliver it to the stream consumers.
             StoreBackend::Embedded => Arc::new(
-                EmbeddedStore::open(&config.data_dir.join("store.redb"), cursors)
-                    .and_then(EmbeddedStore::with_stream)
-                    .map_err(|e| StartupError::Store(e.to_string()))?,
+                EmbeddedStore::open(
+                    &config.data_dir.join("store.redb"),
+                    CursorCodec::new(init.derived_key("cursor").await?),
+                )
+                .and_then(EmbeddedStore::with_stream)
+                .map_err(|e| StartupError::Store(e.to_string()))?,
             ),
             #[cfg(not(feature = "embedded-store"))]
             StoreBackend::Embedded => {
-                let _ = cursors;
                 return Err(StartupError::Store(
                     "this build has no embedded store (a Lambda build); set STORE=dynamodb".into(),
                 ));
@@ -260,7 +279,8 @@ pub fn build_store<'a>(init: &'a Init<'a>) -> PortFuture<'a, Arc<dyn Store>> {
                 init.sdk().await,
                 endpoint.as_deref(),
                 config.table_name.clone(),
-                cursors,
+                // Read on the first cursor, not at start (see `Cursors`).
+                Cursors::lazy(init.signing()),
             )),
         };
         Ok(store)
@@ -275,7 +295,7 @@ fn build_blobs<'a>(init: &'a Init<'a>) -> PortFuture<'a, Arc<dyn Blobs>> {
                 config.data_dir.join("blobs"),
                 &config.cdn_base_url,
                 &config.public_base_url,
-                init.derived_key("upload")?,
+                init.derived_key("upload").await?,
             )),
             BlobBackend::S3 { endpoint } => Arc::new(S3Blobs::from_sdk_config(
                 init.sdk().await,
@@ -364,7 +384,8 @@ fn build_cipher<'a>(init: &'a Init<'a>) -> PortFuture<'a, Arc<dyn TokenCipher>> 
                     );
                 }
                 let key: [u8; 32] = init
-                    .derived_key("token-cipher")?
+                    .derived_key("token-cipher")
+                    .await?
                     .try_into()
                     .map_err(|_| StartupError::Secret("a derived key is not 32 bytes".into()))?;
                 Arc::new(LocalCipher::new(key))
@@ -423,7 +444,11 @@ pub struct App {
     /// without the authorizer (see [`App::viewer`]).
     issuer_keys: Arc<std::sync::OnceLock<crate::identity::jwks::JwksCache>>,
     /// The key of the audit trail's pseudonyms, derived on first use (see [`App::audit_key`]).
-    audit_key: Arc<std::sync::OnceLock<Vec<u8>>>,
+    audit_key: Arc<tokio::sync::OnceCell<Vec<u8>>>,
+    /// Secrets Manager, read once per secret and execution environment.
+    secrets: Arc<SecretsManager>,
+    /// The cursor secret, behind every key only this service must be able to make.
+    signing: Arc<SigningSecret>,
 }
 
 impl std::fmt::Debug for App {
@@ -455,7 +480,10 @@ impl App {
         blobs: Option<Arc<dyn Blobs>>,
         keys: Option<Arc<TokenKeys>>,
     ) -> Self {
+        let (secrets, signing) = secrets_of(&config);
         App {
+            secrets,
+            signing,
             config: Arc::new(config),
             store,
             blobs,
@@ -547,8 +575,11 @@ impl App {
             Some(build) => Some(build(&init).await?),
             None => None,
         };
+        let (secrets, signing) = (init.secrets(), init.signing());
         drop(init);
         let mut app = App::from_parts(config, store, blobs, keys);
+        app.secrets = secrets;
+        app.signing = signing;
         app.identity = identity;
         app.queue = queue;
         app.push = push;
@@ -695,18 +726,37 @@ impl App {
     /// could compute from one would re-link an erased user to her logins; with a key only
     /// the holder of the secret can. Rotating the secret changes every pseudonym, so events
     /// before and after a rotation no longer link, which a pseudonym can afford.
-    pub fn audit_key(&self) -> Result<&[u8], StartupError> {
-        if let Some(key) = self.audit_key.get() {
-            return Ok(key);
-        }
-        let key = derive_key(&signing_secret(&self.config)?, "audit-pseudonym");
-        Ok(self.audit_key.get_or_init(|| key))
+    pub async fn audit_key(&self) -> Result<&[u8], SecretError> {
+        self.audit_key
+            .get_or_try_init(|| self.signing.derived_key("audit-pseudonym"))
+            .await
+            .map(Vec::as_slice)
     }
 
     /// A key for `label` derived from the signing secret, as [`Init::derived_key`] gives at
-    /// start-up, for a function that needs one only on some requests (the Strava state).
-    pub fn derived_key(&self, label: &str) -> Result<Vec<u8>, StartupError> {
-        Ok(derive_key(&signing_secret(&self.config)?, label))
+    /// start-up, for a function that needs one only on some requests (the Strava state, job
+    /// ids). The secret is read on the first such request and kept.
+    pub async fn derived_key(&self, label: &str) -> Result<Vec<u8>, SecretError> {
+        self.signing.derived_key(label).await
+    }
+
+    /// The secrets reader, for a port that reads its own secret when first needed (the
+    /// Mapbox token).
+    pub fn secrets(&self) -> Arc<SecretsManager> {
+        self.secrets.clone()
+    }
+
+    /// The same app reading secrets through `secrets` (tests point it at a local server);
+    /// the signing secret follows it.
+    pub fn with_secrets(mut self, secrets: Arc<SecretsManager>) -> Self {
+        self.signing = Arc::new(SigningSecret::new(
+            self.config.cursor_secret.as_ref(),
+            &self.config.data_dir,
+            secrets.clone(),
+        ));
+        self.secrets = secrets;
+        self.audit_key = Arc::default();
+        self
     }
 
     /// The bucket as its shared handle (the local gateway serves files through it).
@@ -718,59 +768,4 @@ impl App {
 /// Our user id for an external issuer's subject: 32 hex digits, like our own ids.
 pub fn external_user_id(issuer: &str, subject: &str) -> String {
     crate::digest::short_sha256_hex(&[issuer.as_bytes(), b"\n", subject.as_bytes()])
-}
-
-/// The secret behind cursor and local upload signatures: `CURSOR_SECRET`, or on a laptop a
-/// random one generated once under `<data dir>/keys/local.secret`.
-fn signing_secret(config: &Config) -> Result<Vec<u8>, StartupError> {
-    if let Some(secret) = &config.cursor_secret {
-        return Ok(secret.as_bytes().to_vec());
-    }
-    local_secret(&config.data_dir.join("keys").join("local.secret"))
-}
-
-fn local_secret(path: &Path) -> Result<Vec<u8>, StartupError> {
-    let fail = |e: std::io::Error| StartupError::Secret(format!("{}: {e}", path.display()));
-    match std::fs::read(path) {
-        Ok(bytes) if bytes.len() >= 32 => return Ok(bytes),
-        Ok(_) => {
-            return Err(StartupError::Secret(format!(
-                "{} is shorter than 32 bytes",
-                path.display()
-            )));
-        }
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(fail(e)),
-        Err(_) => {}
-    }
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(fail)?;
-    }
-    let secret: [u8; 32] = rand::random();
-    let text = crate::digest::hex(&secret);
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    match options.open(path) {
-        Ok(mut file) => {
-            use std::io::Write;
-            file.write_all(text.as_bytes()).map_err(fail)?;
-            Ok(text.into_bytes())
-        }
-        // Another process made it first: use theirs.
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            std::fs::read(path).map_err(fail)
-        }
-        Err(e) => Err(fail(e)),
-    }
-}
-
-/// One secret, separate keys per purpose, so a signature of one kind never passes as another.
-fn derive_key(secret: &[u8], label: &str) -> Vec<u8> {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes any key length");
-    mac.update(label.as_bytes());
-    mac.finalize().into_bytes().to_vec()
 }

@@ -78,14 +78,17 @@ pub async fn record(app: &App, event: &AuditEvent<'_>) {
     } else {
         Outcome::Success
     };
-    let actor = event.user_id.and_then(|id| match app.audit_key() {
-        Ok(key) => Some(actor_pseudonym(key, id)),
-        Err(err) => {
-            // Never an unkeyed digest instead: the event is kept without its actor.
-            tracing::error!(target: "audit", error = %err, "no audit pseudonym key");
-            None
-        }
-    });
+    let actor = match event.user_id {
+        None => None,
+        Some(id) => match app.audit_key().await {
+            Ok(key) => Some(actor_pseudonym(key, id)),
+            Err(err) => {
+                // Never an unkeyed digest instead: the event is kept without its actor.
+                tracing::error!(target: "audit", error = %err, "no audit pseudonym key");
+                None
+            }
+        },
+    };
     let mut body = Map::new();
     let mut set = |name: &str, value: Option<&str>| {
         if let Some(v) = value {

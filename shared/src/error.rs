@@ -285,6 +285,18 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<crate::secrets::SecretError> for ApiError {
+    fn from(err: crate::secrets::SecretError) -> Self {
+        match err {
+            crate::secrets::SecretError::Unavailable { .. } => {
+                tracing::warn!(dependency = "secrets", detail = %err, "a secret cannot be read");
+                ApiError::unavailable("secrets")
+            }
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
 impl From<BlobError> for ApiError {
     fn from(err: BlobError) -> Self {
         match err {

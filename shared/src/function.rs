@@ -71,7 +71,11 @@ impl HttpFunction {
         let request_id = request::request_id(&req);
         let route = request::route_key(&req);
         let method = req.method().to_string();
-        let (mut resp, code) = match (self.handler)(app, req).await {
+        let outcome = match origin_verified(&app.config, &req) {
+            Ok(()) => (self.handler)(app, req).await,
+            Err(refused) => Err(refused),
+        };
+        let (mut resp, code) = match outcome {
             Ok(resp) => (resp, None),
             Err(err) => {
                 if let ApiError::Internal(detail) = &err {
@@ -91,6 +95,30 @@ impl HttpFunction {
             code,
         );
         (resp, latency_ms)
+    }
+}
+
+/// With `ORIGIN_VERIFY_SECRET` set, the request must carry it in `X-Origin-Verify` (the
+/// header CloudFront adds), compared in constant time, or it is refused with 403: a caller
+/// who found the API's own address cannot go around the edge's WAF and rate limit. The
+/// public key documents under `/.well-known/` are exempt: API Gateway's JWT authorizer
+/// fetches them from the issuer URL without the header, and they are public anyway.
+pub fn origin_verified(config: &crate::config::Config, req: &Request) -> Result<(), ApiError> {
+    use subtle::ConstantTimeEq as _;
+    let Some(secret) = &config.origin_verify_secret else {
+        return Ok(());
+    };
+    if req.uri().path().starts_with("/.well-known/") {
+        return Ok(());
+    }
+    let sent = request::header(req, "x-origin-verify").unwrap_or_default();
+    let expected = secrecy::ExposeSecret::expose_secret(secret);
+    if bool::from(sent.as_bytes().ct_eq(expected.as_bytes())) {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden(
+            "requests reach this API through its public address only".into(),
+        ))
     }
 }
 

@@ -225,6 +225,8 @@ pub enum Unit {
     Milliseconds,
     /// `Bytes`: sizes.
     Bytes,
+    /// `Percent`: a share of a limit, such as how much of Strava's request budget is spent.
+    Percent,
 }
 
 impl Unit {
@@ -233,6 +235,7 @@ impl Unit {
             Unit::Count => "Count",
             Unit::Milliseconds => "Milliseconds",
             Unit::Bytes => "Bytes",
+            Unit::Percent => "Percent",
         }
     }
 }

@@ -117,7 +117,7 @@ async fn an_erased_users_logins_cannot_be_found_from_her_public_user_id() {
         assert!(!guesses.contains(actor), "{action}: {actor} is computable");
     }
     // Yet both events are hers under one pseudonym, which the holder of the secret can find.
-    let key = app.audit_key().expect("audit key");
+    let key = app.audit_key().await.expect("audit key");
     let pseudonym = runcrew_shared::audit::actor_pseudonym(key, &user_id);
     assert!(events.iter().all(|(_, actor)| *actor == pseudonym));
 }

@@ -320,7 +320,7 @@ mod app {
         ("ENVIRONMENT", "production"),
         ("PUBLIC_BASE_URL", "https://api.runcrew.app"),
         ("SIGNING_KEY_SECRET_ID", "runcrew/prod/token-keys"),
-        ("CURSOR_SECRET", "0123456789abcdef0123456789abcdef"),
+        ("CURSOR_SECRET_ID", "runcrew/prod/cursor"),
     ];
 
     #[tokio::test]

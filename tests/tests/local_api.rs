@@ -132,6 +132,44 @@ async fn readyz_is_503_with_retry_after_and_the_failing_dependency_when_the_tabl
 }
 
 #[tokio::test]
+async fn with_an_origin_verify_secret_only_requests_carrying_it_get_through() {
+    // given a local API behind an edge that adds X-Origin-Verify
+    const SECRET: &str = "origin-verify-secret-of-32-bytes-or-more";
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().display().to_string();
+    let api = runcrew_local::start(move |k| match k {
+        "PORT" => Some("0".into()),
+        "RUNCREW_DATA_DIR" => Some(data.clone()),
+        "ORIGIN_VERIFY_SECRET" => Some(SECRET.into()),
+        _ => None,
+    })
+    .await
+    .expect("the local API starts");
+    let healthz = |header: Option<&'static str>| {
+        let mut request = runcrew_tests::http().get(format!("{}/healthz", api.url()));
+        if let Some(value) = header {
+            request = request.header("x-origin-verify", value);
+        }
+        request.send()
+    };
+
+    // when a caller goes around the edge, with no header or another value, then 403
+    for header in [None, Some("origin-verify-secret-of-32-bytes-or-less")] {
+        let refused = healthz(header).await.expect("request");
+        assert_eq!(refused.status(), 403, "{header:?}");
+        assert_security_headers(&refused);
+        let body: Value = refused.json().await.expect("json");
+        assert_eq!(body["error"]["code"], "forbidden", "{body}");
+    }
+    // when the edge's header is there, the route answers
+    assert_eq!(healthz(Some(SECRET)).await.expect("request").status(), 200);
+    // and the public keys stay readable to API Gateway's authorizer, which sends no header
+    let jwks = get(format!("{}/.well-known/jwks.json", api.url())).await;
+    assert_eq!(jwks.status(), 200);
+    api.stop().await;
+}
+
+#[tokio::test]
 async fn the_jwks_lists_the_key_that_signs_and_discovery_points_at_it() {
     let (api, _dir) = local_api().await;
     let token = runcrew_tests::token_for(&api.app, "user-1");

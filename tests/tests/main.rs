@@ -30,6 +30,7 @@ mod push_consumer;
 mod queue_consumers;
 mod queue_contract;
 mod runs_journey;
+mod secrets;
 mod stall;
 mod store_contract;
 mod strava_client;
@@ -38,6 +39,7 @@ mod stream_contract;
 mod template;
 mod uploads_journey;
 mod users;
+mod web_sessions;
 
 /// With `autotests = false`, a file of this folder that no `mod` names would neither build
 /// nor run, and nothing would say so.

@@ -557,6 +557,23 @@ fn the_daily_window_can_be_the_tightest_and_a_window_over_its_limit_leaves_none(
 }
 
 #[test]
+fn the_budget_metric_reports_the_fuller_of_the_overall_and_read_window_of_each_length() {
+    // given reads nearer their 15-minute limit than all requests, and a daily window at 99.5%
+    let usage = RateUsage::from_headers(&headers([
+        ("X-RateLimit-Limit", Some("200,2000")),
+        ("X-RateLimit-Usage", Some("100,1990")),
+        ("X-ReadRateLimit-Limit", Some("100,1000")),
+        ("X-ReadRateLimit-Usage", Some("95,700")),
+    ]))
+    .expect("usage");
+
+    // then the 15-minute figure is the reads' 95% and the daily one the overall 99.5%
+    let (short, daily) = usage.used_percent();
+    assert!((short - 95.0).abs() < 1e-9, "{short}");
+    assert!((daily - 99.5).abs() < 1e-9, "{daily}");
+}
+
+#[test]
 fn missing_or_garbled_usage_headers_give_no_usage() {
     let none = headers([
         ("x-ratelimit-limit", None),

@@ -69,7 +69,9 @@ fn the_foundation_routes_are_public_and_everything_else_needs_a_token_by_default
     assert_eq!(jwt.audience, ["runcrew-api"]);
     let cors = spec.cors.expect("cors");
     assert!(!cors.allow_origins.contains(&"*".to_owned()));
-    assert!(!cors.allow_credentials);
+    // web pages send the refresh cookie, with the header a cross-site form cannot add
+    assert!(cors.allow_credentials);
+    assert!(cors.allow_headers.iter().any(|h| h == "x-runcrew-csrf"));
     assert!(spec.default_throttle.is_some());
 }
 

@@ -741,7 +741,7 @@ async fn the_dev_provider_is_refused_outside_local_and_production_will_not_enabl
             "ENVIRONMENT" => Some("production"),
             "PUBLIC_BASE_URL" => Some("https://api.runcrew.app"),
             "SIGNING_KEY_SECRET_ID" => Some("runcrew/prod/token-keys"),
-            "CURSOR_SECRET" => Some("0123456789abcdef0123456789abcdef"),
+            "CURSOR_SECRET_ID" => Some("runcrew/prod/cursor"),
             "DEV_LOGIN" => Some("true"),
             _ => None,
         }
@@ -755,7 +755,7 @@ async fn the_dev_provider_is_refused_outside_local_and_production_will_not_enabl
     let config = runcrew_tests::config(
         dir.path(),
         &[
-            ("ENVIRONMENT", "production"),
+            ("ENVIRONMENT", "stage"),
             ("PUBLIC_BASE_URL", "https://api.runcrew.app"),
             ("SIGNING_KEY_SECRET_ID", "runcrew/prod/token-keys"),
             ("CURSOR_SECRET", "0123456789abcdef0123456789abcdef"),

@@ -7,6 +7,10 @@
 //!   presented again ends the session ([`runcrew_model::session`]).
 //! - `POST /v1/auth/logout` `{all?}`: ends this session, or every session.
 //!
+//! Web pages keep the refresh token in an `HttpOnly` cookie instead of the body
+//! ([`web_session`]): a login asks for it, a refresh sends the cookie and a custom header,
+//! a logout clears it.
+//!
 //! Login and refresh are limited per client address and per account in the table
 //! ([`runcrew_shared::rate_limit`]), and every outcome that matters is audited.
 
@@ -21,6 +25,10 @@ use runcrew_shared::{ApiError, App, HandlerFuture, HttpFunction, Needs, request,
 use serde::Deserialize;
 
 use runcrew_model::session::{self, Presented, RefreshToken};
+
+pub mod web_session;
+
+use web_session::Delivery;
 
 /// `POST /v1/auth/login`.
 pub static LOGIN: HttpFunction = HttpFunction {
@@ -68,12 +76,15 @@ struct LoginRequest {
     token: String,
     #[serde(default)]
     nonce: Option<String>,
+    #[serde(default)]
+    refresh_token_delivery: Delivery,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct RefreshRequest {
-    refresh_token: String,
+    #[serde(default)]
+    refresh_token: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -178,6 +189,7 @@ pub async fn login(app: &App, req: Request) -> Result<Response<Body>, ApiError> 
     } = Attempt::begin(app, &req).await?;
 
     let body: LoginRequest = request::json_body(&req)?;
+    let body_delivery = body.refresh_token_delivery;
     let provider = Provider::parse_login(&body.provider).ok_or_else(|| {
         ApiError::invalid(
             "provider",
@@ -252,7 +264,39 @@ pub async fn login(app: &App, req: Request) -> Result<Response<Body>, ApiError> 
     } else {
         http::StatusCode::OK
     };
-    response::no_store(status, &body)
+    tokens_answer(app, status, body, &refresh, body_delivery)
+}
+
+/// The token answer, with the refresh token where `delivery` says: in the body, or only in
+/// the web session's cookie.
+fn tokens_answer(
+    app: &App,
+    status: http::StatusCode,
+    mut body: serde_json::Value,
+    refresh: &RefreshToken,
+    delivery: Delivery,
+) -> Result<Response<Body>, ApiError> {
+    if delivery == Delivery::Body {
+        return response::no_store(status, &body);
+    }
+    if let Some(fields) = body.as_object_mut() {
+        fields.remove("refresh_token");
+    }
+    let mut answer = response::no_store(status, &body)?;
+    answer.headers_mut().append(
+        http::header::SET_COOKIE,
+        web_session::set_cookie(
+            &refresh.expose(),
+            app.config.auth.refresh_token_ttl_seconds,
+            secure_cookies(app),
+        ),
+    );
+    Ok(answer)
+}
+
+/// Cookies are `Secure` everywhere but on a laptop, which serves plain HTTP.
+fn secure_cookies(app: &App) -> bool {
+    app.config.environment != runcrew_shared::config::Environment::Local
 }
 
 /// Ends the oldest sessions beyond `MAX_SESSIONS`.
@@ -300,8 +344,23 @@ pub async fn refresh(app: &App, req: Request) -> Result<Response<Body>, ApiError
         limits,
     } = Attempt::begin(app, &req).await?;
 
-    let body: RefreshRequest = request::json_body(&req)?;
-    let token = RefreshToken::parse(&body.refresh_token).ok_or_else(invalid_refresh)?;
+    // Apps send the token in the body; a web page's browser sends the cookie, with the
+    // custom header a cross-site form cannot add.
+    let body: RefreshRequest = request::optional_json_body(&req)?.unwrap_or_default();
+    let (raw, delivery) = match body.refresh_token {
+        Some(token) => (token, Delivery::Body),
+        None => {
+            let token = web_session::cookie_token(&req).ok_or_else(|| {
+                ApiError::invalid(
+                    "refresh_token",
+                    "is required, unless the web session's cookie is sent",
+                )
+            })?;
+            web_session::require_csrf_header(&req)?;
+            (token, Delivery::Cookie)
+        }
+    };
+    let token = RefreshToken::parse(&raw).ok_or_else(invalid_refresh)?;
 
     match session::present(store, &token).await? {
         Presented::Current(session, version) => {
@@ -315,10 +374,8 @@ pub async fn refresh(app: &App, req: Request) -> Result<Response<Body>, ApiError
             let (session, refresh) = session::rotate(app, session, version, now)
                 .await?
                 .ok_or_else(invalid_refresh)?;
-            response::no_store(
-                http::StatusCode::OK,
-                &session::token_response(app, &session, &refresh, now)?,
-            )
+            let body = session::token_response(app, &session, &refresh, now)?;
+            tokens_answer(app, http::StatusCode::OK, body, &refresh, delivery)
         }
         Presented::Reused(session) => {
             session::end(
@@ -378,5 +435,13 @@ pub async fn logout(app: &App, req: Request) -> Result<Response<Body>, ApiError>
         },
     )
     .await;
-    Ok(response::no_content())
+    let mut answer = response::no_content();
+    if web_session::cookie_token(&req).is_some() {
+        // The session is over: the browser may forget its refresh cookie too.
+        answer.headers_mut().append(
+            http::header::SET_COOKIE,
+            web_session::clear_cookie(secure_cookies(app)),
+        );
+    }
+    Ok(answer)
 }

@@ -431,7 +431,8 @@ pub async fn delete(app: &App, req: Request) -> Result<Response<Body>, ApiError>
         JobKind::DeleteCourse,
         &course.course_id,
         &caller.user_id,
-    )?;
+    )
+    .await?;
     store
         .transact(vec![
             Write::Delete {

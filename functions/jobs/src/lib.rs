@@ -80,7 +80,7 @@ pub async fn get_job(app: &App, req: Request) -> Result<Response<Body>, ApiError
     let Some((job, _)) = job::load(app.store()?, job_id).await? else {
         return Err(job_not_found());
     };
-    if job.owner != job::owner_of(app, &caller.user_id)? {
+    if job.owner != job::owner_of(app, &caller.user_id).await? {
         return Err(job_not_found());
     }
     let mut status = job.status(&app.config.public_base_url);

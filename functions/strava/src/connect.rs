@@ -39,9 +39,8 @@ pub static CALLBACK: HttpFunction = HttpFunction {
 };
 
 /// The key the state's MAC is made with.
-pub(crate) fn state_key(app: &App) -> Result<Vec<u8>, ApiError> {
-    app.derived_key("strava-state")
-        .map_err(|e| ApiError::Internal(format!("the Strava state key: {e}")))
+pub(crate) async fn state_key(app: &App) -> Result<Vec<u8>, ApiError> {
+    Ok(app.derived_key("strava-state").await?)
 }
 
 /// The context a user's Strava tokens are sealed under: a sealed token moved to another
@@ -56,7 +55,7 @@ pub async fn connect(app: &App, req: Request) -> Result<Response<Body>, ApiError
     let client = port::client(app)?;
     let config = port::config(app)?;
     let now_s = now_epoch_ms() as i64 / 1000;
-    let state = state::issue(app.store()?, &state_key(app)?, &caller.user_id, now_s).await?;
+    let state = state::issue(app.store()?, &state_key(app).await?, &caller.user_id, now_s).await?;
     let url = client.authorize_url(&config.redirect_uri, &config.scope, &state);
     response::no_store(http::StatusCode::OK, &json!({"authorize_url": url}))
 }
@@ -153,7 +152,7 @@ async fn connect_from(
     let Some(state_text) = text("state")? else {
         return Ok(Err(Outcome::InvalidState));
     };
-    let user_id = match state::consume(store, &state_key(app)?, &state_text, now_s).await? {
+    let user_id = match state::consume(store, &state_key(app).await?, &state_text, now_s).await? {
         Ok(user_id) => user_id,
         Err(_) => return Ok(Err(Outcome::InvalidState)),
     };

@@ -124,6 +124,16 @@ async fn call<T>(
     match request.await {
         Ok(answer) => {
             if let Some(usage) = &answer.usage {
+                let (short, daily) = usage.used_percent();
+                for (window, percent) in [("15min", short), ("daily", daily)] {
+                    runcrew_shared::telemetry::emit_metric(
+                        "RunCrew",
+                        "StravaBudgetUsedPercent",
+                        percent,
+                        runcrew_shared::telemetry::Unit::Percent,
+                        &[("Window", window)],
+                    );
+                }
                 budget::record(
                     store,
                     usage.headroom(),

@@ -49,7 +49,8 @@ pub async fn run_thumbnails() -> Result<(), lambda_http::Error> {
     runcrew_shared::telemetry::init();
     // A configuration that does not read is reported by `run_s3`, with every problem.
     if let Ok(config) = runcrew_shared::config::Config::from_env()
-        && let Err(err) = route_maps::from_config(&config)
+        && config.maps.mapbox.is_some()
+        && let Err(err) = route_maps::mapbox::client()
     {
         tracing::error!(function = THUMBNAILS.binary, error = %err, "start-up refused");
         return Err(err.into());

@@ -127,7 +127,8 @@ async fn course_map(
             return Ok(());
         }
     };
-    let maps = route_maps::from_config(&app.config).map_err(|e| TaskError(e.to_string()))?;
+    let maps = route_maps::from_config(&app.config, app.secrets())
+        .map_err(|e| TaskError(e.to_string()))?;
     let png = match maps.render(&route).await {
         Ok(png) => png,
         Err(err @ (MapError::Unavailable(_) | MapError::Refused(_))) => {

@@ -232,7 +232,7 @@ pub async fn update_me(app: &App, req: Request) -> Result<Response<Body>, ApiErr
 pub async fn delete_me(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
     let caller = app.caller(&req)?;
     let store = app.store()?;
-    let asked = job::asked(app, JobKind::EraseAccount, &caller.user_id, &caller.user_id)?;
+    let asked = job::asked(app, JobKind::EraseAccount, &caller.user_id, &caller.user_id).await?;
     let (job, started) = runcrew_erasure::close_account(store, &caller.user_id, &asked).await?;
     // A job already under way has its next step queued: another chain of steps would only
     // do the same work twice. One that has not moved for a while may have lost its message
@@ -263,7 +263,7 @@ pub async fn export_me(app: &App, req: Request) -> Result<Response<Body>, ApiErr
     let store = app.store()?;
     // The profile must exist (made from the token's claims in external OIDC mode).
     my_profile(app, &req, &caller).await?;
-    let job = job::asked(app, JobKind::Export, &caller.user_id, &caller.user_id)?;
+    let job = job::asked(app, JobKind::Export, &caller.user_id, &caller.user_id).await?;
     store
         .transact(vec![
             job.create()?,

@@ -272,7 +272,7 @@ pub fn build_store_with_stream<'a>(
             init.sdk().await,
             endpoint.as_deref(),
             config.table_name.clone(),
-            runcrew_shared::store::cursor::CursorCodec::new(init.derived_key("cursor")?),
+            runcrew_shared::store::cursor::Cursors::lazy(init.signing()),
         );
         match DynamoTableStream::of(&store, init.sdk().await, endpoint.as_deref()).await {
             Ok(stream) => Ok(

@@ -162,7 +162,7 @@ pub async fn seed_job(app: &App) -> Result<(), ApiError> {
     let mut job = Job::new(
         JOB_ID.into(),
         JobKind::DeleteCourse,
-        runcrew_model::job::owner_of(app, &alice)?,
+        runcrew_model::job::owner_of(app, &alice).await?,
         "019aa5c0e1f27d4b8c9d0e1f2a3b4c00",
     );
     job.state = JobState::Done;

@@ -208,10 +208,8 @@ impl Job {
 }
 
 /// Who may read a job asked for by `user_id`: their audit pseudonym.
-pub fn owner_of(app: &App, user_id: &str) -> Result<String, ApiError> {
-    let key = app
-        .audit_key()
-        .map_err(|err| ApiError::Internal(err.to_string()))?;
+pub async fn owner_of(app: &App, user_id: &str) -> Result<String, ApiError> {
+    let key = app.audit_key().await?;
     Ok(runcrew_shared::audit::actor_pseudonym(key, user_id))
 }
 
@@ -220,17 +218,17 @@ pub fn owner_of(app: &App, user_id: &str) -> Result<String, ApiError> {
 /// repeated `DELETE /v1/users/me` (whose profile is already gone) finds the same job; a
 /// course deletion's is new (the course is gone after the first, so a repeat is a 404), and
 /// so is an export's (each is a new file).
-pub fn asked(app: &App, kind: JobKind, subject: &str, user_id: &str) -> Result<Job, ApiError> {
+pub async fn asked(
+    app: &App,
+    kind: JobKind,
+    subject: &str,
+    user_id: &str,
+) -> Result<Job, ApiError> {
     let id = match kind {
-        JobKind::EraseAccount => {
-            let key = app
-                .derived_key("job-ids")
-                .map_err(|err| ApiError::Internal(err.to_string()))?;
-            job_id(&key, kind, subject)
-        }
+        JobKind::EraseAccount => job_id(&app.derived_key("job-ids").await?, kind, subject),
         JobKind::DeleteCourse | JobKind::Export => uuid::Uuid::now_v7().simple().to_string(),
     };
-    Ok(Job::new(id, kind, owner_of(app, user_id)?, subject))
+    Ok(Job::new(id, kind, owner_of(app, user_id).await?, subject))
 }
 
 /// Queues the next step of `job_id`. A queue that stays down parks the message in the

@@ -1,30 +1,20 @@
 //! Route map images: Mapbox Static Images when a token is configured, otherwise our own
 //! renderer draws them (the thumbnails function works either way).
 
-use std::fmt;
-
 use super::{ConfigProblem, Environment};
+use crate::secrets::SecretSource;
 
-/// Mapbox Static Images settings; present only when `MAPBOX_ACCESS_TOKEN` is set.
-#[derive(Clone, PartialEq, Eq)]
+/// Mapbox Static Images settings; present only when a token is configured.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MapboxConfig {
-    /// `MAPBOX_ACCESS_TOKEN`: a public (`pk.`) or secret token with the styles scope.
-    pub access_token: String,
+    /// `MAPBOX_ACCESS_TOKEN_SECRET_ID` (a Secrets Manager secret, read on the first map) or
+    /// `MAPBOX_ACCESS_TOKEN` (the value, not in production): a public (`pk.`) or secret
+    /// token with the styles scope. It never prints.
+    pub access_token: SecretSource,
     /// `MAPBOX_API_URL`: `https://api.mapbox.com`, or a fake in tests.
     pub api_url: String,
     /// `MAPBOX_STYLE`: `{user}/{style}`, default `mapbox/outdoors-v12`.
     pub style: String,
-}
-
-impl fmt::Debug for MapboxConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // The token is a secret: never in a log line, not even through Debug.
-        f.debug_struct("MapboxConfig")
-            .field("access_token", &"***")
-            .field("api_url", &self.api_url)
-            .field("style", &self.style)
-            .finish()
-    }
 }
 
 /// Where route map images come from.
@@ -35,8 +25,16 @@ pub struct MapsConfig {
 }
 
 impl MapsConfig {
-    pub(crate) fn read(get: &dyn Fn(&str) -> Option<String>) -> Self {
-        let mapbox = get("MAPBOX_ACCESS_TOKEN").map(|access_token| MapboxConfig {
+    pub(crate) fn read(
+        get: &dyn Fn(&str) -> Option<String>,
+        problems: &mut Vec<ConfigProblem>,
+    ) -> Self {
+        let token = SecretSource::read(get, "MAPBOX_ACCESS_TOKEN", "MAPBOX_ACCESS_TOKEN_SECRET_ID")
+            .unwrap_or_else(|problem| {
+                problems.push(ConfigProblem(problem));
+                None
+            });
+        let mapbox = token.map(|access_token| MapboxConfig {
             access_token,
             api_url: get("MAPBOX_API_URL")
                 .unwrap_or_else(|| "https://api.mapbox.com".into())
@@ -55,6 +53,13 @@ impl MapsConfig {
                     "MAPBOX_STYLE={} is not {{user}}/{{style}}, e.g. mapbox/outdoors-v12",
                     mapbox.style
                 )));
+            }
+            if environment == Environment::Production && mapbox.access_token.is_inline() {
+                problems.push(ConfigProblem(
+                    "MAPBOX_ACCESS_TOKEN holds the token in the environment: in production set \
+                     MAPBOX_ACCESS_TOKEN_SECRET_ID to the Secrets Manager secret holding it"
+                        .into(),
+                ));
             }
             if environment == Environment::Production && !mapbox.api_url.starts_with("https://") {
                 problems.push(ConfigProblem(format!(

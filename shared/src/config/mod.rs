@@ -10,6 +10,7 @@ mod maps;
 mod push;
 mod strava;
 
+use crate::secrets::{ExposeSecret, SecretSource, SecretString};
 use std::fmt;
 use std::path::PathBuf;
 
@@ -176,8 +177,10 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// `SIGNING_KEY_SECRET_ID`, or generated local keys.
     pub signing_key: Option<SigningKeySource>,
-    /// `CURSOR_SECRET`: keys the HMAC that makes paging cursors tamper-evident.
-    pub cursor_secret: Option<String>,
+    /// `CURSOR_SECRET_ID` (a Secrets Manager secret, read on first use) or `CURSOR_SECRET`
+    /// (the value, not in production): keys the HMAC that makes paging cursors
+    /// tamper-evident, and every other key only this service must be able to make.
+    pub cursor_secret: Option<SecretSource>,
     /// `ALLOWED_ORIGINS`: comma-separated CORS origins.
     pub allowed_origins: Vec<String>,
     /// `CORS_ALLOW_CREDENTIALS`: whether browsers may send credentials cross-origin.
@@ -187,6 +190,10 @@ pub struct Config {
     /// `API_DOCS`: serve the API description (`GET /openapi.json`) and, on a laptop, the
     /// docs page. On by default everywhere but production, which refuses it.
     pub api_docs: bool,
+    /// `ORIGIN_VERIFY_SECRET`: when set, every request must carry it in `X-Origin-Verify`
+    /// (CloudFront adds it), so the API cannot be reached around the edge's WAF. Empty or
+    /// unset: no check (no edge in front).
+    pub origin_verify_secret: Option<SecretString>,
     /// Login, tokens, sessions, rate limits and audit.
     pub auth: AuthConfig,
     /// Route map images for thumbnails.
@@ -318,7 +325,11 @@ impl Config {
             cdn_base_url,
             data_dir,
             signing_key,
-            cursor_secret: get("CURSOR_SECRET"),
+            cursor_secret: SecretSource::read(&get, "CURSOR_SECRET", "CURSOR_SECRET_ID")
+                .unwrap_or_else(|problem| {
+                    problems.push(ConfigProblem(problem));
+                    None
+                }),
             allowed_origins,
             cors_allow_credentials: flag(&get, "CORS_ALLOW_CREDENTIALS", false, &mut problems),
             dev_login: flag(&get, "DEV_LOGIN", local, &mut problems),
@@ -328,8 +339,11 @@ impl Config {
                 environment != Environment::Production,
                 &mut problems,
             ),
+            origin_verify_secret: get("ORIGIN_VERIFY_SECRET")
+                .filter(|v| !v.trim().is_empty())
+                .map(SecretString::from),
             auth: AuthConfig::read(&get, &mut problems),
-            maps: MapsConfig::read(&get),
+            maps: MapsConfig::read(&get, &mut problems),
             push: PushConfig::read(&get, &mut problems),
             strava,
             cipher: CipherConfig::read(&get),
@@ -363,11 +377,23 @@ impl Config {
             }
             match &self.cursor_secret {
                 None => problems.push(ConfigProblem(
-                    "CURSOR_SECRET is missing: paging cursors must be signed outside local".into(),
+                    "CURSOR_SECRET_ID is missing: paging cursors must be signed outside local"
+                        .into(),
                 )),
-                Some(s) if s.len() < MIN_SECRET_LEN => problems.push(ConfigProblem(format!(
-                    "CURSOR_SECRET is shorter than {MIN_SECRET_LEN} bytes"
-                ))),
+                Some(SecretSource::Value(value))
+                    if value.expose_secret().len() < MIN_SECRET_LEN =>
+                {
+                    problems.push(ConfigProblem(format!(
+                        "CURSOR_SECRET is shorter than {MIN_SECRET_LEN} bytes"
+                    )))
+                }
+                Some(SecretSource::Value(_)) if self.environment == Environment::Production => {
+                    problems.push(ConfigProblem(
+                        "CURSOR_SECRET holds the value in the environment: in production set \
+                         CURSOR_SECRET_ID to the Secrets Manager secret holding it"
+                            .into(),
+                    ))
+                }
                 Some(_) => {}
             }
         }
@@ -376,6 +402,23 @@ impl Config {
         problems.extend(self.push.problems(self.environment));
         if let Some(strava) = &self.strava {
             problems.extend(strava.problems(self.environment));
+        }
+        if let Some(secret) = &self.origin_verify_secret
+            && secret.expose_secret().len() < MIN_SECRET_LEN
+        {
+            problems.push(ConfigProblem(format!(
+                "ORIGIN_VERIFY_SECRET is shorter than {MIN_SECRET_LEN} bytes"
+            )));
+        }
+        if self.environment != Environment::Local
+            && self.auth.client_ip == ClientIpSource::CloudFront
+            && self.origin_verify_secret.is_none()
+        {
+            problems.push(ConfigProblem(
+                "CLIENT_IP_SOURCE=cloudfront trusts a header any caller can send unless \
+                 ORIGIN_VERIFY_SECRET proves the request came through CloudFront"
+                    .into(),
+            ));
         }
         if self.environment == Environment::Production {
             problems.extend(self.production_problems());
@@ -660,7 +703,7 @@ mod tests {
         ("ENVIRONMENT", "production"),
         ("PUBLIC_BASE_URL", "https://api.runcrew.app"),
         ("SIGNING_KEY_SECRET_ID", "runcrew/prod/token-keys"),
-        ("CURSOR_SECRET", "0123456789abcdef0123456789abcdef"),
+        ("CURSOR_SECRET_ID", "runcrew/prod/cursor"),
         ("ALLOWED_ORIGINS", "https://runcrew.app"),
         ("CORS_ALLOW_CREDENTIALS", "true"),
         ("DEV_LOGIN", "false"),
@@ -738,10 +781,44 @@ mod tests {
     }
 
     #[test]
+    fn production_refuses_secret_values_in_the_environment_naming_the_secret_id_to_use() {
+        let mut pairs: Vec<(&str, &str)> = SAFE_PRODUCTION
+            .iter()
+            .filter(|(k, _)| *k != "CURSOR_SECRET_ID")
+            .copied()
+            .collect();
+        pairs.extend([
+            ("CURSOR_SECRET", "0123456789abcdef0123456789abcdef"),
+            ("MAPBOX_ACCESS_TOKEN", "pk.test-token"),
+        ]);
+        let text = config(&pairs).expect_err("must refuse").to_string();
+        assert!(text.contains("set CURSOR_SECRET_ID"), "{text}");
+        assert!(text.contains("set MAPBOX_ACCESS_TOKEN_SECRET_ID"), "{text}");
+        assert!(
+            !text.contains("0123456789abcdef"),
+            "a value printed: {text}"
+        );
+    }
+
+    #[test]
+    fn a_secret_given_both_by_value_and_by_id_is_refused() {
+        let text = config(&[
+            ("CURSOR_SECRET", "0123456789abcdef0123456789abcdef"),
+            ("CURSOR_SECRET_ID", "runcrew/dev/cursor"),
+        ])
+        .expect_err("must refuse")
+        .to_string();
+        assert!(
+            text.contains("CURSOR_SECRET and CURSOR_SECRET_ID"),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn production_refuses_a_short_cursor_secret_and_plain_http_issuer() {
         let mut pairs: Vec<(&str, &str)> = SAFE_PRODUCTION
             .iter()
-            .filter(|(k, _)| !matches!(*k, "CURSOR_SECRET" | "PUBLIC_BASE_URL"))
+            .filter(|(k, _)| !matches!(*k, "CURSOR_SECRET_ID" | "PUBLIC_BASE_URL"))
             .copied()
             .collect();
         pairs.extend([

@@ -36,6 +36,59 @@ pub struct Position {
     pub index_key: Option<Key>,
 }
 
+/// The cursor codec of a store whose secret may not have been read yet.
+///
+/// A DynamoDB store on AWS keys its cursors with a secret from Secrets Manager. Reading it
+/// at start would put a network call in every function's cold start, yet most requests
+/// never make a cursor (a single page, a write): so the secret is read the first time a
+/// cursor is sealed or opened, then kept for the execution environment. A failed read is
+/// not kept; that request fails as unavailable (503) and the next one tries again.
+#[derive(Debug, Clone)]
+pub struct Cursors(CursorsState);
+
+#[derive(Debug, Clone)]
+enum CursorsState {
+    Ready(CursorCodec),
+    Lazy {
+        secret: Arc<crate::secrets::SigningSecret>,
+        codec: Arc<tokio::sync::OnceCell<CursorCodec>>,
+    },
+}
+
+impl Cursors {
+    /// Cursors keyed by the `"cursor"` key of `secret`, read on first use.
+    pub fn lazy(secret: Arc<crate::secrets::SigningSecret>) -> Self {
+        Cursors(CursorsState::Lazy {
+            secret,
+            codec: Arc::default(),
+        })
+    }
+
+    /// The codec, reading the secret if this is the first cursor.
+    pub async fn codec(&self) -> Result<&CursorCodec, StoreError> {
+        match &self.0 {
+            CursorsState::Ready(codec) => Ok(codec),
+            CursorsState::Lazy { secret, codec } => {
+                codec
+                    .get_or_try_init(|| async {
+                        let key = secret.derived_key("cursor").await.map_err(|e| {
+                            tracing::error!(error = %e, "the cursor secret cannot be read");
+                            StoreError::Unavailable(format!("the cursor secret: {e}"))
+                        })?;
+                        Ok::<_, StoreError>(CursorCodec::new(key))
+                    })
+                    .await
+            }
+        }
+    }
+}
+
+impl From<CursorCodec> for Cursors {
+    fn from(codec: CursorCodec) -> Self {
+        Cursors(CursorsState::Ready(codec))
+    }
+}
+
 /// Seals and opens cursors with one secret.
 #[derive(Clone)]
 pub struct CursorCodec {

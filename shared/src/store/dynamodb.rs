@@ -25,7 +25,7 @@ use aws_sdk_dynamodb::types::{
 use backon::{ExponentialBuilder, RetryableWithContext};
 use serde_json::{Map, Value};
 
-use super::cursor::CursorCodec;
+use super::cursor::Cursors;
 use super::{
     Condition, Index, Item, Key, Order, Page, Query, RESERVED_ATTRIBUTES, SortRange, Store,
     StoreError, Write, now_epoch_seconds, validate_batch_get, validate_counter_field,
@@ -64,7 +64,7 @@ enum Unfinished {
 pub struct DynamoStore {
     client: Client,
     table: String,
-    cursors: CursorCodec,
+    cursors: Cursors,
     meter: Option<Arc<CapacityMeter>>,
 }
 
@@ -283,11 +283,11 @@ where
 
 impl DynamoStore {
     /// An adapter over `table` with an already-built client.
-    pub fn new(client: Client, table: impl Into<String>, cursors: CursorCodec) -> Self {
+    pub fn new(client: Client, table: impl Into<String>, cursors: impl Into<Cursors>) -> Self {
         DynamoStore {
             client,
             table: table.into(),
-            cursors,
+            cursors: cursors.into(),
             meter: None,
         }
     }
@@ -320,7 +320,7 @@ impl DynamoStore {
         sdk: &aws_config::SdkConfig,
         endpoint: Option<&str>,
         table: impl Into<String>,
-        cursors: CursorCodec,
+        cursors: impl Into<Cursors>,
     ) -> Self {
         // Timeouts come with `sdk`: `Init::sdk` sets `app::aws_timeouts` for every function.
         let mut builder = aws_sdk_dynamodb::config::Builder::from(sdk);
@@ -798,7 +798,7 @@ impl Store for DynamoStore {
         let mut start = match &query.cursor {
             None => None,
             Some(cursor) => {
-                let position = self.cursors.decode(&scope, cursor)?;
+                let position = self.cursors.codec().await?.decode(&scope, cursor)?;
                 let mut attrs = key_attrs(&position.key);
                 match (query.index, position.index_key) {
                     (None, None) if position.key.pk == query.partition => {}
@@ -832,7 +832,14 @@ impl Store for DynamoStore {
             }
             start = last;
         }
-        Ok(Page::new(query, items, more, &self.cursors))
+        if !more {
+            // The last page needs no cursor, so no secret either.
+            return Ok(Page {
+                items,
+                cursor: None,
+            });
+        }
+        Ok(Page::new(query, items, more, self.cursors.codec().await?))
     }
 
     async fn count(&self, query: &Query) -> Result<usize, StoreError> {

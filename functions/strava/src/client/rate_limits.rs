@@ -88,6 +88,26 @@ impl RateUsage {
             .unwrap_or(0)
     }
 
+    /// How much of the 15-minute and of the daily budget is spent, in percent: the fuller
+    /// of the overall and the read window of each. The `StravaBudgetUsedPercent` metric
+    /// (dimension `Window`), whose alarm warns before imports start to wait.
+    pub fn used_percent(&self) -> (f64, f64) {
+        let fullest = |windows: [Option<(u32, u32)>; 2]| {
+            windows
+                .into_iter()
+                .flatten()
+                .map(|(limit, used)| {
+                    if limit == 0 {
+                        100.0
+                    } else {
+                        f64::from(used) * 100.0 / f64::from(limit)
+                    }
+                })
+                .fold(0.0, f64::max)
+        };
+        (fullest(self.short_windows()), fullest(self.daily_windows()))
+    }
+
     /// Whether a 15-minute window (overall or reads) is used up.
     pub fn short_window_full(&self) -> bool {
         self.short_windows()

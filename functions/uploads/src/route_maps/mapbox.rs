@@ -5,7 +5,7 @@
 //! fits. 5xx, 429 and timeouts are retried with backoff; the token never appears in a log
 //! line or an error (reqwest's errors carry the URL, so they are stripped of it).
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -13,6 +13,7 @@ use backon::{ExponentialBuilder, Retryable};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use runcrew_shared::config::MapboxConfig;
 use runcrew_shared::route::Route;
+use runcrew_shared::secrets::{ExposeSecret, SecretString, SecretsManager};
 
 use super::{HEIGHT, MapError, ROUTE_COLOR, RouteMaps, WIDTH};
 
@@ -55,24 +56,29 @@ pub fn client() -> Result<&'static reqwest::Client, MapError> {
         .map_err(|detail| MapError::Setup(format!("the Mapbox HTTP client: {detail}")))
 }
 
-/// The Mapbox adapter.
+/// The Mapbox adapter. Its token is read through `secrets` on the first map (from Secrets
+/// Manager on AWS), so a start never waits for it and a rotated token reaches the next
+/// execution environment.
 #[derive(Debug, Clone)]
 pub struct MapboxMaps {
     config: MapboxConfig,
+    secrets: Arc<SecretsManager>,
     client: &'static reqwest::Client,
 }
 
 impl MapboxMaps {
     /// An adapter with these settings; fails when its HTTP client cannot be built.
-    pub fn new(config: MapboxConfig) -> Result<Self, MapError> {
+    pub fn new(config: MapboxConfig, secrets: Arc<SecretsManager>) -> Result<Self, MapError> {
         Ok(MapboxMaps {
             config,
+            secrets,
             client: client()?,
         })
     }
 
-    /// The request URL for `route`, simplified until it fits [`MAX_URL_BYTES`].
-    pub fn url_for(&self, route: &Route) -> String {
+    /// The request URL for `route` with `token`, simplified until it fits
+    /// [`MAX_URL_BYTES`].
+    pub fn url_for(&self, route: &Route, token: &SecretString) -> String {
         let mut points = route.len();
         loop {
             let shown = route.simplified(points);
@@ -84,7 +90,7 @@ impl MapboxMaps {
                 "{}/styles/v1/{}/static/{overlay}/auto/{WIDTH}x{HEIGHT}@2x?padding=40&access_token={}",
                 self.config.api_url,
                 self.config.style,
-                utf8_percent_encode(&self.config.access_token, UNRESERVED)
+                utf8_percent_encode(token.expose_secret(), UNRESERVED)
             );
             if url.len() <= MAX_URL_BYTES || points <= 2 {
                 return url;
@@ -160,7 +166,13 @@ impl MapboxMaps {
 #[async_trait]
 impl RouteMaps for MapboxMaps {
     async fn render(&self, route: &Route) -> Result<Vec<u8>, MapError> {
-        let url = self.url_for(route);
+        // Without the token no map can be had: the thumbnail task draws one itself.
+        let token = self
+            .secrets
+            .resolve(&self.config.access_token)
+            .await
+            .map_err(|e| MapError::Unavailable(e.to_string()))?;
+        let url = self.url_for(route, &token);
         (|| self.fetch(&url))
             .retry(BACKOFF)
             .when(|failure| failure.transient)

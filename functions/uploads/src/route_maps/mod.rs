@@ -7,9 +7,12 @@
 pub mod drawn;
 pub mod mapbox;
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use runcrew_shared::config::Config;
 use runcrew_shared::route::Route;
+use runcrew_shared::secrets::SecretsManager;
 
 /// The most points of a route on a map image (the product rule, and what keeps a Mapbox
 /// URL short).
@@ -47,11 +50,14 @@ pub trait RouteMaps: Send + Sync {
     fn name(&self) -> &'static str;
 }
 
-/// Mapbox when `MAPBOX_ACCESS_TOKEN` is set, otherwise our own drawing; an error when the
-/// Mapbox client cannot be built.
-pub fn from_config(config: &Config) -> Result<Box<dyn RouteMaps>, MapError> {
+/// Mapbox when a token is configured (its value read through `secrets`), otherwise our
+/// own drawing; an error when the Mapbox client cannot be built.
+pub fn from_config(
+    config: &Config,
+    secrets: Arc<SecretsManager>,
+) -> Result<Box<dyn RouteMaps>, MapError> {
     Ok(match &config.maps.mapbox {
-        Some(mapbox) => Box::new(mapbox::MapboxMaps::new(mapbox.clone())?),
+        Some(mapbox) => Box::new(mapbox::MapboxMaps::new(mapbox.clone(), secrets)?),
         None => Box::new(drawn::DrawnMaps),
     })
 }
