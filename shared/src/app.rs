@@ -19,6 +19,7 @@ use crate::config::{
     StoreBackend,
 };
 use crate::error::ApiError;
+use crate::error_reports::ErrorReports;
 use crate::identity::IdentityProviders;
 use crate::push::PushSender;
 use crate::queue::memory::MemoryQueue;
@@ -27,7 +28,9 @@ use crate::queue::{Queue, QueueName};
 use crate::request::{self, Caller};
 use crate::secrets::{SecretError, SecretsManager, SigningSecret};
 use crate::store::Store;
-use crate::store::cursor::{CursorCodec, Cursors};
+#[cfg(feature = "embedded-store")]
+use crate::store::cursor::CursorCodec;
+use crate::store::cursor::Cursors;
 use crate::store::dynamodb::DynamoStore;
 #[cfg(feature = "embedded-store")]
 use crate::store::embedded::EmbeddedStore;
@@ -449,6 +452,8 @@ pub struct App {
     secrets: Arc<SecretsManager>,
     /// The cursor secret, behind every key only this service must be able to make.
     signing: Arc<SigningSecret>,
+    /// Sentry, only with `SENTRY_DSN` set.
+    error_reports: Option<Arc<ErrorReports>>,
 }
 
 impl std::fmt::Debug for App {
@@ -481,9 +486,15 @@ impl App {
         keys: Option<Arc<TokenKeys>>,
     ) -> Self {
         let (secrets, signing) = secrets_of(&config);
+        let error_reports = config
+            .error_reports
+            .as_ref()
+            .and_then(|reports| ErrorReports::new(reports, &config.version))
+            .map(Arc::new);
         App {
             secrets,
             signing,
+            error_reports,
             config: Arc::new(config),
             store,
             blobs,
@@ -738,6 +749,19 @@ impl App {
     /// ids). The secret is read on the first such request and kept.
     pub async fn derived_key(&self, label: &str) -> Result<Vec<u8>, SecretError> {
         self.signing.derived_key(label).await
+    }
+
+    /// Sentry's reporter, when `SENTRY_DSN` is set.
+    pub fn error_reports(&self) -> Option<&ErrorReports> {
+        self.error_reports.as_deref()
+    }
+
+    /// Waits until what this invocation reported is sent (nothing to wait for without
+    /// `SENTRY_DSN`, or when nothing was reported).
+    pub async fn flush_reports(&self) {
+        if let Some(reports) = &self.error_reports {
+            reports.flush().await;
+        }
     }
 
     /// The secrets reader, for a port that reads its own secret when first needed (the

@@ -13,6 +13,7 @@ use lambda_http::{Body, Request, Response, service_fn};
 
 use crate::app::{App, Needs};
 use crate::error::ApiError;
+use crate::error_reports::FailedRequest;
 use crate::{request, response, telemetry};
 
 /// The CloudWatch namespace of the functions' own metrics.
@@ -71,6 +72,9 @@ impl HttpFunction {
         let request_id = request::request_id(&req);
         let route = request::route_key(&req);
         let method = req.method().to_string();
+        let trace = app
+            .error_reports()
+            .map(|reports| reports.start_trace(&route, "http.server"));
         let outcome = match origin_verified(&app.config, &req) {
             Ok(()) => (self.handler)(app, req).await,
             Err(refused) => Err(refused),
@@ -81,11 +85,32 @@ impl HttpFunction {
                 if let ApiError::Internal(detail) = &err {
                     tracing::error!(request_id = %request_id, detail = %detail, "internal error");
                 }
-                (response::error(&err, &request_id), Some(err.code()))
+                let resp = response::error(&err, &request_id);
+                if let Some(reports) = app.error_reports()
+                    && resp.status().is_server_error()
+                {
+                    let detail = match &err {
+                        ApiError::Internal(detail) => detail.clone(),
+                        other => other.to_string(),
+                    };
+                    reports.request_failed(&FailedRequest {
+                        function: self.binary,
+                        route: &route,
+                        request_id: &request_id,
+                        status: resp.status().as_u16(),
+                        code: err.code(),
+                        detail: &detail,
+                    });
+                }
+                (resp, Some(err.code()))
             }
         };
         response::add_security_headers(resp.headers_mut());
         let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+        if let (Some(reports), Some(trace)) = (app.error_reports(), trace) {
+            reports.finish_trace(trace, resp.status().as_u16());
+            reports.flush().await;
+        }
         telemetry::access_log(
             &request_id,
             &method,
@@ -212,7 +237,12 @@ impl S3Function {
     ) -> Result<(), TaskError> {
         let started = Instant::now();
         let records = event.records.len();
+        let reporting = crate::tasks::Reporting::begin(app, self.binary, "s3.process");
         let result = (self.handler)(app, event).await;
+        if let Err(err) = &result {
+            reporting.failed("s3-event", err);
+        }
+        reporting.end(result.is_err()).await;
         let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
         match &result {
             Ok(()) => tracing::info!(

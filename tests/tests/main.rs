@@ -17,6 +17,7 @@ mod auth_journey;
 mod blobs_contract;
 mod cipher_contract;
 mod courses_journey;
+mod error_reports;
 mod events;
 mod fcm;
 mod group_runs;

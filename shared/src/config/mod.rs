@@ -8,6 +8,7 @@ mod auth;
 mod cipher;
 mod maps;
 mod push;
+mod reports;
 mod strava;
 
 use crate::secrets::{ExposeSecret, SecretSource, SecretString};
@@ -18,6 +19,7 @@ pub use auth::{AuthConfig, ClientIpSource, ExternalOidc, ProviderConfig};
 pub use cipher::{CipherBackend, CipherConfig};
 pub use maps::{MapboxConfig, MapsConfig};
 pub use push::{DEFAULT_FCM_API_URL, DEFAULT_TOKEN_URL, PushConfig, ServiceAccountSource};
+pub use reports::ErrorReportsConfig;
 pub use strava::{
     ClientSecretSource, DEFAULT_STRAVA_API_URL, DEFAULT_STRAVA_OAUTH_URL, StravaConfig,
 };
@@ -198,6 +200,8 @@ pub struct Config {
     pub auth: AuthConfig,
     /// Route map images for thumbnails.
     pub maps: MapsConfig,
+    /// `SENTRY_*`: error reports and traces, `None` (nothing built) without `SENTRY_DSN`.
+    pub error_reports: Option<ErrorReportsConfig>,
     /// Push notifications: the FCM service account and endpoints.
     pub push: PushConfig,
     /// Strava, when `STRAVA_CLIENT_ID` is set.
@@ -344,6 +348,7 @@ impl Config {
                 .map(SecretString::from),
             auth: AuthConfig::read(&get, &mut problems),
             maps: MapsConfig::read(&get, &mut problems),
+            error_reports: ErrorReportsConfig::read(&get, environment, &mut problems),
             push: PushConfig::read(&get, &mut problems),
             strava,
             cipher: CipherConfig::read(&get),
@@ -399,6 +404,9 @@ impl Config {
         }
         problems.extend(self.auth.problems(self.environment));
         problems.extend(self.maps.problems(self.environment));
+        if let Some(reports) = &self.error_reports {
+            problems.extend(reports.problems(self.environment));
+        }
         problems.extend(self.push.problems(self.environment));
         if let Some(strava) = &self.strava {
             problems.extend(strava.problems(self.environment));

@@ -18,8 +18,48 @@ pub mod queue;
 pub mod schedule;
 pub mod stream;
 
+use crate::App;
+use crate::error_reports::Trace;
 use crate::function::METRICS_NAMESPACE;
 use crate::telemetry::{self, Unit};
+
+/// The error reports of one task invocation (nothing without `SENTRY_DSN`): its trace,
+/// each failed item, and the wait for the sending before the invocation returns.
+pub struct Reporting<'a> {
+    app: &'a App,
+    function: &'a str,
+    trace: Option<Trace>,
+}
+
+impl<'a> Reporting<'a> {
+    /// Starts the invocation's trace (`op`: `queue.process`, `stream.process`, ...).
+    pub fn begin(app: &'a App, function: &'a str, op: &str) -> Self {
+        let trace = app
+            .error_reports()
+            .map(|reports| reports.start_trace(function, op));
+        Reporting {
+            app,
+            function,
+            trace,
+        }
+    }
+
+    /// Reports the item `item_id` as failed with `error`.
+    pub fn failed(&self, item_id: &str, error: &dyn std::fmt::Display) {
+        if let Some(reports) = self.app.error_reports() {
+            reports.task_failed(self.function, item_id, &error.to_string());
+        }
+    }
+
+    /// Ends the trace (failed when any item failed) and waits for the reports to be sent.
+    pub async fn end(self, any_failed: bool) {
+        let (Some(reports), Some(trace)) = (self.app.error_reports(), self.trace) else {
+            return;
+        };
+        reports.finish_trace(trace, if any_failed { 500 } else { 200 });
+        reports.flush().await;
+    }
+}
 
 /// What one invocation of a task did, for its metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -162,6 +162,7 @@ impl QueueFunction {
             },
             ..QueueOutcome::default()
         };
+        let reporting = super::Reporting::begin(app, self.binary, "queue.process");
         for message in messages {
             let age_ms = now_ms - message.sent_ms;
             match (self.handler)(app, message).await {
@@ -192,6 +193,7 @@ impl QueueFunction {
                     );
                 }
                 Err(err) => {
+                    reporting.failed(&message.id, &err);
                     outcome.counts.failed += 1;
                     outcome.failed_ids.push(message.id.clone());
                     tracing::error!(
@@ -206,6 +208,7 @@ impl QueueFunction {
             }
         }
         for bad in unreadable {
+            reporting.failed(&bad.id, &bad.reason);
             outcome.counts.failed += 1;
             outcome.failed_ids.push(bad.id.clone());
             tracing::error!(
@@ -216,6 +219,7 @@ impl QueueFunction {
             );
         }
         emit_batch_metrics(self.binary, outcome.counts);
+        reporting.end(outcome.counts.failed > 0).await;
         outcome
     }
 }

@@ -127,6 +127,7 @@ impl ScheduleFunction {
     /// (`Processed` or `Failed`, and `OldestRecordAgeMs` as how late the tick ran).
     pub async fn call(&self, app: &App, tick: &Tick) -> Result<(), TaskError> {
         let late_ms = crate::clock::now_epoch_ms() as i64 - tick.at_ms;
+        let reporting = super::Reporting::begin(app, self.binary, "schedule.tick");
         let result = (self.handler)(app, tick).await;
         let mut counts = BatchCounts {
             oldest_age_ms: late_ms,
@@ -144,6 +145,7 @@ impl ScheduleFunction {
                 );
             }
             Err(err) => {
+                reporting.failed(&tick.schedule, err);
                 counts.failed = 1;
                 tracing::error!(
                     function = self.binary,
@@ -156,6 +158,7 @@ impl ScheduleFunction {
             }
         }
         emit_batch_metrics(self.binary, counts);
+        reporting.end(result.is_err()).await;
         result
     }
 

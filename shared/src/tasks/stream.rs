@@ -72,6 +72,7 @@ impl StreamFunction {
             ..BatchCounts::default()
         };
         let mut first_failed = None;
+        let reporting = super::Reporting::begin(app, self.binary, "stream.process");
         for (position, change) in changes.iter().enumerate() {
             match (self.handler)(app, change).await {
                 Ok(()) => {
@@ -85,6 +86,7 @@ impl StreamFunction {
                     );
                 }
                 Err(err) => {
+                    reporting.failed(&change.sequence, &err);
                     counts.failed = changes.len() - position;
                     tracing::error!(
                         function = self.binary,
@@ -101,6 +103,7 @@ impl StreamFunction {
             }
         }
         emit_batch_metrics(self.binary, counts);
+        reporting.end(counts.failed > 0).await;
         StreamOutcome {
             first_failed,
             counts,
