@@ -5,7 +5,8 @@
 use std::sync::Arc;
 
 use runcrew_shared::app::{Extension, Init, PortFuture, StartupError};
-use runcrew_shared::config::{ClientSecretSource, StravaConfig};
+use runcrew_shared::config::StravaConfig;
+use runcrew_shared::secrets::{ExposeSecret, SecretSource};
 use runcrew_shared::{ApiError, App};
 
 use crate::client::{StravaClient, StravaSettings, http_client};
@@ -17,8 +18,8 @@ pub fn build<'a>(init: &'a Init<'a>) -> PortFuture<'a, Option<Extension>> {
             return Ok(None);
         };
         let client_secret = match &config.client_secret {
-            ClientSecretSource::Value(secret) => secret.clone(),
-            ClientSecretSource::SecretsManager(id) => {
+            SecretSource::Value(secret) => secret.expose_secret().to_owned(),
+            SecretSource::SecretsManager(id) => {
                 runcrew_shared::secrets::secret_string(init.sdk().await, id)
                     .await
                     .map_err(|e| StartupError::Extension(format!("Strava: {e}")))?

@@ -20,9 +20,7 @@ pub use cipher::{CipherBackend, CipherConfig};
 pub use maps::{MapboxConfig, MapsConfig};
 pub use push::{DEFAULT_FCM_API_URL, DEFAULT_TOKEN_URL, PushConfig, ServiceAccountSource};
 pub use reports::ErrorReportsConfig;
-pub use strava::{
-    ClientSecretSource, DEFAULT_STRAVA_API_URL, DEFAULT_STRAVA_OAUTH_URL, StravaConfig,
-};
+pub use strava::{DEFAULT_STRAVA_API_URL, DEFAULT_STRAVA_OAUTH_URL, StravaConfig};
 
 /// Where this code runs; decides the defaults and how strict the checks are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

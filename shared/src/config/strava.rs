@@ -2,37 +2,21 @@
 //! routes answer 503 `strava_not_configured`, and the rest of the API works as before.
 
 use super::{ConfigProblem, Environment};
+use crate::secrets::SecretSource;
 
 /// Strava's API, unless `STRAVA_API_URL` names a fake.
 pub const DEFAULT_STRAVA_API_URL: &str = "https://www.strava.com/api/v3";
 /// Strava's OAuth endpoints, unless `STRAVA_OAUTH_URL` names a fake.
 pub const DEFAULT_STRAVA_OAUTH_URL: &str = "https://www.strava.com/oauth";
 
-/// Where the client secret comes from.
-#[derive(Clone, PartialEq, Eq)]
-pub enum ClientSecretSource {
-    /// `STRAVA_CLIENT_SECRET`: the value itself (laptops, tests).
-    Value(String),
-    /// `STRAVA_CLIENT_SECRET_ID`: a Secrets Manager secret holding it (AWS).
-    SecretsManager(String),
-}
-
-impl std::fmt::Debug for ClientSecretSource {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            ClientSecretSource::Value(_) => f.write_str("Value(***)"),
-            ClientSecretSource::SecretsManager(id) => write!(f, "SecretsManager({id})"),
-        }
-    }
-}
-
 /// Strava settings, present only when `STRAVA_CLIENT_ID` is set.
 #[derive(Clone, PartialEq, Eq)]
 pub struct StravaConfig {
     /// `STRAVA_CLIENT_ID`: the app's id at Strava.
     pub client_id: String,
-    /// The app's secret.
-    pub client_secret: ClientSecretSource,
+    /// `STRAVA_CLIENT_SECRET_ID` (a Secrets Manager secret, read at start) or
+    /// `STRAVA_CLIENT_SECRET` (the value: laptops and tests; refused in production).
+    pub client_secret: SecretSource,
     /// `STRAVA_REDIRECT_URI`: our callback, as registered at Strava
     /// (default `<PUBLIC_BASE_URL>/v1/strava/callback`).
     pub redirect_uri: String,
@@ -73,23 +57,20 @@ impl StravaConfig {
     ) -> Option<StravaConfig> {
         let value = |name: &str| get(name).filter(|v| !v.is_empty());
         let client_id = value("STRAVA_CLIENT_ID")?;
-        let client_secret = match (
-            value("STRAVA_CLIENT_SECRET"),
-            value("STRAVA_CLIENT_SECRET_ID"),
+        let client_secret = match SecretSource::read(
+            get,
+            "STRAVA_CLIENT_SECRET",
+            "STRAVA_CLIENT_SECRET_ID",
         ) {
-            (Some(_), Some(_)) => {
+            Ok(Some(source)) => source,
+            Ok(None) => {
                 problems.push(ConfigProblem(
-                    "STRAVA_CLIENT_SECRET and STRAVA_CLIENT_SECRET_ID are both set: name one"
-                        .into(),
-                ));
+                        "STRAVA_CLIENT_ID is set without STRAVA_CLIENT_SECRET (or STRAVA_CLIENT_SECRET_ID)".into(),
+                    ));
                 return None;
             }
-            (Some(secret), None) => ClientSecretSource::Value(secret),
-            (None, Some(id)) => ClientSecretSource::SecretsManager(id),
-            (None, None) => {
-                problems.push(ConfigProblem(
-                    "STRAVA_CLIENT_ID is set without STRAVA_CLIENT_SECRET (or STRAVA_CLIENT_SECRET_ID)".into(),
-                ));
+            Err(both) => {
+                problems.push(ConfigProblem(both));
                 return None;
             }
         };
@@ -146,7 +127,7 @@ impl StravaConfig {
                     )));
                 }
             }
-            if matches!(self.client_secret, ClientSecretSource::Value(_)) {
+            if self.client_secret.is_inline() {
                 problems.push(ConfigProblem(
                     "STRAVA_CLIENT_SECRET: production reads the client secret from Secrets Manager (STRAVA_CLIENT_SECRET_ID)".into(),
                 ));
