@@ -192,7 +192,7 @@ export interface paths {
          *     body: its browser sends the `runcrew_refresh` cookie, and the page must add the
          *     header `X-RunCrew-CSRF` (any value), which a form of another site cannot; without it
          *     → 403 `forbidden`. The new refresh token then comes back as that cookie again, not
-         *     in the body. Neither a `refresh_token` nor the cookie → 422 on `refresh_token`.
+         *     in the body. Neither a `refresh_token` nor the cookie → 401, as any token that cannot rotate.
          */
         post: operations["refreshTokens"];
         delete?: never;

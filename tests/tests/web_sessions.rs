@@ -221,14 +221,14 @@ async fn apps_keep_the_refresh_token_in_the_body_and_get_no_cookie() {
     assert!(refreshed.body["refresh_token"].is_string());
     assert!(refreshed.set_cookie.is_empty());
 
-    // and a refresh with neither token nor cookie names the missing field
+    // and a refresh with neither token nor cookie is refused as any token that cannot rotate
     let neither = send(
         runcrew_tests::http()
             .post(format!("{}/v1/auth/refresh", api.url()))
             .json(&json!({})),
     )
     .await;
-    assert_eq!(neither.status, 422);
-    assert_eq!(neither.body["error"]["field"], "refresh_token");
+    assert_eq!(neither.status, 401);
+    assert_eq!(neither.body["error"]["code"], "unauthorized");
     api.stop().await;
 }

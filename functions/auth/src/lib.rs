@@ -350,10 +350,10 @@ pub async fn refresh(app: &App, req: Request) -> Result<Response<Body>, ApiError
     let (raw, delivery) = match body.refresh_token {
         Some(token) => (token, Delivery::Body),
         None => {
+            // No token at all is a token that cannot rotate: 401, like any other.
             let token = web_session::cookie_token(&req).ok_or_else(|| {
-                ApiError::invalid(
-                    "refresh_token",
-                    "is required, unless the web session's cookie is sent",
+                ApiError::Unauthorized(
+                    "no refresh token: send refresh_token, or the web session's cookie".into(),
                 )
             })?;
             web_session::require_csrf_header(&req)?;
