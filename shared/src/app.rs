@@ -189,11 +189,6 @@ impl<'a> Init<'a> {
         }
     }
 
-    /// The secrets reader the app will keep (so a secret read at start is not read again).
-    pub fn secrets(&self) -> Arc<SecretsManager> {
-        self.secrets.clone()
-    }
-
     /// The signing secret (the cursor secret), read on first use.
     pub fn signing(&self) -> Arc<SigningSecret> {
         self.signing.clone()
@@ -220,7 +215,7 @@ impl<'a> Init<'a> {
 
 /// The secrets reader of one execution environment and its signing secret.
 fn secrets_of(config: &Config) -> (Arc<SecretsManager>, Arc<SigningSecret>) {
-    let secrets = Arc::new(SecretsManager::new(config.aws_trust(), None));
+    let secrets = Arc::new(SecretsManager::new(config.aws_trust()));
     let signing = Arc::new(SigningSecret::new(
         config.cursor_secret.as_ref(),
         &config.data_dir,
@@ -485,12 +480,23 @@ impl App {
         blobs: Option<Arc<dyn Blobs>>,
         keys: Option<Arc<TokenKeys>>,
     ) -> Self {
-        let (secrets, signing) = secrets_of(&config);
+        let secrets = secrets_of(&config);
+        Self::assemble(config, store, blobs, keys, secrets)
+    }
+
+    /// The app over these ports and this secrets reader with its signing secret (those of
+    /// the start-up, so a secret read while building the ports is not read again).
+    fn assemble(
+        config: Config,
+        store: Option<Arc<dyn Store>>,
+        blobs: Option<Arc<dyn Blobs>>,
+        keys: Option<Arc<TokenKeys>>,
+        (secrets, signing): (Arc<SecretsManager>, Arc<SigningSecret>),
+    ) -> Self {
         let error_reports = config
             .error_reports
             .as_ref()
-            .and_then(|reports| ErrorReports::new(reports, &config.version))
-            .map(Arc::new);
+            .map(|reports| Arc::new(ErrorReports::new(reports, &config.version)));
         App {
             secrets,
             signing,
@@ -586,11 +592,9 @@ impl App {
             Some(build) => Some(build(&init).await?),
             None => None,
         };
-        let (secrets, signing) = (init.secrets(), init.signing());
+        let secrets = (init.secrets.clone(), init.signing.clone());
         drop(init);
-        let mut app = App::from_parts(config, store, blobs, keys);
-        app.secrets = secrets;
-        app.signing = signing;
+        let mut app = App::assemble(config, store, blobs, keys, secrets);
         app.identity = identity;
         app.queue = queue;
         app.push = push;
@@ -756,31 +760,10 @@ impl App {
         self.error_reports.as_deref()
     }
 
-    /// Waits until what this invocation reported is sent (nothing to wait for without
-    /// `SENTRY_DSN`, or when nothing was reported).
-    pub async fn flush_reports(&self) {
-        if let Some(reports) = &self.error_reports {
-            reports.flush().await;
-        }
-    }
-
     /// The secrets reader, for a port that reads its own secret when first needed (the
     /// Mapbox token).
     pub fn secrets(&self) -> Arc<SecretsManager> {
         self.secrets.clone()
-    }
-
-    /// The same app reading secrets through `secrets` (tests point it at a local server);
-    /// the signing secret follows it.
-    pub fn with_secrets(mut self, secrets: Arc<SecretsManager>) -> Self {
-        self.signing = Arc::new(SigningSecret::new(
-            self.config.cursor_secret.as_ref(),
-            &self.config.data_dir,
-            secrets.clone(),
-        ));
-        self.secrets = secrets;
-        self.audit_key = Arc::default();
-        self
     }
 
     /// The bucket as its shared handle (the local gateway serves files through it).

@@ -61,32 +61,28 @@ pub struct FailedRequest<'a> {
 }
 
 impl ErrorReports {
-    /// A client for `config`'s DSN, filing events under `release`. `None` when the DSN
-    /// does not parse (the configuration check refuses that first).
-    pub fn new(config: &ErrorReportsConfig, release: &str) -> Option<Self> {
-        // Parsed first: the builder panics on a DSN that does not parse.
-        config.dsn.parse::<sentry::types::Dsn>().ok()?;
-        let options = sentry::apply_defaults(
-            sentry::ClientOptions::new()
-                .dsn(&config.dsn)
-                .environment(config.environment.clone())
-                .release(format!("runcrew@{release}"))
-                .traces_sample_rate(config.traces_sample_rate)
-                .send_default_pii(false)
-                // Nothing of the machine or the process is attached: only what we put in.
-                .default_integrations(false)
-                .before_send(|event| Some(scrubbed(event))),
-        );
+    /// A client for `config`'s DSN, filing events under `release`.
+    pub fn new(config: &ErrorReportsConfig, release: &str) -> Self {
+        let mut options = sentry::ClientOptions::new()
+            .environment(config.environment.clone())
+            .release(format!("runcrew@{release}"))
+            .traces_sample_rate(config.traces_sample_rate)
+            .send_default_pii(false)
+            // Nothing of the machine or the process is attached: only what we put in.
+            .default_integrations(false)
+            .before_send(|event| Some(scrubbed(event)));
+        options.dsn = Some(config.dsn.clone());
+        let options = sentry::apply_defaults(options);
         let client = Arc::new(sentry::Client::from(options));
         let hub = Arc::new(sentry::Hub::new(
             Some(client.clone()),
             Arc::new(sentry::Scope::default()),
         ));
-        Some(ErrorReports {
+        ErrorReports {
             hub,
             client,
             pending: AtomicBool::new(false),
-        })
+        }
     }
 
     /// Reports a 5xx answer.

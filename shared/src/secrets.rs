@@ -136,7 +136,6 @@ async fn fetch(
 /// kept for the execution environment once read.
 pub struct SecretsManager {
     trust: AwsTrust,
-    endpoint: Option<String>,
     client: tokio::sync::OnceCell<aws_sdk_secretsmanager::Client>,
     values: Mutex<HashMap<String, Arc<tokio::sync::OnceCell<SecretString>>>>,
 }
@@ -144,18 +143,18 @@ pub struct SecretsManager {
 impl std::fmt::Debug for SecretsManager {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SecretsManager")
-            .field("endpoint", &self.endpoint)
+            .field("trust", &self.trust)
             .finish_non_exhaustive()
     }
 }
 
 impl SecretsManager {
     /// A reader whose client, once needed, is built like every AWS client of the function
-    /// ([`crate::aws::sdk_config`]), trusting `trust`, at `endpoint` when given.
-    pub fn new(trust: AwsTrust, endpoint: Option<String>) -> Self {
+    /// ([`crate::aws::sdk_config`], which honours `AWS_ENDPOINT_URL_SECRETS_MANAGER`),
+    /// trusting `trust`.
+    pub fn new(trust: AwsTrust) -> Self {
         SecretsManager {
             trust,
-            endpoint,
             client: tokio::sync::OnceCell::new(),
             values: Mutex::default(),
         }
@@ -165,7 +164,7 @@ impl SecretsManager {
     pub fn with_client(client: aws_sdk_secretsmanager::Client) -> Self {
         SecretsManager {
             client: tokio::sync::OnceCell::new_with(Some(client)),
-            ..SecretsManager::new(AwsTrust::AmazonRoots, None)
+            ..SecretsManager::new(AwsTrust::AmazonRoots)
         }
     }
 
@@ -173,11 +172,7 @@ impl SecretsManager {
         self.client
             .get_or_init(|| async {
                 let sdk = crate::aws::sdk_config(crate::app::aws_timeouts(), self.trust).await;
-                let mut builder = aws_sdk_secretsmanager::config::Builder::from(&sdk);
-                if let Some(url) = &self.endpoint {
-                    builder = builder.endpoint_url(url);
-                }
-                aws_sdk_secretsmanager::Client::from_conf(builder.build())
+                aws_sdk_secretsmanager::Client::new(&sdk)
             })
             .await
     }
@@ -376,7 +371,7 @@ mod tests {
     #[tokio::test]
     async fn the_local_secret_is_made_once_and_keys_differ_by_label() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let secrets = Arc::new(SecretsManager::new(AwsTrust::AmazonRoots, None));
+        let secrets = Arc::new(SecretsManager::new(AwsTrust::AmazonRoots));
         let first = SigningSecret::new(None, dir.path(), secrets.clone());
         let second = SigningSecret::new(None, dir.path(), secrets);
         let cursor = first.derived_key("cursor").await.expect("local secret");

@@ -1,7 +1,7 @@
 //! Route map images: Mapbox Static Images when a token is configured, otherwise our own
 //! renderer draws them (the thumbnails function works either way).
 
-use super::{ConfigProblem, Environment};
+use super::{ConfigProblem, Environment, secret_source};
 use crate::secrets::SecretSource;
 
 /// Mapbox Static Images settings; present only when a token is configured.
@@ -29,11 +29,12 @@ impl MapsConfig {
         get: &dyn Fn(&str) -> Option<String>,
         problems: &mut Vec<ConfigProblem>,
     ) -> Self {
-        let token = SecretSource::read(get, "MAPBOX_ACCESS_TOKEN", "MAPBOX_ACCESS_TOKEN_SECRET_ID")
-            .unwrap_or_else(|problem| {
-                problems.push(ConfigProblem(problem));
-                None
-            });
+        let token = secret_source(
+            get,
+            "MAPBOX_ACCESS_TOKEN",
+            "MAPBOX_ACCESS_TOKEN_SECRET_ID",
+            problems,
+        );
         let mapbox = token.map(|access_token| MapboxConfig {
             access_token,
             api_url: get("MAPBOX_API_URL")

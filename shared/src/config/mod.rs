@@ -327,11 +327,7 @@ impl Config {
             cdn_base_url,
             data_dir,
             signing_key,
-            cursor_secret: SecretSource::read(&get, "CURSOR_SECRET", "CURSOR_SECRET_ID")
-                .unwrap_or_else(|problem| {
-                    problems.push(ConfigProblem(problem));
-                    None
-                }),
+            cursor_secret: secret_source(&get, "CURSOR_SECRET", "CURSOR_SECRET_ID", &mut problems),
             allowed_origins,
             cors_allow_credentials: flag(&get, "CORS_ALLOW_CREDENTIALS", false, &mut problems),
             dev_login: flag(&get, "DEV_LOGIN", local, &mut problems),
@@ -690,6 +686,20 @@ fn flag(get: Lookup<'_>, name: &str, default: bool, problems: &mut Vec<ConfigPro
             }
         },
     }
+}
+
+/// The secret `value_var` (its value) or `id_var` (a Secrets Manager id) names, if any;
+/// naming it both ways is a problem.
+pub(crate) fn secret_source(
+    get: Lookup<'_>,
+    value_var: &str,
+    id_var: &str,
+    problems: &mut Vec<ConfigProblem>,
+) -> Option<SecretSource> {
+    SecretSource::read(get, value_var, id_var).unwrap_or_else(|both| {
+        problems.push(ConfigProblem(both));
+        None
+    })
 }
 
 #[cfg(test)]

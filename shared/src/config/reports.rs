@@ -5,10 +5,10 @@ use super::{ConfigProblem, Environment};
 /// Where 5xx answers, failed task items and sampled traces are reported.
 #[derive(Clone, PartialEq)]
 pub struct ErrorReportsConfig {
-    /// `SENTRY_DSN`: the project's DSN (`https://<key>@<host>/<project>`). A DSN only lets
-    /// its holder send events, which is why Sentry hands it to browsers too; it is still
-    /// not logged.
-    pub dsn: String,
+    /// `SENTRY_DSN`: the project's DSN (`https://<key>@<host>/<project>`), parsed once
+    /// here. A DSN only lets its holder send events, which is why Sentry hands it to
+    /// browsers too; it is still not logged.
+    pub dsn: sentry::types::Dsn,
     /// `SENTRY_ENVIRONMENT`: the environment events are filed under; `ENVIRONMENT` by
     /// default.
     pub environment: String,
@@ -34,8 +34,8 @@ impl ErrorReportsConfig {
         problems: &mut Vec<ConfigProblem>,
     ) -> Option<Self> {
         let dsn = get("SENTRY_DSN").filter(|v| !v.trim().is_empty())?;
-        let dsn = dsn.trim().to_owned();
-        if dsn.parse::<sentry::types::Dsn>().is_err() {
+        let dsn = dsn.trim().parse::<sentry::types::Dsn>();
+        if dsn.is_err() {
             // Never quoted: it holds the project's key.
             problems.push(ConfigProblem(
                 "SENTRY_DSN is not a Sentry DSN (https://<key>@<host>/<project>)".into(),
@@ -59,6 +59,7 @@ impl ErrorReportsConfig {
                     }
                 },
             };
+        let dsn = dsn.ok()?;
         Some(ErrorReportsConfig {
             dsn,
             environment: get("SENTRY_ENVIRONMENT")
@@ -70,7 +71,9 @@ impl ErrorReportsConfig {
 
     pub(crate) fn problems(&self, environment: Environment) -> Vec<ConfigProblem> {
         let mut problems = Vec::new();
-        if environment == Environment::Production && !self.dsn.starts_with("https://") {
+        if environment == Environment::Production
+            && self.dsn.scheme() != sentry::types::Scheme::Https
+        {
             problems.push(ConfigProblem(
                 "SENTRY_DSN is not https: error reports would travel in clear text".into(),
             ));
