@@ -250,10 +250,10 @@ for label, name in [("platform roots (every file under `/etc/ssl/certs`)", "floo
 w("")
 sentry_rows = [(f, f"{f} + SENTRY_DSN") for f in ("healthz", "courses-get", "users-me-get")]
 if any(cold.get(with_) for _, with_ in sentry_rows):
-    w("Error reports: the same binaries with `SENTRY_DSN` set (production's 10% trace "
-      "sampling, a loopback sink answering as Sentry's envelope endpoint does) and without "
-      "it, as every row above runs. With it the Sentry client, its transport thread and its "
-      "HTTPS client are built at start; without it nothing is.")
+    w("Error reports: the same binaries as a deploy with reports on runs them (`SENTRY_DSN` "
+      "set and production's 10% trace sampling) and without, as every row above runs. The "
+      "functions link no Sentry client: `error-reports` reads their error and traced lines "
+      "from the log group (functions/reports), so the two columns differ by noise only.")
     w("")
     w("| binary | init ms without | init ms with | cold request ms without | cold request ms with | peak RSS MB with |")
     w("|---|---|---|---|---|---|")
@@ -476,15 +476,7 @@ if other_size:
       "opt-level does not close this: the floor is built with the same profile and shrinks "
       "by the same share (variants section). What would: fewer clients or operations per "
       "function; for the open read routes, fetching the issuer's JWKS through "
-      "the HTTP stack the AWS SDK already links instead of through reqwest. Every function "
-      "also links the Sentry client and its reqwest transport (whether reports are on is "
-      "configuration, so any function may need them): against the run at `ba8b32c`, before "
-      "it, `healthz` went from 2.96 to 7.40 MB (it had no HTTPS client at all) and the others "
-      "grew by 0.7 to 1.4 MB, with no change to their init without `SENTRY_DSN` (above). "
-      "What would take that back out: reports forwarded out of process, by one function "
-      "subscribed to the log groups that reads the error lines (which already carry the "
-      "request id, the trace id and the masked detail), at the price of the in-process "
-      "traces.")
+      "the HTTP stack the AWS SDK already links instead of through reqwest.")
 jwks_miss = [m for m in misses["init"] if m.startswith("`jwks`")]
 if jwks_miss and "openid-configuration" in cold:
     explained = True

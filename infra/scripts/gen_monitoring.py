@@ -79,6 +79,13 @@ FAILURE_QUEUES = {
         " dead-letter queue: the job is stuck until it is moved back (erasures have a legal"
         " deadline)." + REDRIVE
     ),
+    "ErrorReportsDeadLetterQueue": (
+        "A batch of log lines error-reports could not send to Sentry three times is waiting in"
+        " its dead-letter queue: some errors or traces are missing from Sentry (the log group"
+        " still has every line). Check Sentry's status and quota and the error-reports log,"
+        " then read the missing reports in Logs Insights (level = \"ERROR\" in the functions'"
+        " log group) and delete the message."
+    ),
     "FeedDeadLetterQueue": (
         "A feed step failed five receives and is waiting in the feed dead-letter queue; some"
         " feeds miss a run or keep an unfollowed one." + REDRIVE
@@ -150,6 +157,8 @@ def functions(template: dict) -> list[dict]:
                 "condition": resource.get("Condition"),
                 "description": str(props.get("Description", binary)),
                 "hook": is_hook(resource),
+                # a log group of its own, instead of the functions' shared one (Globals)
+                "own_logs": "LogGroup" in (props.get("LoggingConfig") or {}),
             }
         )
     return found
@@ -264,7 +273,14 @@ def function_alarms(fn: dict) -> dict:
     param = f"{fn['id']}Name"
     binary = fn["binary"]
     condition = f"Has{fn['id']}" if fn["condition"] else None
-    logs = f"/aws/lambda/${{{param}}}"
+    if fn["own_logs"]:
+        logs = "its own log group, named in its LoggingConfig; Logs Insights: filter level = \"ERROR\""
+    else:
+        logs = (
+            "/runcrew/${Environment}/functions, its streams YYYY/MM/DD/"
+            f"${{{param}}}[version]...; Logs Insights: filter @logStream like \"${{{param}}}\""
+            ' and level = "ERROR"'
+        )
     lambda_errors = metric("AWS/Lambda", "Errors", {"FunctionName": ref(param)}, "Sum", 60)
     if fn["kind"] in ("http", "task"):
         if fn["kind"] == "http":
@@ -305,7 +321,7 @@ def function_alarms(fn: dict) -> dict:
         todo = (
             " During a deploy CodeDeploy stops the shift to the new version and rolls this"
             " function back by itself. Otherwise: read its log"
-            f" ({logs}, Logs Insights: filter level = \"ERROR\") and its X-Ray traces, then"
+            f" ({logs}) and its X-Ray traces, then"
             " fix forward or roll back (README, Release and roll back)."
         )
     description = fn["description"].replace("${", "${!")

@@ -19,7 +19,6 @@ use crate::config::{
     StoreBackend,
 };
 use crate::error::ApiError;
-use crate::error_reports::ErrorReports;
 use crate::identity::IdentityProviders;
 use crate::push::PushSender;
 use crate::queue::memory::MemoryQueue;
@@ -447,8 +446,6 @@ pub struct App {
     secrets: Arc<SecretsManager>,
     /// The cursor secret, behind every key only this service must be able to make.
     signing: Arc<SigningSecret>,
-    /// Sentry, only with `SENTRY_DSN` set.
-    error_reports: Option<Arc<ErrorReports>>,
 }
 
 impl std::fmt::Debug for App {
@@ -493,14 +490,9 @@ impl App {
         keys: Option<Arc<TokenKeys>>,
         (secrets, signing): (Arc<SecretsManager>, Arc<SigningSecret>),
     ) -> Self {
-        let error_reports = config
-            .error_reports
-            .as_ref()
-            .map(|reports| Arc::new(ErrorReports::new(reports, &config.version)));
         App {
             secrets,
             signing,
-            error_reports,
             config: Arc::new(config),
             store,
             blobs,
@@ -753,11 +745,6 @@ impl App {
     /// ids). The secret is read on the first such request and kept.
     pub async fn derived_key(&self, label: &str) -> Result<Vec<u8>, SecretError> {
         self.signing.derived_key(label).await
-    }
-
-    /// Sentry's reporter, when `SENTRY_DSN` is set.
-    pub fn error_reports(&self) -> Option<&ErrorReports> {
-        self.error_reports.as_deref()
     }
 
     /// The secrets reader, for a port that reads its own secret when first needed (the

@@ -13,7 +13,6 @@ use lambda_http::{Body, Request, Response, service_fn};
 
 use crate::app::{App, Needs};
 use crate::error::ApiError;
-use crate::error_reports::FailedRequest;
 use crate::{request, response, telemetry};
 
 /// The CloudWatch namespace of the functions' own metrics.
@@ -72,53 +71,38 @@ impl HttpFunction {
         let request_id = request::request_id(&req);
         let route = request::route_key(&req);
         let method = req.method().to_string();
-        let trace = app
-            .error_reports()
-            .map(|reports| reports.start_trace(&route, "http.server"));
         let outcome = match origin_verified(&app.config, &req) {
             Ok(()) => (self.handler)(app, req).await,
             Err(refused) => Err(refused),
         };
-        let (mut resp, code) = match outcome {
+        let (mut resp, failure) = match outcome {
             Ok(resp) => (resp, None),
             Err(err) => {
-                if let ApiError::Internal(detail) = &err {
-                    tracing::error!(request_id = %request_id, detail = %detail, "internal error");
-                }
                 let resp = response::error(&err, &request_id);
-                if let Some(reports) = app.error_reports()
-                    && resp.status().is_server_error()
-                {
-                    let detail = match &err {
-                        ApiError::Internal(detail) => detail.clone(),
-                        other => other.to_string(),
-                    };
-                    reports.request_failed(&FailedRequest {
-                        function: self.binary,
-                        route: &route,
-                        request_id: &request_id,
-                        status: resp.status().as_u16(),
-                        code: err.code(),
-                        detail: &detail,
-                    });
-                }
-                (resp, Some(err.code()))
+                let detail = resp.status().is_server_error().then(|| match &err {
+                    ApiError::Internal(detail) => detail.clone(),
+                    other => other.to_string(),
+                });
+                (resp, Some((err.code(), detail)))
             }
         };
         response::add_security_headers(resp.headers_mut());
         let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
-        if let (Some(reports), Some(trace)) = (app.error_reports(), trace) {
-            reports.finish_trace(trace, resp.status().as_u16());
-            reports.flush().await;
-        }
-        telemetry::access_log(
-            &request_id,
-            &method,
-            &route,
-            resp.status().as_u16(),
+        let (code, detail) = match &failure {
+            Some((code, detail)) => (Some(*code), detail.as_deref()),
+            None => (None, None),
+        };
+        telemetry::access_log(&telemetry::AccessLine {
+            function: self.binary,
+            request_id: &request_id,
+            method: &method,
+            route: &route,
+            status: resp.status().as_u16(),
             latency_ms,
             code,
-        );
+            detail,
+            traced: telemetry::sampled(&request_id, app.config.traces_sample_rate),
+        });
         (resp, latency_ms)
     }
 }
@@ -237,12 +221,14 @@ impl S3Function {
     ) -> Result<(), TaskError> {
         let started = Instant::now();
         let records = event.records.len();
-        let reporting = crate::tasks::Reporting::begin(app, self.binary, "s3.process");
+        let trace = crate::tasks::InvocationTrace::begin(
+            app,
+            self.binary,
+            "s3.process",
+            &event_key(&event),
+        );
         let result = (self.handler)(app, event).await;
-        if let Err(err) = &result {
-            reporting.failed("s3-event", err);
-        }
-        reporting.end(result.is_err()).await;
+        trace.end(result.is_err());
         let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
         match &result {
             Ok(()) => tracing::info!(
@@ -261,6 +247,21 @@ impl S3Function {
         }
         result
     }
+}
+
+/// What decides whether an S3 event is traced: its first object's key and sequencer.
+fn event_key(event: &aws_lambda_events::s3::S3Event) -> String {
+    event
+        .records
+        .first()
+        .map(|record| {
+            format!(
+                "{}{}",
+                record.s3.object.key.as_deref().unwrap_or_default(),
+                record.s3.object.sequencer.as_deref().unwrap_or_default()
+            )
+        })
+        .unwrap_or_default()
 }
 
 /// The `main` of an S3-triggered function: logging, the ports (once), then the runtime.

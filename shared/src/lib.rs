@@ -29,7 +29,6 @@ pub mod clock;
 pub mod config;
 pub mod digest;
 pub mod error;
-pub mod error_reports;
 pub mod function;
 pub mod geocell;
 pub mod identity;

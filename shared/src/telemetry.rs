@@ -200,20 +200,79 @@ pub fn mask_secrets(text: &str) -> String {
     out
 }
 
-/// Logs the access line of one request: the fields DESIGN.md asks every request to carry.
-pub fn access_log(
-    request_id: &str,
-    method: &str,
-    route: &str,
-    status: u16,
-    latency_ms: f64,
-    code: Option<&str>,
-) {
+/// The access line of one request: the fields DESIGN.md asks every request to carry, and
+/// what the `error-reports` function reads (functions/reports): a 5xx line is an error
+/// event, a `traced` line a transaction.
+#[derive(Debug, Clone, Copy)]
+pub struct AccessLine<'a> {
+    /// The function's binary (`courses-get`), which files the report.
+    pub function: &'a str,
+    /// The id the client saw in the error envelope.
+    pub request_id: &'a str,
+    /// The HTTP method.
+    pub method: &'a str,
+    /// API Gateway's route key (`GET /v1/courses/{courseId}`).
+    pub route: &'a str,
+    /// The status answered.
+    pub status: u16,
+    /// The handler's latency.
+    pub latency_ms: f64,
+    /// The envelope's error code, when the answer is an error.
+    pub code: Option<&'a str>,
+    /// What went wrong, on a 5xx only (masked like every field).
+    pub detail: Option<&'a str>,
+    /// Whether this request is sampled for tracing ([`sampled`]).
+    pub traced: bool,
+}
+
+/// Logs `line`: at ERROR for a 5xx, so Lambda files it as an error and the error-reports
+/// subscription picks it up; at INFO otherwise.
+pub fn access_log(line: &AccessLine<'_>) {
+    let AccessLine {
+        function,
+        request_id,
+        method,
+        route,
+        status,
+        latency_ms,
+        code,
+        detail,
+        traced,
+    } = *line;
     if status >= 500 {
-        tracing::error!(target: "access", request_id, method, route, status, latency_ms, code, "request");
+        tracing::error!(target: "access", function, request_id, method, route, status, latency_ms, code, detail, traced, "request");
     } else {
-        tracing::info!(target: "access", request_id, method, route, status, latency_ms, code, "request");
+        tracing::info!(target: "access", function, request_id, method, route, status, latency_ms, code, traced, "request");
     }
+}
+
+/// Logs the end of one traced task invocation (a queue batch, stream batch, schedule tick or
+/// S3 event), which the error-reports function sends as a transaction named `function`.
+pub fn invocation_traced(function: &str, op: &str, latency_ms: f64, failed: bool) {
+    tracing::info!(target: "invocation", function, op, latency_ms, failed, traced = true, "invocation");
+}
+
+/// Whether the request or task item keyed by `key` is traced at `rate` (0 to 1). A hash of
+/// the key rather than a random draw: every line of one request agrees, a redelivered item
+/// gets the same answer, and no random source is touched on the request path.
+pub fn sampled(key: &str, rate: f32) -> bool {
+    if rate >= 1.0 {
+        return true;
+    }
+    if rate <= 0.0 {
+        return false;
+    }
+    // FNV-1a, then a 64-bit finaliser so keys that differ in one character spread evenly.
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in key.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    hash ^= hash >> 33;
+    hash = hash.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    hash ^= hash >> 33;
+    let bucket = hash % 1_000_000;
+    (bucket as f64) < f64::from(rate) * 1_000_000.0
 }
 
 /// A CloudWatch metric unit understood by EMF, written as CloudWatch names it.
@@ -401,5 +460,17 @@ mod tests {
         );
         assert_eq!(v["Route"], "GET /healthz");
         assert_eq!(v["Latency"], 12.5);
+    }
+
+    #[test]
+    fn a_tenth_of_requests_are_traced_and_the_same_key_always_answers_alike() {
+        let traced = (0..10_000)
+            .filter(|n| sampled(&format!("req-{n}"), 0.1))
+            .count();
+        assert!((800..1200).contains(&traced), "{traced} of 10000");
+        assert!((0..100).all(|n| sampled(&format!("req-{n}"), 1.0)));
+        assert!((0..100).all(|n| !sampled(&format!("req-{n}"), 0.0)));
+        let key = "8c0e-request";
+        assert_eq!(sampled(key, 0.3), sampled(key, 0.3));
     }
 }

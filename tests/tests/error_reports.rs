@@ -1,14 +1,22 @@
-//! Error reports to a loopback Sentry (answering as Sentry's envelope endpoint does): what
-//! a 5xx answer and a failed queue message send, what a 4xx does not, and that nothing is
-//! built without `SENTRY_DSN`.
+//! Error reports, end to end through the logs: a function handles a request or a queue
+//! message and writes its JSON lines (captured here as Lambda would ship them); the lines
+//! reach the `error-reports` function as CloudWatch Logs delivers a subscription (gzip,
+//! base64); it sends a loopback Sentry, answering as Sentry's envelope endpoint does, what
+//! a 5xx, a failed message and a sampled request stand for, and nothing for a 4xx.
 
-use std::sync::Arc;
+use std::io::Write;
 
+use base64::Engine as _;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use aws_lambda_events::cloudwatch_logs::{LogData, LogEntry, LogsEvent};
 use lambda_http::Request;
+use runcrew_reports::{SentryConfig, SentrySink, forward};
 use runcrew_shared::store::embedded::EmbeddedStore;
 use runcrew_shared::tasks::queue::{Handled, MessageFuture, QueueFunction, QueueMessage};
 use runcrew_shared::{ApiError, App, HandlerFuture, HttpFunction, Needs};
 use serde_json::{Value, json};
+use tracing_subscriber::layer::SubscriberExt as _;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -66,25 +74,101 @@ static CONSUMER: QueueFunction = QueueFunction {
     handler: fails_message,
 };
 
-/// Sentry's envelope endpoint for project 42.
-async fn sentry() -> MockServer {
+/// Sentry's envelope endpoint for project 42, answering `status`.
+async fn sentry_answering(status: u16) -> MockServer {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/api/42/envelope/"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "0"})))
+        .respond_with(ResponseTemplate::new(status).set_body_json(json!({"id": "0"})))
         .mount(&server)
         .await;
     server
 }
 
-fn app(sentry: &MockServer, extra: &[(&str, &str)]) -> (App, tempfile::TempDir) {
+fn app(extra: &[(&str, &str)]) -> (App, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let dsn = format!("http://public@{}/42", sentry.address());
-    let mut pairs = vec![("SENTRY_DSN", dsn.as_str())];
-    pairs.extend_from_slice(extra);
-    let config = runcrew_tests::config(dir.path(), &pairs);
+    let config = runcrew_tests::config(dir.path(), extra);
     let store = Arc::new(EmbeddedStore::in_memory(runcrew_tests::codec()));
     (runcrew_tests::app_over(config, store), dir)
+}
+
+/// The function's log, as its stdout would hold it on Lambda.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The lines `work` logs through the functions' own JSON format.
+async fn logged<F: std::future::Future>(work: F) -> (F::Output, Vec<String>) {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::registry().with(
+        tracing_subscriber::fmt::layer()
+            .event_format(runcrew_shared::telemetry::JsonLine)
+            .with_writer(move || writer.clone()),
+    );
+    let guard = tracing::subscriber::set_default(subscriber);
+    let output = work.await;
+    drop(guard);
+    let text = String::from_utf8(captured.0.lock().expect("log").clone()).expect("utf-8");
+    (output, text.lines().map(str::to_owned).collect())
+}
+
+/// `lines` as CloudWatch Logs hands them to a subscribed function: the JSON event with the
+/// batch gzipped and base64-encoded, read back as the runtime would.
+fn delivered(lines: &[String]) -> LogData {
+    let mut data = LogData::default();
+    data.owner = "123456789012".into();
+    data.log_group = "/runcrew/dev/functions".into();
+    data.log_stream = "2026/12/02/[1]abc".into();
+    data.message_type = "DATA_MESSAGE".into();
+    data.subscription_filters = vec!["error-reports".into()];
+    data.log_events = lines
+        .iter()
+        .enumerate()
+        .map(|(n, line)| {
+            let mut entry = LogEntry::default();
+            entry.id = n.to_string();
+            entry.timestamp = 1_764_669_600_000 + n as i64;
+            entry.message = line.clone();
+            entry
+        })
+        .collect();
+    // (aws_lambda_events writes this field without base64 padding, which its own reader
+    // and CloudWatch's format refuse: the event is built here as CloudWatch builds it)
+    let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    serde_json::to_writer(&mut gzip, &data).expect("gzip");
+    let gzipped = gzip.finish().expect("gzip");
+    let wire =
+        json!({"awslogs": {"data": base64::engine::general_purpose::STANDARD.encode(gzipped)}})
+            .to_string();
+    serde_json::from_str::<LogsEvent>(&wire)
+        .expect("the subscription event reads back")
+        .aws_logs
+        .data
+}
+
+fn sink(sentry: &MockServer) -> SentrySink {
+    let dsn = format!("http://public@{}/42", sentry.address());
+    SentrySink::new(
+        &SentryConfig::read(&|name| match name {
+            "SENTRY_DSN" => Some(dsn.clone()),
+            "ENVIRONMENT" => Some("stage".into()),
+            _ => None,
+        })
+        .expect("config"),
+    )
 }
 
 /// Every item Sentry received, as (item type, payload).
@@ -102,32 +186,33 @@ async fn received(sentry: &MockServer) -> Vec<(String, Value)> {
     items
 }
 
-fn events(items: &[(String, Value)]) -> Vec<&Value> {
+fn of_kind<'a>(items: &'a [(String, Value)], kind: &str) -> Vec<&'a Value> {
     items
         .iter()
-        .filter(|(kind, _)| kind == "event")
+        .filter(|(k, _)| k == kind)
         .map(|(_, payload)| payload)
         .collect()
 }
 
 #[tokio::test]
-async fn a_5xx_is_reported_with_environment_release_and_request_id_but_no_token_or_e_mail() {
-    // given Sentry configured
-    let sentry = sentry().await;
-    let (app, _dir) = app(&sentry, &[("SENTRY_TRACES_SAMPLE_RATE", "0")]);
+async fn a_5xx_reaches_sentry_from_its_log_line_with_environment_release_and_request_id_but_no_token_or_e_mail()
+ {
+    // given a function whose route fails, and Sentry behind the error-reports function
+    let sentry = sentry_answering(200).await;
+    let (app, _dir) = app(&[("SENTRY_TRACES_SAMPLE_RATE", "0")]);
 
-    // when a route fails with an internal error
-    let response = BREAKS
-        .call(&app, runcrew_tests::sample("users-me-get"))
-        .await;
+    // when the route fails with an internal error and its log reaches error-reports
+    let (response, lines) = logged(BREAKS.call(&app, runcrew_tests::sample("users-me-get"))).await;
+    let forwarded = forward(&delivered(&lines), &sink(&sentry)).await;
 
     // then the client got the envelope, and Sentry one event it can be found by
     assert_eq!(response.status(), 500);
+    assert_eq!(forwarded.expect("accepted"), 1, "{lines:?}");
     let items = received(&sentry).await;
-    let events = events(&items);
+    let events = of_kind(&items, "event");
     assert_eq!(events.len(), 1, "{items:?}");
     let event = events[0];
-    assert_eq!(event["environment"], "local");
+    assert_eq!(event["environment"], "stage");
     assert_eq!(
         event["release"],
         format!("runcrew@{}", env!("CARGO_PKG_VERSION"))
@@ -135,33 +220,34 @@ async fn a_5xx_is_reported_with_environment_release_and_request_id_but_no_token_
     let request_id = runcrew_shared::request::request_id(&runcrew_tests::sample("users-me-get"));
     assert_eq!(event["tags"]["request_id"], request_id.as_str());
     assert_eq!(event["tags"]["function"], "breaks");
-    // (Sentry's level "error" is the default, which the envelope leaves out)
+    assert_eq!(event["tags"]["status"], "500");
     assert!(
         event["level"].is_null() || event["level"] == "error",
         "{event}"
     );
     let text = event.to_string();
+    assert!(text.contains("could not be read"), "{text}");
     assert!(!text.contains("jane.doe"), "{text}");
     assert!(!text.contains("eyJzdWIiOiIxIn0"), "{text}");
 }
 
 #[tokio::test]
-async fn a_4xx_is_the_client_s_mistake_and_is_not_reported() {
-    let sentry = sentry().await;
-    let (app, _dir) = app(&sentry, &[("SENTRY_TRACES_SAMPLE_RATE", "0")]);
+async fn a_4xx_is_the_client_s_mistake_and_nothing_reaches_sentry() {
+    let sentry = sentry_answering(200).await;
+    let (app, _dir) = app(&[("SENTRY_TRACES_SAMPLE_RATE", "0")]);
 
-    let response = REFUSES
-        .call(&app, runcrew_tests::sample("users-me-get"))
-        .await;
+    let (response, lines) = logged(REFUSES.call(&app, runcrew_tests::sample("users-me-get"))).await;
+    let forwarded = forward(&delivered(&lines), &sink(&sentry)).await;
 
     assert_eq!(response.status(), 422);
+    assert_eq!(forwarded.expect("nothing to send"), 0);
     assert!(received(&sentry).await.is_empty());
 }
 
 #[tokio::test]
 async fn a_failed_queue_message_is_reported_by_its_id_and_the_others_are_not() {
-    let sentry = sentry().await;
-    let (app, _dir) = app(&sentry, &[("SENTRY_TRACES_SAMPLE_RATE", "0")]);
+    let sentry = sentry_answering(200).await;
+    let (app, _dir) = app(&[("SENTRY_TRACES_SAMPLE_RATE", "0")]);
     let message = |id: &str, fail: bool| QueueMessage {
         id: id.into(),
         body: json!({"fail": fail}),
@@ -169,14 +255,16 @@ async fn a_failed_queue_message_is_reported_by_its_id_and_the_others_are_not() {
         sent_ms: 0,
         receipt: None,
     };
+    let batch = [message("m1", false), message("m2", true)];
 
-    let outcome = CONSUMER
-        .call(&app, &[message("m1", false), message("m2", true)])
-        .await;
+    let (outcome, lines) = logged(CONSUMER.call(&app, &batch)).await;
+    forward(&delivered(&lines), &sink(&sentry))
+        .await
+        .expect("accepted");
 
     assert_eq!(outcome.failed_ids, ["m2"]);
     let items = received(&sentry).await;
-    let events = events(&items);
+    let events = of_kind(&items, "event");
     assert_eq!(events.len(), 1, "{items:?}");
     assert_eq!(events[0]["tags"]["item_id"], "m2");
     assert_eq!(events[0]["tags"]["function"], "consumer");
@@ -184,38 +272,47 @@ async fn a_failed_queue_message_is_reported_by_its_id_and_the_others_are_not() {
 }
 
 #[tokio::test]
-async fn traces_are_sent_at_the_configured_rate() {
+async fn sampled_requests_become_transactions_and_unsampled_ones_send_nothing() {
     // given every request traced
-    let sentry = sentry().await;
-    let (all, _dir) = app(&sentry, &[("SENTRY_TRACES_SAMPLE_RATE", "1")]);
-    let answered = ANSWERS
-        .call(&all, runcrew_tests::sample("users-me-get"))
-        .await;
+    let sentry = sentry_answering(200).await;
+    let (all, _dir) = app(&[("SENTRY_TRACES_SAMPLE_RATE", "1")]);
+    let (answered, lines) = logged(ANSWERS.call(&all, runcrew_tests::sample("users-me-get"))).await;
+    forward(&delivered(&lines), &sink(&sentry))
+        .await
+        .expect("accepted");
     assert_eq!(answered.status(), 200);
     let items = received(&sentry).await;
-    let traced: Vec<_> = items.iter().filter(|(k, _)| k == "transaction").collect();
+    let traced = of_kind(&items, "transaction");
     assert_eq!(traced.len(), 1, "{items:?}");
-    assert_eq!(traced[0].1["transaction"], "GET /v1/users/me");
-    assert_eq!(traced[0].1["contexts"]["trace"]["op"], "http.server");
+    assert_eq!(traced[0]["transaction"], "GET /v1/users/me");
+    assert_eq!(traced[0]["contexts"]["trace"]["op"], "http.server");
+    assert_eq!(traced[0]["contexts"]["trace"]["status"], "ok");
+    assert_eq!(traced[0]["environment"], "stage");
+    let started = traced[0]["start_timestamp"].as_f64().expect("start");
+    assert!(started <= 1_764_669_600.1, "{}", traced[0]);
 
     // and none
-    let quiet = self::sentry().await;
-    let (none, _dir) = app(&quiet, &[("SENTRY_TRACES_SAMPLE_RATE", "0")]);
-    ANSWERS
-        .call(&none, runcrew_tests::sample("users-me-get"))
-        .await;
+    let quiet = sentry_answering(200).await;
+    let (none, _dir) = app(&[("SENTRY_TRACES_SAMPLE_RATE", "0")]);
+    let (_, lines) = logged(ANSWERS.call(&none, runcrew_tests::sample("users-me-get"))).await;
+    forward(&delivered(&lines), &sink(&quiet))
+        .await
+        .expect("nothing to send");
     assert!(received(&quiet).await.is_empty());
 }
 
 #[tokio::test]
-async fn without_a_dsn_nothing_is_built_and_failures_are_only_logged() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let app = App::build(runcrew_tests::config(dir.path(), &[]), Needs::NOTHING)
-        .await
-        .expect("local app");
-    assert!(app.error_reports().is_none());
-    let response = BREAKS
-        .call(&app, runcrew_tests::sample("users-me-get"))
-        .await;
-    assert_eq!(response.status(), 500);
+async fn a_batch_sentry_refuses_fails_so_lambda_retries_it() {
+    // given Sentry refusing (rate limited)
+    let sentry = sentry_answering(429).await;
+    let (app, _dir) = app(&[("SENTRY_TRACES_SAMPLE_RATE", "0")]);
+    let (_, lines) = logged(BREAKS.call(&app, runcrew_tests::sample("users-me-get"))).await;
+
+    // when the batch is forwarded
+    let forwarded = forward(&delivered(&lines), &sink(&sentry)).await;
+
+    // then the invocation fails, so Lambda delivers the batch again (then dead-letters it)
+    let err = forwarded.expect_err("refused");
+    assert!(err.to_string().contains("retried"), "{err}");
+    assert_eq!(received(&sentry).await.len(), 1);
 }

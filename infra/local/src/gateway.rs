@@ -385,12 +385,11 @@ impl Gateway {
             .map(|r| r.0.clone())
             .unwrap_or_else(new_request_id);
         if !self.throttle(&route_key) {
-            telemetry::access_log(
+            gateway_refused(
                 &request_id,
                 req.method().as_str(),
                 &route_key,
                 429,
-                0.0,
                 Some("throttled"),
             );
             return gateway_error(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests");
@@ -400,12 +399,11 @@ impl Gateway {
             Some(name) => match self.authorize(name, req.headers()).await {
                 Some(claims) => Some(claims),
                 None => {
-                    telemetry::access_log(
+                    gateway_refused(
                         &request_id,
                         req.method().as_str(),
                         &route_key,
                         401,
-                        0.0,
                         Some("unauthorized"),
                     );
                     return gateway_error(StatusCode::UNAUTHORIZED, "Unauthorized");
@@ -420,12 +418,11 @@ impl Gateway {
                     Some(&name),
                     format!("path parameter {name} is not valid percent-encoded UTF-8"),
                 );
-                telemetry::access_log(
+                gateway_refused(
                     &request_id,
                     req.method().as_str(),
                     &route_key,
                     400,
-                    0.0,
                     Some(err.code()),
                 );
                 return into_axum(runcrew_shared::response::error(&err, &request_id));
@@ -940,6 +937,22 @@ fn s3_error(status: StatusCode, code: &str, message: &str) -> Response {
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{code}</Code><Message>{message}</Message></Error>"
     );
     (status, [(header::CONTENT_TYPE, "application/xml")], body).into_response()
+}
+
+/// The access line of a request the gateway itself refused, as API Gateway would log it
+/// (no function ran, so nothing is traced).
+fn gateway_refused(request_id: &str, method: &str, route: &str, status: u16, code: Option<&str>) {
+    telemetry::access_log(&telemetry::AccessLine {
+        function: "local-gateway",
+        request_id,
+        method,
+        route,
+        status,
+        latency_ms: 0.0,
+        code,
+        detail: None,
+        traced: false,
+    });
 }
 
 #[cfg(test)]

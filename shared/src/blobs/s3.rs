@@ -19,14 +19,14 @@ use super::{
 
 /// The S3 adapter over one bucket.
 ///
-/// The client is built on first use: building an S3 client costs a few tenths of a
-/// millisecond of a cold start (BENCHMARKS.md, `floor-aws-lean-s3` beside
+/// The client, and its configuration, are built on first use: building them costs a few
+/// tenths of a millisecond of a cold start (BENCHMARKS.md, `floor-aws-lean-s3` beside
 /// `floor-aws-lean`), and most requests to the functions that hold the bucket never touch
 /// it (a public course's files need no signature; a public URL is built without the
 /// client).
 #[derive(Clone, Debug)]
 pub struct S3Blobs {
-    config: aws_sdk_s3::Config,
+    config: aws_sdk_s3::config::Builder,
     client: OnceLock<Client>,
     bucket: String,
     cdn_base_url: String,
@@ -53,7 +53,7 @@ impl S3Blobs {
     /// An adapter with an already-built client.
     pub fn new(client: Client, bucket: impl Into<String>, cdn_base_url: &str) -> Self {
         S3Blobs {
-            config: client.config().clone(),
+            config: client.config().to_builder(),
             client: OnceLock::from(client),
             bucket: bucket.into(),
             cdn_base_url: cdn_base_url.trim_end_matches('/').to_owned(),
@@ -61,7 +61,11 @@ impl S3Blobs {
     }
 
     /// An adapter whose client is built from `config` when a call first needs it.
-    pub fn lazy(config: aws_sdk_s3::Config, bucket: impl Into<String>, cdn_base_url: &str) -> Self {
+    pub fn lazy(
+        config: aws_sdk_s3::config::Builder,
+        bucket: impl Into<String>,
+        cdn_base_url: &str,
+    ) -> Self {
         S3Blobs {
             config,
             client: OnceLock::new(),
@@ -82,7 +86,7 @@ impl S3Blobs {
         if let Some(url) = endpoint {
             builder = builder.endpoint_url(url).force_path_style(true);
         }
-        Self::lazy(builder.build(), bucket, cdn_base_url)
+        Self::lazy(builder, bucket, cdn_base_url)
     }
 
     /// The bucket's name (tests put objects beside the adapter through [`S3Blobs::client`]).
@@ -93,7 +97,7 @@ impl S3Blobs {
     /// The client, built now if no call has needed it yet (bucket set-up in tests).
     pub fn client(&self) -> &Client {
         self.client
-            .get_or_init(|| Client::from_conf(self.config.clone()))
+            .get_or_init(|| Client::from_conf(self.config.clone().build()))
     }
 }
 

@@ -19,7 +19,6 @@ pub use auth::{AuthConfig, ClientIpSource, ExternalOidc, ProviderConfig};
 pub use cipher::{CipherBackend, CipherConfig};
 pub use maps::{MapboxConfig, MapsConfig};
 pub use push::{DEFAULT_FCM_API_URL, DEFAULT_TOKEN_URL, PushConfig, ServiceAccountSource};
-pub use reports::ErrorReportsConfig;
 pub use strava::{DEFAULT_STRAVA_API_URL, DEFAULT_STRAVA_OAUTH_URL, StravaConfig};
 
 /// Where this code runs; decides the defaults and how strict the checks are.
@@ -198,8 +197,10 @@ pub struct Config {
     pub auth: AuthConfig,
     /// Route map images for thumbnails.
     pub maps: MapsConfig,
-    /// `SENTRY_*`: error reports and traces, `None` (nothing built) without `SENTRY_DSN`.
-    pub error_reports: Option<ErrorReportsConfig>,
+    /// `SENTRY_TRACES_SAMPLE_RATE`: the share of requests and task invocations whose log
+    /// line is marked `"traced"`, for the `error-reports` function to send to Sentry as a
+    /// transaction (0.1 in production, 1 elsewhere).
+    pub traces_sample_rate: f32,
     /// Push notifications: the FCM service account and endpoints.
     pub push: PushConfig,
     /// Strava, when `STRAVA_CLIENT_ID` is set.
@@ -342,7 +343,7 @@ impl Config {
                 .map(SecretString::from),
             auth: AuthConfig::read(&get, &mut problems),
             maps: MapsConfig::read(&get, &mut problems),
-            error_reports: ErrorReportsConfig::read(&get, environment, &mut problems),
+            traces_sample_rate: reports::traces_sample_rate(&get, environment, &mut problems),
             push: PushConfig::read(&get, &mut problems),
             strava,
             cipher: CipherConfig::read(&get),
@@ -398,9 +399,6 @@ impl Config {
         }
         problems.extend(self.auth.problems(self.environment));
         problems.extend(self.maps.problems(self.environment));
-        if let Some(reports) = &self.error_reports {
-            problems.extend(reports.problems(self.environment));
-        }
         problems.extend(self.push.problems(self.environment));
         if let Some(strava) = &self.strava {
             problems.extend(strava.problems(self.environment));

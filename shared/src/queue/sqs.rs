@@ -2,6 +2,7 @@
 //! every environment; receives only where the local gateway stands in for Lambda's event
 //! source mapping over a real or emulated SQS (`QUEUES=sqs` on a laptop, moto in tests).
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -27,16 +28,31 @@ fn whole_seconds(duration: Duration) -> i32 {
 }
 
 /// The SQS adapter.
+///
+/// The client is built on first use, as the S3 adapter's is: building an SQS client costs
+/// a few tenths of a millisecond of a cold start (BENCHMARKS.md, `floor-aws-lean-sqs`
+/// beside `floor-aws-lean`), and the functions that hold the queue send only on their
+/// success path (a refused or missing course queues nothing).
 #[derive(Debug, Clone)]
 pub struct SqsQueue {
-    client: Client,
+    config: aws_sdk_sqs::Config,
+    client: OnceLock<Client>,
     urls: std::collections::BTreeMap<QueueName, String>,
 }
 
 impl SqsQueue {
     /// An adapter with an already-built client and the push queue's URL.
     pub fn new(client: Client, push_url: Option<String>) -> Self {
+        Self::with_config(client.config().clone(), OnceLock::from(client), push_url)
+    }
+
+    fn with_config(
+        config: aws_sdk_sqs::Config,
+        client: OnceLock<Client>,
+        push_url: Option<String>,
+    ) -> Self {
         let queue = SqsQueue {
+            config,
             client,
             urls: Default::default(),
         };
@@ -52,7 +68,8 @@ impl SqsQueue {
         self
     }
 
-    /// Builds the client from the shared AWS configuration, at `endpoint` when given.
+    /// An adapter whose client is built from the shared AWS configuration (at `endpoint`
+    /// when given) when a call first needs it.
     pub fn from_sdk_config(
         sdk: &aws_config::SdkConfig,
         endpoint: Option<&str>,
@@ -62,12 +79,14 @@ impl SqsQueue {
         if let Some(url) = endpoint {
             builder = builder.endpoint_url(url);
         }
-        Self::new(Client::from_conf(builder.build()), push_url)
+        Self::with_config(builder.build(), OnceLock::new(), push_url)
     }
 
-    /// The underlying client (queue set-up in tests).
+    /// The underlying client, built now if no call has needed it yet (queue set-up in
+    /// tests).
     pub fn client(&self) -> &Client {
-        &self.client
+        self.client
+            .get_or_init(|| Client::from_conf(self.config.clone()))
     }
 
     /// The URL of `queue`, or why there is none.
@@ -82,7 +101,7 @@ impl SqsQueue {
 #[async_trait]
 impl Queue for SqsQueue {
     async fn send(&self, queue: QueueName, message: &Value) -> Result<(), QueueError> {
-        self.client
+        self.client()
             .send_message()
             .queue_url(self.url(queue)?)
             .message_body(message.to_string())
@@ -106,7 +125,7 @@ impl QueueInbox for SqsQueue {
         visibility: Duration,
     ) -> Result<Vec<Received>, QueueError> {
         let output = self
-            .client
+            .client()
             .receive_message()
             .queue_url(self.url(queue)?)
             .max_number_of_messages(max.clamp(1, MAX_PER_RECEIVE) as i32)
@@ -143,7 +162,7 @@ impl QueueInbox for SqsQueue {
     }
 
     async fn delete(&self, queue: QueueName, receipt: &str) -> Result<(), QueueError> {
-        self.client
+        self.client()
             .delete_message()
             .queue_url(self.url(queue)?)
             .receipt_handle(receipt)
@@ -159,7 +178,7 @@ impl QueueInbox for SqsQueue {
         receipt: &str,
         delay: Duration,
     ) -> Result<(), QueueError> {
-        self.client
+        self.client()
             .change_message_visibility()
             .queue_url(self.url(queue)?)
             .receipt_handle(receipt)
@@ -172,7 +191,7 @@ impl QueueInbox for SqsQueue {
 
     async fn depth(&self, queue: QueueName) -> Result<QueueDepth, QueueError> {
         let output = self
-            .client
+            .client()
             .get_queue_attributes()
             .queue_url(self.url(queue)?)
             .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)

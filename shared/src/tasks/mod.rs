@@ -18,46 +18,40 @@ pub mod queue;
 pub mod schedule;
 pub mod stream;
 
+use std::time::Instant;
+
 use crate::App;
-use crate::error_reports::Trace;
 use crate::function::METRICS_NAMESPACE;
 use crate::telemetry::{self, Unit};
 
-/// The error reports of one task invocation (nothing without `SENTRY_DSN`): its trace,
-/// each failed item, and the wait for the sending before the invocation returns.
-pub struct Reporting<'a> {
-    app: &'a App,
+/// The trace of one task invocation: sampled at `SENTRY_TRACES_SAMPLE_RATE` by its first
+/// item's id, and logged as one `traced` line at its end, which the error-reports function
+/// turns into a Sentry transaction. Failed items need nothing here: their ERROR lines are
+/// the reports.
+pub struct InvocationTrace<'a> {
     function: &'a str,
-    trace: Option<Trace>,
+    op: &'static str,
+    started: Option<Instant>,
 }
 
-impl<'a> Reporting<'a> {
-    /// Starts the invocation's trace (`op`: `queue.process`, `stream.process`, ...).
-    pub fn begin(app: &'a App, function: &'a str, op: &str) -> Self {
-        let trace = app
-            .error_reports()
-            .map(|reports| reports.start_trace(function, op));
-        Reporting {
-            app,
+impl<'a> InvocationTrace<'a> {
+    /// Starts timing when the invocation keyed by `key` is sampled (`op`: `queue.process`,
+    /// `stream.process`, ...).
+    pub fn begin(app: &App, function: &'a str, op: &'static str, key: &str) -> Self {
+        let sampled = telemetry::sampled(key, app.config.traces_sample_rate);
+        InvocationTrace {
             function,
-            trace,
+            op,
+            started: sampled.then(Instant::now),
         }
     }
 
-    /// Reports the item `item_id` as failed with `error`.
-    pub fn failed(&self, item_id: &str, error: &dyn std::fmt::Display) {
-        if let Some(reports) = self.app.error_reports() {
-            reports.task_failed(self.function, item_id, &error.to_string());
+    /// Logs the traced line, when sampled.
+    pub fn end(self, any_failed: bool) {
+        if let Some(started) = self.started {
+            let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+            telemetry::invocation_traced(self.function, self.op, latency_ms, any_failed);
         }
-    }
-
-    /// Ends the trace (failed when any item failed) and waits for the reports to be sent.
-    pub async fn end(self, any_failed: bool) {
-        let (Some(reports), Some(trace)) = (self.app.error_reports(), self.trace) else {
-            return;
-        };
-        reports.finish_trace(trace, if any_failed { 500 } else { 200 });
-        reports.flush().await;
     }
 }
 

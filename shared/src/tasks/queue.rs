@@ -162,7 +162,12 @@ impl QueueFunction {
             },
             ..QueueOutcome::default()
         };
-        let reporting = super::Reporting::begin(app, self.binary, "queue.process");
+        let trace = super::InvocationTrace::begin(
+            app,
+            self.binary,
+            "queue.process",
+            messages.first().map(|m| m.id.as_str()).unwrap_or_default(),
+        );
         for message in messages {
             let age_ms = now_ms - message.sent_ms;
             match (self.handler)(app, message).await {
@@ -193,7 +198,6 @@ impl QueueFunction {
                     );
                 }
                 Err(err) => {
-                    reporting.failed(&message.id, &err);
                     outcome.counts.failed += 1;
                     outcome.failed_ids.push(message.id.clone());
                     tracing::error!(
@@ -208,7 +212,6 @@ impl QueueFunction {
             }
         }
         for bad in unreadable {
-            reporting.failed(&bad.id, &bad.reason);
             outcome.counts.failed += 1;
             outcome.failed_ids.push(bad.id.clone());
             tracing::error!(
@@ -219,7 +222,7 @@ impl QueueFunction {
             );
         }
         emit_batch_metrics(self.binary, outcome.counts);
-        reporting.end(outcome.counts.failed > 0).await;
+        trace.end(outcome.counts.failed > 0);
         outcome
     }
 }

@@ -127,7 +127,12 @@ impl ScheduleFunction {
     /// (`Processed` or `Failed`, and `OldestRecordAgeMs` as how late the tick ran).
     pub async fn call(&self, app: &App, tick: &Tick) -> Result<(), TaskError> {
         let late_ms = crate::clock::now_epoch_ms() as i64 - tick.at_ms;
-        let reporting = super::Reporting::begin(app, self.binary, "schedule.tick");
+        let trace = super::InvocationTrace::begin(
+            app,
+            self.binary,
+            "schedule.tick",
+            &format!("{}@{}", tick.schedule, tick.at_ms),
+        );
         let result = (self.handler)(app, tick).await;
         let mut counts = BatchCounts {
             oldest_age_ms: late_ms,
@@ -145,7 +150,6 @@ impl ScheduleFunction {
                 );
             }
             Err(err) => {
-                reporting.failed(&tick.schedule, err);
                 counts.failed = 1;
                 tracing::error!(
                     function = self.binary,
@@ -158,7 +162,7 @@ impl ScheduleFunction {
             }
         }
         emit_batch_metrics(self.binary, counts);
-        reporting.end(result.is_err()).await;
+        trace.end(result.is_err());
         result
     }
 

@@ -72,7 +72,15 @@ impl StreamFunction {
             ..BatchCounts::default()
         };
         let mut first_failed = None;
-        let reporting = super::Reporting::begin(app, self.binary, "stream.process");
+        let trace = super::InvocationTrace::begin(
+            app,
+            self.binary,
+            "stream.process",
+            changes
+                .first()
+                .map(|c| c.sequence.as_str())
+                .unwrap_or_default(),
+        );
         for (position, change) in changes.iter().enumerate() {
             match (self.handler)(app, change).await {
                 Ok(()) => {
@@ -86,7 +94,6 @@ impl StreamFunction {
                     );
                 }
                 Err(err) => {
-                    reporting.failed(&change.sequence, &err);
                     counts.failed = changes.len() - position;
                     tracing::error!(
                         function = self.binary,
@@ -103,7 +110,7 @@ impl StreamFunction {
             }
         }
         emit_batch_metrics(self.binary, counts);
-        reporting.end(counts.failed > 0).await;
+        trace.end(counts.failed > 0);
         StreamOutcome {
             first_failed,
             counts,
