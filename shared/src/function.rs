@@ -75,23 +75,19 @@ impl HttpFunction {
             Ok(()) => (self.handler)(app, req).await,
             Err(refused) => Err(refused),
         };
-        let (mut resp, failure) = match outcome {
-            Ok(resp) => (resp, None),
+        let (mut resp, code, detail) = match outcome {
+            Ok(resp) => (resp, None, None),
             Err(err) => {
                 let resp = response::error(&err, &request_id);
                 let detail = resp.status().is_server_error().then(|| match &err {
                     ApiError::Internal(detail) => detail.clone(),
                     other => other.to_string(),
                 });
-                (resp, Some((err.code(), detail)))
+                (resp, Some(err.code()), detail)
             }
         };
         response::add_security_headers(resp.headers_mut());
         let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
-        let (code, detail) = match &failure {
-            Some((code, detail)) => (Some(*code), detail.as_deref()),
-            None => (None, None),
-        };
         telemetry::access_log(&telemetry::AccessLine {
             function: self.binary,
             request_id: &request_id,
@@ -100,7 +96,7 @@ impl HttpFunction {
             status: resp.status().as_u16(),
             latency_ms,
             code,
-            detail,
+            detail: detail.as_deref(),
             traced: telemetry::sampled(&request_id, app.config.traces_sample_rate),
         });
         (resp, latency_ms)

@@ -1,5 +1,7 @@
 //! The error-reports function's settings: where Sentry is, and what to file reports under.
 
+use runcrew_shared::config::Environment;
+
 /// Sentry's project and the names reports are filed under.
 #[derive(Clone, PartialEq)]
 pub struct SentryConfig {
@@ -34,6 +36,9 @@ pub enum SentryConfigError {
     /// Not a DSN. Never quoted: it holds the project's key.
     #[error("SENTRY_DSN is not a Sentry DSN (https://<key>@<host>/<project>)")]
     Malformed,
+    /// `ENVIRONMENT` names no environment, so the production rules cannot be chosen.
+    #[error("ENVIRONMENT={0} is not one of local, dev, stage, production")]
+    UnknownEnvironment(String),
     /// Reports would travel in clear text.
     #[error("SENTRY_DSN is not https in production: error reports would travel in clear text")]
     NotHttps,
@@ -53,17 +58,21 @@ impl SentryConfig {
             .trim()
             .parse::<sentry::types::Dsn>()
             .map_err(|_| SentryConfigError::Malformed)?;
-        let deployment = present("ENVIRONMENT").unwrap_or_else(|| "local".into());
-        if deployment.trim().eq_ignore_ascii_case("production")
-            && dsn.scheme() != sentry::types::Scheme::Https
-        {
+        let deployment = match present("ENVIRONMENT") {
+            None => Environment::Local,
+            Some(raw) => {
+                Environment::parse(&raw).ok_or(SentryConfigError::UnknownEnvironment(raw))?
+            }
+        };
+        if deployment == Environment::Production && dsn.scheme() != sentry::types::Scheme::Https {
             return Err(SentryConfigError::NotHttps);
         }
         let version =
             present("SERVICE_VERSION").unwrap_or_else(|| env!("CARGO_PKG_VERSION").into());
         Ok(SentryConfig {
             dsn,
-            environment: present("SENTRY_ENVIRONMENT").unwrap_or(deployment),
+            environment: present("SENTRY_ENVIRONMENT")
+                .unwrap_or_else(|| deployment.as_str().to_owned()),
             release: format!("runcrew@{}", version.trim()),
         })
     }
@@ -104,6 +113,16 @@ mod tests {
             ("ENVIRONMENT", "production"),
         ]);
         assert_eq!(clear.err(), Some(SentryConfigError::NotHttps));
+        let prod = read(&[
+            ("SENTRY_DSN", "http://4f2a9c@sentry.internal/42"),
+            ("ENVIRONMENT", "prod"),
+        ]);
+        assert_eq!(prod.err(), Some(SentryConfigError::NotHttps));
+        let unknown = read(&[("SENTRY_DSN", DSN), ("ENVIRONMENT", "qa")]);
+        assert!(matches!(
+            unknown,
+            Err(SentryConfigError::UnknownEnvironment(_))
+        ));
     }
 
     #[test]

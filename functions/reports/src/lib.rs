@@ -327,4 +327,25 @@ mod tests {
             "{reports:?}"
         );
     }
+
+    #[test]
+    fn the_sample_subscription_event_reads_as_cloudwatch_sends_it() {
+        // events/error-reports.json: gzip and padded base64, as CloudWatch Logs delivers
+        let event: LogsEvent =
+            serde_json::from_str(include_str!("../../../events/error-reports.json"))
+                .expect("the sample reads");
+        let logs = &event.aws_logs.data;
+        assert_eq!(logs.message_type, "DATA_MESSAGE");
+        let reports: Vec<Report> = logs
+            .log_events
+            .iter()
+            .flat_map(|entry| Report::from_line(&entry.message, entry.timestamp))
+            .collect();
+        assert!(
+            matches!(&reports[..], [Report::RequestFailed(failed), Report::Traced(span)]
+                if failed.status == 503 && failed.function == "courses-get"
+                    && span.name == "GET /v1/users/{userId}"),
+            "{reports:?}"
+        );
+    }
 }

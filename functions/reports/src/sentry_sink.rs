@@ -13,7 +13,6 @@ use std::time::{Duration, SystemTime};
 use sentry::protocol::{
     Context, Envelope, Event, Level, SpanStatus, TraceContext, TraceId, Transaction,
 };
-use sentry::types::Dsn;
 
 use crate::{FailedRequest, Failure, Report, SEND_TIMEOUT, SendReports, SentryConfig, TracedSpan};
 use runcrew_shared::telemetry::mask_secrets;
@@ -45,16 +44,14 @@ pub struct SentrySink {
     client: sentry::Client,
     queued: Arc<Queued>,
     http: Option<reqwest::Client>,
-    dsn: Dsn,
-    environment: String,
-    release: String,
+    config: SentryConfig,
 }
 
 impl std::fmt::Debug for SentrySink {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SentrySink")
-            .field("environment", &self.environment)
-            .field("release", &self.release)
+            .field("environment", &self.config.environment)
+            .field("release", &self.config.release)
             .finish_non_exhaustive()
     }
 }
@@ -80,9 +77,7 @@ impl SentrySink {
             client: sentry::Client::from(options),
             queued,
             http,
-            dsn: config.dsn.clone(),
-            environment: config.environment.clone(),
-            release: config.release.clone(),
+            config: config.clone(),
         }
     }
 
@@ -106,10 +101,7 @@ impl SentrySink {
         ] {
             event.tags.insert(name.into(), value.into());
         }
-        if let Some(trace) = failed.xray_trace_id {
-            event.tags.insert("xray_trace_id".into(), trace);
-        }
-        self.client.capture_event(event, None);
+        self.capture(event, failed.xray_trace_id);
     }
 
     fn failed(&self, failure: Failure) {
@@ -126,7 +118,13 @@ impl SentrySink {
         if let Some(item) = failure.item_id {
             event.tags.insert("item_id".into(), item);
         }
-        if let Some(trace) = failure.xray_trace_id {
+        self.capture(event, failure.xray_trace_id);
+    }
+
+    /// Hands `event`, tagged with its X-Ray trace, to the client (release, environment and
+    /// the scrubbing `before_send` apply there).
+    fn capture(&self, mut event: Event<'static>, xray_trace_id: Option<String>) {
+        if let Some(trace) = xray_trace_id {
             event.tags.insert("xray_trace_id".into(), trace);
         }
         self.client.capture_event(event, None);
@@ -155,8 +153,8 @@ impl SentrySink {
         }
         let mut transaction = Transaction {
             name: Some(mask_secrets(&span.name)),
-            release: Some(self.release.clone().into()),
-            environment: Some(self.environment.clone().into()),
+            release: Some(self.config.release.clone().into()),
+            environment: Some(self.config.environment.clone().into()),
             start_timestamp: span
                 .ended
                 .checked_sub(span.duration)
@@ -182,11 +180,10 @@ impl SentrySink {
         if envelope.to_writer(&mut body).is_err() {
             return false;
         }
-        let auth = self
-            .dsn
-            .to_auth(Some(concat!("runcrew-reports/", env!("CARGO_PKG_VERSION"))));
+        let dsn = &self.config.dsn;
+        let auth = dsn.to_auth(Some(concat!("runcrew-reports/", env!("CARGO_PKG_VERSION"))));
         let sent = http
-            .post(self.dsn.envelope_api_url().as_str())
+            .post(dsn.envelope_api_url().as_str())
             .header("X-Sentry-Auth", auth.to_string())
             .header("Content-Type", "application/x-sentry-envelope")
             .body(body)

@@ -45,7 +45,8 @@ impl Environment {
         }
     }
 
-    fn parse(raw: &str) -> Option<Self> {
+    /// The environment an `ENVIRONMENT` value names (`prod` is production too), or `None`.
+    pub fn parse(raw: &str) -> Option<Self> {
         match raw.trim().to_ascii_lowercase().as_str() {
             "local" => Some(Environment::Local),
             "dev" => Some(Environment::Dev),
