@@ -330,10 +330,9 @@ mod tests {
 
     #[test]
     fn the_sample_subscription_event_reads_as_cloudwatch_sends_it() {
-        // events/error-reports.json: gzip and padded base64, as CloudWatch Logs delivers
-        let event: LogsEvent =
-            serde_json::from_str(include_str!("../../../events/error-reports.json"))
-                .expect("the sample reads");
+        // events/subscription.json: gzip and padded base64, as CloudWatch Logs delivers
+        let event: LogsEvent = serde_json::from_str(include_str!("../events/subscription.json"))
+            .expect("the sample reads");
         let logs = &event.aws_logs.data;
         assert_eq!(logs.message_type, "DATA_MESSAGE");
         let reports: Vec<Report> = logs
