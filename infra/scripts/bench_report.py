@@ -188,7 +188,8 @@ w("Each start: exec of the binary → its first `GET /runtime/invocation/next` (
   "of the TLS table).")
 w("")
 w("Targets: init ≤ 1.3× its floor; cold request ≤ 1.3× its AWS floor's (for functions whose "
-  "first request is one DynamoDB read); peak RSS ≤ 16 MB. And against the untrimmed "
+  "first request is one DynamoDB read and no call to the bucket, as the floor's: section 4's "
+  "store and bucket calls); peak RSS ≤ 16 MB. And against the untrimmed "
   "`floor-aws` of the same run (issue 20): every function with an AWS client starts (init) "
   "in ≤ 0.7× its init, and the one-read functions answer their cold request in ≤ 0.75× its "
   "cold request.")
@@ -293,7 +294,8 @@ w("Target: read routes ≤ 2 store round trips. Counted in the adapter (`Countin
   "call is one request to DynamoDB (a transaction is one TransactWriteItems); **sequential "
   "rounds** counts calls one after another (calls made together, `tokio::join!`, share a "
   "round), which is what the route's latency pays. A `GET` route's writes are its audit "
-  "record or rate limit, not reads.")
+  "record or rate limit, not reads. **Bucket calls** (`CountingBlobs`): the most requests "
+  "one call made to the bucket; signing a URL is none.")
 w("")
 w(out.joinpath("routes.md").read_text().strip())
 w("")

@@ -684,19 +684,15 @@ impl App {
                 _ => {
                     let jwks = match self.issuer_keys.get() {
                         Some(jwks) => jwks,
-                        None => {
-                            let client = crate::identity::http_client()
-                                .map_err(|e| ApiError::Internal(e.to_string()))?;
-                            self.issuer_keys.get_or_init(|| {
-                                crate::identity::jwks::JwksCache::discover(
-                                    client,
-                                    issuer,
-                                    std::time::Duration::from_secs(
-                                        config.auth.providers.jwks_cache_ttl_seconds,
-                                    ),
-                                )
-                            })
-                        }
+                        None => self.issuer_keys.get_or_init(|| {
+                            crate::identity::jwks::JwksCache::discover(
+                                crate::identity::jwks::sdk_http::SdkHttpKeys::new(),
+                                issuer,
+                                std::time::Duration::from_secs(
+                                    config.auth.providers.jwks_cache_ttl_seconds,
+                                ),
+                            )
+                        }),
                     };
                     jwks.verify_claims(token, issuer, &[audience])
                         .await

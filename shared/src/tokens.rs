@@ -9,7 +9,12 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use jsonwebtoken::jwk::{Jwk, JwkSet, KeyAlgorithm, PublicKeyUse};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::jwk::{
+    AlgorithmParameters, CommonParameters, Jwk, JwkSet, KeyAlgorithm, PublicKeyUse,
+    RSAKeyParameters, RSAKeyType,
+};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -45,16 +50,31 @@ impl std::fmt::Debug for SigningKey {
 
 impl SigningKey {
     /// A key from a PKCS#8 or PKCS#1 PEM private key.
+    ///
+    /// The public half is read from the key's ASN.1 structure ([`rsa_public_half`]), not
+    /// from an aws-lc key pair: building one checks the key's arithmetic, 1.5 ms of a cold
+    /// start (BENCHMARKS.md), and jsonwebtoken builds it again for every signature anyway.
+    /// So a malformed PEM or a key that is not RSA is refused here; a well-formed key whose
+    /// numbers do not agree is refused by its first signature.
     pub fn from_pem(kid: &str, pem: &[u8]) -> Result<Self, TokenError> {
-        let encoding =
-            EncodingKey::from_rsa_pem(pem).map_err(|e| TokenError::Keys(format!("{kid}: {e}")))?;
-        let mut jwk = Jwk::from_encoding_key(&encoding, Algorithm::RS256)
-            .map_err(|e| TokenError::Keys(format!("{kid}: {e}")))?;
-        jwk.common.key_id = Some(kid.to_owned());
-        jwk.common.public_key_use = Some(PublicKeyUse::Signature);
-        jwk.common.key_algorithm = Some(KeyAlgorithm::RS256);
-        let decoding =
-            DecodingKey::from_jwk(&jwk).map_err(|e| TokenError::Keys(format!("{kid}: {e}")))?;
+        let refused = |e: &dyn std::fmt::Display| TokenError::Keys(format!("{kid}: {e}"));
+        let encoding = EncodingKey::from_rsa_pem(pem).map_err(|e| refused(&e))?;
+        let (modulus, exponent) = rsa_public_half(encoding.as_bytes())
+            .ok_or_else(|| refused(&"not an RSA private key"))?;
+        let jwk = Jwk {
+            common: CommonParameters {
+                key_id: Some(kid.to_owned()),
+                public_key_use: Some(PublicKeyUse::Signature),
+                key_algorithm: Some(KeyAlgorithm::RS256),
+                ..CommonParameters::default()
+            },
+            algorithm: AlgorithmParameters::RSA(RSAKeyParameters {
+                key_type: RSAKeyType::RSA,
+                n: URL_SAFE_NO_PAD.encode(modulus),
+                e: URL_SAFE_NO_PAD.encode(exponent),
+            }),
+        };
+        let decoding = DecodingKey::from_jwk(&jwk).map_err(|e| refused(&e))?;
         Ok(SigningKey {
             kid: kid.to_owned(),
             encoding,
@@ -82,6 +102,37 @@ impl SigningKey {
     pub fn kid(&self) -> &str {
         &self.kid
     }
+}
+
+/// The modulus and public exponent (big-endian, no leading zeros, as a JWK holds them) of
+/// a PKCS#1 `RSAPrivateKey` (RFC 8017, A.1.2: version, modulus, publicExponent, then the
+/// six private values), read from its DER without checking the arithmetic.
+fn rsa_public_half(pkcs1_der: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
+    use simple_asn1::ASN1Block::{Integer, Sequence};
+    let blocks = simple_asn1::from_der(pkcs1_der).ok()?;
+    let [Sequence(_, fields)] = blocks.as_slice() else {
+        return None;
+    };
+    let [
+        Integer(_, version),
+        Integer(_, modulus),
+        Integer(_, exponent),
+        private @ ..,
+    ] = fields.as_slice()
+    else {
+        return None;
+    };
+    let unsigned = |n: &simple_asn1::BigInt| {
+        let bytes = n.to_signed_bytes_be();
+        let first = bytes.iter().position(|b| *b != 0)?;
+        // a set top bit would make the integer negative: no modulus or exponent is
+        (bytes[0] & 0x80 == 0).then(|| bytes[first..].to_vec())
+    };
+    // version 0: two primes, so exactly the six private values follow
+    if version.to_signed_bytes_be() != [0] || private.len() != 6 {
+        return None;
+    }
+    Some((unsigned(modulus)?, unsigned(exponent)?))
 }
 
 /// The key id of a key made on `date`.
@@ -377,6 +428,72 @@ mod tests {
             .sign(&json!({"sub": "u", "iss": "i", "aud": "a", "exp": now() + 60}))
             .expect("sign");
         assert!(keys.verify::<Value>(&foreign, "i", &["a"]).is_err());
+    }
+
+    /// The PKCS#1 form of a fresh key, as older tools (`openssl genrsa`) write it.
+    fn pkcs1_pem(pkcs8_pem: &str) -> String {
+        let der = EncodingKey::from_rsa_pem(pkcs8_pem.as_bytes()).expect("pkcs8");
+        pem::encode(&pem::Pem::new("RSA PRIVATE KEY", der.as_bytes().to_vec()))
+    }
+
+    #[test]
+    fn the_published_key_is_the_public_half_aws_lc_derives_in_either_pem_form() {
+        // given a fresh key in its PKCS#8 and PKCS#1 forms
+        let pkcs8 = SigningKey::generate_pem().expect("generate");
+        for pem in [pkcs8.clone(), pkcs1_pem(&pkcs8)] {
+            // when it is loaded
+            let key = SigningKey::from_pem("rc-2026-12-02", pem.as_bytes()).expect("load");
+            // then its JWK holds the n and e aws-lc reads from the checked key pair
+            let checked = Jwk::from_encoding_key(&key.encoding, Algorithm::RS256).expect("aws-lc");
+            let (AlgorithmParameters::RSA(ours), AlgorithmParameters::RSA(theirs)) =
+                (&key.jwk.algorithm, &checked.algorithm)
+            else {
+                panic!("both are RSA keys");
+            };
+            assert_eq!((&ours.n, &ours.e), (&theirs.n, &theirs.e));
+            assert_eq!(key.jwk.common.key_id.as_deref(), Some("rc-2026-12-02"));
+            assert_eq!(key.jwk.common.key_algorithm, Some(KeyAlgorithm::RS256));
+        }
+    }
+
+    #[test]
+    fn a_key_that_is_not_an_rsa_private_key_is_refused_when_loaded() {
+        let ec = aws_lc_rs::signature::EcdsaKeyPair::generate_pkcs8(
+            &aws_lc_rs::signature::ECDSA_P256_SHA256_ASN1_SIGNING,
+            &aws_lc_rs::rand::SystemRandom::new(),
+        )
+        .expect("ec key");
+        let ec_pem = pem::encode(&pem::Pem::new("PRIVATE KEY", ec.as_ref().to_vec()));
+        let truncated = pem::encode(&pem::Pem::new("RSA PRIVATE KEY", vec![0x30, 0x82, 0x01]));
+        for pem in [ec_pem.as_str(), truncated.as_str(), "not a key"] {
+            let err = SigningKey::from_pem("rc-x", pem.as_bytes()).expect_err("refused");
+            assert!(err.to_string().starts_with("token keys: rc-x: "), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_well_formed_key_whose_numbers_disagree_is_refused_by_its_first_signature() {
+        // given a key whose modulus is not the product of its primes
+        let pkcs8 = SigningKey::generate_pem().expect("generate");
+        let der = EncodingKey::from_rsa_pem(pkcs8.as_bytes()).expect("pkcs8");
+        let mut blocks = simple_asn1::from_der(der.as_bytes()).expect("der");
+        let simple_asn1::ASN1Block::Sequence(_, fields) = &mut blocks[0] else {
+            panic!("a sequence");
+        };
+        let simple_asn1::ASN1Block::Integer(_, modulus) = &mut fields[1] else {
+            panic!("the modulus");
+        };
+        *modulus += 2u32;
+        let broken = simple_asn1::to_der(&blocks[0]).expect("encode");
+        let pem = pem::encode(&pem::Pem::new("RSA PRIVATE KEY", broken));
+        // when it is loaded, it loads (its structure is sound)
+        let keys = TokenKeys::new(
+            SigningKey::from_pem("rc-x", pem.as_bytes()).expect("load"),
+            None,
+        );
+        // then signing with it fails rather than issuing a token no one can verify
+        let signed = keys.sign(&json!({"sub": "u", "iss": "i", "aud": "a", "exp": now() + 60}));
+        assert!(matches!(signed, Err(TokenError::Keys(_))), "{signed:?}");
     }
 
     #[test]

@@ -288,3 +288,108 @@ async fn apple_checks_issuer_audience_and_the_nonce() {
         &verifier.verify(&for_another_app, Some(raw_nonce)).await
     ));
 }
+
+#[tokio::test]
+async fn both_key_fetchers_bring_back_a_key_set_and_refuse_what_is_not_one() {
+    use runcrew_shared::identity::jwks::sdk_http::SdkHttpKeys;
+    use runcrew_shared::identity::jwks::{FetchKeys, MAX_JWKS_BYTES};
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    // given a server with a key set, a missing one and one too large to be a key set
+    let server = MockServer::start().await;
+    let keys = r#"{"keys":[]}"#;
+    for (at, answer) in [
+        (
+            "/keys",
+            ResponseTemplate::new(200)
+                .insert_header("cache-control", "public, max-age=300")
+                .set_body_string(keys),
+        ),
+        ("/gone", ResponseTemplate::new(404)),
+        (
+            "/huge",
+            ResponseTemplate::new(200).set_body_string("x".repeat(MAX_JWKS_BYTES + 1)),
+        ),
+    ] {
+        Mock::given(method("GET"))
+            .and(path(at))
+            .respond_with(answer)
+            .mount(&server)
+            .await;
+    }
+    let fetchers: [(&str, Box<dyn FetchKeys>); 2] = [
+        ("reqwest", Box::new(http_client().expect("provider client"))),
+        ("the SDK's connector", Box::new(SdkHttpKeys::new())),
+    ];
+    for (name, fetcher) in fetchers {
+        // when each fetches them, then the key set comes back with its caching header
+        let fetched = fetcher
+            .fetch(&format!("{}/keys", server.uri()))
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(fetched.body, keys.as_bytes(), "{name}");
+        assert_eq!(
+            fetched.cache_control.as_deref(),
+            Some("public, max-age=300"),
+            "{name}"
+        );
+        // and the missing and oversized answers are refused, saying why
+        let gone = fetcher
+            .fetch(&format!("{}/gone", server.uri()))
+            .await
+            .expect_err("404");
+        assert!(gone.contains("404"), "{name}: {gone}");
+        let huge = fetcher
+            .fetch(&format!("{}/huge", server.uri()))
+            .await
+            .expect_err("too large");
+        assert!(huge.contains("larger than"), "{name}: {huge}");
+    }
+}
+
+#[tokio::test]
+async fn an_open_route_without_keys_verifies_a_bearer_token_against_the_issuers_published_keys() {
+    use runcrew_shared::{ApiError, App};
+
+    // given a function that holds no token keys (as every open route on AWS) and an issuer
+    // that publishes its keys through discovery
+    let issuer = OidcFake::start("/.well-known/jwks.json", "rc-2026-12-02", 300).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = runcrew_tests::config(dir.path(), &[("PUBLIC_BASE_URL", &issuer.url())]);
+    let app = App::from_parts(config, None, None, None);
+    let claims = json!({
+        "iss": app.config.issuer(), "aud": app.config.token_audience, "sub": "u-alice",
+        "sid": "s-1", "iat": now(), "exp": now() + 600,
+    });
+    let bearer = |token: &str| {
+        lambda_http::http::Request::builder()
+            .header("authorization", format!("Bearer {token}"))
+            .body(lambda_http::Body::Empty)
+            .expect("request")
+    };
+
+    // when a caller with the issuer's token asks, twice, then she is known both times and
+    // the keys were fetched once
+    for _ in 0..2 {
+        let caller = app
+            .viewer(&bearer(&issuer.sign(&claims)))
+            .await
+            .expect("verified")
+            .expect("a caller");
+        assert_eq!(caller.user_id, "u-alice");
+        assert_eq!(caller.session_id.as_deref(), Some("s-1"));
+    }
+    assert_eq!(issuer.jwks_fetches().await, 1);
+
+    // and a token signed by a key the issuer never published is a 401, no token no caller
+    let forged = app.viewer(&bearer(&issuer.forge(&claims))).await;
+    assert!(
+        matches!(forged, Err(ApiError::Unauthorized(_))),
+        "{forged:?}"
+    );
+    let anonymous = lambda_http::http::Request::builder()
+        .body(lambda_http::Body::Empty)
+        .expect("request");
+    assert!(app.viewer(&anonymous).await.expect("open").is_none());
+}

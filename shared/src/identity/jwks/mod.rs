@@ -6,8 +6,18 @@
 //! not know triggers one early refetch (providers rotate keys), at most once a minute, so a
 //! stream of forged kids cannot turn us into a fetch amplifier. While the provider is down,
 //! keys already held keep working past their expiry.
+//!
+//! The keys travel through [`FetchKeys`]: the social logins' `reqwest` client
+//! ([`reqwest_client`]), or, on the routes open to everyone, which link no `reqwest`, the AWS
+//! SDK's own HTTP stack ([`sdk_http::SdkHttpKeys`]).
 
+pub mod reqwest_client;
+pub mod sdk_http;
+
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
 
 use jsonwebtoken::DecodingKey;
 use jsonwebtoken::jwk::JwkSet;
@@ -32,6 +42,24 @@ pub enum JwksError {
     Unavailable(String),
 }
 
+/// What one GET of a key set or a discovery document brought back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fetched {
+    /// The body, at most [`MAX_JWKS_BYTES`].
+    pub body: Vec<u8>,
+    /// The answer's `Cache-Control` header, if any.
+    pub cache_control: Option<String>,
+}
+
+/// One GET over HTTPS, for the key cache: a 2xx answer's body of at most [`MAX_JWKS_BYTES`]
+/// and its caching header; any other status, a larger body or a transport failure is the
+/// error's text. No redirect is followed.
+#[async_trait]
+pub trait FetchKeys: Send + Sync {
+    /// Fetches `url`.
+    async fn fetch(&self, url: &str) -> Result<Fetched, String>;
+}
+
 /// Where the key set is found.
 #[derive(Debug, Clone)]
 enum Source {
@@ -51,7 +79,7 @@ struct Held {
 
 /// Cached keys of one provider; share one per provider per execution environment.
 pub struct JwksCache {
-    client: reqwest::Client,
+    client: Arc<dyn FetchKeys>,
     source: Source,
     default_ttl: Duration,
     refetch_interval: Duration,
@@ -67,9 +95,8 @@ impl std::fmt::Debug for JwksCache {
 }
 
 /// `max-age` of a Cache-Control header, in seconds.
-fn max_age(headers: &reqwest::header::HeaderMap) -> Option<u64> {
-    let value = headers.get(reqwest::header::CACHE_CONTROL)?.to_str().ok()?;
-    value.split(',').find_map(|part| {
+fn max_age(cache_control: &str) -> Option<u64> {
+    cache_control.split(',').find_map(|part| {
         part.trim()
             .strip_prefix("max-age=")
             .and_then(|n| n.trim().parse().ok())
@@ -78,9 +105,9 @@ fn max_age(headers: &reqwest::header::HeaderMap) -> Option<u64> {
 
 impl JwksCache {
     /// Keys at `url`, kept `default_ttl` when the reply carries no max-age.
-    pub fn new(client: reqwest::Client, url: &str, default_ttl: Duration) -> Self {
+    pub fn new(client: impl FetchKeys + 'static, url: &str, default_ttl: Duration) -> Self {
         JwksCache {
-            client,
+            client: Arc::new(client),
             source: Source::Url(url.to_owned()),
             default_ttl,
             refetch_interval: UNKNOWN_KID_REFETCH_INTERVAL,
@@ -90,9 +117,9 @@ impl JwksCache {
 
     /// Keys of `issuer`, found through `{issuer}/.well-known/openid-configuration`, as API
     /// Gateway's JWT authorizer finds them.
-    pub fn discover(client: reqwest::Client, issuer: &str, default_ttl: Duration) -> Self {
+    pub fn discover(client: impl FetchKeys + 'static, issuer: &str, default_ttl: Duration) -> Self {
         JwksCache {
-            client,
+            client: Arc::new(client),
             source: Source::Discovery(issuer.trim_end_matches('/').to_owned()),
             default_ttl,
             refetch_interval: UNKNOWN_KID_REFETCH_INTERVAL,
@@ -187,26 +214,14 @@ impl JwksCache {
         url: &str,
     ) -> Result<(T, Duration), JwksError> {
         let fail = |what: String| JwksError::Unavailable(format!("{url}: {what}"));
-        let mut response = self
-            .client
-            .get(url)
-            .send()
-            .await
-            .map_err(|e| fail(e.to_string()))?;
-        if !response.status().is_success() {
-            return Err(fail(format!("answered {}", response.status())));
-        }
-        let ttl = max_age(response.headers())
+        let fetched = self.client.fetch(url).await.map_err(fail)?;
+        let ttl = fetched
+            .cache_control
+            .as_deref()
+            .and_then(max_age)
             .map(Duration::from_secs)
             .unwrap_or(self.default_ttl);
-        let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(|e| fail(e.to_string()))? {
-            body.extend_from_slice(&chunk);
-            if body.len() > MAX_JWKS_BYTES {
-                return Err(fail(format!("larger than {MAX_JWKS_BYTES} bytes")));
-            }
-        }
-        let value = serde_json::from_slice(&body).map_err(|e| fail(e.to_string()))?;
+        let value = serde_json::from_slice(&fetched.body).map_err(|e| fail(e.to_string()))?;
         Ok((value, ttl))
     }
 }
@@ -214,17 +229,13 @@ impl JwksCache {
 #[cfg(test)]
 mod tests {
     use super::max_age;
-    use reqwest::header::{CACHE_CONTROL, HeaderMap, HeaderValue};
 
     #[test]
     fn max_age_is_read_among_other_directives() {
-        let mut headers = HeaderMap::new();
-        headers.insert(
-            CACHE_CONTROL,
-            HeaderValue::from_static("public, max-age=21048, must-revalidate, no-transform"),
+        assert_eq!(
+            max_age("public, max-age=21048, must-revalidate, no-transform"),
+            Some(21048)
         );
-        assert_eq!(max_age(&headers), Some(21048));
-        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-        assert_eq!(max_age(&headers), None);
+        assert_eq!(max_age("no-cache"), None);
     }
 }
