@@ -474,23 +474,25 @@ if other_size:
     explained = True
     w(f"- **Size of {', '.join(other_size)}**: more than the floor's clients: these link the "
       "handlers' own code, the JSON envelope and validation, `jsonwebtoken`, `serde_dynamo` and "
-      "the operations they call (a floor constructs clients but calls one operation). The "
-      "opt-level does not close this: the floor is built with the same profile and shrinks "
-      "by the same share (variants section). What would: fewer clients or operations per "
-      "function; for the open read routes, fetching the issuer's JWKS through "
-      "the HTTP stack the AWS SDK already links instead of through reqwest.")
+      "the operations they call (a floor constructs clients but calls one operation). Most of "
+      "it is operations a function never calls: the bucket and the table are ports (`dyn "
+      "Blobs`, `dyn Store`), and a trait object's vtable links every method of its adapter, "
+      "so a function that only signs a URL still links S3's put, get, head, list and delete "
+      "(`aws_sdk_s3` is 0.18 MB of `.text` in `floor-aws-lean-s3` and 0.77 MB in "
+      "`courses-get`, `cargo bloat --crates`); the functions that call a provider (logins, "
+      "Strava, FCM) also link `reqwest`. The opt-level does not close this: the floor is "
+      "built with the same profile and shrinks by the same share (variants section). What "
+      "would: ports split by what a function calls (a URL signer apart from the bucket's "
+      "reads and writes), each function's port built with only its operations.")
 jwks_miss = [m for m in misses["init"] if m.startswith("`jwks`")]
 if jwks_miss and "openid-configuration" in cold:
     explained = True
     keys_ms = float(cold["jwks"]["init_ms"]) - float(cold["openid-configuration"]["init_ms"])
     w(f"- **`jwks` init** ({jwks_miss[0]}): it loads the signing keys to publish their public "
-      f"halves. Loading the key (reading its PEM file and parsing the RSA private key, which "
-      f"aws-lc checks) is the {keys_ms:.2f} ms by which it exceeds `openid-configuration`, the "
-      "same code without the keys, and against "
-      "a 2 ms hello-world that alone is over the ratio. In AWS it also reads the key secret, "
-      "so there its fair floor is `floor-aws`. What would fix it: keep each key's public JWK "
-      "beside its private key (in the secret and the local key files), so `jwks` never "
-      "parses, or even holds, a private key.")
+      f"halves: reading the PEM file and its ASN.1 structure (no aws-lc key check since "
+      f"`b11c1cd`) is the {keys_ms:.2f} ms by which it exceeds `openid-configuration`, the "
+      "same code without the keys, against a 3 ms hello-world. In AWS it also reads the key "
+      "secret, so there its fair floor is `floor-aws`.")
 other_init = [m for m in misses["init"] if m not in jwks_miss]
 if other_init:
     explained = True
