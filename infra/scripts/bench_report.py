@@ -4,6 +4,7 @@ import json
 import os
 import platform
 import re
+import statistics
 import subprocess
 import sys
 import time
@@ -145,11 +146,12 @@ floors = ["floor-hello", "floor-aws", "floor-aws-s3", "floor-aws-sqs", "floor-aw
           "floor-aws-bundled-roots"]
 misses = {"size": [], "init": [], "cold": [], "rss": [], "trips": [],
           "lean_init": [], "lean_cold": []}
+binary_sizes = {}  # name → bytes, for the size table and init against size
 for name in floors + functions:
     p = release / name
     if not p.exists():
         continue
-    size = p.stat().st_size
+    size = binary_sizes[name] = p.stat().st_size
     # a function with no AWS client is held to the AWS floor, as the target says
     floor = floor_for(name).replace("floor-hello", "floor-aws-lean")
     if not (release / floor).exists():
@@ -491,7 +493,7 @@ if jwks_miss and "openid-configuration" in cold:
     w(f"- **`jwks` init** ({jwks_miss[0]}): it loads the signing keys to publish their public "
       f"halves: reading the PEM file and its ASN.1 structure (no aws-lc key check since "
       f"`b11c1cd`) is the {keys_ms:.2f} ms by which it exceeds `openid-configuration`, the "
-      "same code without the keys, against a 3 ms hello-world. In AWS it also reads the key "
+      f"same code without the keys, against a {float(fh['init_ms']):.1f} ms hello-world. In AWS it also reads the key "
       "secret, so there its fair floor is `floor-aws`.")
 other_init = [m for m in misses["init"] if m not in jwks_miss]
 if other_init:
@@ -514,18 +516,16 @@ if misses["lean_init"] or misses["lean_cold"]:
     over_ms = over[len(over) // 2] if over else 0.0
     # How init grows with the binary: least squares over the functions with an AWS client
     # and the lean floors, whose starts do the same work but for the pages they touch.
-    points = [((release / f).stat().st_size / 1e6, float(cold[f]["init_ms"]))
+    points = [(binary_sizes[f] / 1e6, float(cold[f]["init_ms"]))
               for f in sdk_functions + [f for f in cold if f.startswith("floor-aws-lean")]
-              if (release / f).exists()]
+              if f in binary_sizes]
     slope = None
-    if len(points) > 2:
-        mean_x = sum(x for x, _ in points) / len(points)
-        mean_y = sum(y for _, y in points) / len(points)
-        sxx = sum((x - mean_x) ** 2 for x, _ in points)
-        syy = sum((y - mean_y) ** 2 for _, y in points)
-        sxy = sum((x - mean_x) * (y - mean_y) for x, y in points)
-        if sxx and syy:
-            slope, r = sxy / sxx, sxy / (sxx * syy) ** 0.5
+    try:
+        sizes_mb, inits_ms = zip(*points)
+        slope = statistics.linear_regression(sizes_mb, inits_ms).slope
+        r = statistics.correlation(sizes_mb, inits_ms)
+    except (ValueError, statistics.StatisticsError):
+        pass  # too few binaries, or all of one size or one init: no fit to report
     w(f"- **Against the untrimmed `floor-aws`** (init: {', '.join(misses['lean_init']) or 'all met'}; "
       f"cold request: {', '.join(misses['lean_cold']) or 'all met'}): what is left of a start "
       f"is mostly not the SDK's. `floor-hello`, which builds no client at all, starts in "
@@ -535,7 +535,7 @@ if misses["lean_init"] or misses["lean_cold"]:
       f"A function adds {over_ms:.2f} ms over `floor-aws-lean` (median): its configuration and "
       "logger (0.06 ms in process) and the first touch of a larger binary's pages"
       + (f": across the {len(points)} binaries with an AWS client, init grows by "
-         f"{slope:.2f} ms per MB of binary (least squares, r = {r:.2f})" if slope else "")
+         f"{slope:.2f} ms per MB of binary (least squares, r = {r:.2f})" if slope is not None else "")
       + ". Its cold request adds its handler's first run and DynamoDB Local's answer, which "
       "moves by a millisecond between starts. The ratio to the untrimmed floor also moves "
       "with the machine: the chains and roots the trims remove cost less when it runs fast. "
