@@ -62,9 +62,11 @@ def floor_for(binary):
     if binary.startswith("floor-"):
         return binary
     n = needs.get(binary, {})
-    if not (n.get("store") or n.get("blobs") or n.get("queue")):
+    # the bucket's addresses alone (`Needs::file_urls`) still link the S3 client to sign
+    bucket = n.get("blobs") or n.get("file_urls")
+    if not (n.get("store") or bucket or n.get("queue")):
         return "floor-hello"
-    extra = [c for c, used in (("s3", n.get("blobs")), ("sqs", n.get("queue"))) if used]
+    extra = [c for c, used in (("s3", bucket), ("sqs", n.get("queue"))) if used]
     return "-".join(["floor-aws-lean"] + extra)
 
 

@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use runcrew_shared::blobs::{BlobError, Blobs};
+use runcrew_shared::blobs::{BlobError, Blobs, FileUrls};
 
 async fn upload(url: &str, headers: &[(String, String)], body: Vec<u8>) -> reqwest::Response {
     let mut request = runcrew_tests::http().put(url).body(body);

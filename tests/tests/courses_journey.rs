@@ -1182,3 +1182,53 @@ async fn names_and_texts_that_show_nothing_or_reorder_text_are_refused_naming_th
     );
     api.stop().await;
 }
+
+#[tokio::test]
+async fn a_function_holding_only_the_bucket_addresses_signs_private_files_and_touches_none() {
+    use runcrew_model::course::{Course, Visibility};
+    use runcrew_shared::{App, Needs};
+
+    // given: an app built as `courses-get` builds its own, with the bucket's addresses and
+    // no bucket (its binary links S3's signing, not its reads and writes)
+    assert!(runcrew_courses::GET.needs.blobs.is_none());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let app = App::build(
+        runcrew_tests::config(dir.path(), &[]),
+        runcrew_courses::GET.needs,
+    )
+    .await
+    .expect("the courses-get app");
+    let route = runcrew_shared::route::Route::from_json(&short_route((37.5283, 126.9356)), "route")
+        .expect("a route");
+    let private = Course::new(
+        "9abf35084b4364dbea7b4b9994a2165a",
+        "Dawn loop".into(),
+        String::new(),
+        Visibility::Private,
+        &route,
+        "2026-12-03T06:00:00Z",
+    );
+
+    // when its creator reads the private course
+    let view = private.view(&app).await.expect("the view");
+
+    // then the files come as signed addresses (the CDN does not serve the private folder)
+    let route_url = view["route_url"].as_str().expect("route_url");
+    assert!(route_url.contains("/private/"), "{route_url}");
+    assert!(route_url.contains("signature="), "{route_url}");
+    // and the bucket itself is not there to read or write: a wiring bug answers 500
+    let refused = app.blobs().err().expect("no bucket in this app");
+    assert_eq!(refused.status(), 500);
+    // while an app with the whole bucket (the local gateway) answers addresses from it
+    drop(app);
+    let gateway = App::build(runcrew_tests::config(dir.path(), &[]), Needs::EVERYTHING)
+        .await
+        .expect("the gateway's app");
+    let signed = private.view(&gateway).await.expect("the view");
+    assert!(
+        signed["route_url"]
+            .as_str()
+            .expect("route_url")
+            .contains("signature=")
+    );
+}

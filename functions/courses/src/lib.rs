@@ -51,17 +51,19 @@ pub static CREATE: HttpFunction = HttpFunction {
     handler: |app, req| Box::pin(create(app, req)),
 };
 
-/// `GET /v1/courses` (the bucket signs the file URLs of a creator's private courses).
+/// `GET /v1/courses` (the bucket's addresses sign the file URLs of a creator's private
+/// courses; it touches no file).
 pub static LIST: HttpFunction = HttpFunction {
     binary: "courses-list",
-    needs: Needs::NOTHING.store().blobs(),
+    needs: Needs::NOTHING.store().file_urls(),
     handler: |app, req| Box::pin(list(app, req)),
 };
 
-/// `GET /v1/courses/{courseId}` (the bucket signs a private course's file URLs).
+/// `GET /v1/courses/{courseId}` (the bucket's addresses sign a private course's file URLs;
+/// it touches no file).
 pub static GET: HttpFunction = HttpFunction {
     binary: "courses-get",
-    needs: Needs::NOTHING.store().blobs(),
+    needs: Needs::NOTHING.store().file_urls(),
     handler: |app, req| Box::pin(get(app, req)),
 };
 

@@ -39,10 +39,11 @@ pub static UNFAVORITE: HttpFunction = HttpFunction {
     handler: |app, req| Box::pin(react(app, req, Reaction::Favorite, false)),
 };
 
-/// `GET /v1/users/me/favorites` (the bucket signs the file URLs of my own private courses).
+/// `GET /v1/users/me/favorites` (the bucket's addresses sign the file URLs of my own
+/// private courses; it touches no file).
 pub static MY_FAVORITES: HttpFunction = HttpFunction {
     binary: "users-me-favorites",
-    needs: Needs::NOTHING.store().blobs(),
+    needs: Needs::NOTHING.store().file_urls(),
     handler: |app, req| Box::pin(my_favorites(app, req)),
 };
 

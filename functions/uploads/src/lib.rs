@@ -20,10 +20,11 @@ use runcrew_shared::{ApiError, App, HttpFunction, Needs, S3Function, request, re
 use serde::Deserialize;
 use serde_json::json;
 
-/// `POST /v1/uploads` (the table: is the caller's account still open?).
+/// `POST /v1/uploads` (the table: is the caller's account still open?). It signs an upload
+/// and names the files' addresses, and touches no file: the bucket's addresses alone.
 pub static CREATE: HttpFunction = HttpFunction {
     binary: "uploads-create",
-    needs: Needs::NOTHING.store().blobs(),
+    needs: Needs::NOTHING.store().file_urls(),
     handler: |app, req| Box::pin(create(app, req)),
 };
 
@@ -105,8 +106,8 @@ pub async fn create(app: &App, req: Request) -> Result<Response<Body>, ApiError>
     runcrew_model::profile::require_open_account(app.store()?, &caller.user_id).await?;
     let id = uuid::Uuid::now_v7().simple().to_string();
     let key = uploads::upload_key(&caller.user_id, &id, ext);
-    let blobs = app.blobs()?;
-    let upload = blobs
+    let files = app.file_urls()?;
+    let upload = files
         .presign_put(&key, &input.content_type, input.size, UPLOAD_URL_LIFETIME)
         .await?;
     let thumbnails: serde_json::Map<String, serde_json::Value> = uploads::THUMBNAIL_SIZES
@@ -114,7 +115,7 @@ pub async fn create(app: &App, req: Request) -> Result<Response<Body>, ApiError>
         .map(|size| {
             (
                 size.to_string(),
-                json!(blobs.public_url(&uploads::thumbnail_key(&key, *size).unwrap_or_default())),
+                json!(files.public_url(&uploads::thumbnail_key(&key, *size).unwrap_or_default())),
             )
         })
         .collect();
@@ -124,7 +125,7 @@ pub async fn create(app: &App, req: Request) -> Result<Response<Body>, ApiError>
             "key": key,
             "purpose": input.purpose,
             "upload": upload,
-            "file_url": blobs.public_url(&key),
+            "file_url": files.public_url(&key),
             "thumbnail_urls": thumbnails,
         }),
     )

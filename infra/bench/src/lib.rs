@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use runcrew_shared::blobs::{Blob, BlobError, BlobMeta, Blobs, PresignedPut};
+use runcrew_shared::blobs::{Blob, BlobError, BlobMeta, Blobs, FileUrls, PresignedPut};
 use runcrew_shared::store::{Condition, Item, Key, Page, Query, Store, StoreError, Write};
 
 /// The value at quantile `q` (0..=1) of `samples`, nearest rank.
@@ -234,6 +234,27 @@ impl CountingBlobs {
 }
 
 #[async_trait]
+impl FileUrls for CountingBlobs {
+    async fn presign_put(
+        &self,
+        key: &str,
+        content_type: &str,
+        content_length: u64,
+        expires_in: Duration,
+    ) -> Result<PresignedPut, BlobError> {
+        self.inner
+            .presign_put(key, content_type, content_length, expires_in)
+            .await
+    }
+    async fn presign_get(&self, key: &str, expires_in: Duration) -> Result<String, BlobError> {
+        self.inner.presign_get(key, expires_in).await
+    }
+    fn public_url(&self, key: &str) -> String {
+        self.inner.public_url(key)
+    }
+}
+
+#[async_trait]
 impl Blobs for CountingBlobs {
     async fn put(&self, key: &str, bytes: Vec<u8>, content_type: &str) -> Result<(), BlobError> {
         self.count();
@@ -254,23 +275,6 @@ impl Blobs for CountingBlobs {
     async fn head(&self, key: &str) -> Result<Option<BlobMeta>, BlobError> {
         self.count();
         self.inner.head(key).await
-    }
-    async fn presign_put(
-        &self,
-        key: &str,
-        content_type: &str,
-        content_length: u64,
-        expires_in: Duration,
-    ) -> Result<PresignedPut, BlobError> {
-        self.inner
-            .presign_put(key, content_type, content_length, expires_in)
-            .await
-    }
-    async fn presign_get(&self, key: &str, expires_in: Duration) -> Result<String, BlobError> {
-        self.inner.presign_get(key, expires_in).await
-    }
-    fn public_url(&self, key: &str) -> String {
-        self.inner.public_url(key)
     }
     async fn ping(&self) -> Result<(), BlobError> {
         self.count();

@@ -10,7 +10,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use backon::{ExponentialBuilder, Retryable};
 use runcrew_shared::blobs::filesystem::FilesystemBlobs;
-use runcrew_shared::blobs::{Blob, BlobError, BlobMeta, Blobs, PresignedPut};
+use runcrew_shared::blobs::{Blob, BlobError, BlobMeta, Blobs, FileUrls, PresignedPut};
 use runcrew_shared::{App, S3Function};
 use serde_json::json;
 use tokio::sync::mpsc;
@@ -41,6 +41,27 @@ pub struct NotifyingBlobs {
 }
 
 #[async_trait]
+impl FileUrls for NotifyingBlobs {
+    async fn presign_put(
+        &self,
+        key: &str,
+        content_type: &str,
+        content_length: u64,
+        expires_in: Duration,
+    ) -> Result<PresignedPut, BlobError> {
+        self.inner
+            .presign_put(key, content_type, content_length, expires_in)
+            .await
+    }
+    async fn presign_get(&self, key: &str, expires_in: Duration) -> Result<String, BlobError> {
+        self.inner.presign_get(key, expires_in).await
+    }
+    fn public_url(&self, key: &str) -> String {
+        self.inner.public_url(key)
+    }
+}
+
+#[async_trait]
 impl Blobs for NotifyingBlobs {
     async fn put(&self, key: &str, bytes: Vec<u8>, content_type: &str) -> Result<(), BlobError> {
         let size = bytes.len() as u64;
@@ -62,23 +83,6 @@ impl Blobs for NotifyingBlobs {
     }
     async fn head(&self, key: &str) -> Result<Option<BlobMeta>, BlobError> {
         self.inner.head(key).await
-    }
-    async fn presign_put(
-        &self,
-        key: &str,
-        content_type: &str,
-        content_length: u64,
-        expires_in: Duration,
-    ) -> Result<PresignedPut, BlobError> {
-        self.inner
-            .presign_put(key, content_type, content_length, expires_in)
-            .await
-    }
-    async fn presign_get(&self, key: &str, expires_in: Duration) -> Result<String, BlobError> {
-        self.inner.presign_get(key, expires_in).await
-    }
-    fn public_url(&self, key: &str) -> String {
-        self.inner.public_url(key)
     }
     async fn ping(&self) -> Result<(), BlobError> {
         self.inner.ping().await

@@ -354,7 +354,7 @@ impl Course {
                     .map(|k| blobs::join_url(cdn, k)),
             ),
             Visibility::Private => {
-                let files = app.blobs()?;
+                let files = app.file_urls()?;
                 let route = files
                     .presign_get(&self.route_key(), PRIVATE_FILE_URL_LIFETIME)
                     .await?;

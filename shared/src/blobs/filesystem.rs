@@ -17,7 +17,8 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 use super::{
-    Blob, BlobError, BlobMeta, Blobs, PresignedPut, join_url, validate_key, validate_stored_key,
+    Blob, BlobError, BlobMeta, Blobs, FileUrls, PresignedPut, join_url, validate_key,
+    validate_stored_key,
 };
 
 /// The path under the local gateway where presigned PUTs land.
@@ -197,6 +198,56 @@ impl FilesystemBlobs {
 }
 
 #[async_trait]
+impl FileUrls for FilesystemBlobs {
+    async fn presign_put(
+        &self,
+        key: &str,
+        content_type: &str,
+        content_length: u64,
+        expires_in: Duration,
+    ) -> Result<PresignedPut, BlobError> {
+        validate_key(key)?;
+        let expires =
+            time::OffsetDateTime::now_utc().unix_timestamp() + expires_in.as_secs() as i64;
+        let signature = self.signature(key, content_type, content_length, expires);
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("content_type", content_type)
+            .append_pair("content_length", &content_length.to_string())
+            .append_pair("expires", &expires.to_string())
+            .append_pair("signature", &signature)
+            .finish();
+        let url = format!(
+            "{}?{query}",
+            join_url(&format!("{}{UPLOAD_PATH}", self.upload_base_url), key)
+        );
+        Ok(PresignedPut {
+            url,
+            method: "PUT",
+            headers: vec![
+                ("content-type".into(), content_type.to_owned()),
+                ("content-length".into(), content_length.to_string()),
+            ],
+            expires_at: expires,
+        })
+    }
+
+    async fn presign_get(&self, key: &str, expires_in: Duration) -> Result<String, BlobError> {
+        validate_key(key)?;
+        let expires =
+            time::OffsetDateTime::now_utc().unix_timestamp() + expires_in.as_secs() as i64;
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("expires", &expires.to_string())
+            .append_pair("signature", &self.get_signature(key, expires))
+            .finish();
+        Ok(format!("{}?{query}", join_url(&self.cdn_base_url, key)))
+    }
+
+    fn public_url(&self, key: &str) -> String {
+        join_url(&self.cdn_base_url, key)
+    }
+}
+
+#[async_trait]
 impl Blobs for FilesystemBlobs {
     async fn put(&self, key: &str, bytes: Vec<u8>, content_type: &str) -> Result<(), BlobError> {
         let path = self.path_of(key)?;
@@ -280,53 +331,6 @@ impl Blobs for FilesystemBlobs {
             content_type
         };
         Ok(Some(BlobMeta { content_type, size }))
-    }
-
-    async fn presign_put(
-        &self,
-        key: &str,
-        content_type: &str,
-        content_length: u64,
-        expires_in: Duration,
-    ) -> Result<PresignedPut, BlobError> {
-        validate_key(key)?;
-        let expires =
-            time::OffsetDateTime::now_utc().unix_timestamp() + expires_in.as_secs() as i64;
-        let signature = self.signature(key, content_type, content_length, expires);
-        let query = url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("content_type", content_type)
-            .append_pair("content_length", &content_length.to_string())
-            .append_pair("expires", &expires.to_string())
-            .append_pair("signature", &signature)
-            .finish();
-        let url = format!(
-            "{}?{query}",
-            join_url(&format!("{}{UPLOAD_PATH}", self.upload_base_url), key)
-        );
-        Ok(PresignedPut {
-            url,
-            method: "PUT",
-            headers: vec![
-                ("content-type".into(), content_type.to_owned()),
-                ("content-length".into(), content_length.to_string()),
-            ],
-            expires_at: expires,
-        })
-    }
-
-    async fn presign_get(&self, key: &str, expires_in: Duration) -> Result<String, BlobError> {
-        validate_key(key)?;
-        let expires =
-            time::OffsetDateTime::now_utc().unix_timestamp() + expires_in.as_secs() as i64;
-        let query = url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("expires", &expires.to_string())
-            .append_pair("signature", &self.get_signature(key, expires))
-            .finish();
-        Ok(format!("{}?{query}", join_url(&self.cdn_base_url, key)))
-    }
-
-    fn public_url(&self, key: &str) -> String {
-        join_url(&self.cdn_base_url, key)
     }
 
     async fn ping(&self) -> Result<(), BlobError> {

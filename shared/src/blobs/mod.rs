@@ -77,21 +77,14 @@ pub enum BlobError {
     Io(String),
 }
 
-/// The bucket. Adapters refuse unsafe keys themselves: [`validate_key`] for what they write
-/// or sign, [`validate_stored_key`] for single files they read or remove.
+/// The bucket's addresses: the public (CDN) URL of a file, and presigned URLs with which a
+/// client reads or uploads one itself. Signing needs no round trip, so a function that only
+/// hands out addresses (a course's view, an upload slot) holds this port alone
+/// ([`crate::Needs::file_urls`]): its binary links the S3 client's signing and none of the
+/// bucket's reads and writes, and it cannot touch a file. Adapters refuse unsafe keys
+/// themselves ([`validate_key`], [`validate_stored_key`]).
 #[async_trait]
-pub trait Blobs: Send + Sync {
-    /// Stores `bytes` under `key` with `content_type`, replacing what was there.
-    async fn put(&self, key: &str, bytes: Vec<u8>, content_type: &str) -> Result<(), BlobError>;
-    /// The file at `key`, if any.
-    async fn get(&self, key: &str) -> Result<Option<Blob>, BlobError>;
-    /// Removes the file at `key`; removing nothing is fine.
-    async fn delete(&self, key: &str) -> Result<(), BlobError>;
-    /// Removes every file under `folder/` (e.g. `uploads/<userId>` when an account is
-    /// erased) and returns how many there were; an empty folder is fine.
-    async fn delete_folder(&self, folder: &str) -> Result<usize, BlobError>;
-    /// The metadata of the file at `key`, if any.
-    async fn head(&self, key: &str) -> Result<Option<BlobMeta>, BlobError>;
+pub trait FileUrls: Send + Sync {
     /// A presigned PUT for `key` with the content type and exact length signed.
     async fn presign_put(
         &self,
@@ -106,6 +99,24 @@ pub trait Blobs: Send + Sync {
     async fn presign_get(&self, key: &str, expires_in: Duration) -> Result<String, BlobError>;
     /// The public (CDN) URL the file at `key` has.
     fn public_url(&self, key: &str) -> String;
+}
+
+/// The bucket: its files, and their addresses ([`FileUrls`]). Adapters refuse unsafe keys
+/// themselves: [`validate_key`] for what they write or sign, [`validate_stored_key`] for
+/// single files they read or remove.
+#[async_trait]
+pub trait Blobs: FileUrls {
+    /// Stores `bytes` under `key` with `content_type`, replacing what was there.
+    async fn put(&self, key: &str, bytes: Vec<u8>, content_type: &str) -> Result<(), BlobError>;
+    /// The file at `key`, if any.
+    async fn get(&self, key: &str) -> Result<Option<Blob>, BlobError>;
+    /// Removes the file at `key`; removing nothing is fine.
+    async fn delete(&self, key: &str) -> Result<(), BlobError>;
+    /// Removes every file under `folder/` (e.g. `uploads/<userId>` when an account is
+    /// erased) and returns how many there were; an empty folder is fine.
+    async fn delete_folder(&self, folder: &str) -> Result<usize, BlobError>;
+    /// The metadata of the file at `key`, if any.
+    async fn head(&self, key: &str) -> Result<Option<BlobMeta>, BlobError>;
     /// A cheap round trip that proves the bucket answers (`/readyz`).
     async fn ping(&self) -> Result<(), BlobError>;
     /// The filesystem adapter behind this port, whose presigned PUTs the local gateway

@@ -14,7 +14,8 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{Delete, ObjectIdentifier};
 
 use super::{
-    Blob, BlobError, BlobMeta, Blobs, PresignedPut, join_url, validate_key, validate_stored_key,
+    Blob, BlobError, BlobMeta, Blobs, FileUrls, PresignedPut, join_url, validate_key,
+    validate_stored_key,
 };
 
 /// The S3 adapter over one bucket.
@@ -98,6 +99,63 @@ impl S3Blobs {
     pub fn client(&self) -> &Client {
         self.client
             .get_or_init(|| Client::from_conf(self.config.clone().build()))
+    }
+}
+
+#[async_trait]
+impl FileUrls for S3Blobs {
+    async fn presign_put(
+        &self,
+        key: &str,
+        content_type: &str,
+        content_length: u64,
+        expires_in: Duration,
+    ) -> Result<PresignedPut, BlobError> {
+        validate_key(key)?;
+        let length = i64::try_from(content_length)
+            .map_err(|_| BlobError::Io(format!("content length {content_length} is too large")))?;
+        let config =
+            PresigningConfig::expires_in(expires_in).map_err(|e| BlobError::Io(e.to_string()))?;
+        let request = self
+            .client()
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(content_type)
+            .content_length(length)
+            .presigned(config)
+            .await
+            .map_err(unavailable)?;
+        let headers = request
+            .headers()
+            .map(|(k, v)| (k.to_ascii_lowercase(), v.to_owned()))
+            .collect();
+        Ok(PresignedPut {
+            url: request.uri().to_owned(),
+            method: "PUT",
+            headers,
+            expires_at: time::OffsetDateTime::now_utc().unix_timestamp()
+                + expires_in.as_secs() as i64,
+        })
+    }
+
+    async fn presign_get(&self, key: &str, expires_in: Duration) -> Result<String, BlobError> {
+        validate_key(key)?;
+        let config =
+            PresigningConfig::expires_in(expires_in).map_err(|e| BlobError::Io(e.to_string()))?;
+        let request = self
+            .client()
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .presigned(config)
+            .await
+            .map_err(unavailable)?;
+        Ok(request.uri().to_owned())
+    }
+
+    fn public_url(&self, key: &str) -> String {
+        join_url(&self.cdn_base_url, key)
     }
 }
 
@@ -234,60 +292,6 @@ impl Blobs for S3Blobs {
             Err(err) if is_not_found(&err) => Ok(None),
             Err(err) => Err(unavailable(err)),
         }
-    }
-
-    async fn presign_put(
-        &self,
-        key: &str,
-        content_type: &str,
-        content_length: u64,
-        expires_in: Duration,
-    ) -> Result<PresignedPut, BlobError> {
-        validate_key(key)?;
-        let length = i64::try_from(content_length)
-            .map_err(|_| BlobError::Io(format!("content length {content_length} is too large")))?;
-        let config =
-            PresigningConfig::expires_in(expires_in).map_err(|e| BlobError::Io(e.to_string()))?;
-        let request = self
-            .client()
-            .put_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .content_type(content_type)
-            .content_length(length)
-            .presigned(config)
-            .await
-            .map_err(unavailable)?;
-        let headers = request
-            .headers()
-            .map(|(k, v)| (k.to_ascii_lowercase(), v.to_owned()))
-            .collect();
-        Ok(PresignedPut {
-            url: request.uri().to_owned(),
-            method: "PUT",
-            headers,
-            expires_at: time::OffsetDateTime::now_utc().unix_timestamp()
-                + expires_in.as_secs() as i64,
-        })
-    }
-
-    async fn presign_get(&self, key: &str, expires_in: Duration) -> Result<String, BlobError> {
-        validate_key(key)?;
-        let config =
-            PresigningConfig::expires_in(expires_in).map_err(|e| BlobError::Io(e.to_string()))?;
-        let request = self
-            .client()
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .presigned(config)
-            .await
-            .map_err(unavailable)?;
-        Ok(request.uri().to_owned())
-    }
-
-    fn public_url(&self, key: &str) -> String {
-        join_url(&self.cdn_base_url, key)
     }
 
     async fn ping(&self) -> Result<(), BlobError> {

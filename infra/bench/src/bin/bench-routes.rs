@@ -46,6 +46,7 @@ fn ports(needs: &Needs) -> Map<String, Value> {
     Map::from_iter([
         ("store".to_owned(), built(needs.store.is_some())),
         ("blobs".to_owned(), built(needs.blobs.is_some())),
+        ("file_urls".to_owned(), built(needs.file_urls.is_some())),
         ("keys".to_owned(), built(needs.keys.is_some())),
         ("identity".to_owned(), built(needs.identity.is_some())),
         ("queue".to_owned(), built(needs.queue.is_some())),
