@@ -504,8 +504,11 @@ if other_size:
       "`courses-get`, `cargo bloat --crates`); the functions that call a provider (logins, "
       "Strava, FCM) also link `reqwest`. The opt-level does not close this: the floor is "
       "built with the same profile and shrinks by the same share (variants section). What "
-      "would: ports split by what a function calls (a URL signer apart from the bucket's "
-      "reads and writes), each function's port built with only its operations.")
+      "would: ports split by what a function calls. The bucket's addresses are one "
+      "(`FileUrls`, `Needs::file_urls`): `courses-get`, `courses-list`, `users-me-favorites` "
+      "and `uploads-create` only sign and name files, hold that port alone, and are 0.53 MB "
+      "smaller for it (`courses-get` 13.78 → 13.24 MB); the table (`dyn Store`) and the "
+      "queue could be split the same way, for about 0.2 MB a function.")
 jwks_miss = [m for m in misses["init"] if m.startswith("`jwks`")]
 if jwks_miss and "openid-configuration" in cold:
     explained = True
