@@ -1,9 +1,11 @@
 //! Turns `openapi.yaml` into JSON at build time, so the function serves it without a YAML
-//! parser: a smaller binary and no parse on the first request.
+//! parser: a smaller binary and no parse on the first request. Also links the binary at a
+//! fixed address, as every function's (`runcrew_build` says why).
 
 use std::path::Path;
 
 fn main() {
+    runcrew_build::link_lambda_binaries();
     // Read when the script runs, not baked in when it compiles: a build script compiled for
     // one checkout must not read another's description.
     let manifest_dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");

@@ -92,6 +92,14 @@ def release_profile():
             f"panic={p.get('panic', 'unwind')}, opt-level {p.get('opt-level', 3)}")
 
 
+def fixed_address(path):
+    """Whether an ELF binary is linked at a fixed address (e_type EXEC) rather than
+    position-independent (DYN), which the loader must relocate at every start."""
+    with open(path, "rb") as f:
+        header = f.read(18)
+    return header[:4] == b"\x7fELF" and int.from_bytes(header[16:18], "little") == 2
+
+
 def criterion_medians(folder):
     """{benchmark id: median ns} of the criterion results under `folder`."""
     medians = {}
@@ -145,7 +153,7 @@ w("| binary | size MB | zip MB | floor | vs floor | within target |")
 w("|---|---|---|---|---|---|")
 floors = ["floor-hello", "floor-aws", "floor-aws-s3", "floor-aws-sqs", "floor-aws-s3-sqs",
           "floor-aws-lean", "floor-aws-lean-s3", "floor-aws-lean-sqs", "floor-aws-lean-s3-sqs",
-          "floor-2022", "floor-aws-bundled-roots"]
+          "floor-aws-lean-pie", "floor-2022", "floor-aws-bundled-roots"]
 misses = {"size": [], "init": [], "cold": [], "rss": [], "trips": [],
           "lean_init": [], "lean_cold": [], "y2022_init": [], "y2022_cold": []}
 binary_sizes = {}  # name → bytes, for the size table and init against size
@@ -167,10 +175,20 @@ for name in floors + functions:
       f"{'—' if name.startswith('floor') else f'{size / floor_size:.2f}×'} | "
       f"{'—' if name.startswith('floor') else verdict(ok)} |")
 w("")
+fixed = sorted(n for n in binary_sizes if fixed_address(release / n))
+moving = sorted(n for n in binary_sizes if n not in fixed)
+fixed_functions = [n for n in fixed if not n.startswith("floor")]
+w(f"Linked at a fixed address (`runcrew-build`; README, \"Cold starts\"): {len(fixed_functions)} of "
+  f"{len([n for n in binary_sizes if not n.startswith('floor')])} functions and "
+  f"{', '.join(f'`{n}`' for n in fixed if n.startswith('floor')) or 'no floor'}. Position-independent, "
+  f"as rustc links by default: {', '.join(f'`{n}`' for n in moving) or 'none'}. A fixed-address "
+  "binary has no relocation table (`.rela.dyn`), about 0.8 MB of a function.")
+w("")
 
 # ---- cold starts
 fh, fa = cold["floor-hello"], cold["floor-aws"]
 y2022 = cold.get("floor-2022")  # issue 20's yardstick, absent from older runs
+lean_pie = cold.get("floor-aws-lean-pie")  # the fixed-address link's counterpart, likewise
 w(f"## 2–3. Cold start and peak memory (median of {fa['runs']} starts)")
 w("")
 if fa.get("interleaved"):
@@ -188,7 +206,9 @@ w("Each start: exec of the binary → its first `GET /runtime/invocation/next` (
   "client, one GetItem per request) and its variants with the S3 and SQS clients, each also "
   "as `-lean`: the same clients built the way every function builds them "
   "(`runcrew_shared::aws`: on Lambda the configuration from the environment and an HTTPS "
-  "client trusting the Amazon roots compiled in; a current-thread runtime). Every start has "
+  "client trusting the Amazon roots compiled in; a current-thread runtime; linked at a fixed "
+  "address), and `floor-aws-lean-pie`, the lean floor linked position-independent as rustc "
+  "links by default: the difference is what the fixed-address link saves. Every start has "
   "`SSL_CERT_FILE` at the one bundle, as template.yaml sets it (but the platform-roots row "
   "of the TLS table). `floor-2022` is issue 20's yardstick, a lean function as AWS's Rust "
   "samples wrote it in early 2022: `aws-config` and `aws-sdk-dynamodb` 0.7, `lambda_http` "
@@ -540,7 +560,7 @@ if misses["lean_init"] or misses["lean_cold"]:
     # How init grows with the binary: least squares over the functions with an AWS client
     # and the lean floors, whose starts do the same work but for the pages they touch.
     points = [(binary_sizes[f] / 1e6, float(cold[f]["init_ms"]))
-              for f in sdk_functions + [f for f in cold if f.startswith("floor-aws-lean")]
+              for f in sdk_functions + [f for f in cold if f.startswith("floor-aws-lean") and f != "floor-aws-lean-pie"]
               if f in binary_sizes]
     slope = None
     try:
@@ -569,9 +589,14 @@ if misses["lean_init"] or misses["lean_cold"]:
       "with the machine: the chains and roots the trims remove cost less when it runs fast. "
       "What would take more off: fewer pages touched at start, that is smaller binaries "
       "(ports split by operation, as for size above; fat LTO and opt-level `s` are rejected "
-      "below for their cost). Not relocations: the loader applies a binary's 25,000–37,000 "
-      "relative relocations in 0.05–0.09 ms (`LD_DEBUG=statistics`, warm page cache), so a "
-      "non-PIE build, which would give up address-space randomisation, would not pay.")
+      "below for their cost)."
+      + (f" The link counts too: `floor-aws-lean` linked position-independent "
+         f"(`floor-aws-lean-pie`) starts in {float(lean_pie['init_ms']):.3f} ms against "
+         f"{float(lean['init_ms']):.3f} ms at a fixed address, and answers at "
+         f"{float(lean_pie['cold_ms']):.3f} against {float(lean['cold_ms']):.3f} ms: before "
+         "`main` the loader rewrites the pointers in a position-independent binary's data, "
+         "a copy-on-write fault per page of `.data.rel.ro` (README, \"Cold starts\")."
+         if lean_pie else ""))
 if misses["y2022_init"] or misses["y2022_cold"]:
     explained = True
     w(f"- **Later than the 2022-era function** (init: {', '.join(misses['y2022_init']) or 'all met'}; "

@@ -4,7 +4,8 @@
 The layers, bottom up: runcrew-shared (infrastructure) <- runcrew-model (the domain) <-
 runcrew-erasure (the one place that knows every area) <- the function crates. A function
 crate never depends on another function crate: each area's types and rules live in the
-model, so a new area adds no edges between functions. The local gateway, the bench and the
+model, so a new area adds no edges between functions. runcrew-build, the functions' build
+scripts' helper, depends on none of ours. The local gateway, the bench and the
 workspace tests sit above everything and may depend on anything.
 """
 
@@ -17,9 +18,10 @@ from pathlib import Path
 # cannot reach into another function crate either).
 ALLOWED = {
     "shared": set(),
+    "build": set(),
     "model": {"shared"},
     "erasure": {"shared", "model"},
-    "function": {"shared", "model", "erasure", "lambda-fake"},
+    "function": {"shared", "model", "erasure", "build", "lambda-fake"},
     "tool": None,  # local gateway, bench, tests: anything
 }
 
@@ -32,6 +34,8 @@ def layer(manifest: Path, root: Path) -> str:
         return "model"
     if relative == "shared/erasure":
         return "erasure"
+    if relative == "shared/build":
+        return "build"
     if relative.startswith("functions/"):
         return "function"
     if relative == "tests/lambda-fake":
@@ -65,13 +69,25 @@ def main() -> int:
                     f"{name} ({layers[name]}) depends on {target} ({layers[target]}); "
                     f"a {layers[name]} crate may depend only on: {', '.join(sorted(allowed)) or 'none of ours'}"
                 )
+    edge_problems = len(problems)
+    # Every function crate links its Lambda binaries at a fixed address (shared/build says
+    # why); a new area that forgets its build script would start slower and no test notice.
+    for name, package in sorted(ours.items()):
+        if layers[name] == "function" and not any(
+            d["name"] == "runcrew-build" and d.get("kind") == "build" for d in package["dependencies"]
+        ):
+            problems.append(
+                f"{name} (function) has no build script calling runcrew_build::link_lambda_binaries(): "
+                "add build.rs and `[build-dependencies] runcrew-build.workspace = true`"
+            )
     for problem in problems:
         print(problem, file=sys.stderr)
-    if problems:
+    if edge_problems:
         print("move the shared type or rule into runcrew-model (shared/model)", file=sys.stderr)
+    if problems:
         return 1
     functions = sorted(n for n, l in layers.items() if l == "function")
-    print(f"crate graph ok: {len(functions)} function crates, none depends on another")
+    print(f"crate graph ok: {len(functions)} function crates, none depends on another, each links through runcrew-build")
     return 0
 
 

@@ -67,3 +67,26 @@ async fn production_refuses_to_start_with_an_insecure_configuration() {
         None
     );
 }
+
+#[cfg(all(
+    target_os = "linux",
+    target_env = "gnu",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+))]
+#[test]
+fn the_lambda_binaries_are_linked_at_a_fixed_address_so_the_loader_has_nothing_to_relocate() {
+    // The ELF header's `e_type`: 2 for an executable linked at a fixed address, 3 for a
+    // position-independent one.
+    let elf_type = |binary: &str| {
+        let bytes = std::fs::read(binary).expect("the binary is readable");
+        assert_eq!(&bytes[..4], b"\x7fELF", "{binary} is not an ELF file");
+        u16::from_le_bytes([bytes[16], bytes[17]])
+    };
+    // given the binaries cargo built for this crate (its build script asks for the link),
+    // unless the build asked for position-independent ones back (`runcrew_build`'s switch)
+    let pie_asked = matches!(option_env!("RUNCREW_LINK_PIE"), Some("1" | "true" | "yes"));
+    // when their headers are read, then each is what was asked for
+    for binary in [env!("CARGO_BIN_EXE_healthz"), env!("CARGO_BIN_EXE_readyz")] {
+        assert_eq!(elf_type(binary), if pie_asked { 3 } else { 2 }, "{binary}");
+    }
+}

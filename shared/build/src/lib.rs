@@ -1,0 +1,116 @@
+//! How the Lambda binaries are linked, in one place: each function crate's `build.rs` calls
+//! [`link_lambda_binaries`], so the rule and its reasons live here and not in fifteen copies.
+//!
+//! A position-independent executable (rustc's default on Linux) is loaded at a random
+//! address, so before `main` the dynamic loader rewrites every pointer stored in the
+//! binary's data: a function binary holds 25,000–37,000 of them (vtables, string tables,
+//! the SDK's endpoint rules), spread over about 1.1 MB of `.data.rel.ro`. Each page it
+//! writes is a copy-on-write fault. Linked at a fixed address, the binary needs none of it:
+//! its data pages are read from the page cache when first touched, and the start pays about
+//! 160 fewer page faults (`courses-get`: 364 → 204 faults, init 0.5–0.6 ms shorter on the
+//! bench machine; BENCHMARKS.md).
+//!
+//! What it gives up is the randomised address of the executable's own code and data; the
+//! shared libraries, heap, stacks and mappings stay randomised, and the binary keeps full
+//! RELRO and a non-executable stack. That is the default of every Go binary on Linux, the
+//! Lambda runtime most like ours, and our crates forbid `unsafe`. A team that wants the
+//! address randomised back builds with `RUNCREW_LINK_PIE=1`.
+
+use std::env;
+
+/// The build-time switch back to position-independent binaries.
+pub const PIE_SWITCH: &str = "RUNCREW_LINK_PIE";
+
+/// Links every binary of the calling package at a fixed address, where that is safe to ask
+/// of the linker: Linux with glibc (what `provided.al2023` runs), on x86_64 and arm64. On any
+/// other target (a Mac laptop, musl's static-pie builds) the binaries link as rustc chooses.
+///
+/// Call it from the package's `build.rs`. It applies to the package's binaries only, never
+/// to its library, tests or dependencies, so nothing else is rebuilt for it.
+pub fn link_lambda_binaries() {
+    if let Some(flag) = fixed_address_flag(&target()) {
+        println!("cargo:rustc-link-arg-bins={flag}");
+    }
+}
+
+/// The same for one binary of the calling package: the bench links its lean floors the way
+/// the functions are linked and leaves the untrimmed floors as rustc links them.
+pub fn link_lambda_binary(name: &str) {
+    if let Some(flag) = fixed_address_flag(&target()) {
+        println!("cargo:rustc-link-arg-bin={name}={flag}");
+    }
+}
+
+/// What a build script knows of the target it builds for, and the switch.
+#[derive(Debug, Default)]
+struct Target {
+    os: String,
+    env: String,
+    arch: String,
+    pie_wanted: bool,
+}
+
+fn target() -> Target {
+    println!("cargo:rerun-if-env-changed={PIE_SWITCH}");
+    let var = |name: &str| env::var(name).unwrap_or_default();
+    Target {
+        os: var("CARGO_CFG_TARGET_OS"),
+        env: var("CARGO_CFG_TARGET_ENV"),
+        arch: var("CARGO_CFG_TARGET_ARCH"),
+        pie_wanted: matches!(var(PIE_SWITCH).as_str(), "1" | "true" | "yes"),
+    }
+}
+
+/// The linker driver's flag for a fixed-address executable, when this target takes it.
+/// `cc`, `zig cc` (cargo-lambda's cross linker) and clang all read `-no-pie`; the objects
+/// stay position-independent, which a fixed-address link accepts.
+fn fixed_address_flag(target: &Target) -> Option<&'static str> {
+    let supported = target.os == "linux"
+        && target.env == "gnu"
+        && matches!(target.arch.as_str(), "x86_64" | "aarch64");
+    (supported && !target.pie_wanted).then_some("-no-pie")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lambda(arch: &str) -> Target {
+        Target {
+            os: "linux".into(),
+            env: "gnu".into(),
+            arch: arch.into(),
+            pie_wanted: false,
+        }
+    }
+
+    #[test]
+    fn lambda_targets_on_both_architectures_link_at_a_fixed_address() {
+        assert_eq!(fixed_address_flag(&lambda("x86_64")), Some("-no-pie"));
+        assert_eq!(fixed_address_flag(&lambda("aarch64")), Some("-no-pie"));
+    }
+
+    #[test]
+    fn the_switch_gives_the_randomised_address_back() {
+        let target = Target {
+            pie_wanted: true,
+            ..lambda("aarch64")
+        };
+        assert_eq!(fixed_address_flag(&target), None);
+    }
+
+    #[test]
+    fn a_mac_laptop_or_a_musl_build_links_as_rustc_chooses() {
+        let mac = Target {
+            os: "macos".into(),
+            env: String::new(),
+            ..lambda("aarch64")
+        };
+        let musl = Target {
+            env: "musl".into(),
+            ..lambda("x86_64")
+        };
+        assert_eq!(fixed_address_flag(&mac), None);
+        assert_eq!(fixed_address_flag(&musl), None);
+    }
+}
