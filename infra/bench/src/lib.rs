@@ -6,6 +6,7 @@
 //! compared with; `bench-routes` times every handler in process and counts its store calls.
 
 pub mod hot_paths;
+pub mod table_timer;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -4,7 +4,11 @@
 //! with the medians. One discarded run first warms the page cache; each measured one
 //! starts after a short pause, once the previous one's server work has settled.
 //!
-//! `bench-coldstart [--runs N] [--env KEY=VALUE]... [--create-table] --event FILE BINARY`
+//! `bench-coldstart [--runs N] [--env KEY=VALUE]... [--create-table] [--time-table] --event FILE BINARY`
+//!
+//! `--time-table` puts a relay (`runcrew_bench::table_timer`) between the binary and the
+//! `DYNAMODB_ENDPOINT` it is given, and adds the table's answering time during the cold
+//! request (`table_ms`) and the cold request without it (`own_ms`), medians of the runs.
 //!
 //! `--create-table` first creates the table named by `--env TABLE_NAME=` (our schema) at
 //! `--env DYNAMODB_ENDPOINT=`, if it is not there yet.
@@ -12,6 +16,7 @@
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use runcrew_bench::table_timer::TableTimer;
 use runcrew_bench::{ms, peak_rss_kib, quantile};
 use runcrew_lambda_fake::{FakeRuntimeApi, Outcome};
 
@@ -21,6 +26,7 @@ const SETTLE: Duration = Duration::from_millis(60);
 struct Args {
     runs: usize,
     create_table: bool,
+    time_table: bool,
     env: Vec<(String, String)>,
     event: String,
     binary: String,
@@ -29,6 +35,7 @@ struct Args {
 fn args() -> Result<Args, String> {
     let mut runs = 10;
     let mut create_table = false;
+    let mut time_table = false;
     let mut env = Vec::new();
     let mut event = None;
     let mut binary = None;
@@ -42,6 +49,7 @@ fn args() -> Result<Args, String> {
                 env.push((k.to_owned(), v.to_owned()));
             }
             "--create-table" => create_table = true,
+            "--time-table" => time_table = true,
             "--event" => {
                 let path = it.next().ok_or("--event FILE")?;
                 event = Some(std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?);
@@ -52,6 +60,7 @@ fn args() -> Result<Args, String> {
     Ok(Args {
         runs,
         create_table,
+        time_table,
         env,
         event: event.ok_or("--event FILE is required")?,
         binary: binary.ok_or("the binary path is required")?,
@@ -63,11 +72,18 @@ struct Run {
     cold: Duration,
     rss_kib: u64,
     status: Option<String>,
+    /// The table's answering time during the cold request (`--time-table`).
+    table: Option<Duration>,
 }
 
 async fn one_run(args: &Args) -> Result<Run, String> {
     let runtime = FakeRuntimeApi::start().await;
     runtime.queue("cold-1", &args.event);
+    let timer = match (args.time_table, env_value(args, "DYNAMODB_ENDPOINT")) {
+        (true, Ok(table)) => Some(TableTimer::start(&table).await?),
+        (true, Err(e)) => return Err(format!("--time-table: {e}")),
+        (false, _) => None,
+    };
     let mut command = tokio::process::Command::new(&args.binary);
     command.env_clear();
     if let Ok(path) = std::env::var("PATH") {
@@ -80,7 +96,11 @@ async fn one_run(args: &Args) -> Result<Run, String> {
         .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
         .env("AWS_LAMBDA_LOG_STREAM_NAME", "bench")
         .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/bench")
-        .envs(args.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .envs(args.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    if let Some(timer) = &timer {
+        command.env("DYNAMODB_ENDPOINT", timer.endpoint());
+    }
+    command
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -110,17 +130,22 @@ async fn one_run(args: &Args) -> Result<Run, String> {
         cold: answered.duration_since(started),
         rss_kib,
         status,
+        table: timer.map(|t| t.take()),
     })
 }
 
+/// The value an `--env KEY=VALUE` gave, the last one winning as it does for the child.
+fn env_value(args: &Args, name: &str) -> Result<String, String> {
+    args.env
+        .iter()
+        .rev()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.clone())
+        .ok_or(format!("needs --env {name}=..."))
+}
+
 async fn create_table(args: &Args) -> Result<(), String> {
-    let get = |name: &str| {
-        args.env
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-            .ok_or(format!("--create-table needs --env {name}=..."))
-    };
+    let get = |name: &str| env_value(args, name).map_err(|e| format!("--create-table {e}"));
     let sdk = runcrew_bench::local_sdk_config().await;
     let store = runcrew_shared::store::dynamodb::DynamoStore::from_sdk_config(
         &sdk,
@@ -151,7 +176,7 @@ async fn main() -> Result<(), String> {
     }
     let init: Vec<Duration> = runs.iter().map(|r| r.init).collect();
     let cold: Vec<Duration> = runs.iter().map(|r| r.cold).collect();
-    let line = serde_json::json!({
+    let mut line = serde_json::json!({
         "binary": args.binary,
         "runs": runs.len(),
         "init_ms": ms(quantile(&init, 0.5)),
@@ -159,6 +184,15 @@ async fn main() -> Result<(), String> {
         "peak_rss_kib": runs.iter().map(|r| r.rss_kib).max().unwrap_or(0),
         "status": runs.last().and_then(|r| r.status.clone()),
     });
+    let timed: Option<Vec<(Duration, Duration)>> = runs
+        .iter()
+        .map(|r| r.table.map(|t| (t, r.cold.saturating_sub(t))))
+        .collect();
+    if let Some(timed) = timed.filter(|t| !t.is_empty()) {
+        let (table, own): (Vec<Duration>, Vec<Duration>) = timed.into_iter().unzip();
+        line["table_ms"] = ms(quantile(&table, 0.5)).into();
+        line["own_ms"] = ms(quantile(&own, 0.5)).into();
+    }
     println!("{line}");
     Ok(())
 }
