@@ -14,6 +14,10 @@
 //! configuration from the Lambda environment with the Amazon roots
 //! (`runcrew_shared::aws::sdk_config`) and a current-thread runtime. It keeps the ratios
 //! honest: a function is compared with a floor that starts the way it does.
+//!
+//! With `floor-pie` as well (`floor-aws-lean-pie`) the lean floor is linked
+//! position-independent, as rustc links by default, rather than at a fixed address as the
+//! functions are (build.rs): the two side by side show what that link saves.
 use aws_sdk_dynamodb::types::AttributeValue;
 use lambda_http::{Body, Error, Request, Response, service_fn};
 
