@@ -3,13 +3,16 @@
 //! request's figure mixes the binary's own work with the stand-in's, and DynamoDB Local's
 //! answer moves by milliseconds with the operation (a Query on an index against a GetItem
 //! that finds nothing) and from start to start; subtracting it shows what the binary itself
-//! spent. The relay adds one loopback hop each way, the same for every binary measured.
+//! spent. The relay adds a loopback hop each way, and needs the CPU the start and the table
+//! share: on a small machine it lengthens every start, so starts timed through it compare
+//! with each other only (infra/scripts/bench runs them in a pass of their own).
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 
 /// What the relay saw of one binary's exchanges with the table.
@@ -65,8 +68,7 @@ impl TableTimer {
 
     /// The table's answering time so far, and starts counting again from zero.
     pub fn take(&self) -> Duration {
-        let mut exchanges = self.exchanges.lock().unwrap_or_else(|e| e.into_inner());
-        std::mem::take(&mut *exchanges).answering
+        std::mem::take(&mut *lock(&self.exchanges)).answering
     }
 }
 
@@ -76,41 +78,42 @@ impl Drop for TableTimer {
     }
 }
 
-/// Copies both ways until either side closes, stamping the exchanges as bytes pass.
+/// The exchanges, even if a relay task panicked while holding them (a bench figure, not
+/// state to protect).
+fn lock(exchanges: &Mutex<Exchanges>) -> std::sync::MutexGuard<'_, Exchanges> {
+    exchanges.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Copies both ways until either side closes: a request's bytes mark when the table was
+/// asked, and the first bytes of the answer after them add the wait to the total.
 async fn relay(client: TcpStream, table: TcpStream, exchanges: Arc<Mutex<Exchanges>>) {
     let _ = client.set_nodelay(true);
     let _ = table.set_nodelay(true);
-    let (mut from_client, mut to_client) = client.into_split();
-    let (mut from_table, mut to_table) = table.into_split();
+    let (from_client, to_client) = client.into_split();
+    let (from_table, to_table) = table.into_split();
     let asking = exchanges.clone();
-    let up = async move {
-        let mut buf = vec![0u8; 64 * 1024];
-        while let Ok(n @ 1..) = from_client.read(&mut buf).await {
-            let now = Instant::now();
-            asking.lock().unwrap_or_else(|e| e.into_inner()).asked_at = Some(now);
-            if to_table.write_all(&buf[..n]).await.is_err() {
-                break;
+    tokio::join!(
+        pump(from_client, to_table, move |now| lock(&asking).asked_at =
+            Some(now)),
+        pump(from_table, to_client, move |now| {
+            let mut seen = lock(&exchanges);
+            if let Some(asked) = seen.asked_at.take() {
+                seen.answering += now.duration_since(asked);
             }
+        }),
+    );
+}
+
+/// Copies one direction until either side closes, telling `arrived` when each chunk came.
+async fn pump(mut from: OwnedReadHalf, mut to: OwnedWriteHalf, mut arrived: impl FnMut(Instant)) {
+    let mut buf = vec![0u8; 64 * 1024];
+    while let Ok(n @ 1..) = from.read(&mut buf).await {
+        arrived(Instant::now());
+        if to.write_all(&buf[..n]).await.is_err() {
+            break;
         }
-        let _ = to_table.shutdown().await;
-    };
-    let down = async move {
-        let mut buf = vec![0u8; 64 * 1024];
-        while let Ok(n @ 1..) = from_table.read(&mut buf).await {
-            let now = Instant::now();
-            {
-                let mut seen = exchanges.lock().unwrap_or_else(|e| e.into_inner());
-                if let Some(asked) = seen.asked_at.take() {
-                    seen.answering += now.duration_since(asked);
-                }
-            }
-            if to_client.write_all(&buf[..n]).await.is_err() {
-                break;
-            }
-        }
-        let _ = to_client.shutdown().await;
-    };
-    tokio::join!(up, down);
+    }
+    let _ = to.shutdown().await;
 }
 
 #[cfg(test)]
