@@ -84,7 +84,7 @@ fn the_lambda_binaries_are_linked_at_a_fixed_address_so_the_loader_has_nothing_t
     };
     // given the binaries cargo built for this crate (its build script asks for the link),
     // unless the build asked for position-independent ones back (`runcrew_build`'s switch)
-    let pie_asked = matches!(option_env!("RUNCREW_LINK_PIE"), Some("1" | "true" | "yes"));
+    let pie_asked = runcrew_build::pie_requested(option_env!("RUNCREW_LINK_PIE"));
     // when their headers are read, then each is what was asked for
     for binary in [env!("CARGO_BIN_EXE_healthz"), env!("CARGO_BIN_EXE_readyz")] {
         assert_eq!(elf_type(binary), if pie_asked { 3 } else { 2 }, "{binary}");

@@ -21,6 +21,12 @@ use std::env;
 /// The build-time switch back to position-independent binaries.
 pub const PIE_SWITCH: &str = "RUNCREW_LINK_PIE";
 
+/// Whether the switch's value (`None` when unset) asks for position-independent binaries:
+/// one rule for the build scripts and for the test that checks what they linked.
+pub fn pie_requested(switch: Option<&str>) -> bool {
+    matches!(switch, Some("1" | "true" | "yes"))
+}
+
 /// Links every binary of the calling package at a fixed address, where that is safe to ask
 /// of the linker: Linux with glibc (what `provided.al2023` runs), on x86_64 and arm64. On any
 /// other target (a Mac laptop, musl's static-pie builds) the binaries link as rustc chooses.
@@ -57,7 +63,7 @@ fn target() -> Target {
         os: var("CARGO_CFG_TARGET_OS"),
         env: var("CARGO_CFG_TARGET_ENV"),
         arch: var("CARGO_CFG_TARGET_ARCH"),
-        pie_wanted: matches!(var(PIE_SWITCH).as_str(), "1" | "true" | "yes"),
+        pie_wanted: pie_requested(env::var(PIE_SWITCH).ok().as_deref()),
     }
 }
 
@@ -88,6 +94,23 @@ mod tests {
     fn lambda_targets_on_both_architectures_link_at_a_fixed_address() {
         assert_eq!(fixed_address_flag(&lambda("x86_64")), Some("-no-pie"));
         assert_eq!(fixed_address_flag(&lambda("aarch64")), Some("-no-pie"));
+    }
+
+    #[test]
+    fn the_switch_reads_yes_words_and_nothing_else() {
+        for yes in ["1", "true", "yes"] {
+            assert!(pie_requested(Some(yes)), "{yes}");
+        }
+        for no in [
+            None,
+            Some(""),
+            Some("0"),
+            Some("false"),
+            Some("no"),
+            Some("TRUE "),
+        ] {
+            assert!(!pie_requested(no), "{no:?}");
+        }
     }
 
     #[test]
