@@ -17,16 +17,20 @@ root = Path(__file__).resolve().parents[2]
 release = root / "target" / "release"
 functions = out.joinpath("functions").read_text().split()
 needs = json.loads(out.joinpath("needs.json").read_text())
-cold = {}
-for line in out.joinpath("coldstart.jsonl").read_text().splitlines():
-    d = json.loads(line)
-    cold[d["label"]] = d
+
+
+def starts(name):
+    """The JSON lines of `out/name`, one start or one median each; none when an older run
+    did not write the file."""
+    path = out / name
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+cold = {d["label"]: d for d in starts("coldstart.jsonl")}
 # every start of the interleaved rounds, in order: the n-th start of each label is round n
 rounds = {}
-if out.joinpath("coldstart-samples.jsonl").exists():
-    for line in out.joinpath("coldstart-samples.jsonl").read_text().splitlines():
-        d = json.loads(line)
-        rounds.setdefault(d["label"], []).append(d)
+for d in starts("coldstart-samples.jsonl"):
+    rounds.setdefault(d["label"], []).append(d)
 
 
 def paired(label, key):
@@ -41,11 +45,7 @@ def paired(label, key):
 
 
 # the pass through the timing relay (the cold request less the table's answer); older runs lack it
-timed = {}
-if out.joinpath("coldstart-timed.jsonl").exists():
-    for line in out.joinpath("coldstart-timed.jsonl").read_text().splitlines():
-        d = json.loads(line)
-        timed[d["label"]] = d
+timed = {d["label"]: d for d in starts("coldstart-timed.jsonl")}
 
 
 def sh(*cmd):
