@@ -125,6 +125,19 @@ def fixed_address(path):
     return header[:4] == b"\x7fELF" and int.from_bytes(header[16:18], "little") == 2
 
 
+def statically_linked(path):
+    """Whether an ELF binary starts without a dynamic loader: no program header of type
+    PT_INTERP (3), which names the loader the kernel must map first."""
+    data = path.read_bytes()
+    if data[:4] != b"\x7fELF" or data[4] != 2:
+        return False
+    phoff = int.from_bytes(data[0x20:0x28], "little")
+    phentsize = int.from_bytes(data[0x36:0x38], "little")
+    phnum = int.from_bytes(data[0x38:0x3a], "little")
+    return all(int.from_bytes(data[phoff + i * phentsize:phoff + i * phentsize + 4], "little") != 3
+               for i in range(phnum))
+
+
 def criterion_medians(folder):
     """{benchmark id: median ns} of the criterion results under `folder`."""
     medians = {}
@@ -178,7 +191,7 @@ w("| binary | size MB | zip MB | floor | vs floor | within target |")
 w("|---|---|---|---|---|---|")
 floors = ["floor-hello", "floor-aws", "floor-aws-s3", "floor-aws-sqs", "floor-aws-s3-sqs",
           "floor-aws-lean", "floor-aws-lean-s3", "floor-aws-lean-sqs", "floor-aws-lean-s3-sqs",
-          "floor-aws-lean-pie", "floor-2022", "floor-aws-bundled-roots"]
+          "floor-aws-lean-pie", "floor-aws-lean-dynamic", "floor-2022", "floor-aws-bundled-roots"]
 misses = {"size": [], "init": [], "cold": [], "rss": [], "trips": [],
           "lean_init": [], "lean_cold": [], "y2022_init": [], "y2022_cold": [],
           "paired_init": [], "paired_cold": []}
@@ -211,11 +224,23 @@ w(f"Linked at a fixed address (`runcrew-build`; README, \"Cold starts\"): {len(f
   f"as rustc links by default: {', '.join(f'`{n}`' for n in moving) or 'none'}. A fixed-address "
   "binary has no relocation table (`.rela.dyn`), about 0.8 MB of a function.")
 w("")
+static = sorted(n for n in binary_sizes if statically_linked(release / n))
+static_functions = [n for n in static if not n.startswith("floor")]
+w(f"Statically linked, with no dynamic loader (`infra/scripts/sam-build`; README, \"Cold starts\"): "
+  f"{len(static_functions)} of {len([n for n in binary_sizes if not n.startswith('floor')])} "
+  f"functions and {', '.join(f'`{n}`' for n in static if n.startswith('floor')) or 'no floor'}; "
+  f"the other floors are dynamically linked, as rustc links by default."
+  + (f" The C library inside the binary: `floor-aws-lean` is "
+     f"{(binary_sizes['floor-aws-lean'] - binary_sizes['floor-aws-lean-dynamic']) / 1e6:.2f} MB "
+     "larger than `floor-aws-lean-dynamic`."
+     if {"floor-aws-lean", "floor-aws-lean-dynamic"} <= binary_sizes.keys() else ""))
+w("")
 
 # ---- cold starts
 fh, fa = cold["floor-hello"], cold["floor-aws"]
 y2022 = cold.get("floor-2022")  # issue 20's yardstick, absent from older runs
 lean_pie = cold.get("floor-aws-lean-pie")  # the fixed-address link's counterpart, likewise
+lean_dynamic = cold.get("floor-aws-lean-dynamic")  # the static link's counterpart, likewise
 w(f"## 2–3. Cold start and peak memory (median of {fa['runs']} starts)")
 w("")
 if fa.get("interleaved"):
@@ -233,9 +258,12 @@ w("Each start: exec of the binary → its first `GET /runtime/invocation/next` (
   "client, one GetItem per request) and its variants with the S3 and SQS clients, each also "
   "as `-lean`: the same clients built the way every function builds them "
   "(`runcrew_shared::aws`: on Lambda the configuration from the environment and an HTTPS "
-  "client trusting the Amazon roots compiled in; a current-thread runtime; linked at a fixed "
-  "address), and `floor-aws-lean-pie`, the lean floor linked position-independent as rustc "
-  "links by default: the difference is what the fixed-address link saves. Every start has "
+  "client trusting the Amazon roots compiled in; a current-thread runtime; linked "
+  "statically, at a fixed address, as the deploy links the functions), "
+  "`floor-aws-lean-pie`, the lean floor linked position-independent as rustc links a static "
+  "build (`-static-pie`): the difference is what the fixed-address link saves, and "
+  "`floor-aws-lean-dynamic`, the lean floor dynamically linked (at a fixed address): the "
+  "difference is what the static link saves. Every start has "
   "`SSL_CERT_FILE` at the one bundle, as template.yaml sets it (but the platform-roots row "
   "of the TLS table). `floor-2022` is issue 20's yardstick, a lean function as AWS's Rust "
   "samples wrote it in early 2022: `aws-config` and `aws-sdk-dynamodb` 0.7, `lambda_http` "
@@ -306,7 +334,7 @@ w("")
 # the cold request less DynamoDB Local's answer, from the pass through the timing relay
 one_reads = [f for f in functions if f in timed and needs.get(f, {}).get("one_read")
              and start_floor_for(f).startswith("floor-aws")]
-own_floors = [f for f in ("floor-aws", "floor-aws-lean", "floor-aws-lean-pie", "floor-2022") if f in timed]
+own_floors = [f for f in ("floor-aws", "floor-aws-lean", "floor-aws-lean-pie", "floor-aws-lean-dynamic", "floor-2022") if f in timed]
 own_ratios = []  # (cold request without the table's answer / floor-aws's, function)
 if "floor-aws" in timed and one_reads:
     tfa, ty = timed["floor-aws"], timed.get("floor-2022")
@@ -643,7 +671,7 @@ if misses["lean_init"] or misses["lean_cold"]:
     # How init grows with the binary: least squares over the functions with an AWS client
     # and the lean floors, whose starts do the same work but for the pages they touch.
     points = [(binary_sizes[f] / 1e6, float(cold[f]["init_ms"]))
-              for f in sdk_functions + [f for f in cold if f.startswith("floor-aws-lean") and f != "floor-aws-lean-pie"]
+              for f in sdk_functions + [f for f in cold if f.startswith("floor-aws-lean") and f not in ("floor-aws-lean-pie", "floor-aws-lean-dynamic")]
               if f in binary_sizes]
     slope = None
     try:
@@ -681,9 +709,14 @@ if misses["lean_init"] or misses["lean_cold"]:
          f"(`floor-aws-lean-pie`) starts in {float(lean_pie['init_ms']):.3f} ms against "
          f"{float(lean['init_ms']):.3f} ms at a fixed address, and answers at "
          f"{float(lean_pie['cold_ms']):.3f} against {float(lean['cold_ms']):.3f} ms: before "
-         "`main` the loader rewrites the pointers in a position-independent binary's data, "
+         "`main` a position-independent binary rewrites the pointers in its data, "
          "a copy-on-write fault per page of `.data.rel.ro` (README, \"Cold starts\")."
-         if lean_pie else ""))
+         if lean_pie else "")
+      + (f" And so does the static link: `floor-aws-lean` dynamically linked "
+         f"(`floor-aws-lean-dynamic`) starts in {float(lean_dynamic['init_ms']):.3f} ms and "
+         f"answers at {float(lean_dynamic['cold_ms']):.3f} ms: before `main` the dynamic "
+         "loader is mapped, then opens, maps and binds libc, libm and libgcc_s."
+         if lean_dynamic else ""))
 if misses["y2022_init"] or misses["y2022_cold"]:
     explained = True
     w(f"- **Later than the 2022-era function** (init: {', '.join(misses['y2022_init']) or 'all met'}; "

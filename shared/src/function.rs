@@ -127,11 +127,23 @@ pub fn origin_verified(config: &crate::config::Config, req: &Request) -> Result<
     }
 }
 
+/// The first thing every function's `main` does, before it builds anything: name lookups
+/// kept inside a statically linked binary (`runcrew_nss` says why), then logging. A lookup
+/// configuration glibc refuses stops the start, logged once and naming the function.
+pub fn begin(binary: &str) -> Result<(), lambda_http::Error> {
+    let lookups = runcrew_nss::keep_lookups_inside_the_binary();
+    telemetry::init();
+    lookups.map_err(|err| {
+        tracing::error!(function = binary, error = %err, "start-up refused");
+        err.into()
+    })
+}
+
 /// The start of every function's `main`, whatever its kind: logging, then the ports it
 /// needs, built once per container. A refused configuration stops the start with every
 /// problem listed (and logged once, naming the function).
 pub async fn start(binary: &str, needs: Needs) -> Result<Arc<App>, lambda_http::Error> {
-    telemetry::init();
+    begin(binary)?;
     App::from_env(needs).await.map(Arc::new).map_err(|err| {
         tracing::error!(function = binary, error = %err, "start-up refused");
         err.into()

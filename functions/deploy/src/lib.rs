@@ -221,7 +221,7 @@ pub const INVOKE_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// The `main` of `pre-traffic-check`: the two clients, then one [`handle`] per event.
 pub async fn run() -> Result<(), lambda_http::Error> {
-    runcrew_shared::telemetry::init();
+    runcrew_shared::function::begin("pre-traffic-check")?;
     let sdk = runcrew_shared::aws::sdk_config(
         runcrew_shared::app::aws_timeouts(),
         runcrew_shared::aws::AwsTrust::AmazonRoots,

@@ -226,7 +226,7 @@ pub async fn forward(logs: &LogData, sink: &dyn SendReports) -> Result<usize, Fo
 /// The function's `main`: logging, the Sentry client from `SENTRY_DSN` (a refused
 /// configuration stops the start, saying why), then the runtime.
 pub async fn run() -> Result<(), lambda_http::Error> {
-    runcrew_shared::telemetry::init();
+    runcrew_shared::function::begin("error-reports")?;
     let config = SentryConfig::from_env().map_err(|err| {
         tracing::error!(function = "error-reports", error = %err, "start-up refused");
         lambda_http::Error::from(err.to_string())

@@ -47,7 +47,7 @@ pub static TASKS: &[&S3Function] = &[&THUMBNAILS];
 /// where `SSL_CERT_FILE` points) stops the start with a clear error instead of failing
 /// every map later; then the task runs as every S3 task does.
 pub async fn run_thumbnails() -> Result<(), lambda_http::Error> {
-    runcrew_shared::telemetry::init();
+    runcrew_shared::function::begin(THUMBNAILS.binary)?;
     // A configuration that does not read is reported by `run_s3`, with every problem.
     if let Ok(config) = runcrew_shared::config::Config::from_env()
         && config.maps.mapbox.is_some()

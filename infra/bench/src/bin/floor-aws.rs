@@ -17,7 +17,9 @@
 //!
 //! With `floor-pie` as well (`floor-aws-lean-pie`) the lean floor is linked
 //! position-independent, as rustc links by default, rather than at a fixed address as the
-//! functions are (build.rs): the two side by side show what that link saves.
+//! functions are (build.rs): the two side by side show what that link saves. The bench
+//! builds the lean floors as it builds the functions, statically linked (`+crt-static`), so
+//! that one is `-static-pie` against a plain static executable.
 use aws_sdk_dynamodb::types::AttributeValue;
 use lambda_http::{Body, Error, Request, Response, service_fn};
 
@@ -46,9 +48,11 @@ async fn sdk() -> Result<aws_config::SdkConfig, Error> {
         .await)
 }
 
-/// The SDK's configuration as every function builds it.
+/// The SDK's configuration as every function builds it, after the name lookups every
+/// function's start keeps inside a static binary (`runcrew_shared::function::begin`).
 #[cfg(feature = "floor-lean")]
 async fn sdk() -> Result<aws_config::SdkConfig, Error> {
+    runcrew_nss::keep_lookups_inside_the_binary()?;
     Ok(runcrew_shared::aws::sdk_config(
         runcrew_shared::app::aws_timeouts(),
         runcrew_shared::aws::AwsTrust::AmazonRoots,
