@@ -84,8 +84,11 @@ fn target() -> Target {
 /// The linker driver's flags for a fixed-address executable, when this target takes them.
 /// `cc`, `zig cc` (cargo-lambda's cross linker) and clang all read `-no-pie`; the objects
 /// stay position-independent, which a fixed-address link accepts. A `+crt-static` build,
-/// which rustc links `-static-pie`, also gets `-static`: given last, the two make the driver
-/// link a plain static executable (no `PT_INTERP`, no dynamic section). With the switch
+/// which rustc links `-static-pie`, also gets `-static`: given last, the two make GCC's
+/// driver (`cc`, `aarch64-linux-gnu-gcc`, what `infra/scripts/sam-build` and the bench link
+/// with) link a plain static executable (no `PT_INTERP`, no dynamic section). clang's driver
+/// refuses `-static-pie` beside `-no-pie`, and zig ships no static glibc, so a static build
+/// links with GCC. With the switch
 /// set, a static build stays `-static-pie` and a dynamic one PIE, as rustc links them.
 fn link_flags(target: &Target) -> &'static [&'static str] {
     let supported = target.os == "linux"

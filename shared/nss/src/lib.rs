@@ -13,57 +13,110 @@
 //! built-in sources for the databases a function can reach: host names (the AWS endpoints,
 //! the social-login, Strava, FCM and Mapbox hosts) from `/etc/hosts` then DNS, as
 //! `provided.al2023` resolves them, and users, groups and services from `/etc` files. No
-//! module is ever loaded. In a dynamically linked build (tests, the local gateway, a laptop)
-//! it does nothing: there the system's own libc loads its own modules.
+//! module is ever loaded. It refuses, and so stops the start, when the glibc linked in is
+//! older than 2.34 (whose `files` and `dns` are modules themselves) or when another thread
+//! is already running (glibc changes its lookup table without a lock). In a dynamically
+//! linked build (tests, the local gateway, a laptop) it does nothing: there the system's own
+//! libc loads its own modules.
 
-/// Why glibc refused a lookup configuration: it names the database, for the start-up log.
+use std::ffi::CStr;
+
+/// Why a static binary's lookups could not be kept inside it; the function's start stops.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
-#[error("glibc refused the built-in sources for its `{0}` database")]
-pub struct NssError(pub &'static str);
+pub enum NssError {
+    /// glibc refused the built-in sources for one database.
+    #[error("glibc refused the built-in sources for its `{0}` database")]
+    Refused(&'static str),
+    /// Called while another thread ran, or with no way to tell: glibc changes its lookup
+    /// table without a lock, so the call is made only while `main` is the one thread.
+    #[error("name lookups are configured only while main is the process's one thread ({0})")]
+    NotAlone(String),
+    /// The glibc linked in predates 2.34: its `files` and `dns` lookups are modules too, so
+    /// no configuration keeps them inside the binary. Link against 2.34 or later.
+    #[error(
+        "glibc {0} is linked in; a static build needs 2.34 or later, whose files and dns lookups are built in"
+    )]
+    GlibcTooOld(String),
+}
 
 /// Each database a function can reach and the built-in sources it keeps.
-pub const BUILT_IN_SOURCES: [(&str, &str); 4] = [
-    ("hosts", "files dns"),
-    ("passwd", "files"),
-    ("group", "files"),
-    ("services", "files"),
+pub const BUILT_IN_SOURCES: [(&CStr, &CStr); 4] = [
+    (c"hosts", c"files dns"),
+    (c"passwd", c"files"),
+    (c"group", c"files"),
+    (c"services", c"files"),
 ];
 
-/// Whether this binary carries its C library inside it (a `+crt-static` build).
-pub const STATICALLY_LINKED: bool = cfg!(target_feature = "crt-static");
-
 /// Points every database in [`BUILT_IN_SOURCES`] at glibc's built-in sources, once per
-/// process and before any lookup; a no-op unless the binary is statically linked against
-/// glibc. Call it first thing in `main`: glibc's own configuration is not thread-safe.
+/// process; a no-op unless the binary is statically linked against glibc. Call it first
+/// thing in `main`, before a thread starts (a current-thread runtime starts none): later,
+/// it refuses rather than race glibc's lookups.
 pub fn keep_lookups_inside_the_binary() -> Result<(), NssError> {
     static CONFIGURED: std::sync::OnceLock<Result<(), NssError>> = std::sync::OnceLock::new();
     CONFIGURED.get_or_init(configure).clone()
 }
 
+/// Whether a glibc version string (`gnu_get_libc_version`, "2.36") is 2.34 or later, the
+/// first whose `files` and `dns` lookups are built into the library, static builds too.
+#[cfg_attr(
+    not(all(target_os = "linux", target_env = "gnu", target_feature = "crt-static")),
+    allow(dead_code)
+)]
+fn has_built_in_lookups(version: &str) -> bool {
+    let mut parts = version.split('.').map(|part| part.parse::<u32>().ok());
+    match (parts.next().flatten(), parts.next().flatten()) {
+        (Some(major), Some(minor)) => (major, minor) >= (2, 34),
+        _ => false,
+    }
+}
+
+/// How many threads the process runs, from `/proc/self/task`.
+#[cfg_attr(
+    not(all(target_os = "linux", target_env = "gnu", target_feature = "crt-static")),
+    allow(dead_code)
+)]
+fn running_threads() -> Result<usize, String> {
+    std::fs::read_dir("/proc/self/task")
+        .map(|tasks| tasks.count())
+        .map_err(|err| format!("/proc/self/task unreadable: {err}"))
+}
+
 #[cfg(all(target_os = "linux", target_env = "gnu", target_feature = "crt-static"))]
 fn configure() -> Result<(), NssError> {
-    use std::ffi::{CString, c_char, c_int};
+    use std::ffi::{c_char, c_int};
 
-    // glibc has no Rust binding for this one function, so it is declared here.
+    // glibc has no Rust binding for these two functions, so they are declared here.
     #[allow(unsafe_code)]
     unsafe extern "C" {
-        /// glibc's `<nss.h>`: replaces what `/etc/nsswitch.conf` says for one database.
+        /// `<gnu/libc-version.h>`: the version of the C library linked in.
+        fn gnu_get_libc_version() -> *const c_char;
+        /// `<nss.h>`: replaces what `/etc/nsswitch.conf` says for one database.
         fn __nss_configure_lookup(dbname: *const c_char, service_line: *const c_char) -> c_int;
     }
 
+    // SAFETY: glibc returns a pointer to a constant NUL-terminated string of its own, valid
+    // for the life of the process, and takes no argument.
+    #[allow(unsafe_code)]
+    let version = unsafe { CStr::from_ptr(gnu_get_libc_version()) }
+        .to_string_lossy()
+        .into_owned();
+    if !has_built_in_lookups(&version) {
+        return Err(NssError::GlibcTooOld(version));
+    }
+    match running_threads() {
+        Ok(1) => {}
+        Ok(threads) => return Err(NssError::NotAlone(format!("{threads} threads running"))),
+        Err(unknown) => return Err(NssError::NotAlone(unknown)),
+    }
     for (database, sources) in BUILT_IN_SOURCES {
-        let (Ok(name), Ok(line)) = (CString::new(database), CString::new(sources)) else {
-            return Err(NssError(database));
-        };
-        // SAFETY: both arguments are NUL-terminated strings that outlive the call (glibc
-        // copies what it keeps); the function is part of glibc's public `<nss.h>`, linked
-        // into this binary from the same static C library that implements the lookups; it
-        // runs once (`CONFIGURED`) at the start of `main`, before any thread could look up a
-        // name.
+        // SAFETY: both arguments are NUL-terminated strings with static lifetime; the
+        // function is part of glibc's public `<nss.h>`, linked into this binary from the
+        // same static C library that implements the lookups; the process has one thread
+        // (checked just above), so no lookup runs while glibc changes its table.
         #[allow(unsafe_code)]
-        let status = unsafe { __nss_configure_lookup(name.as_ptr(), line.as_ptr()) };
+        let status = unsafe { __nss_configure_lookup(database.as_ptr(), sources.as_ptr()) };
         if status != 0 {
-            return Err(NssError(database));
+            return Err(NssError::Refused(database_name(database)));
         }
     }
     Ok(())
@@ -74,6 +127,19 @@ fn configure() -> Result<(), NssError> {
     Ok(())
 }
 
+/// A database's name for the error, from the table above (ASCII, so never lossy).
+#[cfg_attr(
+    not(all(target_os = "linux", target_env = "gnu", target_feature = "crt-static")),
+    allow(dead_code)
+)]
+fn database_name(database: &CStr) -> &'static str {
+    BUILT_IN_SOURCES
+        .iter()
+        .find(|(name, _)| *name == database)
+        .and_then(|(name, _)| name.to_str().ok())
+        .unwrap_or("unknown")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -81,41 +147,64 @@ mod tests {
     #[test]
     fn every_database_keeps_only_sources_built_into_glibc() {
         for (database, sources) in BUILT_IN_SOURCES {
+            let sources = sources.to_str().expect("ASCII");
             for source in sources.split_whitespace() {
                 assert!(
                     matches!(source, "files" | "dns"),
-                    "{database}: `{source}` would be a module that a static binary loads"
+                    "{database:?}: `{source}` would be a module that a static binary loads"
                 );
             }
         }
-        let hosts = BUILT_IN_SOURCES.iter().find(|(db, _)| *db == "hosts");
+        let hosts = BUILT_IN_SOURCES.iter().find(|(db, _)| *db == c"hosts");
         assert_eq!(
             hosts,
-            Some(&("hosts", "files dns")),
+            Some(&(c"hosts", c"files dns")),
             "host names resolve as on Lambda"
         );
+        assert_eq!(database_name(c"passwd"), "passwd");
     }
 
     #[test]
-    fn a_name_in_etc_hosts_still_resolves_once_the_lookups_are_kept_inside() {
-        use std::net::ToSocketAddrs as _;
-        // given the configuration a function's start makes (glibc's own, in a static build)
-        keep_lookups_inside_the_binary().expect("glibc takes the built-in sources");
-        // when a name every machine's /etc/hosts holds is looked up (no query leaves it)
-        let addresses: Vec<_> = ("localhost", 443)
-            .to_socket_addrs()
-            .expect("localhost resolves")
-            .collect();
-        // then it resolves, to the loopback address
+    fn glibc_2_34_and_later_carry_their_lookups_inside() {
+        for built_in in ["2.34", "2.36", "2.39", "3.0"] {
+            assert!(has_built_in_lookups(built_in), "{built_in}");
+        }
+        for modules in ["2.17", "2.26", "2.31", "2.33", "", "2", "two.34"] {
+            assert!(!has_built_in_lookups(modules), "{modules:?}");
+        }
+    }
+
+    #[test]
+    fn the_threads_of_this_process_are_counted() {
+        // given a second thread that waits
+        let (stop, wait) = std::sync::mpsc::channel::<()>();
+        let waiting = std::thread::spawn(move || wait.recv());
+        // when the threads are counted, then there are at least the test's and that one
+        let threads = running_threads().expect("/proc/self/task is readable on Linux");
+        assert!(threads >= 2, "{threads}");
+        stop.send(()).expect("the thread waits");
+        waiting
+            .join()
+            .expect("the thread ends")
+            .expect("it got the message");
+    }
+
+    #[cfg(all(target_os = "linux", target_env = "gnu", target_feature = "crt-static"))]
+    #[test]
+    fn a_static_binary_refuses_to_configure_while_another_thread_runs() {
+        // given a second thread that waits (the test harness may run this on its main thread)
+        let (stop, wait) = std::sync::mpsc::channel::<()>();
+        let waiting = std::thread::spawn(move || wait.recv());
+        // when the configuration is attempted, then it is refused, naming the threads
+        let refused = configure();
+        stop.send(()).expect("the thread waits");
+        waiting
+            .join()
+            .expect("the thread ends")
+            .expect("it got the message");
         assert!(
-            addresses.iter().any(|address| address.ip().is_loopback()),
-            "{addresses:?}"
+            matches!(&refused, Err(NssError::NotAlone(why)) if why.contains("threads running")),
+            "{refused:?}"
         );
-    }
-
-    #[test]
-    fn configuring_twice_is_one_configuration() {
-        assert_eq!(keep_lookups_inside_the_binary(), Ok(()));
-        assert_eq!(keep_lookups_inside_the_binary(), Ok(()));
     }
 }
