@@ -6,7 +6,7 @@ runcrew-erasure (the one place that knows every area) <- the function crates. A 
 crate never depends on another function crate: each area's types and rules live in the
 model, so a new area adds no edges between functions. runcrew-build, the functions' build
 scripts' helper, depends on none of ours, nor does runcrew-nss, under runcrew-shared (the
-one call into glibc a static binary's start makes). The local gateway, the bench and the
+what a static binary's start tells glibc). The local gateway, the bench and the
 workspace tests sit above everything and may depend on anything.
 """
 
