@@ -12,6 +12,9 @@ import tomllib
 import zipfile
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import elf  # noqa: E402  (beside this script)
+
 out = Path(sys.argv[1])
 root = Path(__file__).resolve().parents[2]
 release = root / "target" / "release"
@@ -117,27 +120,6 @@ def release_profile():
             f"panic={p.get('panic', 'unwind')}, opt-level {p.get('opt-level', 3)}")
 
 
-def fixed_address(path):
-    """Whether an ELF binary is linked at a fixed address (e_type EXEC) rather than
-    position-independent (DYN), which the loader must relocate at every start."""
-    with open(path, "rb") as f:
-        header = f.read(18)
-    return header[:4] == b"\x7fELF" and int.from_bytes(header[16:18], "little") == 2
-
-
-def statically_linked(path):
-    """Whether an ELF binary starts without a dynamic loader: no program header of type
-    PT_INTERP (3), which names the loader the kernel must map first."""
-    data = path.read_bytes()
-    if data[:4] != b"\x7fELF" or data[4] != 2:
-        return False
-    phoff = int.from_bytes(data[0x20:0x28], "little")
-    phentsize = int.from_bytes(data[0x36:0x38], "little")
-    phnum = int.from_bytes(data[0x38:0x3a], "little")
-    return all(int.from_bytes(data[phoff + i * phentsize:phoff + i * phentsize + 4], "little") != 3
-               for i in range(phnum))
-
-
 def criterion_medians(folder):
     """{benchmark id: median ns} of the criterion results under `folder`."""
     medians = {}
@@ -197,6 +179,7 @@ misses = {"size": [], "init": [], "cold": [], "rss": [], "trips": [],
           "paired_init": [], "paired_cold": []}
 paired_seen = {"init": [], "cold": []}  # the paired ratios of the functions held to them
 binary_sizes = {}  # name → bytes, for the size table and init against size
+zip_sizes = {}  # name → bytes of its Lambda zip, made once
 for name in floors + functions:
     p = release / name
     if not p.exists():
@@ -210,12 +193,14 @@ for name in floors + functions:
     ok = size <= floor_size * 1.2
     if not name.startswith("floor") and not ok:
         misses["size"].append(f"`{name}` {size / floor_size:.2f}× `{floor}`")
-    w(f"| `{name}` | {mb(size)} | {mb(zip_size(p))} | "
+    zip_sizes[name] = zip_size(p)
+    w(f"| `{name}` | {mb(size)} | {mb(zip_sizes[name])} | "
       f"{'—' if name.startswith('floor') else '`' + floor + '`'} | "
       f"{'—' if name.startswith('floor') else f'{size / floor_size:.2f}×'} | "
       f"{'—' if name.startswith('floor') else verdict(ok)} |")
 w("")
-fixed = sorted(n for n in binary_sizes if fixed_address(release / n))
+starts = {n: elf.read(release / n) for n in binary_sizes}
+fixed = sorted(n for n in binary_sizes if starts[n] and starts[n].fixed_address)
 moving = sorted(n for n in binary_sizes if n not in fixed)
 fixed_functions = [n for n in fixed if not n.startswith("floor")]
 w(f"Linked at a fixed address (`runcrew-build`; README, \"Cold starts\"): {len(fixed_functions)} of "
@@ -224,7 +209,7 @@ w(f"Linked at a fixed address (`runcrew-build`; README, \"Cold starts\"): {len(f
   f"as rustc links by default: {', '.join(f'`{n}`' for n in moving) or 'none'}. A fixed-address "
   "binary has no relocation table (`.rela.dyn`), about 0.8 MB of a function.")
 w("")
-static = sorted(n for n in binary_sizes if statically_linked(release / n))
+static = sorted(n for n in binary_sizes if starts[n] and starts[n].statically_linked)
 static_functions = [n for n in static if not n.startswith("floor")]
 w(f"Statically linked, with no dynamic loader (`infra/scripts/sam-build`; README, \"Cold starts\"): "
   f"{len(static_functions)} of {len([n for n in binary_sizes if not n.startswith('floor')])} "
@@ -774,7 +759,7 @@ if static_floor and dynamic_floor and {"floor-aws-lean", "floor-aws-lean-dynamic
       f"{float(dynamic_floor['cold_ms']):.3f} ms, peak RSS "
       f"{static_floor['peak_rss_kib'] / 1024:.1f} against {dynamic_floor['peak_rss_kib'] / 1024:.1f} MB; "
       f"the price is {grown / 1e6:.2f} MB more binary (zip "
-      f"{(zip_size(release / 'floor-aws-lean') - zip_size(release / 'floor-aws-lean-dynamic')) / 1e6:.2f} MB), "
+      f"{(zip_sizes['floor-aws-lean'] - zip_sizes['floor-aws-lean-dynamic']) / 1e6:.2f} MB), "
       "the C library's code, whose pages are read only when touched. A plain `sam build` "
       "(dynamically linked) keeps the smaller binary and the slower start.")
 w("- **No `EnvFilter`**: `RUST_LOG` is read as a list of targets and levels "
